@@ -1,0 +1,1 @@
+"""CLI commands, one module per concern; `crm_ports.cli.LazyGroup` imports them on demand."""

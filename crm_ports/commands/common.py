@@ -1,0 +1,130 @@
+"""Options every rule-producing command shares: the lab options (generated from
+`crm_ports.options.SPECS`), `--lab`, `--format` and `--output`."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crm_ports.catalogue import load_catalogue
+from crm_ports.errors import InputError
+from crm_ports.formats import FORMATS
+from crm_ports.lab import Lab, load_lab
+from crm_ports.model import Catalogue
+from crm_ports.options import SPECS, Options, build
+from crm_ports.resolver import resolve
+from crm_ports.ruleset import RuleSet
+
+F = Callable[..., Any]
+DEFAULTS = Options()
+
+
+def _default_text(name: str) -> str:
+    value = getattr(DEFAULTS, name)
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, tuple):
+        return ", ".join(value)
+    if value is None:
+        return "same as --email"
+    return str(value)
+
+
+def rule_options(func: F) -> F:
+    """Adds one CLI flag per lab option, all defaulting to None so that only the flags a
+    user typed override the lab file (or the built-in defaults)."""
+    for spec in reversed(SPECS):
+        help_text = f"{spec.help} [default: {_default_text(spec.name)}]"
+        if spec.kind == "bool":
+            flag = f"{spec.flag}/--no-{spec.flag[2:]}"
+            func = click.option(flag, spec.name, default=None, help=help_text)(func)
+        elif spec.kind == "choice":
+            func = click.option(
+                spec.flag, spec.name, type=click.Choice(spec.choices), default=None, help=help_text
+            )(func)
+        elif spec.kind == "port":
+            func = click.option(spec.flag, spec.name, type=int, default=None, metavar="N", help=help_text)(func)
+        elif spec.kind == "range":
+            func = click.option(
+                spec.flag, spec.name, default=None, metavar="START-END", help=help_text
+            )(func)
+        elif spec.kind == "cidrs":
+            flag = spec.flag[:-1]  # --client-cidr, repeatable
+            func = click.option(flag, spec.name, multiple=True, metavar="CIDR", help=help_text)(func)
+    func = click.option(
+        "--lab",
+        "lab_path",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="Lab file to take options from; flags given as well override it.",
+    )(func)
+    return func
+
+
+def format_option(default: str = "table", formats: tuple[str, ...] = FORMATS) -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(formats),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def output_option(func: F) -> F:
+    return click.option(
+        "--output",
+        "-o",
+        "output",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="Write to FILE (atomically) instead of standard output.",
+    )(func)
+
+
+def catalogue(ctx: click.Context) -> Catalogue:
+    path = (ctx.find_root().obj or {}).get("catalog")
+    return load_catalogue(path)
+
+
+def lab_and_options(lab_path: Path | None, values: dict[str, Any]) -> tuple[Lab | None, Options]:
+    given = {k: v for k, v in values.items() if v is not None and v != ()}
+    lab = load_lab(lab_path) if lab_path is not None else None
+    base = lab.options if lab is not None else None
+    if not given and base is not None:
+        return lab, base
+    options = build(given, origin="command line", entry="options", base=base)
+    return lab, options
+
+
+def ruleset_from(ctx: click.Context, lab_path: Path | None, values: dict[str, Any]) -> RuleSet:
+    _, options = lab_and_options(lab_path, values)
+    return resolve(catalogue(ctx), options)
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Standard output, or FILE written whole or not at all."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    write_atomic(output, text)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError(str(path), "", "", "the output directory does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

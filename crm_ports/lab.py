@@ -1,0 +1,121 @@
+"""Lab files: one hosted CRM lab (name, clouds, topology, options, peer CIDRs and the
+per-cloud settings the stacks need). The default labs are both topologies with every
+option at its default, on both clouds.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crm_ports import yamlio
+from crm_ports.errors import InputError
+from crm_ports.options import Options, build
+from crm_ports.validation import check, field_path
+from crm_ports.yamlio import PathItem
+
+CLOUDS = ("aws", "azure")
+TOPOLOGIES = ("full-server", "split-roles")
+TOP_LEVEL_OPTIONS = ("topology", "client_cidrs", "admin_cidrs", "mail_cidrs")
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    region: str = "us-east-1"
+    vpc_id: str | None = None
+    vpc_cidr: str = "10.42.0.0/16"
+    subnet_cidr: str = "10.42.1.0/24"
+    egress: str = "allow-all"  # or "strict": only the catalogue's flows
+    endpoint_url: str | None = None  # a local EC2 emulator (moto); never the default
+
+
+@dataclass(frozen=True)
+class AzureSettings:
+    location: str = "westeurope"
+    resource_group_name: str | None = None
+    vnet_cidr: str = "10.43.0.0/16"
+    subnet_cidr: str = "10.43.1.0/24"
+    subnet_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Waiver:
+    check: str
+    reason: str
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class Lab:
+    name: str
+    options: Options
+    clouds: tuple[str, ...] = CLOUDS
+    aws: AwsSettings = AwsSettings()
+    azure: AzureSettings = AzureSettings()
+    waivers: tuple[Waiver, ...] = ()
+    origin: str = field(default="<default lab>", compare=False)
+
+    def stack_name(self, cloud: str) -> str:
+        return f"{cloud}-{self.name}"
+
+
+def default_labs() -> tuple[Lab, ...]:
+    """The labs `cdktf.json`'s app and `crm-ports synth` build when given none."""
+    return tuple(
+        Lab(name=t, options=Options(topology=t, origin=f"<default lab {t}>"), origin="<default>")
+        for t in TOPOLOGIES
+    )
+
+
+def _describe(path: Sequence[PathItem]) -> tuple[str, str]:
+    return "lab", field_path(path)
+
+
+def _cidr(doc: yamlio.Document, path: tuple[PathItem, ...], value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as exc:
+        raise InputError(doc.name, "lab", field_path(path), str(exc), doc.line(path)) from None
+
+
+def load_lab(path: Path) -> Lab:
+    doc = yamlio.load(path)
+    if not isinstance(doc.data, dict):
+        raise InputError(doc.name, "lab", "", "expected a mapping with at least 'name'", 1)
+    check(doc, "lab.schema.json", _describe)
+    data: dict[str, Any] = doc.data
+    entry = f"lab '{data['name']}'"
+    raw: dict[str, Any] = dict(data.get("options") or {})
+    lines: dict[str, int | None] = {k: doc.line(("options", k)) for k in raw}
+    for key in TOP_LEVEL_OPTIONS:
+        if key in data:
+            if key in raw:
+                raise InputError(
+                    doc.name, entry, f"options.{key}",
+                    f"'{key}' is given both at the top level and under options",
+                    doc.line(("options", key)),
+                )
+            raw[key] = data[key]
+            lines[key] = doc.line((key,))
+    options = build(raw, origin=doc.name, entry=entry, line_of=lambda k: lines.get(k))
+    aws_raw = dict(data.get("aws") or {})
+    azure_raw = dict(data.get("azure") or {})
+    for key in ("vpc_cidr", "subnet_cidr"):
+        if key in aws_raw:
+            aws_raw[key] = _cidr(doc, ("aws", key), aws_raw[key])
+    for key in ("vnet_cidr", "subnet_cidr"):
+        if key in azure_raw:
+            azure_raw[key] = _cidr(doc, ("azure", key), azure_raw[key])
+    return Lab(
+        name=data["name"],
+        options=options,
+        clouds=tuple(data.get("clouds", CLOUDS)),
+        aws=AwsSettings(**aws_raw),
+        azure=AzureSettings(**azure_raw),
+        waivers=tuple(Waiver(w["check"], " ".join(w["reason"].split()), w.get("rule"))
+                      for w in data.get("waivers", [])),
+        origin=doc.name,
+    )

@@ -1,0 +1,227 @@
+"""Value objects of the catalogue and of resolved rules.
+
+A tiny vocabulary in the spirit of aws-cdk's `Port`/`Peer`: protocols, port ranges,
+citations, and the catalogue entries that hold them. All frozen, so a loaded catalogue
+can be shared and cached without anyone changing it underneath the resolver.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crm_ports.options import Options
+
+
+class Protocol(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+    ICMP = "icmp"
+    ALL = "all"
+
+
+@dataclass(frozen=True, order=True)
+class PortRange:
+    """An inclusive port range; a single port has start == end."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.start <= 65535 and 0 <= self.end <= 65535):
+            raise ValueError(f"port outside 0-65535: {self}")
+        if self.start > self.end:
+            raise ValueError(f"inverted range {self.start}-{self.end}")
+
+    @classmethod
+    def parse(cls, text: str) -> PortRange:
+        """'80' or '49152-65535'; raises ValueError with a human message."""
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", text)
+        if not match:
+            raise ValueError(f"'{text}' is not a port or START-END range")
+        start = int(match.group(1))
+        end = int(match.group(2)) if match.group(2) is not None else start
+        for port in (start, end):
+            if port > 65535:
+                raise ValueError(f"port {port} is outside 0-65535")
+        if start > end:
+            raise ValueError(f"range {start}-{end} is inverted")
+        return cls(start, end)
+
+    def __str__(self) -> str:
+        return str(self.start) if self.start == self.end else f"{self.start}-{self.end}"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where an entry was written, for messages; never part of equality."""
+
+    file: str
+    line: int | None = None
+
+
+NOWHERE = Location("<built-in>")
+
+
+@dataclass(frozen=True)
+class Citation:
+    source: str
+    at: str
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    file: str | None = None
+    url: str | None = None
+
+    def cite(self, at: str) -> str:
+        """The reference string a rule carries: document, then the table or sentence."""
+        return f"{self.file or self.title}: {at}"
+
+
+PLACEHOLDER = re.compile(r"^\$\{([a-z_]+)\}$")
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    """One `protocol/port` of a service as written: a number, a range, or an option."""
+
+    protocol: Protocol
+    value: str
+
+    @property
+    def option(self) -> str | None:
+        match = PLACEHOLDER.match(self.value)
+        return match.group(1) if match else None
+
+    def resolve(self, options: Options) -> PortRange:
+        name = self.option
+        if name is None:
+            return PortRange.parse(self.value)
+        value = options.value(name)
+        if isinstance(value, PortRange):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            return PortRange(value, value)
+        raise ValueError(f"option {name} is not a port")
+
+    def __str__(self) -> str:
+        return f"{self.protocol}/{self.value}"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """`when:` of an entry: every named option must take one of the listed values."""
+
+    terms: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def matches(self, options: Options) -> bool:
+        return all(options.text(name) in values for name, values in self.terms)
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name}={'|'.join(values)}" for name, values in self.terms)
+
+
+ALWAYS = Condition()
+
+EVERY_SERVER = "every-server"
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name: str
+    explanation: str
+    ports: tuple[PortSpec, ...]
+    cites: tuple[Citation, ...]
+    when: Condition = ALWAYS
+    note: str | None = None
+    location: Location = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True)
+class Role:
+    id: str
+    name: str
+    kind: str  # "server" or "peer"
+    cidr_option: str | None = None
+    location: Location = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """Who talks to whom on which services. `sources`/`targets` hold role ids or
+    EVERY_SERVER; `excluded` removes destination groups hosting those roles."""
+
+    id: str
+    title: str
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    services: tuple[str, ...]
+    cites: tuple[Citation, ...]
+    when: Condition = ALWAYS
+    excluded: tuple[str, ...] = ()
+    recommended: bool = True
+    warning: str | None = None
+    note: str | None = None
+    location: Location = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True)
+class HostGroup:
+    name: str
+    roles: tuple[str, ...]
+    when: Condition = ALWAYS
+    location: Location = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True)
+class Topology:
+    id: str
+    title: str
+    members_group: str
+    members_description: str
+    groups: tuple[HostGroup, ...]
+    cites: tuple[Citation, ...]
+    location: Location = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    id: str
+    when: Condition
+    quote: str
+    cites: tuple[Citation, ...]
+    location: Location = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Everything in `catalog/`, validated and cross-checked."""
+
+    sources: tuple[Source, ...]
+    services: tuple[Service, ...]
+    roles: tuple[Role, ...]
+    flows: tuple[Flow, ...]
+    topologies: tuple[Topology, ...]
+    unsupported: tuple[Unsupported, ...]
+
+    def source(self, source_id: str) -> Source:
+        return next(s for s in self.sources if s.id == source_id)
+
+    def service(self, service_id: str) -> Service:
+        return next(s for s in self.services if s.id == service_id)
+
+    def role(self, role_id: str) -> Role:
+        return next(r for r in self.roles if r.id == role_id)
+
+    def topology(self, topology_id: str) -> Topology:
+        return next(t for t in self.topologies if t.id == topology_id)
+
+    def cite(self, citation: Citation) -> str:
+        return self.source(citation.source).cite(citation.at)

@@ -1,0 +1,244 @@
+"""Lab options: one table of specs drives the CLI flags, lab-file keys, `when:`
+conditions and their validation, so the three can never disagree.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from crm_ports.errors import InputError
+from crm_ports.model import PortRange
+
+DEFAULT_CLIENT_CIDRS = ("10.100.0.0/16",)
+DEFAULT_ADMIN_CIDRS = ("10.200.0.0/24",)
+DEFAULT_MAIL_CIDRS = ("10.150.0.0/24",)
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    name: str  # snake_case: lab-file key, JSON key, `when:` key
+    kind: str  # choice | bool | port | range | cidrs | text
+    help: str
+    choices: tuple[str, ...] = ()
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SPECS: tuple[OptionSpec, ...] = (
+    OptionSpec("topology", "choice", "Where the roles run.", ("full-server", "split-roles")),
+    OptionSpec("auth", "choice", "Integrated Windows or claims-based (AD FS).", ("iwa", "claims")),
+    OptionSpec(
+        "email",
+        "choice",
+        "Email integration: none, client-side Outlook, or server-side sync.",
+        ("none", "outlook", "exchange", "pop3-smtp"),
+    ),
+    OptionSpec(
+        "email_incoming",
+        "choice",
+        "Server-side sync incoming profile, when it differs from --email.",
+        ("exchange", "pop3-smtp"),
+    ),
+    OptionSpec(
+        "email_outgoing",
+        "choice",
+        "Server-side sync outgoing profile, when it differs from --email.",
+        ("exchange", "pop3-smtp"),
+    ),
+    OptionSpec(
+        "exchange_server",
+        "choice",
+        "Exchange the Email Router talks to.",
+        ("2013", "2007", "2003", "online"),
+    ),
+    OptionSpec("web_port", "port", "CRM web site port (80; 5555 is Setup's default for new sites)."),
+    OptionSpec("https", "bool", "Open the HTTPS ports (strongly recommended by the seeds)."),
+    OptionSpec("sql_port", "port", "SQL Server port (1433 for a default instance)."),
+    OptionSpec("sql_named_instance", "bool", "SQL Server runs as a named instance (adds UDP 1434)."),
+    OptionSpec("sandbox_port", "port", "Sandbox Processing Service port (registry TcpPort)."),
+    OptionSpec("rpc_range", "range", "Dynamic RPC port range START-END (KB 929851)."),
+    OptionSpec(
+        "phase",
+        "choice",
+        "setup keeps ports needed only while installing; operation drops them.",
+        ("setup", "operation"),
+    ),
+    OptionSpec("sql_views", "bool", "Let users reach SQL Server directly (not recommended)."),
+    OptionSpec("client_cidrs", "cidrs", "Address range of CRM users (repeatable)."),
+    OptionSpec("admin_cidrs", "cidrs", "Address range of administrators (repeatable)."),
+    OptionSpec("mail_cidrs", "cidrs", "Address range of the Exchange / mail servers (repeatable)."),
+)
+SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+@dataclass(frozen=True)
+class Options:
+    """The knobs of one lab. Defaults are the seeds' defaults; CIDRs are private ranges."""
+
+    topology: str = "split-roles"
+    auth: str = "iwa"
+    email: str = "exchange"
+    email_incoming: str | None = None
+    email_outgoing: str | None = None
+    exchange_server: str = "2013"
+    web_port: int = 80
+    https: bool = True
+    sql_port: int = 1433
+    sql_named_instance: bool = False
+    sandbox_port: int = 808
+    rpc_range: PortRange = PortRange(49152, 65535)
+    phase: str = "setup"
+    sql_views: bool = False
+    client_cidrs: tuple[str, ...] = DEFAULT_CLIENT_CIDRS
+    admin_cidrs: tuple[str, ...] = DEFAULT_ADMIN_CIDRS
+    mail_cidrs: tuple[str, ...] = DEFAULT_MAIL_CIDRS
+    origin: str = field(default="command line", compare=False)
+
+    def value(self, name: str) -> Any:
+        """An option's effective value (the email profiles follow --email when unset)."""
+        if name in ("email_incoming", "email_outgoing"):
+            own = getattr(self, name)
+            return own if own is not None else self.email
+        return getattr(self, name)
+
+    def text(self, name: str) -> str:
+        """The effective value as a `when:` condition compares it."""
+        return to_text(self.value(name))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "origin":
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, PortRange):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name] = value
+        return out
+
+    def with_values(self, values: Mapping[str, Any]) -> Options:
+        return replace(self, **values)
+
+
+def to_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"'{value}' is not a port number")
+    text = str(value).strip()
+    if not text.isdigit():
+        raise ValueError(f"'{value}' is not a port number")
+    port = int(text)
+    if not 1 <= port <= 65535:
+        raise ValueError(f"port {port} is outside 1-65535")
+    return port
+
+
+def _range(value: Any) -> PortRange:
+    if isinstance(value, PortRange):
+        return value
+    rng = PortRange.parse(str(value))
+    if rng.start < 1:
+        raise ValueError("port 0 is not usable")
+    return rng
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "yes", "on", "1"):
+        return True
+    if text in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"'{value}' is not true or false")
+
+
+def _cidrs(value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        raise ValueError("expected one or more CIDR ranges")
+    out = []
+    for item in items:
+        try:
+            net = ipaddress.ip_network(str(item), strict=True)
+        except ValueError as exc:
+            raise ValueError(f"'{item}' is not a CIDR range ({exc})") from None
+        out.append(str(net))
+    return tuple(dict.fromkeys(out))
+
+
+def _choice(spec: OptionSpec) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = to_text(value)
+        if text not in spec.choices:
+            allowed = ", ".join(spec.choices)
+            raise ValueError(f"'{text}' is not one of {allowed}")
+        return text
+
+    return parse
+
+
+def parser_for(spec: OptionSpec) -> Callable[[Any], Any]:
+    if spec.kind == "choice":
+        return _choice(spec)
+    return {"bool": _bool, "port": _port, "range": _range, "cidrs": _cidrs}[spec.kind]
+
+
+def parse_value(name: str, value: Any) -> Any:
+    """Parse one option value; ValueError carries a message fit for a one-line error."""
+    return parser_for(SPEC_BY_NAME[name])(value)
+
+
+def check_condition_value(name: str, value: Any) -> str:
+    """A `when:` value, normalised to the text `Options.text` produces."""
+    spec = SPEC_BY_NAME[name]
+    if spec.kind == "cidrs":
+        raise ValueError(f"option {name} cannot be used in a condition")
+    return to_text(parse_value(name, value))
+
+
+def build(
+    values: Mapping[str, Any],
+    *,
+    origin: str,
+    entry: str = "options",
+    base: Options | None = None,
+    line_of: Callable[[str], int | None] = lambda _name: None,
+) -> Options:
+    """Options from raw values (lab file or CLI), each checked against its spec."""
+    parsed: dict[str, Any] = {}
+    for name, raw in values.items():
+        spec = SPEC_BY_NAME.get(name)
+        if spec is None:
+            known = ", ".join(s.name for s in SPECS)
+            raise InputError(origin, entry, name, f"unknown option (known: {known})", line_of(name))
+        try:
+            parsed[name] = parser_for(spec)(raw)
+        except ValueError as exc:
+            raise InputError(origin, entry, name, str(exc), line_of(name)) from None
+    result = replace(base or Options(), origin=origin, **parsed)
+    for name in ("email_incoming", "email_outgoing"):
+        if getattr(result, name) is not None and result.email not in ("exchange", "pop3-smtp"):
+            raise InputError(
+                origin,
+                entry,
+                name,
+                f"only applies to server-side synchronization (email exchange or pop3-smtp), "
+                f"not email {result.email}",
+                line_of(name),
+            )
+    return result

@@ -1,0 +1,225 @@
+"""Topology + options -> RuleSet. Pure Python: no cdktf, no jsii, no I/O.
+
+The steps, in order: refuse what the seeds call unsupported; place roles on the
+topology's host groups; expand every active flow into (from group, to group, protocol,
+port range, service) candidates; drop flows inside one group (no firewall between) and
+flows between two outside peers; then merge per (from, to, protocol): duplicates collapse,
+overlapping and adjacent ranges join, and each merged rule keeps every service, flow and
+citation that asked for it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from crm_ports.errors import InputError
+from crm_ports.model import EVERY_SERVER, Catalogue, Flow, PortRange, Protocol, Topology
+from crm_ports.options import Options
+from crm_ports.ruleset import Advisory, Group, Rule, RuleSet
+
+
+@dataclass(frozen=True, order=True)
+class _Candidate:
+    source: str
+    target: str
+    protocol: Protocol
+    start: int
+    end: int
+    service: str
+    flow: str
+
+
+@dataclass(frozen=True)
+class _Placement:
+    topology: Topology
+    groups: tuple[Group, ...]
+    group_of: dict[str, str]  # role id -> group name (active groups only)
+
+    def server_groups(self) -> list[Group]:
+        return [g for g in self.groups if not g.is_peer and not g.is_members]
+
+
+def resolve(catalogue: Catalogue, options: Options) -> RuleSet:
+    _refuse_unsupported(catalogue, options)
+    placement = _place(catalogue, options)
+    candidates: list[_Candidate] = []
+    advisories: list[Advisory] = []
+    kinds = {g.name: g.kind for g in placement.groups}
+    for flow in catalogue.flows:
+        if not flow.when.matches(options):
+            continue
+        if not flow.recommended and flow.warning:
+            advisories.append(Advisory(flow.id, flow.warning))
+        sources = _sources(flow, placement, catalogue)
+        targets = _targets(flow, placement, catalogue)
+        services = [catalogue.service(s) for s in flow.services]
+        for source in sources:
+            for target in targets:
+                if source == target or (kinds[source] == "peer" and kinds[target] == "peer"):
+                    continue
+                for service in services:
+                    if not service.when.matches(options):
+                        continue
+                    for spec in service.ports:
+                        ports = spec.resolve(options)
+                        candidates.append(
+                            _Candidate(
+                                source, target, spec.protocol, ports.start, ports.end,
+                                service.id, flow.id,
+                            )
+                        )
+    rules = _merge(candidates, catalogue)
+    return RuleSet(
+        topology=placement.topology.id,
+        options=options,
+        groups=placement.groups,
+        rules=rules,
+        advisories=tuple(sorted(set(advisories), key=lambda a: a.flow)),
+    )
+
+
+def _refuse_unsupported(catalogue: Catalogue, options: Options) -> None:
+    for entry in catalogue.unsupported:
+        if entry.when.matches(options):
+            names = [name for name, _ in entry.when.terms]
+            settings = ", ".join(f"{name}={options.text(name)}" for name in names)
+            raise InputError(
+                options.origin,
+                "options",
+                ", ".join(names),
+                f"unsupported combination ({settings}); the seed says: \"{entry.quote}\" "
+                f"({entry.location.file}: {entry.id})",
+            )
+
+
+def _place(catalogue: Catalogue, options: Options) -> _Placement:
+    try:
+        topology = catalogue.topology(options.topology)
+    except StopIteration:
+        known = ", ".join(t.id for t in catalogue.topologies)
+        raise InputError(
+            options.origin, "options", "topology",
+            f"unknown topology '{options.topology}' (known: {known})",
+        ) from None
+    group_of: dict[str, str] = {}
+    groups: list[Group] = []
+    server_roles: list[str] = []
+    server_names: list[str] = []
+    for host in topology.groups:
+        if not host.when.matches(options):
+            continue
+        for role in host.roles:
+            if role in group_of:
+                raise InputError(
+                    host.location.file, f"topology '{topology.id}'", "groups",
+                    f"role '{role}' is placed on both '{group_of[role]}' and '{host.name}'",
+                    host.location.line,
+                )
+            group_of[role] = host.name
+        kind = catalogue.role(host.roles[0]).kind
+        cidrs: tuple[str, ...] = ()
+        if kind == "peer":
+            found: list[str] = []
+            for role in host.roles:
+                option = catalogue.role(role).cidr_option
+                found.extend(options.value(option) if option else ())
+            cidrs = tuple(dict.fromkeys(found))
+        else:
+            server_roles.extend(host.roles)
+            server_names.append(host.name)
+        groups.append(Group(host.name, host.roles, kind, cidrs=cidrs))
+    members = Group(
+        topology.members_group,
+        tuple(server_roles),
+        "server",
+        members=tuple(server_names),
+        description=topology.members_description,
+    )
+    ordered = sorted([*groups, members], key=lambda g: (g.kind != "server", g.name))
+    return _Placement(topology, tuple(ordered), group_of)
+
+
+def _group_of(role: str, flow: Flow, field: str, placement: _Placement) -> str:
+    group = placement.group_of.get(role)
+    if group is None:
+        raise InputError(
+            flow.location.file, f"flow '{flow.id}'", field,
+            f"role '{role}' is not placed by topology '{placement.topology.id}' "
+            "with these options",
+            flow.location.line,
+        )
+    return group
+
+
+def _sources(flow: Flow, placement: _Placement, catalogue: Catalogue) -> list[str]:
+    if flow.sources == (EVERY_SERVER,):
+        return [placement.topology.members_group]
+    return sorted({_group_of(r, flow, "from", placement) for r in flow.sources})
+
+
+def _targets(flow: Flow, placement: _Placement, catalogue: Catalogue) -> list[str]:
+    if flow.targets == (EVERY_SERVER,):
+        skip = {placement.group_of[r] for r in flow.excluded if r in placement.group_of}
+        return [g.name for g in placement.server_groups() if g.name not in skip]
+    return sorted({_group_of(r, flow, "to", placement) for r in flow.targets})
+
+
+def _merge(candidates: Iterable[_Candidate], catalogue: Catalogue) -> tuple[Rule, ...]:
+    by_pair: dict[tuple[str, str, Protocol], list[_Candidate]] = defaultdict(list)
+    for c in set(candidates):
+        by_pair[(c.source, c.target, c.protocol)].append(c)
+    spans: list[tuple[str, str, Protocol, PortRange, set[str], set[str]]] = []
+    for (source, target, protocol), items in by_pair.items():
+        items.sort()
+        items.sort(key=lambda c: (c.start, c.end))
+        current: tuple[int, int, set[str], set[str]] | None = None
+        for c in items:
+            if current is not None and c.start <= current[1] + 1:
+                current[2].add(c.service)
+                current[3].add(c.flow)
+                current = (current[0], max(current[1], c.end), current[2], current[3])
+                continue
+            if current is not None:
+                spans.append((source, target, protocol, PortRange(*current[:2]), *current[2:]))
+            current = (c.start, c.end, {c.service}, {c.flow})
+        if current is not None:
+            spans.append((source, target, protocol, PortRange(*current[:2]), *current[2:]))
+
+    def base_id(span: tuple[str, str, Protocol, PortRange, set[str], set[str]]) -> str:
+        source, target, protocol, _, services, _ = span
+        return f"{source}.{target}.{protocol.value}.{'_'.join(sorted(services))}"
+
+    counts: dict[str, int] = defaultdict(int)
+    for span in spans:
+        counts[base_id(span)] += 1
+    rules = []
+    for span in spans:
+        source, target, protocol, ports, services, flows = span
+        rule_id = base_id(span)
+        if counts[rule_id] > 1:  # one service on two separate ranges: the range tells them apart
+            rule_id += f".{ports}"
+        service_list = sorted(services)
+        flow_list = sorted(flows)
+        names = ", ".join(catalogue.service(s).name for s in service_list)
+        titles = "; ".join(next(f.title for f in catalogue.flows if f.id == fid) for fid in flow_list)
+        refs: set[str] = set()
+        for fid in flow_list:
+            refs.update(catalogue.cite(c) for c in next(f for f in catalogue.flows if f.id == fid).cites)
+        for sid in service_list:
+            refs.update(catalogue.cite(c) for c in catalogue.service(sid).cites)
+        rules.append(
+            Rule(
+                id=rule_id,
+                source=source,
+                target=target,
+                protocol=protocol,
+                ports=ports,
+                service="+".join(service_list),
+                description=f"{names}: {titles}",
+                refs=tuple(sorted(refs)),
+                flows=tuple(flow_list),
+            )
+        )
+    return tuple(sorted(rules, key=Rule.sort_key))

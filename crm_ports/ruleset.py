@@ -1,0 +1,141 @@
+"""The resolved, cloud-neutral rule set: the one thing every renderer consumes.
+
+A `Rule` allows traffic from one host group into another on one protocol and port
+range. Identity is the rule id, `FROM.TO.PROTOCOL.SERVICE[_SERVICE...]` (only
+`[a-z0-9._-]`, so it is a valid tag value and Azure rule name everywhere), derived from
+the two groups, the protocol and the services it carries, never from a position in a list (the terraform-aws-modules v5
+lesson: positional identity replaces every rule after an insertion).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crm_ports.model import PortRange, Protocol
+from crm_ports.options import Options
+
+
+@dataclass(frozen=True)
+class Group:
+    """A host group: servers that share a firewall identity, or an outside peer."""
+
+    name: str
+    roles: tuple[str, ...]
+    kind: str  # "server" | "peer"
+    cidrs: tuple[str, ...] = ()
+    members: tuple[str, ...] = ()  # set on the members group: the groups that carry it
+    description: str = ""
+
+    @property
+    def is_peer(self) -> bool:
+        return self.kind == "peer"
+
+    @property
+    def is_members(self) -> bool:
+        return bool(self.members)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "roles": list(self.roles), "kind": self.kind}
+        if self.cidrs:
+            out["cidrs"] = list(self.cidrs)
+        if self.members:
+            out["members"] = list(self.members)
+        if self.description:
+            out["description"] = self.description
+        return out
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    source: str  # group name ("from")
+    target: str  # group name ("to")
+    protocol: Protocol
+    ports: PortRange
+    service: str
+    description: str
+    refs: tuple[str, ...]
+    flows: tuple[str, ...]
+
+    @property
+    def from_port(self) -> int:
+        return self.ports.start
+
+    @property
+    def to_port(self) -> int:
+        return self.ports.end
+
+    def sort_key(self) -> tuple[str, str, str, int, int]:
+        return (self.target, self.source, self.protocol.value, self.ports.start, self.ports.end)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "from": self.source,
+            "to": self.target,
+            "protocol": self.protocol.value,
+            "from_port": self.ports.start,
+            "to_port": self.ports.end,
+            "service": self.service,
+            "description": self.description,
+            "refs": list(self.refs),
+            "flows": list(self.flows),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Rule:
+        return cls(
+            id=data["id"],
+            source=data["from"],
+            target=data["to"],
+            protocol=Protocol(data["protocol"]),
+            ports=PortRange(int(data["from_port"]), int(data["to_port"])),
+            service=data["service"],
+            description=data["description"],
+            refs=tuple(data.get("refs", ())),
+            flows=tuple(data.get("flows", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Advisory:
+    """Something the seeds advise against that the options turned on."""
+
+    flow: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"flow": self.flow, "message": self.message}
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    topology: str
+    options: Options
+    groups: tuple[Group, ...]
+    rules: tuple[Rule, ...]
+    advisories: tuple[Advisory, ...] = ()
+
+    def group(self, name: str) -> Group:
+        return next(g for g in self.groups if g.name == name)
+
+    @property
+    def server_groups(self) -> tuple[Group, ...]:
+        """Groups that get their own security group / ASG (the members group included)."""
+        return tuple(g for g in self.groups if not g.is_peer)
+
+    def inbound(self, group: str) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.target == group)
+
+    def outbound(self, group: str) -> tuple[Rule, ...]:
+        return tuple(r for r in self.rules if r.source == group)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "topology": self.topology,
+            "options": self.options.to_json(),
+            "groups": [g.to_json() for g in self.groups],
+            "rules": [r.to_json() for r in self.rules],
+            "advisories": [a.to_json() for a in self.advisories],
+        }

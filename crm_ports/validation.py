@@ -1,0 +1,59 @@
+"""Schema validation that reports like a reviewer: file, line, entry, field.
+
+jsonschema does the structural checking (well-kept, declarative schema files ship in
+`crm_ports/schema/`); this module only translates its first error into an `InputError`
+located through the YAML document's line table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from functools import cache
+from importlib import resources
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+
+from crm_ports.errors import InputError
+from crm_ports.yamlio import Document, PathItem
+
+Describe = Callable[[Sequence[PathItem]], tuple[str, str]]
+
+
+@cache
+def validator(schema_name: str) -> Draft202012Validator:
+    text = resources.files("crm_ports.schema").joinpath(schema_name).read_text(encoding="utf-8")
+    schema = json.loads(text)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def field_path(path: Sequence[PathItem]) -> str:
+    out = ""
+    for item in path:
+        out += f"[{item}]" if isinstance(item, int) else (f".{item}" if out else str(item))
+    return out
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties are not allowed", "unknown key")
+    if error.validator == "pattern":
+        return f"{error.instance!r} is not a valid id (lower-case words joined by '-')"
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is missing")
+    return error.message
+
+
+def check(doc: Document, schema_name: str, describe: Describe) -> None:
+    error = best_match(validator(schema_name).iter_errors(doc.data))
+    if error is None:
+        return
+    path = list(error.path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        if extra:
+            path = [*path, extra[0]]
+    entry, field = describe(path)
+    raise InputError(doc.name, entry, field, _message(error), doc.line(path))

@@ -1,0 +1,50 @@
+"""Shared fixtures. Tests that need an external tool call `tests.tools.require_tool`,
+which skips with a reason, or fails when CI sets CRM_PORTS_REQUIRE_TOOLS=1."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from crm_ports.catalogue import default_catalogue_dir, load_catalogue
+from crm_ports.cli import run
+from crm_ports.model import Catalogue
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
+    """Run `crm-ports ARGS...` in-process; returns exit code, stdout, stderr."""
+
+    def invoke(*args: str) -> Result:
+        capsys.readouterr()
+        code = run(list(args))
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture
+def catalogue_copy(tmp_path: Path) -> Path:
+    """A writable copy of the built-in catalogue, for tests that break it on purpose."""
+    target = tmp_path / "catalog"
+    shutil.copytree(default_catalogue_dir(), target)
+    return target
