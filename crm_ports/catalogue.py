@@ -76,9 +76,10 @@ class _Entry:
     def location(self) -> Location:
         return Location(self.doc.name, self.doc.line(self.path()))
 
-    def error(self, field: Sequence[PathItem], message: str) -> InputError:
+    def error(self, field: Sequence[object], message: str) -> InputError:
+        items = [f if isinstance(f, int) else str(f) for f in field]
         return InputError(
-            self.doc.name, self.label, field_path(field), message, self.doc.line(self.path(*field))
+            self.doc.name, self.label, field_path(items), message, self.doc.line(self.path(*items))
         )
 
 
@@ -89,8 +90,10 @@ def _describer(doc: Document):  # type: ignore[no-untyped-def]
             items = doc.data.get(section) if isinstance(doc.data, dict) else None
             item = items[path[1]] if isinstance(items, list) and path[1] < len(items) else {}
             key = item.get("id", item.get("name")) if isinstance(item, dict) else None
-            label = f"{SINGULAR.get(section, section)} '{key}'" if key else (
-                f"{SINGULAR.get(section, section)} #{path[1] + 1}"
+            label = (
+                f"{SINGULAR.get(section, section)} '{key}'"
+                if key
+                else (f"{SINGULAR.get(section, section)} #{path[1] + 1}")
             )
             return label, field_path(path[2:])
         return "", field_path(path)
@@ -236,7 +239,9 @@ class _Builder:
             if d["kind"] == "peer":
                 spec = SPEC_BY_NAME.get(cidr or "")
                 if spec is None or spec.kind != "cidrs":
-                    cidr_options = ", ".join(s.name for s in SPEC_BY_NAME.values() if s.kind == "cidrs")
+                    cidr_options = ", ".join(
+                        s.name for s in SPEC_BY_NAME.values() if s.kind == "cidrs"
+                    )
                     raise e.error(["cidr_option"], f"a peer needs one of {cidr_options}")
             elif cidr is not None:
                 raise e.error(["cidr_option"], "only peers are reached through CIDRs")

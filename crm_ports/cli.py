@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import click
 
@@ -29,12 +30,14 @@ class LazyGroup(click.Group):
     """Commands live in their own modules and are imported only when invoked."""
 
     # name -> (module, attribute, one-line help shown by --help without importing it)
-    COMMANDS: dict[str, tuple[str, str, str]] = {
+    COMMANDS: ClassVar[dict[str, tuple[str, str, str]]] = {
         "ports": ("crm_ports.commands.catalogue", "ports", "The catalogue as the seeds' tables."),
         "rules": ("crm_ports.commands.catalogue", "rules", "The resolved rule set of a lab."),
         "matrix": ("crm_ports.commands.catalogue", "matrix", "Group-by-group connectivity."),
         "validate": (
-            "crm_ports.commands.catalogue", "validate", "Check a catalogue or lab file.",
+            "crm_ports.commands.catalogue",
+            "validate",
+            "Check a catalogue or lab file.",
         ),
     }
 
@@ -105,4 +108,3 @@ def run(args: list[str] | None = None) -> int:
 
 def main() -> None:
     sys.exit(run())
-

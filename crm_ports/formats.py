@@ -41,7 +41,10 @@ def render_rows(
         return out.getvalue()
     if fmt == "markdown":
         md_rows = [[_cell_md(c) for c in row] for row in rows]
-        return tabulate(md_rows, headers=list(headers), tablefmt="github", disable_numparse=True) + "\n"
+        return (
+            tabulate(md_rows, headers=list(headers), tablefmt="github", disable_numparse=True)
+            + "\n"
+        )
     if fmt == "table":
         widths = None
         if wrap:

@@ -94,7 +94,9 @@ def load_lab(path: Path) -> Lab:
         if key in data:
             if key in raw:
                 raise InputError(
-                    doc.name, entry, f"options.{key}",
+                    doc.name,
+                    entry,
+                    f"options.{key}",
                     f"'{key}' is given both at the top level and under options",
                     doc.line(("options", key)),
                 )
@@ -115,7 +117,9 @@ def load_lab(path: Path) -> Lab:
         clouds=tuple(data.get("clouds", CLOUDS)),
         aws=AwsSettings(**aws_raw),
         azure=AzureSettings(**azure_raw),
-        waivers=tuple(Waiver(w["check"], " ".join(w["reason"].split()), w.get("rule"))
-                      for w in data.get("waivers", [])),
+        waivers=tuple(
+            Waiver(w["check"], " ".join(w["reason"].split()), w.get("rule"))
+            for w in data.get("waivers", [])
+        ),
         origin=doc.name,
     )

@@ -15,6 +15,7 @@ from crm_ports.model import PortRange
 DEFAULT_CLIENT_CIDRS = ("10.100.0.0/16",)
 DEFAULT_ADMIN_CIDRS = ("10.200.0.0/24",)
 DEFAULT_MAIL_CIDRS = ("10.150.0.0/24",)
+DEFAULT_RPC_RANGE = PortRange(49152, 65535)  # KB 929851
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,14 @@ SPECS: tuple[OptionSpec, ...] = (
         "Exchange the Email Router talks to.",
         ("2013", "2007", "2003", "online"),
     ),
-    OptionSpec("web_port", "port", "CRM web site port (80; 5555 is Setup's default for new sites)."),
+    OptionSpec(
+        "web_port", "port", "CRM web site port (80; 5555 is Setup's default for new sites)."
+    ),
     OptionSpec("https", "bool", "Open the HTTPS ports (strongly recommended by the seeds)."),
     OptionSpec("sql_port", "port", "SQL Server port (1433 for a default instance)."),
-    OptionSpec("sql_named_instance", "bool", "SQL Server runs as a named instance (adds UDP 1434)."),
+    OptionSpec(
+        "sql_named_instance", "bool", "SQL Server runs as a named instance (adds UDP 1434)."
+    ),
     OptionSpec("sandbox_port", "port", "Sandbox Processing Service port (registry TcpPort)."),
     OptionSpec("rpc_range", "range", "Dynamic RPC port range START-END (KB 929851)."),
     OptionSpec(
@@ -91,7 +96,7 @@ class Options:
     sql_port: int = 1433
     sql_named_instance: bool = False
     sandbox_port: int = 808
-    rpc_range: PortRange = PortRange(49152, 65535)
+    rpc_range: PortRange = DEFAULT_RPC_RANGE
     phase: str = "setup"
     sql_views: bool = False
     client_cidrs: tuple[str, ...] = DEFAULT_CLIENT_CIDRS

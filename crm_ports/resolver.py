@@ -66,8 +66,13 @@ def resolve(catalogue: Catalogue, options: Options) -> RuleSet:
                         ports = spec.resolve(options)
                         candidates.append(
                             _Candidate(
-                                source, target, spec.protocol, ports.start, ports.end,
-                                service.id, flow.id,
+                                source,
+                                target,
+                                spec.protocol,
+                                ports.start,
+                                ports.end,
+                                service.id,
+                                flow.id,
                             )
                         )
     rules = _merge(candidates, catalogue)
@@ -89,7 +94,7 @@ def _refuse_unsupported(catalogue: Catalogue, options: Options) -> None:
                 options.origin,
                 "options",
                 ", ".join(names),
-                f"unsupported combination ({settings}); the seed says: \"{entry.quote}\" "
+                f'unsupported combination ({settings}); the seed says: "{entry.quote}" '
                 f"({entry.location.file}: {entry.id})",
             )
 
@@ -100,7 +105,9 @@ def _place(catalogue: Catalogue, options: Options) -> _Placement:
     except StopIteration:
         known = ", ".join(t.id for t in catalogue.topologies)
         raise InputError(
-            options.origin, "options", "topology",
+            options.origin,
+            "options",
+            "topology",
             f"unknown topology '{options.topology}' (known: {known})",
         ) from None
     group_of: dict[str, str] = {}
@@ -113,7 +120,9 @@ def _place(catalogue: Catalogue, options: Options) -> _Placement:
         for role in host.roles:
             if role in group_of:
                 raise InputError(
-                    host.location.file, f"topology '{topology.id}'", "groups",
+                    host.location.file,
+                    f"topology '{topology.id}'",
+                    "groups",
                     f"role '{role}' is placed on both '{group_of[role]}' and '{host.name}'",
                     host.location.line,
                 )
@@ -145,9 +154,10 @@ def _group_of(role: str, flow: Flow, field: str, placement: _Placement) -> str:
     group = placement.group_of.get(role)
     if group is None:
         raise InputError(
-            flow.location.file, f"flow '{flow.id}'", field,
-            f"role '{role}' is not placed by topology '{placement.topology.id}' "
-            "with these options",
+            flow.location.file,
+            f"flow '{flow.id}'",
+            field,
+            f"role '{role}' is not placed by topology '{placement.topology.id}' with these options",
             flow.location.line,
         )
     return group
@@ -203,10 +213,14 @@ def _merge(candidates: Iterable[_Candidate], catalogue: Catalogue) -> tuple[Rule
         service_list = sorted(services)
         flow_list = sorted(flows)
         names = ", ".join(catalogue.service(s).name for s in service_list)
-        titles = "; ".join(next(f.title for f in catalogue.flows if f.id == fid) for fid in flow_list)
+        titles = "; ".join(
+            next(f.title for f in catalogue.flows if f.id == fid) for fid in flow_list
+        )
         refs: set[str] = set()
         for fid in flow_list:
-            refs.update(catalogue.cite(c) for c in next(f for f in catalogue.flows if f.id == fid).cites)
+            refs.update(
+                catalogue.cite(c) for c in next(f for f in catalogue.flows if f.id == fid).cites
+            )
         for sid in service_list:
             refs.update(catalogue.cite(c) for c in catalogue.service(sid).cites)
         rules.append(

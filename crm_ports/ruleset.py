@@ -3,8 +3,9 @@
 A `Rule` allows traffic from one host group into another on one protocol and port
 range. Identity is the rule id, `FROM.TO.PROTOCOL.SERVICE[_SERVICE...]` (only
 `[a-z0-9._-]`, so it is a valid tag value and Azure rule name everywhere), derived from
-the two groups, the protocol and the services it carries, never from a position in a list (the terraform-aws-modules v5
-lesson: positional identity replaces every rule after an insertion).
+the two groups, the protocol and the services it carries, never from a position in a
+list (the terraform-aws-modules v5 lesson: positional identity replaces every rule
+after an insertion).
 """
 
 from __future__ import annotations

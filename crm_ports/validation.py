@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
+
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 

@@ -109,10 +109,17 @@ def render_matrix(ruleset: RuleSet, fmt: str) -> str:
             }
         )
     sources = [g.name for g in ruleset.groups if g.name in data]
-    targets = [g.name for g in ruleset.groups if not g.is_peer or any(g.name in d for d in data.values())]
+    targets = [
+        g.name for g in ruleset.groups if not g.is_peer or any(g.name in d for d in data.values())
+    ]
     targets = [t for t in targets if any(t in data[s] for s in sources)]
     if fmt == "csv":
-        rows = [[s, t, " ".join(", ".join(data[s][t]).split())] for s in sources for t in targets if t in data[s]]
+        rows = [
+            [s, t, " ".join(", ".join(data[s][t]).split())]
+            for s in sources
+            for t in targets
+            if t in data[s]
+        ]
         return render_rows(("From", "To", "Ports"), rows, fmt)
     sep = "<br>" if fmt == "markdown" else "\n"
     rows = [[s] + [sep.join(data[s].get(t, [])) for t in targets] for s in sources]

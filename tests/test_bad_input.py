@@ -11,28 +11,87 @@ from tests.conftest import Result
 
 # (file, old text, new text, occurrence to replace (1-based), expected fragments of the message)
 CATALOGUE_BREAKS = [
-    ("flows.yaml", "to: sql-server\n    services: [ms-sql]", "to: sql-servr\n    services: [ms-sql]", 1,
-     ["catalog/flows.yaml:", "flow 'client-sql-views'", "field 'to'", "unknown role 'sql-servr'"]),
-    ("flows.yaml", "services: [ms-sql]", "services: [ms-sqll]", 1,
-     ["flows.yaml:", "flow 'client-sql-views'", "field 'services[0]'", "unknown service 'ms-sqll'"]),
-    ("services.yaml", "ports: [tcp/3389]", "ports: [tcp/73389]", 1,
-     ["services.yaml:", "service 'rdp'", "field 'ports[0]'", "outside 0-65535"]),
-    ("services.yaml", "ports: [tcp/5985-5986]", "ports: [tcp/5986-5985]", 1,
-     ["services.yaml:", "service 'winrm'", "field 'ports[0]'", "inverted"]),
-    ("services.yaml", "ports: [tcp/3389]", "ports: [sctp/3389]", 1,
-     ["services.yaml:", "service 'rdp'", "field 'ports[0]'", "unknown protocol 'sctp'"]),
-    ("services.yaml", "id: ntp", "id: ms-sql", 1,
-     ["services.yaml:", "service 'ms-sql'", "field 'id'", "duplicate id 'ms-sql'"]),
-    ("topologies.yaml", "      - name: adfs\n        roles: [adfs]\n        when: {auth: claims}\n", "", 2,
-     ["flows.yaml:", "flow 'client-adfs'", "field 'to'", "not placed by topology 'split-roles'"]),
+    (
+        "flows.yaml",
+        "to: sql-server\n    services: [ms-sql]",
+        "to: sql-servr\n    services: [ms-sql]",
+        1,
+        [
+            "catalog/flows.yaml:",
+            "flow 'client-sql-views'",
+            "field 'to'",
+            "unknown role 'sql-servr'",
+        ],
+    ),
+    (
+        "flows.yaml",
+        "services: [ms-sql]",
+        "services: [ms-sqll]",
+        1,
+        [
+            "flows.yaml:",
+            "flow 'client-sql-views'",
+            "field 'services[0]'",
+            "unknown service 'ms-sqll'",
+        ],
+    ),
+    (
+        "services.yaml",
+        "ports: [tcp/3389]",
+        "ports: [tcp/73389]",
+        1,
+        ["services.yaml:", "service 'rdp'", "field 'ports[0]'", "outside 0-65535"],
+    ),
+    (
+        "services.yaml",
+        "ports: [tcp/5985-5986]",
+        "ports: [tcp/5986-5985]",
+        1,
+        ["services.yaml:", "service 'winrm'", "field 'ports[0]'", "inverted"],
+    ),
+    (
+        "services.yaml",
+        "ports: [tcp/3389]",
+        "ports: [sctp/3389]",
+        1,
+        ["services.yaml:", "service 'rdp'", "field 'ports[0]'", "unknown protocol 'sctp'"],
+    ),
+    (
+        "services.yaml",
+        "id: ntp",
+        "id: ms-sql",
+        1,
+        ["services.yaml:", "service 'ms-sql'", "field 'id'", "duplicate id 'ms-sql'"],
+    ),
+    (
+        "topologies.yaml",
+        "      - name: adfs\n        roles: [adfs]\n        when: {auth: claims}\n",
+        "",
+        2,
+        ["flows.yaml:", "flow 'client-adfs'", "field 'to'", "not placed by topology 'split-roles'"],
+    ),
     ("flows.yaml", "flows:\n", "flows: [\n", 1, ["flows.yaml:", "malformed YAML"]),
-    ("flows.yaml", "when: {email: outlook}", "when: {email: outlok}", 1,
-     ["flows.yaml:", "flow 'outlook-crm'", "field 'when.email'", "'outlok' is not one of"]),
-    ("flows.yaml", "  - id: dns\n", "  - id: dns\n    colour: red\n", 1,
-     ["flows.yaml:", "flow 'dns'", "field 'colour'", "unknown key"]),
-    ("flows.yaml", "{source: seed-001, at: \"Default CRM connectivity requirements, ALL: RDP",
-     "{source: seed-009, at: \"Default CRM connectivity requirements, ALL: RDP", 1,
-     ["flows.yaml:", "flow 'admin-rdp'", "field 'cites[0].source'", "unknown source 'seed-009'"]),
+    (
+        "flows.yaml",
+        "when: {email: outlook}",
+        "when: {email: outlok}",
+        1,
+        ["flows.yaml:", "flow 'outlook-crm'", "field 'when.email'", "'outlok' is not one of"],
+    ),
+    (
+        "flows.yaml",
+        "  - id: dns\n",
+        "  - id: dns\n    colour: red\n",
+        1,
+        ["flows.yaml:", "flow 'dns'", "field 'colour'", "unknown key"],
+    ),
+    (
+        "flows.yaml",
+        '{source: seed-001, at: "Default CRM connectivity requirements, ALL: RDP',
+        '{source: seed-009, at: "Default CRM connectivity requirements, ALL: RDP',
+        1,
+        ["flows.yaml:", "flow 'admin-rdp'", "field 'cites[0].source'", "unknown source 'seed-009'"],
+    ),
 ]
 
 
@@ -70,7 +129,9 @@ def test_broken_catalogue(
     monkeypatch.chdir(tmp_path)  # messages name catalog/... relative to the working dir
     out = tmp_path / "rules.json"
     _one_line_error(cli("validate", "catalog"), fragments)
-    result = cli("--catalog", "catalog", "rules", "--auth", "claims", "--format", "json", "-o", str(out))
+    result = cli(
+        "--catalog", "catalog", "rules", "--auth", "claims", "--format", "json", "-o", str(out)
+    )
     _one_line_error(result, fragments)
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".rules.json")]
@@ -79,12 +140,17 @@ def test_broken_catalogue(
 LAB_BREAKS = [
     ("name: x\ncolour: red\n", ["lab", "field 'colour'", "unknown key"]),
     ("name: x\nclient_cidrs: [10.0.0.1/8]\n", ["lab 'x'", "field 'client_cidrs'", "host bits set"]),
-    ("name: x\noptions: {auth: kerberos}\n", ["lab 'x'", "field 'auth'", "'kerberos' is not one of"]),
+    (
+        "name: x\noptions: {auth: kerberos}\n",
+        ["lab 'x'", "field 'auth'", "'kerberos' is not one of"],
+    ),
     ("name: x\noptions: {web_port: 0}\n", ["lab 'x'", "field 'web_port'", "outside 1-65535"]),
     ("name: x\noptions: {rpc_range: 60000-50000}\n", ["lab 'x'", "field 'rpc_range'", "inverted"]),
     ("name: x\noptions: {colour: red}\n", ["lab 'x'", "field 'colour'", "unknown option"]),
-    ("name: x\noptions: {email: exchange, exchange_server: '2003'}\n",
-     ["options", "exchange_server", "Exchange Server 2003 and Exchange Server 2007"]),
+    (
+        "name: x\noptions: {email: exchange, exchange_server: '2003'}\n",
+        ["options", "exchange_server", "Exchange Server 2003 and Exchange Server 2007"],
+    ),
     ("name: [x\n", ["malformed YAML"]),
     ("name: X Y\n", ["field 'name'", "not a valid id"]),
     ("clouds: [gcp]\nname: x\n", ["field 'clouds[0]'", "'gcp' is not one of"]),
@@ -93,8 +159,11 @@ LAB_BREAKS = [
 
 @pytest.mark.parametrize(("text", "fragments"), LAB_BREAKS)
 def test_broken_lab_file(
-    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    text: str, fragments: list[str],
+    cli: Callable[..., Result],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    fragments: list[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     Path("lab.yaml").write_text(text)
@@ -109,10 +178,15 @@ def test_broken_lab_file(
         (["--web-port", "70000"], ["command line", "web_port", "outside 1-65535"]),
         (["--rpc-range", "9-2"], ["command line", "rpc_range", "inverted"]),
         (["--client-cidr", "nope"], ["command line", "client_cidrs", "not a CIDR"]),
-        (["--email", "exchange", "--exchange-server", "online"], ["exchange_server", "Exchange Online"]),
+        (
+            ["--email", "exchange", "--exchange-server", "online"],
+            ["exchange_server", "Exchange Online"],
+        ),
         (["--lab", "missing.yaml"], ["missing.yaml", "no such file"]),
         (["--bogus"], ["command line", "--bogus"]),
     ],
 )
-def test_bad_command_line(cli: Callable[..., Result], args: list[str], fragments: list[str]) -> None:
+def test_bad_command_line(
+    cli: Callable[..., Result], args: list[str], fragments: list[str]
+) -> None:
     _one_line_error(cli("rules", *args), fragments)

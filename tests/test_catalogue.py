@@ -6,9 +6,20 @@ from __future__ import annotations
 from crm_ports.model import Catalogue
 
 FIXED_ROLES = {
-    "web-application", "asynchronous-service", "sandbox-processing", "deployment-web-service",
-    "sql-server", "reporting-services", "email-router", "exchange", "mail-server",
-    "domain-controller", "adfs", "load-balancer", "client", "admin",
+    "web-application",
+    "asynchronous-service",
+    "sandbox-processing",
+    "deployment-web-service",
+    "sql-server",
+    "reporting-services",
+    "email-router",
+    "exchange",
+    "mail-server",
+    "domain-controller",
+    "adfs",
+    "load-balancer",
+    "client",
+    "admin",
 }
 SEED_FILES = {"000_9894c7c41747a4bf.txt", "001_2a3121b411282ba0.txt"}
 
@@ -21,8 +32,13 @@ def test_topologies(catalogue: Catalogue) -> None:
     assert {t.id for t in catalogue.topologies} == {"full-server", "split-roles"}
     split = catalogue.topology("split-roles")
     assert {g.name for g in split.groups} >= {
-        "crm-front-end", "crm-back-end", "crm-deployment", "sql-server", "ssrs",
-        "email-router", "domain-controller",
+        "crm-front-end",
+        "crm-back-end",
+        "crm-deployment",
+        "sql-server",
+        "ssrs",
+        "email-router",
+        "domain-controller",
     }
 
 
@@ -43,8 +59,11 @@ def test_every_service_cites_a_source(catalogue: Catalogue) -> None:
 def test_ports_not_in_the_seeds_name_their_kb_article(catalogue: Catalogue) -> None:
     """RDP, WinRM, SQL Browser, the RPC range, AD FS: numbers the seeds do not give."""
     for sid, kb in [
-        ("rdp", "kb-832017"), ("winrm", "kb-832017"), ("sql-browser", "kb-287932"),
-        ("rpc-dynamic", "kb-929851"), ("adfs-https", "kb-832017"),
+        ("rdp", "kb-832017"),
+        ("winrm", "kb-832017"),
+        ("sql-browser", "kb-287932"),
+        ("rpc-dynamic", "kb-929851"),
+        ("adfs-https", "kb-832017"),
     ]:
         service = catalogue.service(sid)
         assert kb in {c.source for c in service.cites}, sid

@@ -29,8 +29,13 @@ MIXES = list(
 def _options(mix: tuple[object, ...]) -> Options:
     topology, auth, email, https, phase, views, named = mix
     return Options(
-        topology=str(topology), auth=str(auth), email=str(email), https=bool(https),
-        phase=str(phase), sql_views=bool(views), sql_named_instance=bool(named),
+        topology=str(topology),
+        auth=str(auth),
+        email=str(email),
+        https=bool(https),
+        phase=str(phase),
+        sql_views=bool(views),
+        sql_named_instance=bool(named),
     )
 
 
@@ -44,7 +49,17 @@ def _ports(ruleset: RuleSet, source: str, target: str) -> set[tuple[str, int]]:
 
 
 def test_every_topology_and_option_mix_resolves(catalogue: Catalogue) -> None:
-    keys = {"id", "from", "to", "protocol", "from_port", "to_port", "service", "description", "refs"}
+    keys = {
+        "id",
+        "from",
+        "to",
+        "protocol",
+        "from_port",
+        "to_port",
+        "service",
+        "description",
+        "refs",
+    }
     for mix in MIXES:
         data = resolve(catalogue, _options(mix)).to_json()
         assert data["topology"] == mix[0]
@@ -131,11 +146,19 @@ def test_sql_views_is_flagged(catalogue: Catalogue) -> None:
 
 def test_adjacent_ports_merge_and_keep_every_service(catalogue: Catalogue) -> None:
     ruleset = resolve(catalogue, Options())
-    rule = next(r for r in ruleset.rules if r.id == "lab-servers.crm-front-end.udp.netbios-dgm_netbios-ns")
+    rule = next(
+        r for r in ruleset.rules if r.id == "lab-servers.crm-front-end.udp.netbios-dgm_netbios-ns"
+    )
     assert (rule.from_port, rule.to_port) == (137, 138)
     assert rule.service == "netbios-dgm+netbios-ns"
-    epm = next(r for r in ruleset.rules if r.source == "lab-servers" and r.target == "domain-controller"
-               and r.protocol.value == "tcp" and r.from_port == 135)
+    epm = next(
+        r
+        for r in ruleset.rules
+        if r.source == "lab-servers"
+        and r.target == "domain-controller"
+        and r.protocol.value == "tcp"
+        and r.from_port == 135
+    )
     assert epm.service == "msrpc+rpc-endpoint-mapper"  # same port from two tables: one rule
 
 
@@ -150,9 +173,17 @@ def test_members_group_lists_every_server_group(catalogue: Catalogue) -> None:
 @pytest.mark.parametrize(
     ("values", "field", "quote"),
     [
-        ({"exchange_server": "2007"}, "exchange_server", "Exchange Server 2003 and Exchange Server 2007"),
+        (
+            {"exchange_server": "2007"},
+            "exchange_server",
+            "Exchange Server 2003 and Exchange Server 2007",
+        ),
         ({"exchange_server": "online"}, "exchange_server", "(on-premises) with Exchange Online"),
-        ({"email_outgoing": "pop3-smtp"}, "email_outgoing", "Mix of Exchange/SMTP and POP3/Exchange"),
+        (
+            {"email_outgoing": "pop3-smtp"},
+            "email_outgoing",
+            "Mix of Exchange/SMTP and POP3/Exchange",
+        ),
         ({"email": "pop3-smtp", "email_outgoing": "exchange"}, "email_outgoing", "Mix of Exchange"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections import defaultdict
 from dataclasses import replace
 
@@ -20,9 +21,12 @@ ports = st.integers(min_value=1, max_value=65535)
 cidrs = st.lists(
     st.builds(
         lambda a, b, n: str(ipaddress.ip_network(f"10.{a}.{b}.0/{n}", strict=False)),
-        st.integers(0, 255), st.integers(0, 255), st.integers(16, 28),
+        st.integers(0, 255),
+        st.integers(0, 255),
+        st.integers(16, 28),
     ),
-    min_size=1, max_size=3,
+    min_size=1,
+    max_size=3,
 ).map(tuple)
 
 
@@ -61,7 +65,7 @@ def test_ids_unique_and_ranges_disjoint(options: Options) -> None:
         spans[(r.source, r.target, r.protocol)].append((r.from_port, r.to_port))
     for ranges in spans.values():
         ranges.sort()
-        for (_, end), (start, _) in zip(ranges, ranges[1:], strict=False):
+        for (_, end), (start, _) in itertools.pairwise(ranges):
             assert start > end + 1, "overlapping or adjacent ranges left unmerged"
 
 
@@ -72,12 +76,19 @@ def test_every_requested_port_is_allowed(options: Options) -> None:
     ruleset = resolve(CATALOGUE, options)
     front = "crm-full-server" if options.topology == "full-server" else "crm-front-end"
     assert any(
-        r.source == "clients" and r.target == front and r.protocol.value == "tcp"
+        r.source == "clients"
+        and r.target == front
+        and r.protocol.value == "tcp"
         and r.from_port <= options.web_port <= r.to_port
         for r in ruleset.rules
     )
-    sql_sources = {r.source for r in ruleset.rules if r.target == "sql-server"
-                   and r.from_port <= options.sql_port <= r.to_port and r.protocol.value == "tcp"}
+    sql_sources = {
+        r.source
+        for r in ruleset.rules
+        if r.target == "sql-server"
+        and r.from_port <= options.sql_port <= r.to_port
+        and r.protocol.value == "tcp"
+    }
     assert front in sql_sources
 
 

@@ -20,6 +20,7 @@ from constructs import Construct
 from benchmarks.jsii_calls import count_jsii_calls
 from crm_ports.constructs.resources import aws, azure
 from crm_ports.constructs.resources._base import validate_logical_id
+from tests import tf_harness
 from tests.tf_harness import terraform_provider_schema, terraform_validate
 
 AWS_TYPE = "registry.terraform.io/hashicorp/aws"
@@ -177,9 +178,7 @@ def test_aws_attributes_exist_in_provider_schema(aws_stack: Path) -> None:
 
 def test_aws_endpoint_override_provider_block(tmp_path: Path) -> None:
     def build(stack: TerraformStack) -> None:
-        aws.AwsProvider(
-            stack, "aws", aws.AwsProviderConfig.for_emulator("http://127.0.0.1:5000")
-        )
+        aws.AwsProvider(stack, "aws", aws.AwsProviderConfig.for_emulator("http://127.0.0.1:5000"))
 
     provider = load(synth(build, tmp_path / "out"))["provider"]["aws"]
     assert provider == [
@@ -316,7 +315,8 @@ def test_one_create_and_at_most_two_callbacks_per_resource(tmp_path: Path) -> No
 def _overrides(resource: TerraformResource) -> set[str]:
     from jsii._kernel import _get_overides
 
-    return {o.method or o.property for o in _get_overides(type(resource), resource)}
+    names = {o.method or o.property for o in _get_overides(type(resource), resource)}
+    return {name for name in names if name}
 
 
 def test_only_synthesis_hooks_override_jsii_members(tmp_path: Path) -> None:
@@ -638,3 +638,56 @@ def test_security_group_name_rules() -> None:
 def test_nsg_rule_config_rejects(changes: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _nsg_rule(**changes)
+
+
+# --------------------------------------------------------------------------
+# The harness itself: it must be able to fail, and to skip or fail on demand
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_terraform_validate_reports_provider_diagnostics(tmp_path: Path) -> None:
+    def build(stack: TerraformStack) -> None:
+        aws.AwsProvider(stack, "aws", aws.AwsProviderConfig(region="eu-west-1"))
+        rule = aws.VpcSecurityGroupIngressRule(
+            stack,
+            "rule",
+            aws.SecurityGroupRuleConfig(
+                security_group_id="sg-1",
+                ip_protocol="tcp",
+                from_port=1,
+                to_port=1,
+                cidr_ipv4="10.0.0.0/8",
+            ),
+        )
+        # Bypass the Python checks to get a config only the provider rejects.
+        rule.add_override("cidr_ipv4", "10.0.0.1/8")
+
+    with pytest.raises(AssertionError, match="valid IPv4 CIDR that represents a network"):
+        terraform_validate(synth(build, tmp_path / "out"))
+
+
+def test_require_tool_skips_or_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "")
+    monkeypatch.delenv(tf_harness.REQUIRE_TOOLS_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="terraform unavailable: needed here"):
+        tf_harness.require_tool("terraform", "needed here")
+    monkeypatch.setenv(tf_harness.REQUIRE_TOOLS_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="forbids skipping"):
+        tf_harness.require_tool("terraform", "needed here")
+
+
+def test_mirror_discovery_and_cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mirror = tmp_path / "mirror"
+    binary_dir = mirror / tf_harness.AWS_PROVIDER_ADDRESS / "5.100.0" / tf_harness._platform_dir()
+    binary_dir.mkdir(parents=True)
+    (binary_dir / "terraform-provider-aws_v5.100.0_x5").write_bytes(b"")
+    monkeypatch.setenv(tf_harness.MIRROR_ENV, str(mirror))
+    assert tf_harness.aws_provider_mirror() == mirror
+    monkeypatch.setenv(tf_harness.MIRROR_ENV, str(tmp_path / "empty"))
+    assert tf_harness.aws_provider_mirror() is None
+
+    text = tf_harness.write_cli_config(tmp_path / "cfg", mirror).read_text()
+    assert f'path    = "{mirror}"' in text
+    assert 'include = ["registry.terraform.io/hashicorp/aws"]' in text
+    assert 'exclude = ["registry.terraform.io/hashicorp/aws"]' in text

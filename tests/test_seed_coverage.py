@@ -13,8 +13,16 @@ from crm_ports.options import Options
 from crm_ports.resolver import resolve
 from crm_ports.ruleset import RuleSet
 
-WINDOWS_BASE = [("tcp", 135), ("tcp", 139), ("tcp", 445), ("udp", 123), ("udp", 137),
-                ("udp", 138), ("udp", 445), ("udp", 1025)]
+WINDOWS_BASE = [
+    ("tcp", 135),
+    ("tcp", 139),
+    ("tcp", 445),
+    ("udp", 123),
+    ("udp", 137),
+    ("udp", 138),
+    ("udp", 445),
+    ("udp", 1025),
+]
 
 # (seed, table, role whose group must accept the port, [(protocol, port)])
 TABLES = [
@@ -22,16 +30,37 @@ TABLES = [
     ("000", "Sandbox Processing Service", "sandbox-processing", [("tcp", 808)]),
     ("000", "SQL Server with SSRS connector", "sql-server", [("tcp", 1433), *WINDOWS_BASE]),
     ("000", "SQL Server with SSRS connector", "reporting-services", WINDOWS_BASE),
-    ("001", "Web application", "web-application",
-     [("tcp", 80), ("tcp", 443), ("tcp", 808), *WINDOWS_BASE]),
+    (
+        "001",
+        "Web application",
+        "web-application",
+        [("tcp", 80), ("tcp", 443), ("tcp", 808), *WINDOWS_BASE],
+    ),
     ("001", "Sandbox Processing Service", "sandbox-processing", [("tcp", 808)]),
     ("001", "CRM Reporting Extensions (front end listener)", "web-application", [("tcp", 808)]),
     ("001", "SQL Server with Reporting Extensions", "sql-server", [("tcp", 1433), *WINDOWS_BASE]),
-    ("001", "SQL Server with Reporting Extensions", "reporting-services",
-     [("tcp", 80), ("tcp", 443), *WINDOWS_BASE]),
-    ("001", "Integrated Windows Authentication", "domain-controller",
-     [("tcp", 389), ("udp", 389), ("tcp", 636), ("tcp", 135), ("udp", 135), ("tcp", 3268),
-      ("tcp", 3269), ("tcp", 88), ("udp", 88)]),
+    (
+        "001",
+        "SQL Server with Reporting Extensions",
+        "reporting-services",
+        [("tcp", 80), ("tcp", 443), *WINDOWS_BASE],
+    ),
+    (
+        "001",
+        "Integrated Windows Authentication",
+        "domain-controller",
+        [
+            ("tcp", 389),
+            ("udp", 389),
+            ("tcp", 636),
+            ("tcp", 135),
+            ("udp", 135),
+            ("tcp", 3268),
+            ("tcp", 3269),
+            ("tcp", 88),
+            ("udp", 88),
+        ],
+    ),
     ("001", "Default connectivity, ALL (DNS)", "domain-controller", [("tcp", 53), ("udp", 53)]),
 ]
 for role in ("asynchronous-service", "deployment-web-service", "email-router", "domain-controller"):
@@ -80,5 +109,7 @@ def test_mail_ports_leave_the_email_router(catalogue: Catalogue, topology: str) 
     for email, ports in (("pop3-smtp", {110, 25}), ("exchange", {80})):
         ruleset = resolve(catalogue, Options(topology=topology, email=email))
         router = _group_of(ruleset, "email-router")
-        found = {r.from_port for r in ruleset.rules if r.source == router and r.target == "mail-system"}
+        found = {
+            r.from_port for r in ruleset.rules if r.source == router and r.target == "mail-system"
+        }
         assert ports <= found, (email, found)

@@ -36,7 +36,9 @@ Examples:
 @format_option()
 @output_option
 @click.pass_context
-def ports(ctx: click.Context, lab_path: Path | None, fmt: str, output: Path | None, **values: Any) -> int:
+def ports(
+    ctx: click.Context, /, lab_path: Path | None, fmt: str, output: Path | None, **values: Any
+) -> int:
     """The catalogue as the seeds' tables: protocol, port, service, explanation, source.
 
     Ports that an option sets (web, SQL, sandbox, RPC range) show the value for the
@@ -58,7 +60,9 @@ Examples:
 @format_option()
 @output_option
 @click.pass_context
-def rules(ctx: click.Context, lab_path: Path | None, fmt: str, output: Path | None, **values: Any) -> int:
+def rules(
+    ctx: click.Context, /, lab_path: Path | None, fmt: str, output: Path | None, **values: Any
+) -> int:
     """The resolved rule set: which group may reach which, on which ports, and why.
 
     JSON is the stable interface: {"topology", "options", "groups", "rules"}, each rule
@@ -77,7 +81,9 @@ Examples:
 @format_option()
 @output_option
 @click.pass_context
-def matrix(ctx: click.Context, lab_path: Path | None, fmt: str, output: Path | None, **values: Any) -> int:
+def matrix(
+    ctx: click.Context, /, lab_path: Path | None, fmt: str, output: Path | None, **values: Any
+) -> int:
     """Group-by-group connectivity: what each host group may open towards each other one."""
     emit(render_matrix(ruleset_from(ctx, lab_path, values), fmt), output)
     return 0

@@ -48,14 +48,18 @@ def rule_options(func: F) -> F:
                 spec.flag, spec.name, type=click.Choice(spec.choices), default=None, help=help_text
             )(func)
         elif spec.kind == "port":
-            func = click.option(spec.flag, spec.name, type=int, default=None, metavar="N", help=help_text)(func)
+            func = click.option(
+                spec.flag, spec.name, type=int, default=None, metavar="N", help=help_text
+            )(func)
         elif spec.kind == "range":
             func = click.option(
                 spec.flag, spec.name, default=None, metavar="START-END", help=help_text
             )(func)
         elif spec.kind == "cidrs":
             flag = spec.flag[:-1]  # --client-cidr, repeatable
-            func = click.option(flag, spec.name, multiple=True, metavar="CIDR", help=help_text)(func)
+            func = click.option(flag, spec.name, multiple=True, metavar="CIDR", help=help_text)(
+                func
+            )
     func = click.option(
         "--lab",
         "lab_path",

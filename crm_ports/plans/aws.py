@@ -1,0 +1,273 @@
+"""RuleSet -> AWS plan: one security group per host group (and one for the members
+group every server carries), rules as `aws_vpc_security_group_ingress_rule` /
+`_egress_rule` resources, each keyed by its rule id so that identity never depends
+on list position.
+
+A rule between two server groups is an ingress rule on the target group referencing the
+source group; a rule from a peer is one ingress rule per peer CIDR (the resource takes
+one CIDR). Egress is allow-all by default; `strict` turns each rule that leaves a server
+group into an egress rule on that group instead.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from crm_ports.errors import InputError
+from crm_ports.plans.text import TAG_PREFIX, clean, resource_key
+from crm_ports.ruleset import Rule, RuleSet
+
+RULES_PER_GROUP = 60  # "Inbound or outbound rules per security group", per direction
+DESCRIPTION_LIMIT = 255
+DESCRIPTION_CHARS = r"a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*"
+EGRESS_MODES = ("allow-all", "strict")
+ALL_TRAFFIC = "all-traffic"
+
+Tags = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class SecurityGroupSpec:
+    key: str
+    group: str
+    name: str
+    description: str
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class SgRuleSpec:
+    key: str
+    direction: str  # "ingress" | "egress"
+    group: str  # the group whose security group holds the rule
+    ip_protocol: str  # "tcp" | "udp" | "icmp" | "-1"
+    from_port: int | None
+    to_port: int | None
+    peer_group: str | None  # referenced security group (by group name)
+    cidr_ipv4: str | None
+    cidr_ipv6: str | None
+    description: str
+    rule_id: str  # RuleSet rule id, or ALL_TRAFFIC for the allow-all egress
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class AwsPlan:
+    lab: str
+    topology: str
+    egress: str
+    security_groups: tuple[SecurityGroupSpec, ...]
+    rules: tuple[SgRuleSpec, ...]
+
+    def security_group(self, group: str) -> SecurityGroupSpec:
+        return next(sg for sg in self.security_groups if sg.group == group)
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """(group, direction) -> number of rules, for the quota and for reports."""
+        return dict(Counter((r.group, r.direction) for r in self.rules))
+
+
+def describe(rule: Rule) -> str:
+    return clean(rule.description, DESCRIPTION_CHARS, DESCRIPTION_LIMIT)
+
+
+def _protocol(rule: Rule) -> tuple[str, int | None, int | None]:
+    if rule.protocol.value == "all":
+        return "-1", None, None
+    return rule.protocol.value, rule.from_port, rule.to_port
+
+
+def plan_aws(ruleset: RuleSet, lab: str, *, egress: str = "allow-all", origin: str = "") -> AwsPlan:
+    if egress not in EGRESS_MODES:
+        raise ValueError(f"egress must be one of {EGRESS_MODES}")
+    base_tags = ((f"{TAG_PREFIX}lab", lab), (f"{TAG_PREFIX}topology", ruleset.topology))
+    groups = []
+    for group in ruleset.server_groups:
+        roles = " ".join(group.roles)
+        what = f"every server of the lab ({roles})" if group.is_members else f"roles: {roles}"
+        groups.append(
+            SecurityGroupSpec(
+                key=resource_key("sg", group.name),
+                group=group.name,
+                name=f"{lab}-{group.name}",
+                description=clean(
+                    f"CRM 2013 lab {lab} ({ruleset.topology}), {group.name}: {what}",
+                    DESCRIPTION_CHARS,
+                    DESCRIPTION_LIMIT,
+                ),
+                tags=(
+                    ("Name", f"{lab}-{group.name}"),
+                    *base_tags,
+                    (f"{TAG_PREFIX}group", group.name),
+                    (f"{TAG_PREFIX}roles", "+".join(group.roles)),
+                ),
+            )
+        )
+    rules: list[SgRuleSpec] = []
+    collapsed = _members_egress(ruleset) if egress == "strict" else {}
+    for key, (protocol, low, high, description) in sorted(collapsed.items()):
+        members = key[0]
+        rule_id = f"{members}.egress.{key[1]}.{key[2]}-{key[3]}"
+        rules.append(
+            SgRuleSpec(
+                resource_key("out", rule_id),
+                "egress",
+                members,
+                protocol,
+                low,
+                high,
+                members,
+                None,
+                None,
+                description,
+                rule_id,
+                (*base_tags, (f"{TAG_PREFIX}rule", rule_id)),
+            )
+        )
+    for rule in ruleset.rules:
+        protocol, low, high = _protocol(rule)
+        source = ruleset.group(rule.source)
+        target = ruleset.group(rule.target)
+        tags = (*base_tags, (f"{TAG_PREFIX}rule", rule.id))
+        if not target.is_peer:  # ingress on the target
+            if source.is_peer:
+                for cidr in source.cidrs:
+                    v6 = ":" in cidr
+                    rules.append(
+                        SgRuleSpec(
+                            resource_key("in", rule.id, cidr),
+                            "ingress",
+                            target.name,
+                            protocol,
+                            low,
+                            high,
+                            None,
+                            None if v6 else cidr,
+                            cidr if v6 else None,
+                            describe(rule),
+                            rule.id,
+                            tags,
+                        )
+                    )
+            else:
+                rules.append(
+                    SgRuleSpec(
+                        resource_key("in", rule.id),
+                        "ingress",
+                        target.name,
+                        protocol,
+                        low,
+                        high,
+                        source.name,
+                        None,
+                        None,
+                        describe(rule),
+                        rule.id,
+                        tags,
+                    )
+                )
+        collapsed_key = (rule.source, rule.protocol.value, rule.from_port, rule.to_port)
+        if egress == "strict" and not source.is_peer and collapsed_key not in collapsed:
+            if target.is_peer:
+                for cidr in target.cidrs:
+                    v6 = ":" in cidr
+                    rules.append(
+                        SgRuleSpec(
+                            resource_key("out", rule.id, cidr),
+                            "egress",
+                            source.name,
+                            protocol,
+                            low,
+                            high,
+                            None,
+                            None if v6 else cidr,
+                            cidr if v6 else None,
+                            describe(rule),
+                            rule.id,
+                            tags,
+                        )
+                    )
+            else:
+                rules.append(
+                    SgRuleSpec(
+                        resource_key("out", rule.id),
+                        "egress",
+                        source.name,
+                        protocol,
+                        low,
+                        high,
+                        target.name,
+                        None,
+                        None,
+                        describe(rule),
+                        rule.id,
+                        tags,
+                    )
+                )
+    if egress == "allow-all":
+        for sg in groups:
+            rules.append(
+                SgRuleSpec(
+                    resource_key("out", sg.group, ALL_TRAFFIC),
+                    "egress",
+                    sg.group,
+                    "-1",
+                    None,
+                    None,
+                    None,
+                    "0.0.0.0/0",
+                    None,
+                    "All outbound traffic (allow-all egress)",
+                    ALL_TRAFFIC,
+                    (*base_tags, (f"{TAG_PREFIX}rule", f"{sg.group}.{ALL_TRAFFIC}")),
+                )
+            )
+    plan = AwsPlan(
+        lab, ruleset.topology, egress, tuple(groups), tuple(sorted(rules, key=lambda r: r.key))
+    )
+    check_quota(plan, origin or ruleset.options.origin)
+    return plan
+
+
+def _members_egress(
+    ruleset: RuleSet,
+) -> dict[tuple[str, str, int, int], tuple[str, int | None, int | None, str]]:
+    """Strict egress from the members group to *every* server group on one port range is
+    one egress rule referencing the members group itself (every server carries it), not
+    one per group: without this a split-roles lab overruns AWS's 60 outbound rules."""
+    members = [g for g in ruleset.groups if g.is_members]
+    out: dict[tuple[str, str, int, int], tuple[str, int | None, int | None, str]] = {}
+    for group in members:
+        servers = set(group.members)
+        targets: dict[tuple[str, int, int], set[str]] = {}
+        first: dict[tuple[str, int, int], Rule] = {}
+        for rule in ruleset.outbound(group.name):
+            key = (rule.protocol.value, rule.from_port, rule.to_port)
+            targets.setdefault(key, set()).add(rule.target)
+            first.setdefault(key, rule)
+        for key, reached in targets.items():
+            if servers and servers <= reached:
+                protocol, low, high = _protocol(first[key])
+                text = clean(
+                    f"{first[key].description} (to every server)",
+                    DESCRIPTION_CHARS,
+                    DESCRIPTION_LIMIT,
+                )
+                out[(group.name, *key)] = (protocol, low, high, text)
+    return out
+
+
+def check_quota(plan: AwsPlan, origin: str) -> None:
+    """Refuse before synthesis what AWS would refuse at apply time, naming the group."""
+    for (group, direction), count in sorted(plan.counts().items()):
+        if count > RULES_PER_GROUP:
+            word = "inbound" if direction == "ingress" else "outbound"
+            raise InputError(
+                origin,
+                f"lab '{plan.lab}'",
+                "aws",
+                f"security group '{plan.lab}-{group}' needs {count} {word} rules; AWS allows "
+                f"{RULES_PER_GROUP} {word} rules per security group (quota 'Inbound or outbound "
+                f"rules per security group'): narrow the peer CIDRs or split the group",
+            )

@@ -1,0 +1,179 @@
+"""RuleSet -> Azure plan: one application security group per host group (plus the
+members group every NIC carries), and one network security group for the lab's subnet
+whose inbound rules reference them.
+
+Rules of one source, target and protocol become one NSG rule with every port in
+`destination_port_ranges`. Priorities are a function of the NSG rule's own name (a hash
+into 100-4095), so adding or removing a flow never renumbers the other rules; two names
+hashing to one slot are settled by name order and the later one takes the next free slot.
+An explicit deny of all other inbound traffic sits at 4096, the lowest priority Azure
+allows for custom rules and above its built-in AllowVnetInBound (65000).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+
+from crm_ports.errors import InputError
+from crm_ports.plans.text import TAG_PREFIX, clean, resource_key
+from crm_ports.ruleset import Rule, RuleSet
+
+PRIORITY_MIN = 100
+PRIORITY_MAX = 4096
+DENY_PRIORITY = PRIORITY_MAX
+RULES_PER_NSG = 1000
+NAME_LIMIT = 80
+DESCRIPTION_LIMIT = 140
+DESCRIPTION_CHARS = r"a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*'"
+DENY_ALL = "deny-all-other-inbound"
+PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "all": "*"}
+
+Tags = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class AsgSpec:
+    key: str
+    group: str
+    name: str
+    tags: Tags
+
+
+@dataclass(frozen=True)
+class NsgRuleSpec:
+    key: str
+    name: str
+    priority: int
+    direction: str  # "Inbound"
+    access: str  # "Allow" | "Deny"
+    protocol: str  # "Tcp" | "Udp" | "Icmp" | "*"
+    source_group: str | None  # an ASG (by group name) ...
+    source_prefixes: tuple[str, ...]  # ... or address prefixes
+    target_group: str | None  # destination ASG; None with "*" prefixes for the deny rule
+    port_ranges: tuple[str, ...]  # destination_port_ranges; ("*",) for all
+    description: str
+    rule_ids: tuple[str, ...]  # the RuleSet rules this NSG rule carries
+
+
+@dataclass(frozen=True)
+class AzurePlan:
+    lab: str
+    topology: str
+    nsg_name: str
+    tags: Tags
+    asgs: tuple[AsgSpec, ...]
+    rules: tuple[NsgRuleSpec, ...]
+
+    def asg(self, group: str) -> AsgSpec:
+        return next(a for a in self.asgs if a.group == group)
+
+
+def _slot(name: str) -> int:
+    digest = hashlib.sha256(name.encode()).digest()
+    return PRIORITY_MIN + int.from_bytes(digest[:8], "big") % (DENY_PRIORITY - PRIORITY_MIN)
+
+
+def assign_priorities(names: list[str]) -> dict[str, int]:
+    """Name -> priority in [100, 4095], stable per name; collisions probe upwards."""
+    taken: dict[int, str] = {}
+    out: dict[str, int] = {}
+    for name in sorted(names, key=lambda n: (_slot(n), n)):
+        priority = _slot(name)
+        while priority in taken:
+            priority = PRIORITY_MIN if priority + 1 >= DENY_PRIORITY else priority + 1
+        taken[priority] = name
+        out[name] = priority
+    return out
+
+
+def _ports(rules: list[Rule]) -> tuple[str, ...]:
+    if any(r.protocol.value == "all" for r in rules):
+        return ("*",)
+    return tuple(str(r.ports) for r in sorted(rules, key=lambda r: r.ports))
+
+
+def plan_azure(ruleset: RuleSet, lab: str, *, origin: str = "") -> AzurePlan:
+    where = origin or ruleset.options.origin
+    base_tags = ((f"{TAG_PREFIX}lab", lab), (f"{TAG_PREFIX}topology", ruleset.topology))
+    asgs = tuple(
+        AsgSpec(
+            resource_key("asg", g.name),
+            g.name,
+            f"{lab}-{g.name}-asg",
+            (*base_tags, (f"{TAG_PREFIX}group", g.name), (f"{TAG_PREFIX}roles", "+".join(g.roles))),
+        )
+        for g in ruleset.server_groups
+    )
+    buckets: dict[tuple[str, str, str], list[Rule]] = defaultdict(list)
+    for rule in ruleset.rules:
+        if ruleset.group(rule.target).is_peer:
+            continue  # outbound to peers: Azure allows outbound by default
+        buckets[(rule.source, rule.target, rule.protocol.value)].append(rule)
+    names = {key: f"{key[0]}.{key[1]}.{key[2]}" for key in buckets}
+    too_long = [n for n in names.values() if len(n) > NAME_LIMIT]
+    if too_long:
+        raise InputError(
+            where,
+            f"lab '{lab}'",
+            "azure",
+            f"NSG rule name '{too_long[0]}' is {len(too_long[0])} characters; Azure allows "
+            f"{NAME_LIMIT}: shorten the group names",
+        )
+    if len(buckets) + 1 > RULES_PER_NSG or len(buckets) >= DENY_PRIORITY - PRIORITY_MIN:
+        raise InputError(
+            where,
+            f"lab '{lab}'",
+            "azure",
+            f"NSG '{lab}-nsg' needs {len(buckets) + 1} rules; Azure allows {RULES_PER_NSG} "
+            "rules per network security group",
+        )
+    priorities = assign_priorities(list(names.values()))
+    rules = []
+    for key, members in sorted(buckets.items()):
+        source, target, protocol = key
+        source_group = ruleset.group(source)
+        services = ", ".join(dict.fromkeys(r.service.replace("+", ", ") for r in members))
+        rules.append(
+            NsgRuleSpec(
+                key=resource_key("nsr", names[key]),
+                name=names[key],
+                priority=priorities[names[key]],
+                direction="Inbound",
+                access="Allow",
+                protocol=PROTOCOLS[protocol],
+                source_group=None if source_group.is_peer else source,
+                source_prefixes=source_group.cidrs if source_group.is_peer else (),
+                target_group=target,
+                port_ranges=_ports(members),
+                description=clean(
+                    f"{source} to {target}: {services}", DESCRIPTION_CHARS, DESCRIPTION_LIMIT
+                ),
+                rule_ids=tuple(sorted(r.id for r in members)),
+            )
+        )
+    rules.append(
+        NsgRuleSpec(
+            key=resource_key("nsr", DENY_ALL),
+            name=DENY_ALL,
+            priority=DENY_PRIORITY,
+            direction="Inbound",
+            access="Deny",
+            protocol="*",
+            source_group=None,
+            source_prefixes=("*",),
+            target_group=None,
+            port_ranges=("*",),
+            description="Deny all other inbound traffic, above Azure's AllowVnetInBound",
+            rule_ids=(),
+        )
+    )
+    return AzurePlan(
+        lab=lab,
+        topology=ruleset.topology,
+        nsg_name=f"{lab}-nsg",
+        tags=base_tags,
+        asgs=asgs,
+        rules=tuple(rules),
+    )

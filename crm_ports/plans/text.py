@@ -1,0 +1,39 @@
+"""Text rules shared by the cloud plans: resource keys and description clean-up."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+TAG_PREFIX = "crm-ports:"
+
+_SMART = {
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2018": "",
+    "\u2019": "",
+    "\u201c": "",
+    "\u201d": "",
+    "\u2026": "...",
+    "\u00a0": " ",
+}
+
+
+def resource_key(*parts: str) -> str:
+    """A Terraform resource name from identifiers: `[A-Za-z0-9_-]`, starting with a letter.
+    Rule ids use '.' between fields, which becomes '_' (group ids never hold '_')."""
+    key = "_".join(re.sub(r"[^A-Za-z0-9_-]", "_", p) for p in parts if p)
+    return key if key[:1].isalpha() else f"r_{key}"
+
+
+def clean(text: str, allowed: str, limit: int) -> str:
+    """`text` reduced to the characters a cloud accepts, cut at a word within `limit`."""
+    for smart, plain in _SMART.items():
+        text = text.replace(smart, plain)
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(f"[^{allowed}]", "", text)
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 3].rsplit(" ", 1)[0].rstrip(" ,;:")
+    return cut + "..."
