@@ -282,6 +282,7 @@ class _Builder:
 
     def topologies(self, roles: tuple[Role, ...]) -> tuple[Topology, ...]:
         kinds = {r.id: r.kind for r in roles}
+        cidr_options = {r.id: r.cidr_option for r in roles}
         out = []
         for e in self.entries["topologies"]:
             d = e.data
@@ -296,6 +297,11 @@ class _Builder:
                         raise e.error(["groups", gi, "roles", ri], f"unknown role '{role}'")
                 if len({kinds[r] for r in g["roles"]}) > 1:
                     raise e.error(["groups", gi, "roles"], "mixes server and peer roles")
+                if len({cidr_options[r] for r in g["roles"]}) > 1:
+                    raise e.error(
+                        ["groups", gi, "roles"],
+                        "peers of one group must share one cidr_option (one address list)",
+                    )
                 groups.append(
                     HostGroup(
                         g["name"],

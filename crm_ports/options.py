@@ -182,6 +182,8 @@ def _cidrs(value: Any) -> tuple[str, ...]:
             net = ipaddress.ip_network(str(item), strict=True)
         except ValueError as exc:
             raise ValueError(f"'{item}' is not a CIDR range ({exc})") from None
+        if net.version != 4:
+            raise ValueError(f"'{item}' is IPv6; peer ranges are IPv4 (the lab networks are)")
         out.append(str(net))
     return tuple(dict.fromkeys(out))
 

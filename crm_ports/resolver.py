@@ -129,16 +129,13 @@ def _place(catalogue: Catalogue, options: Options) -> _Placement:
             group_of[role] = host.name
         kind = catalogue.role(host.roles[0]).kind
         cidrs: tuple[str, ...] = ()
-        if kind == "peer":
-            found: list[str] = []
-            for role in host.roles:
-                option = catalogue.role(role).cidr_option
-                found.extend(options.value(option) if option else ())
-            cidrs = tuple(dict.fromkeys(found))
+        cidr_option = catalogue.role(host.roles[0]).cidr_option
+        if kind == "peer" and cidr_option:
+            cidrs = tuple(options.value(cidr_option))
         else:
             server_roles.extend(host.roles)
             server_names.append(host.name)
-        groups.append(Group(host.name, host.roles, kind, cidrs=cidrs))
+        groups.append(Group(host.name, host.roles, kind, cidrs=cidrs, cidr_option=cidr_option))
     members = Group(
         topology.members_group,
         tuple(server_roles),

@@ -25,6 +25,7 @@ class Group:
     roles: tuple[str, ...]
     kind: str  # "server" | "peer"
     cidrs: tuple[str, ...] = ()
+    cidr_option: str | None = None  # peers: the option (and stack variable) holding `cidrs`
     members: tuple[str, ...] = ()  # set on the members group: the groups that carry it
     description: str = ""
 
@@ -40,6 +41,8 @@ class Group:
         out: dict[str, Any] = {"name": self.name, "roles": list(self.roles), "kind": self.kind}
         if self.cidrs:
             out["cidrs"] = list(self.cidrs)
+        if self.cidr_option:
+            out["cidr_option"] = self.cidr_option
         if self.members:
             out["members"] = list(self.members)
         if self.description:

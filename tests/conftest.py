@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests that need an external tool call `tests.tools.require_tool`,
+"""Shared fixtures. Tests that need an external tool call `tests.tf_harness.require_tool`,
 which skips with a reason, or fails when CI sets CRM_PORTS_REQUIRE_TOOLS=1."""
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""CDKTF constructs that render crm-ports rule sets as Terraform."""

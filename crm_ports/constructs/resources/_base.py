@@ -1,0 +1,146 @@
+"""Shared plumbing for the hand-written Terraform resource classes.
+
+The prebuilt ``cdktf-cdktf-provider-*`` packages keep every attribute on the
+Node side and cost one jsii round trip per property plus a very large
+assembly load.  Here each resource keeps its attributes as a plain Python
+dict and hands the whole dict to Node in a single callback when cdktf asks
+for ``synthesizeAttributes``; construction itself is a single ``create``
+message.  Attribute *references* (``.id``) still go through cdktf tokens so
+dependency ordering and cross-stack references keep working.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from cdktf import (
+    ITerraformDependable,
+    TerraformProvider,
+    TerraformProviderGeneratorMetadata,
+    TerraformResource,
+    TerraformResourceLifecycle,
+)
+from constructs import Construct
+
+__all__ = [
+    "JsonResource",
+    "compact",
+    "validate_logical_id",
+]
+
+# Terraform identifiers: a letter or underscore, then letters, digits,
+# underscores and hyphens (hclsyntax.ValidIdentifier also allows non-ASCII
+# letters, which we refuse so names stay greppable and portable).
+_LOGICAL_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*\Z")
+_MAX_LOGICAL_ID = 255
+
+
+def validate_logical_id(logical_id: str) -> str:
+    """Reject ids Terraform would refuse, before cdktf silently emits them.
+
+    ``override_logical_id`` performs no check at all, and two resources of
+    one type given the same logical id are *merged* by cdktf's deep merge
+    rather than reported, so callers must also keep ids unique per type.
+    """
+    if len(logical_id) > _MAX_LOGICAL_ID or not _LOGICAL_ID.match(logical_id):
+        raise ValueError(
+            f"invalid Terraform logical id {logical_id!r}: use [A-Za-z_][A-Za-z0-9_-]*, "
+            f"at most {_MAX_LOGICAL_ID} characters"
+        )
+    return logical_id
+
+
+def compact(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """Drop unset attributes and turn tuples/mappings into JSON-shaped values.
+
+    Unset values are left out rather than sent as ``null`` so the JSON only
+    names what the caller chose, which keeps snapshots small and readable.
+    """
+    result: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if value is None:
+            continue
+        result[key] = _plain(value)
+    return result
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, Sequence):
+        return [_plain(v) for v in value]
+    raise TypeError(f"cannot render {type(value).__name__} as a Terraform value")
+
+
+class JsonResource(TerraformResource):
+    """A Terraform resource whose attributes are a ready-made JSON dict.
+
+    Subclasses set ``TERRAFORM_TYPE`` and ``GENERATOR_METADATA`` and pass the
+    rendered attributes to ``__init__``.  Attribute getters are cached because
+    each ``get_string_attribute`` is a jsii round trip and consumers (rules
+    referencing a group id) ask for the same attribute many times.
+    """
+
+    TERRAFORM_TYPE: ClassVar[str]
+    GENERATOR_METADATA: ClassVar[TerraformProviderGeneratorMetadata]
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        attributes: Mapping[str, Any],
+        *,
+        provider: TerraformProvider | None = None,
+        depends_on: Sequence[ITerraformDependable] | None = None,
+        lifecycle: TerraformResourceLifecycle | None = None,
+        logical_id: str | None = None,
+    ) -> None:
+        if logical_id is not None:
+            validate_logical_id(logical_id)
+        # Set before the jsii create: Node may call back into us as soon as
+        # the object exists (validations, aspects).
+        self._crm_attributes: dict[str, Any] = compact(attributes)
+        self._crm_attribute_cache: dict[str, str] = {}
+        super().__init__(
+            scope,
+            id,
+            terraform_resource_type=self.TERRAFORM_TYPE,
+            terraform_generator_metadata=self.GENERATOR_METADATA,
+            provider=provider,
+            depends_on=depends_on,
+            lifecycle=lifecycle,
+        )
+        if logical_id is not None:
+            self.override_logical_id(logical_id)
+
+    @property
+    def attributes(self) -> Mapping[str, Any]:
+        """The attributes this resource will synthesize (no jsii call)."""
+        return self._crm_attributes
+
+    def _synthesize_attributes(self) -> Mapping[str, Any]:
+        return self._crm_attributes
+
+    def _synthesize_hcl_attributes(self) -> Mapping[str, Any]:
+        # cdktf's HCL renderer wants typed attribute descriptors that we do
+        # not produce; failing loudly beats emitting resources with no body
+        # when someone sets SYNTH_HCL_OUTPUT=true.
+        raise NotImplementedError(
+            f"{type(self).__name__} supports JSON synthesis only (unset SYNTH_HCL_OUTPUT)"
+        )
+
+    def _string_attribute(self, name: str) -> str:
+        cached = self._crm_attribute_cache.get(name)
+        if cached is None:
+            cached = self.get_string_attribute(name)
+            self._crm_attribute_cache[name] = cached
+        return cached
+
+    @property
+    def id(self) -> str:
+        """Token for the provider-assigned id (resolves to ``${type.name.id}``)."""
+        return self._string_attribute("id")
