@@ -34,11 +34,8 @@ class LazyGroup(click.Group):
         "ports": ("crm_ports.commands.catalogue", "ports", "The catalogue as the seeds' tables."),
         "rules": ("crm_ports.commands.catalogue", "rules", "The resolved rule set of a lab."),
         "matrix": ("crm_ports.commands.catalogue", "matrix", "Group-by-group connectivity."),
-        "validate": (
-            "crm_ports.commands.catalogue",
-            "validate",
-            "Check a catalogue or lab file.",
-        ),
+        "validate": ("crm_ports.commands.catalogue", "validate", "Check a catalogue or lab."),
+        "synth": ("crm_ports.commands.synth", "synth", "Write the lab stacks (cdk.tf.json)."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -12,11 +12,11 @@ group into an egress rule on that group instead.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from crm_ports.errors import InputError
 from crm_ports.plans.text import TAG_PREFIX, clean, resource_key
-from crm_ports.ruleset import Rule, RuleSet
+from crm_ports.ruleset import Group, Rule, RuleSet
 
 RULES_PER_GROUP = 60  # "Inbound or outbound rules per security group", per direction
 DESCRIPTION_LIMIT = 255
@@ -44,12 +44,13 @@ class SgRuleSpec:
     ip_protocol: str  # "tcp" | "udp" | "icmp" | "-1"
     from_port: int | None
     to_port: int | None
-    peer_group: str | None  # referenced security group (by group name)
-    cidr_ipv4: str | None
-    cidr_ipv6: str | None
+    peer_group: str | None  # referenced security group (by group name) ...
+    cidr_ipv4: str | None  # ... or an address range (peer CIDRs are IPv4)
     description: str
     rule_id: str  # RuleSet rule id, or ALL_TRAFFIC for the allow-all egress
     tags: Tags
+    cidr_peer: str | None = None  # the peer group a CIDR rule was expanded from
+    base_key: str = ""  # `key` without the CIDR: one Terraform resource per peer, for_each CIDR
 
 
 @dataclass(frozen=True)
@@ -111,116 +112,45 @@ def plan_aws(ruleset: RuleSet, lab: str, *, egress: str = "allow-all", origin: s
         rule_id = f"{members}.egress.{key[1]}.{key[2]}-{key[3]}"
         rules.append(
             SgRuleSpec(
-                resource_key("out", rule_id),
-                "egress",
-                members,
-                protocol,
-                low,
-                high,
-                members,
-                None,
-                None,
-                description,
-                rule_id,
-                (*base_tags, (f"{TAG_PREFIX}rule", rule_id)),
+                key=resource_key("out", rule_id),
+                direction="egress",
+                group=members,
+                ip_protocol=protocol,
+                from_port=low,
+                to_port=high,
+                peer_group=members,
+                cidr_ipv4=None,
+                description=description,
+                rule_id=rule_id,
+                tags=(*base_tags, (f"{TAG_PREFIX}rule", rule_id)),
             )
         )
     for rule in ruleset.rules:
-        protocol, low, high = _protocol(rule)
         source = ruleset.group(rule.source)
         target = ruleset.group(rule.target)
-        tags = (*base_tags, (f"{TAG_PREFIX}rule", rule.id))
-        if not target.is_peer:  # ingress on the target
-            if source.is_peer:
-                for cidr in source.cidrs:
-                    v6 = ":" in cidr
-                    rules.append(
-                        SgRuleSpec(
-                            resource_key("in", rule.id, cidr),
-                            "ingress",
-                            target.name,
-                            protocol,
-                            low,
-                            high,
-                            None,
-                            None if v6 else cidr,
-                            cidr if v6 else None,
-                            describe(rule),
-                            rule.id,
-                            tags,
-                        )
-                    )
-            else:
-                rules.append(
-                    SgRuleSpec(
-                        resource_key("in", rule.id),
-                        "ingress",
-                        target.name,
-                        protocol,
-                        low,
-                        high,
-                        source.name,
-                        None,
-                        None,
-                        describe(rule),
-                        rule.id,
-                        tags,
-                    )
-                )
-        collapsed_key = (rule.source, rule.protocol.value, rule.from_port, rule.to_port)
-        if egress == "strict" and not source.is_peer and collapsed_key not in collapsed:
-            if target.is_peer:
-                for cidr in target.cidrs:
-                    v6 = ":" in cidr
-                    rules.append(
-                        SgRuleSpec(
-                            resource_key("out", rule.id, cidr),
-                            "egress",
-                            source.name,
-                            protocol,
-                            low,
-                            high,
-                            None,
-                            None if v6 else cidr,
-                            cidr if v6 else None,
-                            describe(rule),
-                            rule.id,
-                            tags,
-                        )
-                    )
-            else:
-                rules.append(
-                    SgRuleSpec(
-                        resource_key("out", rule.id),
-                        "egress",
-                        source.name,
-                        protocol,
-                        low,
-                        high,
-                        target.name,
-                        None,
-                        None,
-                        describe(rule),
-                        rule.id,
-                        tags,
-                    )
-                )
+        if not target.is_peer:  # ingress on the target, from the source
+            rules.extend(_specs(rule, "ingress", target, source, base_tags))
+        if (
+            egress == "strict"
+            and not source.is_peer
+            and ((rule.source, rule.protocol.value, rule.from_port, rule.to_port) not in collapsed)
+        ):  # egress on the source, to the target
+            rules.extend(_specs(rule, "egress", source, target, base_tags))
     if egress == "allow-all":
         for sg in groups:
             rules.append(
                 SgRuleSpec(
-                    resource_key("out", sg.group, ALL_TRAFFIC),
-                    "egress",
-                    sg.group,
-                    "-1",
-                    None,
-                    None,
-                    None,
-                    "0.0.0.0/0",
-                    None,
-                    "All outbound traffic (allow-all egress)",
-                    ALL_TRAFFIC,
-                    (*base_tags, (f"{TAG_PREFIX}rule", f"{sg.group}.{ALL_TRAFFIC}")),
+                    key=resource_key("out", sg.group, ALL_TRAFFIC),
+                    direction="egress",
+                    group=sg.group,
+                    ip_protocol="-1",
+                    from_port=None,
+                    to_port=None,
+                    peer_group=None,
+                    cidr_ipv4="0.0.0.0/0",
+                    description="All outbound traffic (allow-all egress)",
+                    rule_id=ALL_TRAFFIC,
+                    tags=(*base_tags, (f"{TAG_PREFIX}rule", f"{sg.group}.{ALL_TRAFFIC}")),
                 )
             )
     plan = AwsPlan(
@@ -228,6 +158,40 @@ def plan_aws(ruleset: RuleSet, lab: str, *, egress: str = "allow-all", origin: s
     )
     check_quota(plan, origin or ruleset.options.origin)
     return plan
+
+
+def _specs(
+    rule: Rule, direction: str, holder: Group, peer: Group, base_tags: Tags
+) -> list[SgRuleSpec]:
+    """The rule as seen from `holder`'s security group: one spec referencing the peer's
+    group, or, for an outside peer, one spec per peer CIDR."""
+    protocol, low, high = _protocol(rule)
+    prefix = "in" if direction == "ingress" else "out"
+    base = SgRuleSpec(
+        key=resource_key(prefix, rule.id),
+        direction=direction,
+        group=holder.name,
+        ip_protocol=protocol,
+        from_port=low,
+        to_port=high,
+        peer_group=None if peer.is_peer else peer.name,
+        cidr_ipv4=None,
+        description=describe(rule),
+        rule_id=rule.id,
+        tags=(*base_tags, (f"{TAG_PREFIX}rule", rule.id)),
+    )
+    if not peer.is_peer:
+        return [base]
+    return [
+        replace(
+            base,
+            key=resource_key(prefix, rule.id, cidr),
+            cidr_ipv4=cidr,
+            cidr_peer=peer.name,
+            base_key=base.key,
+        )
+        for cidr in peer.cidrs
+    ]
 
 
 def _members_egress(

@@ -55,6 +55,7 @@ class NsgRuleSpec:
     port_ranges: tuple[str, ...]  # destination_port_ranges; ("*",) for all
     description: str
     rule_ids: tuple[str, ...]  # the RuleSet rules this NSG rule carries
+    source_peer: str | None = None  # the peer group `source_prefixes` came from
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ def plan_azure(ruleset: RuleSet, lab: str, *, origin: str = "") -> AzurePlan:
                     f"{source} to {target}: {services}", DESCRIPTION_CHARS, DESCRIPTION_LIMIT
                 ),
                 rule_ids=tuple(sorted(r.id for r in members)),
+                source_peer=source if source_group.is_peer else None,
             )
         )
     rules.append(

@@ -98,6 +98,7 @@ class JsonResource(TerraformResource):
         depends_on: Sequence[ITerraformDependable] | None = None,
         lifecycle: TerraformResourceLifecycle | None = None,
         logical_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         if logical_id is not None:
             validate_logical_id(logical_id)
@@ -116,6 +117,11 @@ class JsonResource(TerraformResource):
         )
         if logical_id is not None:
             self.override_logical_id(logical_id)
+        # Meta-arguments (`count`, `for_each` as raw Terraform expressions): cdktf
+        # drops them from synthesized attributes and rebuilds them from its own
+        # properties, so they go in as overrides, one round trip each.
+        for key, value in compact(meta or {}).items():
+            self.add_override(key, value)
 
     @property
     def attributes(self) -> Mapping[str, Any]:

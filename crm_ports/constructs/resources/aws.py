@@ -204,6 +204,7 @@ class Vpc(_AwsResource):
         depends_on: Sequence[ITerraformDependable] | None = None,
         lifecycle: TerraformResourceLifecycle | None = None,
         logical_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         super().__init__(
@@ -214,6 +215,7 @@ class Vpc(_AwsResource):
             depends_on=depends_on,
             lifecycle=lifecycle,
             logical_id=logical_id,
+            meta=meta,
         )
 
     @property
@@ -252,6 +254,7 @@ class Subnet(_AwsResource):
         depends_on: Sequence[ITerraformDependable] | None = None,
         lifecycle: TerraformResourceLifecycle | None = None,
         logical_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         super().__init__(
@@ -262,6 +265,7 @@ class Subnet(_AwsResource):
             depends_on=depends_on,
             lifecycle=lifecycle,
             logical_id=logical_id,
+            meta=meta,
         )
 
 
@@ -307,6 +311,7 @@ class SecurityGroup(_AwsResource):
         depends_on: Sequence[ITerraformDependable] | None = None,
         lifecycle: TerraformResourceLifecycle | None = None,
         logical_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         super().__init__(
@@ -317,6 +322,7 @@ class SecurityGroup(_AwsResource):
             depends_on=depends_on,
             lifecycle=lifecycle,
             logical_id=logical_id,
+            meta=meta,
         )
 
     @property
@@ -428,6 +434,7 @@ class _SecurityGroupRule(_AwsResource):
         depends_on: Sequence[ITerraformDependable] | None = None,
         lifecycle: TerraformResourceLifecycle | None = None,
         logical_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         super().__init__(
@@ -438,6 +445,7 @@ class _SecurityGroupRule(_AwsResource):
             depends_on=depends_on,
             lifecycle=lifecycle,
             logical_id=logical_id,
+            meta=meta,
         )
 
     @property

@@ -149,6 +149,7 @@ class ResourceGroup(_NamedAzureResource):
         depends_on: Sequence[ITerraformDependable] | None = None,
         lifecycle: TerraformResourceLifecycle | None = None,
         logical_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         super().__init__(
@@ -159,6 +160,7 @@ class ResourceGroup(_NamedAzureResource):
             depends_on=depends_on,
             lifecycle=lifecycle,
             logical_id=logical_id,
+            meta=meta,
         )
 
     @property
@@ -203,6 +205,7 @@ class VirtualNetwork(_NamedAzureResource):
         depends_on: Sequence[ITerraformDependable] | None = None,
         lifecycle: TerraformResourceLifecycle | None = None,
         logical_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         super().__init__(
@@ -213,6 +216,7 @@ class VirtualNetwork(_NamedAzureResource):
             depends_on=depends_on,
             lifecycle=lifecycle,
             logical_id=logical_id,
+            meta=meta,
         )
 
 
@@ -251,6 +255,7 @@ class Subnet(_NamedAzureResource):
         depends_on: Sequence[ITerraformDependable] | None = None,
         lifecycle: TerraformResourceLifecycle | None = None,
         logical_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         super().__init__(
@@ -261,6 +266,7 @@ class Subnet(_NamedAzureResource):
             depends_on=depends_on,
             lifecycle=lifecycle,
             logical_id=logical_id,
+            meta=meta,
         )
 
 
@@ -295,6 +301,7 @@ class ApplicationSecurityGroup(_NamedAzureResource):
         depends_on: Sequence[ITerraformDependable] | None = None,
         lifecycle: TerraformResourceLifecycle | None = None,
         logical_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         super().__init__(
@@ -305,6 +312,7 @@ class ApplicationSecurityGroup(_NamedAzureResource):
             depends_on=depends_on,
             lifecycle=lifecycle,
             logical_id=logical_id,
+            meta=meta,
         )
 
 
@@ -341,6 +349,7 @@ class NetworkSecurityGroup(_NamedAzureResource):
         depends_on: Sequence[ITerraformDependable] | None = None,
         lifecycle: TerraformResourceLifecycle | None = None,
         logical_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         super().__init__(
@@ -351,6 +360,7 @@ class NetworkSecurityGroup(_NamedAzureResource):
             depends_on=depends_on,
             lifecycle=lifecycle,
             logical_id=logical_id,
+            meta=meta,
         )
 
 
@@ -496,8 +506,12 @@ class NetworkSecurityRuleConfig:
         )
 
 
-def _list_or_none(values: Sequence[str] | None) -> list[str] | None:
-    return None if values is None else list(values)
+def _list_or_none(values: Sequence[str] | str | None) -> list[str] | str | None:
+    """A list attribute, or a Terraform expression string that evaluates to one
+    (e.g. "${var.client_cidrs}"), passed through untouched."""
+    if values is None or isinstance(values, str):
+        return values
+    return list(values)
 
 
 class NetworkSecurityRule(_NamedAzureResource):
@@ -513,6 +527,7 @@ class NetworkSecurityRule(_NamedAzureResource):
         depends_on: Sequence[ITerraformDependable] | None = None,
         lifecycle: TerraformResourceLifecycle | None = None,
         logical_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         super().__init__(
@@ -523,6 +538,7 @@ class NetworkSecurityRule(_NamedAzureResource):
             depends_on=depends_on,
             lifecycle=lifecycle,
             logical_id=logical_id,
+            meta=meta,
         )
 
 
@@ -553,6 +569,7 @@ class SubnetNetworkSecurityGroupAssociation(_AzureResource):
         depends_on: Sequence[ITerraformDependable] | None = None,
         lifecycle: TerraformResourceLifecycle | None = None,
         logical_id: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.config = config
         super().__init__(
@@ -563,4 +580,5 @@ class SubnetNetworkSecurityGroupAssociation(_AzureResource):
             depends_on=depends_on,
             lifecycle=lifecycle,
             logical_id=logical_id,
+            meta=meta,
         )

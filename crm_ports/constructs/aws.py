@@ -1,0 +1,158 @@
+"""AWS constructs: a security group per host group and the lab's rules between them.
+
+The constructs decide nothing about which flows exist: `crm_ports.plans.aws` turns the
+RuleSet into security group and rule specs (names, keys, tags, descriptions, quota), and
+this module maps each spec onto one Terraform resource. Rules from outside peers are one
+resource per rule with `for_each` over the peer's CIDRs, so the ranges can stay
+Terraform variables and each instance is keyed by its CIDR, never by a list index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from cdktf import TerraformProvider
+from constructs import Construct
+
+from crm_ports.constructs.peers import CidrList, as_set_expression, peer_cidrs_for
+from crm_ports.constructs.resources.aws import (
+    SecurityGroup,
+    SecurityGroupConfig,
+    SecurityGroupRuleConfig,
+    VpcSecurityGroupEgressRule,
+    VpcSecurityGroupIngressRule,
+)
+from crm_ports.plans.aws import AwsPlan, SecurityGroupSpec, SgRuleSpec, plan_aws
+from crm_ports.ruleset import RuleSet
+
+
+class AwsCrmGroup(Construct):
+    """One host group's security group. Attach `security_group_ids` to its instances."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        spec: SecurityGroupSpec,
+        vpc_id: str,
+        members_group: AwsCrmGroup | None = None,
+        provider: TerraformProvider | None = None,
+        logical_id_prefix: str = "",
+    ) -> None:
+        super().__init__(scope, id)
+        self.group = spec.group
+        self.spec = spec
+        self.security_group = SecurityGroup(
+            self,
+            "sg",
+            SecurityGroupConfig(
+                name=spec.name, description=spec.description, vpc_id=vpc_id, tags=dict(spec.tags)
+            ),
+            provider=provider,
+            logical_id=logical_id_prefix + spec.key,
+        )
+        self._members = members_group
+
+    @property
+    def security_group_id(self) -> str:
+        return self.security_group.id
+
+    @property
+    def security_group_ids(self) -> list[str]:
+        """What an instance of this group carries: its own group and the members group
+        (which the lab-wide rules reference)."""
+        own = [self.security_group_id]
+        return own if self._members is None else [*own, self._members.security_group_id]
+
+
+class AwsCrmFirewall(Construct):
+    """A whole topology's security groups and rules inside an existing VPC.
+
+    `rules` is a resolved RuleSet (`crm_ports.resolver.resolve`). `peer_cidrs` maps a CIDR
+    option (`client_cidrs`, `admin_cidrs`, `mail_cidrs`) to a list, a list token or a
+    Terraform expression; by default the rule set's own ranges are used. Set
+    `logical_id_prefix` when placing two firewalls in one stack.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        rules: RuleSet,
+        vpc_id: str,
+        lab: str | None = None,
+        egress: str = "allow-all",
+        peer_cidrs: Mapping[str, CidrList] | None = None,
+        provider: TerraformProvider | None = None,
+        logical_id_prefix: str = "",
+    ) -> None:
+        super().__init__(scope, id)
+        self.plan: AwsPlan = plan_aws(rules, lab or rules.topology, egress=egress)
+        self._cidrs = peer_cidrs_for(rules, peer_cidrs)
+        self._provider = provider
+        self._prefix = logical_id_prefix
+        members_name = next((g.name for g in rules.groups if g.is_members), None)
+        self.groups: dict[str, AwsCrmGroup] = {}
+        ordered = sorted(self.plan.security_groups, key=lambda s: s.group != members_name)
+        for spec in ordered:
+            self.groups[spec.group] = AwsCrmGroup(
+                self,
+                spec.group,
+                spec=spec,
+                vpc_id=vpc_id,
+                members_group=None
+                if spec.group == members_name
+                else self.groups.get(members_name or ""),
+                provider=provider,
+                logical_id_prefix=logical_id_prefix,
+            )
+        self._rules()
+
+    @property
+    def security_group_ids(self) -> dict[str, str]:
+        """Host group -> security group id (tokens), for outputs and instances."""
+        return {name: group.security_group_id for name, group in sorted(self.groups.items())}
+
+    def security_group_ids_for(self, group: str) -> list[str]:
+        return self.groups[group].security_group_ids
+
+    def _rules(self) -> None:
+        done: set[str] = set()
+        for spec in self.plan.rules:
+            if spec.cidr_peer is None:
+                self._rule(spec, spec.key, spec.cidr_ipv4, None)
+            elif spec.base_key not in done:  # one resource per peer rule, for_each CIDR
+                done.add(spec.base_key)
+                cidrs = self._cidrs[spec.cidr_peer]
+                self._rule(
+                    spec, spec.base_key, "${each.value}", {"for_each": as_set_expression(cidrs)}
+                )
+
+    def _rule(
+        self, spec: SgRuleSpec, key: str, cidr: str | None, meta: dict[str, Any] | None
+    ) -> None:
+        holder = self.groups[spec.group]
+        config = SecurityGroupRuleConfig(
+            security_group_id=holder.security_group_id,
+            ip_protocol=spec.ip_protocol,
+            from_port=spec.from_port,
+            to_port=spec.to_port,
+            cidr_ipv4=cidr,
+            referenced_security_group_id=(
+                self.groups[spec.peer_group].security_group_id if spec.peer_group else None
+            ),
+            description=spec.description,
+            tags=dict(spec.tags),
+        )
+        kind = (
+            VpcSecurityGroupIngressRule
+            if spec.direction == "ingress"
+            else VpcSecurityGroupEgressRule
+        )
+        kind(holder, key, config, provider=self._provider, logical_id=self._prefix + key, meta=meta)
+
+
+__all__: Sequence[str] = ("AwsCrmFirewall", "AwsCrmGroup")

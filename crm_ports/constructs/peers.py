@@ -1,0 +1,59 @@
+"""How a construct receives the address ranges of outside peers (clients, administrators,
+mail servers): a literal list, a cdktf list token, or a Terraform expression string that
+evaluates to a list (e.g. "${var.client_cidrs}"). Stacks pass expressions so the ranges
+stay Terraform variables; library users may pass anything of the three.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+
+from crm_ports.ruleset import RuleSet
+
+CidrList = Sequence[str] | str
+_EXPRESSION = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
+
+
+def peer_cidrs(rules: RuleSet, given: Mapping[str, CidrList] | None) -> dict[str, CidrList]:
+    """CIDR option name -> ranges: given values, else the rule set's literal ranges."""
+    out: dict[str, CidrList] = {}
+    for group in rules.groups:
+        if group.is_peer and group.cidr_option:
+            out[group.cidr_option] = group.cidrs
+    for name, value in (given or {}).items():
+        if name not in out:
+            known = ", ".join(sorted(out)) or "none"
+            raise ValueError(f"peer_cidrs: unknown CIDR option {name!r} (this lab uses: {known})")
+        out[name] = value
+    return out
+
+
+def peer_cidrs_for(rules: RuleSet, given: Mapping[str, CidrList] | None) -> dict[str, CidrList]:
+    """Peer group -> its ranges, from the CIDR option each peer group reads."""
+    by_option = peer_cidrs(rules, given)
+    return {
+        g.name: by_option[g.cidr_option]
+        for g in rules.groups
+        if g.is_peer and g.cidr_option in by_option
+    }
+
+
+def is_token(value: str) -> bool:
+    return "TfToken[" in value
+
+
+def as_set_expression(value: CidrList) -> str:
+    """A `for_each` value: Terraform wants a set, and a JSON array is a tuple."""
+    if isinstance(value, str):
+        match = _EXPRESSION.match(value)
+        if not match:
+            raise ValueError(f"expected a Terraform expression like '${{var.x}}', got {value!r}")
+        return f"${{toset({match.group(1)})}}"
+    items = list(value)
+    if any(is_token(item) for item in items):
+        from cdktf import Fn  # a list token can only be wrapped on the Node side
+
+        return str(Fn.toset(items))
+    return f"${{toset({json.dumps(items)})}}"

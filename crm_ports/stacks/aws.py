@@ -1,0 +1,94 @@
+"""The AWS lab stack: provider, the lab's VPC and subnet (unless a VPC id is given), the
+CRM firewall, and outputs with every security group id."""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput, TerraformStack, TerraformVariable
+from constructs import Construct
+
+from crm_ports.constructs.aws import AwsCrmFirewall
+from crm_ports.constructs.resources.aws import (
+    AwsProvider,
+    AwsProviderConfig,
+    Subnet,
+    SubnetConfig,
+    Vpc,
+    VpcConfig,
+)
+from crm_ports.lab import Lab
+from crm_ports.plans.text import TAG_PREFIX
+from crm_ports.ruleset import RuleSet
+from crm_ports.stacks.common import local_backend, peer_variables
+
+CREATE = '${var.vpc_id == "" ? 1 : 0}'
+
+
+class AwsLabStack(TerraformStack):
+    """`cdktf deploy aws-<lab>` with no inputs: creates a VPC and subnet for the lab
+    unless `vpc_id` (variable, or `aws.vpc_id` in the lab file) names an existing one."""
+
+    def __init__(self, scope: Construct, name: str, *, lab: Lab, rules: RuleSet) -> None:
+        super().__init__(scope, name)
+        local_backend(self)
+        settings = lab.aws
+        if settings.endpoint_url:
+            config = AwsProviderConfig.for_emulator(settings.endpoint_url, settings.region)
+        else:
+            config = AwsProviderConfig(region=settings.region)
+        provider = AwsProvider(self, "aws", config)
+        TerraformVariable(
+            self,
+            "vpc_id",
+            type="string",
+            default=settings.vpc_id or "",
+            description="Existing VPC for the lab; empty creates one",
+            nullable=False,
+        )
+        tags = {"Name": lab.name, f"{TAG_PREFIX}lab": lab.name}
+        Vpc(
+            self,
+            "vpc",
+            VpcConfig(
+                cidr_block=settings.vpc_cidr,
+                enable_dns_support=True,
+                enable_dns_hostnames=True,
+                tags=tags,
+            ),
+            provider=provider,
+            logical_id="lab",
+            meta={"count": CREATE},
+        )
+        Subnet(
+            self,
+            "subnet",
+            SubnetConfig(vpc_id="${aws_vpc.lab[0].id}", cidr_block=settings.subnet_cidr, tags=tags),
+            provider=provider,
+            logical_id="lab",
+            meta={"count": CREATE},
+        )
+        vpc_id = "${coalesce(var.vpc_id, one(aws_vpc.lab[*].id))}"
+        firewall = AwsCrmFirewall(
+            self,
+            "crm",
+            rules=rules,
+            vpc_id=vpc_id,
+            lab=lab.name,
+            egress=settings.egress,
+            peer_cidrs=peer_variables(self, rules),
+            provider=provider,
+        )
+        TerraformOutput(
+            self,
+            "security_group_ids",
+            value=firewall.security_group_ids,
+            description="Host group -> security group id",
+        )
+        TerraformOutput(
+            self,
+            "instance_security_group_ids",
+            value={g: firewall.security_group_ids_for(g) for g in sorted(firewall.groups)},
+            description="Host group -> the security group ids its instances carry",
+        )
+        TerraformOutput(self, "lab_vpc_id", value=vpc_id)
+        TerraformOutput(self, "lab_subnet_id", value="${one(aws_subnet.lab[*].id)}")
+        self.firewall = firewall

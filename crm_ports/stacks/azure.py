@@ -1,0 +1,134 @@
+"""The Azure lab stack: provider, the lab's resource group, virtual network, subnet and
+the NSG's subnet association (each unless given), the CRM firewall, and outputs with
+every application security group id."""
+
+from __future__ import annotations
+
+from cdktf import TerraformOutput, TerraformStack, TerraformVariable
+from constructs import Construct
+
+from crm_ports.constructs.azure import AzureCrmFirewall
+from crm_ports.constructs.resources.azure import (
+    AzurermProvider,
+    AzurermProviderConfig,
+    ResourceGroup,
+    ResourceGroupConfig,
+    Subnet,
+    SubnetConfig,
+    SubnetNetworkSecurityGroupAssociation,
+    SubnetNetworkSecurityGroupAssociationConfig,
+    VirtualNetwork,
+    VirtualNetworkConfig,
+)
+from crm_ports.lab import Lab
+from crm_ports.plans.text import TAG_PREFIX
+from crm_ports.ruleset import RuleSet
+from crm_ports.stacks.common import local_backend, peer_variables
+
+CREATE_RG = '${var.resource_group_name == "" ? 1 : 0}'
+CREATE_NET = '${var.subnet_id == "" ? 1 : 0}'
+
+
+class AzureLabStack(TerraformStack):
+    """`cdktf deploy azure-<lab>` with no inputs (the subscription comes from
+    ARM_SUBSCRIPTION_ID or the Azure CLI login, as azurerm 4.x expects)."""
+
+    def __init__(self, scope: Construct, name: str, *, lab: Lab, rules: RuleSet) -> None:
+        super().__init__(scope, name)
+        local_backend(self)
+        settings = lab.azure
+        provider = AzurermProvider(self, "azurerm", AzurermProviderConfig())
+        for var, default, text in (
+            (
+                "resource_group_name",
+                settings.resource_group_name or "",
+                "Existing resource group for the lab; empty creates one",
+            ),
+            ("location", settings.location, "Azure region of the lab"),
+            (
+                "subnet_id",
+                settings.subnet_id or "",
+                "Existing subnet for the lab; empty creates a virtual network and subnet",
+            ),
+        ):
+            TerraformVariable(
+                self, var, type="string", default=default, description=text, nullable=False
+            )
+        tags = {f"{TAG_PREFIX}lab": lab.name}
+        ResourceGroup(
+            self,
+            "resource-group",
+            ResourceGroupConfig(name=f"{lab.name}-rg", location="${var.location}", tags=tags),
+            provider=provider,
+            logical_id="lab",
+            meta={"count": CREATE_RG},
+        )
+        group_name = "${coalesce(var.resource_group_name, one(azurerm_resource_group.lab[*].name))}"
+        VirtualNetwork(
+            self,
+            "vnet",
+            VirtualNetworkConfig(
+                name=f"{lab.name}-vnet",
+                location="${var.location}",
+                resource_group_name=group_name,
+                address_space=[settings.vnet_cidr],
+                tags=tags,
+            ),
+            provider=provider,
+            logical_id="lab",
+            meta={"count": CREATE_NET},
+        )
+        Subnet(
+            self,
+            "subnet",
+            SubnetConfig(
+                name="crm",
+                resource_group_name=group_name,
+                virtual_network_name="${azurerm_virtual_network.lab[0].name}",
+                address_prefixes=[settings.subnet_cidr],
+            ),
+            provider=provider,
+            logical_id="lab",
+            meta={"count": CREATE_NET},
+        )
+        firewall = AzureCrmFirewall(
+            self,
+            "crm",
+            rules=rules,
+            resource_group_name=group_name,
+            location="${var.location}",
+            lab=lab.name,
+            peer_cidrs=peer_variables(self, rules),
+            provider=provider,
+        )
+        SubnetNetworkSecurityGroupAssociation(
+            self,
+            "association",
+            SubnetNetworkSecurityGroupAssociationConfig(
+                subnet_id="${azurerm_subnet.lab[0].id}",
+                network_security_group_id=firewall.network_security_group_id,
+            ),
+            provider=provider,
+            logical_id="lab",
+            meta={"count": CREATE_NET},
+        )
+        TerraformOutput(
+            self,
+            "application_security_group_ids",
+            value=firewall.application_security_group_ids,
+            description="Host group -> application security group id",
+        )
+        TerraformOutput(
+            self,
+            "nic_application_security_group_ids",
+            value={
+                g: firewall.application_security_group_ids_for(g) for g in sorted(firewall.groups)
+            },
+            description="Host group -> the application security group ids its NICs carry",
+        )
+        TerraformOutput(self, "network_security_group_id", value=firewall.network_security_group_id)
+        TerraformOutput(self, "lab_resource_group_name", value=group_name)
+        TerraformOutput(
+            self, "lab_subnet_id", value="${coalesce(var.subnet_id, one(azurerm_subnet.lab[*].id))}"
+        )
+        self.firewall = firewall

@@ -1,0 +1,55 @@
+"""What both lab stacks share: a relative local backend (no absolute path in the output),
+CIDR variables for the outside peers, and the names of the lab's variables."""
+
+from __future__ import annotations
+
+import json
+
+from cdktf import LocalBackend, TerraformStack, TerraformVariable
+
+from crm_ports.lab import Lab
+from crm_ports.ruleset import RuleSet
+
+PEER_HELP = {
+    "client_cidrs": "IPv4 ranges of CRM users (browsers, CRM for Outlook)",
+    "admin_cidrs": "IPv4 ranges of administrators' computers (RDP, remote PowerShell)",
+    "mail_cidrs": "IPv4 ranges of the Exchange or POP3/SMTP servers the Email Router reaches",
+}
+
+
+def local_backend(stack: TerraformStack) -> None:
+    """State beside the stack's cdk.tf.json; cdktf's default would embed the absolute
+    working directory, which breaks byte-identical output across checkouts."""
+    LocalBackend(stack, path="terraform.tfstate")
+
+
+def peer_variables(stack: TerraformStack, rules: RuleSet) -> dict[str, str]:
+    """One list(string) variable per CIDR option the lab's peers use, defaulting to the
+    lab's (private) ranges; returns option -> Terraform expression."""
+    out: dict[str, str] = {}
+    for group in rules.groups:
+        option = group.cidr_option
+        if not group.is_peer or option is None or option in out:
+            continue
+        TerraformVariable(
+            stack,
+            option,
+            type="list(string)",
+            default=list(group.cidrs),
+            description=PEER_HELP.get(option, f"IPv4 ranges of {group.name}"),
+            nullable=False,
+        )
+        out[option] = f"${{var.{option}}}"
+    return out
+
+
+def stack_metadata(lab: Lab, rules: RuleSet, cloud: str) -> str:
+    """crm-ports.json beside cdk.tf.json: the rule set a stack was built from and the lab
+    settings its plan depends on, so a synthesized folder can be reviewed (`crm-ports
+    diff`, `crm-ports check --synth`) without the catalogue that produced it."""
+    data = {
+        "cloud": cloud,
+        "lab": {"name": lab.name, "clouds": list(lab.clouds), "aws": {"egress": lab.aws.egress}},
+        "ruleset": rules.to_json(),
+    }
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
