@@ -5,4 +5,11 @@ The top-level package stays import-light: the pure-Python core (catalogue, resol
 never imports cdktf or jsii, so commands that do not synthesize never start Node.
 """
 
+import os
+
 __version__ = "0.1.0"
+
+# jsii prints a multi-line end-of-life banner on Node 20, which this project supports and
+# tests on; any crm_ports module is imported before the cdktf it uses, so this is early
+# enough. A value the user set wins.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")

@@ -78,11 +78,11 @@ def synth_app(
 ) -> list[Path]:
     """Build and synthesize the stacks into `outdir` (created by the caller); returns the
     stack directories written."""
-    from crm_ports.stacks.aws import AwsLabStack  # first: silences jsii's Node banner
+    from cdktf import App
+
+    from crm_ports.stacks.aws import AwsLabStack
     from crm_ports.stacks.azure import AzureLabStack
     from crm_ports.stacks.common import stack_metadata
-
-    from cdktf import App
 
     app = App(outdir=str(outdir))
     for index, stack in enumerate(stacks, 1):

@@ -65,7 +65,7 @@ class Lab:
 def default_labs() -> tuple[Lab, ...]:
     """The labs `cdktf.json`'s app and `crm-ports synth` build when given none."""
     return tuple(
-        Lab(name=t, options=Options(topology=t, origin=f"<default lab {t}>"), origin="<default>")
+        Lab(name=t, options=Options(topology=t, origin=f"<default lab {t}>"), origin="default labs")
         for t in TOPOLOGIES
     )
 

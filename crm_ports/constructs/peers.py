@@ -53,7 +53,7 @@ def as_set_expression(value: CidrList) -> str:
         return f"${{toset({match.group(1)})}}"
     items = list(value)
     if any(is_token(item) for item in items):
-        from cdktf import Fn  # a list token can only be wrapped on the Node side
+        from cdktf import Fn, Token  # a list token can only be wrapped on the Node side
 
-        return str(Fn.toset(items))
+        return Token.as_string(Fn.toset(items))
     return f"${{toset({json.dumps(items)})}}"
