@@ -40,11 +40,9 @@ def render_rows(
         writer.writerows(rows)
         return out.getvalue()
     if fmt == "markdown":
-        md_rows = [[_cell_md(c) for c in row] for row in rows]
-        return (
-            tabulate(md_rows, headers=list(headers), tablefmt="github", disable_numparse=True)
-            + "\n"
-        )
+        # Unpadded: GitHub renders it the same, and a changed cell stays a one-line diff.
+        lines = [list(headers), ["---"] * len(headers), *rows]
+        return "".join("| " + " | ".join(_cell_md(c) for c in line) + " |\n" for line in lines)
     if fmt == "table":
         widths = None
         if wrap:

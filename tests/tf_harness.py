@@ -119,7 +119,14 @@ def terraform_available() -> Path | None:
 _FINDERS: dict[str, Callable[[], Path | None]] = {
     "terraform": terraform_available,
     "aws-provider-mirror": aws_provider_mirror,
+    "cdktf-cli": lambda: cdktf_cli(),
 }
+
+
+def cdktf_cli() -> Path | None:
+    """The cdktf CLI that package.json pins, as `npm ci` installs it."""
+    local = Path(__file__).resolve().parent.parent / "node_modules" / ".bin" / "cdktf"
+    return local if local.is_file() else None
 
 
 def _tools_required() -> bool:
