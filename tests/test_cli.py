@@ -1,0 +1,116 @@
+"""The command line: formats, the JSON interface, help texts, and that the commands which
+do not synthesize never load cdktf or jsii (so never start Node)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, Result
+
+
+@pytest.mark.parametrize("command", ["ports", "rules", "matrix"])
+@pytest.mark.parametrize("fmt", ["table", "json", "markdown", "csv"])
+def test_formats(cli: Callable[..., Result], command: str, fmt: str) -> None:
+    result = cli(command, "--format", fmt)
+    assert result.code == 0, result.err
+    if fmt == "json":
+        json.loads(result.out)
+    elif fmt == "csv":
+        rows = list(csv.reader(io.StringIO(result.out)))
+        assert len(rows) > 5 and len({len(r) for r in rows}) == 1
+    elif fmt == "markdown":
+        assert result.out.splitlines()[1].startswith("| --- |")
+    else:
+        assert "\n" in result.out and "|" not in result.out.splitlines()[0]
+
+
+def test_rules_json_shape(cli: Callable[..., Result]) -> None:
+    data = json.loads(cli("rules", "--format", "json").out)
+    assert set(data) >= {"topology", "options", "groups", "rules"}
+    assert data["topology"] == "split-roles"
+    rule = data["rules"][0]
+    assert set(rule) >= {
+        "id",
+        "from",
+        "to",
+        "protocol",
+        "from_port",
+        "to_port",
+        "service",
+        "description",
+        "refs",
+    }
+
+
+def test_json_is_sorted_and_stable_across_directories(tmp_path: Path) -> None:
+    outputs = []
+    for where in (REPO, tmp_path):
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "crm_ports",
+                "rules",
+                "--format",
+                "json",
+                "--lab",
+                str(REPO / "labs" / "contoso-claims.yaml"),
+            ],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONHASHSEED": str(len(str(where)))},
+        )
+        outputs.append(run.stdout)
+    assert outputs[0] == outputs[1]
+    assert outputs[0] == json.dumps(json.loads(outputs[0]), indent=2, sort_keys=True) + "\n"
+
+
+def test_output_file_is_written_whole(cli: Callable[..., Result], tmp_path: Path) -> None:
+    target = tmp_path / "rules.csv"
+    assert cli("rules", "--format", "csv", "-o", str(target)).code == 0
+    assert target.read_text().startswith("From,To,Protocol")
+    assert [p.name for p in tmp_path.iterdir()] == ["rules.csv"]
+
+
+def test_lab_options_and_flag_overrides(cli: Callable[..., Result]) -> None:
+    lab = str(REPO / "labs" / "fabrikam-full-server.yaml")
+    data = json.loads(cli("rules", "--lab", lab, "--format", "json").out)
+    assert data["options"]["web_port"] == 5555 and data["options"]["phase"] == "operation"
+    data = json.loads(cli("rules", "--lab", lab, "--web-port", "8080", "--format", "json").out)
+    assert data["options"]["web_port"] == 8080 and data["options"]["sql_port"] == 1533
+
+
+@pytest.mark.parametrize("command", ["ports", "rules", "matrix", "validate", "synth"])
+def test_help_has_examples(cli: Callable[..., Result], command: str) -> None:
+    result = cli(command, "--help")
+    assert result.code == 0 and "Examples:" in result.out
+
+
+def test_core_commands_never_load_cdktf() -> None:
+    code = (
+        "import sys; from crm_ports.cli import run;"
+        "codes = [run(a) for a in (['rules'], ['ports'], ['matrix'], ['validate', 'catalog'],"
+        " ['--help'])];"
+        "print(codes, sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'jsii',"
+        " 'constructs')))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert run.stdout.strip().endswith("[0, 0, 0, 0, 0] []")

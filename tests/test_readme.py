@@ -1,0 +1,55 @@
+"""The README stays true: its generated tables match the code, and its `crm-ports`
+examples run."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from crm_ports.catalogue import load_catalogue
+from crm_ports.options import Options
+from crm_ports.views import render_ports
+from tests.conftest import REPO, Result
+from tests.readme import README, block
+
+
+def test_ports_table_matches_the_catalogue() -> None:
+    expected = render_ports(load_catalogue(), Options(), "markdown")
+    assert block("ports") == expected, "regenerate with: .venv/bin/python -m tests.readme"
+
+
+def _examples() -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    lines = []
+    for code in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
+        for line in code.splitlines():
+            command = line.split("#", 1)[0].strip()
+            if (
+                command.startswith("crm-ports ")
+                and " synth" not in command
+                and "audit" not in command
+            ):
+                lines.append(command)
+    return lines
+
+
+@pytest.mark.parametrize("command", _examples())
+def test_readme_examples_run(
+    cli: Callable[..., Result], command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    words = shlex.split(command.split(">", 1)[0])[1:]
+    if "--catalog" in words:
+        i = words.index("--catalog")
+        words[i + 1] = str(REPO / "catalog")
+    words = [str(REPO / w) if w.startswith(("labs/", "catalog/")) else w for w in words]
+    if "labs/*.yaml" in command:
+        words = [w for w in words if not w.endswith("*.yaml")] + [
+            str(p) for p in sorted((REPO / "labs").glob("*.yaml"))
+        ]
+    monkeypatch.chdir(tmp_path)
+    result = cli(*words)
+    assert result.code in (0, 1), (command, result.err)
