@@ -35,7 +35,11 @@ class LazyGroup(click.Group):
         "rules": ("crm_ports.commands.catalogue", "rules", "The resolved rule set of a lab."),
         "matrix": ("crm_ports.commands.catalogue", "matrix", "Group-by-group connectivity."),
         "validate": ("crm_ports.commands.catalogue", "validate", "Check a catalogue or lab."),
+        "diff": ("crm_ports.commands.review", "diff", "What a change does to rules and clouds."),
+        "check": ("crm_ports.commands.review", "check", "Policy checks on rules and synth output."),
+        "diagram": ("crm_ports.commands.review", "diagram", "Host groups and flows as a diagram."),
         "synth": ("crm_ports.commands.synth", "synth", "Write the lab stacks (cdk.tf.json)."),
+        "audit": ("crm_ports.commands.audit", "audit", "Compare a deployed lab with its plan."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -131,6 +131,17 @@ class Options:
     def with_values(self, values: Mapping[str, Any]) -> Options:
         return replace(self, **values)
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], *, origin: str = "JSON") -> Options:
+        """The inverse of `to_json`, for rule sets read back from a synthesized folder.
+
+        Every value goes through the same parsers as a lab file, so a hand-edited or stale
+        JSON file fails as one located InputError rather than as a wrong rule set."""
+        if not isinstance(data, Mapping):
+            raise InputError(origin, "options", "", "expected a mapping of option values")
+        values = {name: value for name, value in data.items() if value is not None}
+        return build(values, origin=origin, entry="options")
+
 
 def to_text(value: Any) -> str:
     if isinstance(value, bool):

@@ -143,3 +143,30 @@ class RuleSet:
             "rules": [r.to_json() for r in self.rules],
             "advisories": [a.to_json() for a in self.advisories],
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], *, origin: str = "JSON") -> RuleSet:
+        """The inverse of `to_json`: a synthesized folder keeps its rule set as JSON so
+        that a review can compare it without the catalogue that produced it.
+
+        Malformed data raises KeyError, TypeError or ValueError; the caller knows which
+        file it read and turns them into an InputError."""
+        groups = tuple(
+            Group(
+                name=g["name"],
+                roles=tuple(g["roles"]),
+                kind=g["kind"],
+                cidrs=tuple(g.get("cidrs", ())),
+                cidr_option=g.get("cidr_option"),
+                members=tuple(g.get("members", ())),
+                description=g.get("description", ""),
+            )
+            for g in data["groups"]
+        )
+        return cls(
+            topology=data["topology"],
+            options=Options.from_json(data["options"], origin=origin),
+            groups=groups,
+            rules=tuple(Rule.from_json(r) for r in data["rules"]),
+            advisories=tuple(Advisory(a["flow"], a["message"]) for a in data.get("advisories", ())),
+        )

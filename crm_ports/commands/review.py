@@ -1,0 +1,173 @@
+"""Commands for reviewing a change: diff, check, diagram. None of them synthesizes, so
+none imports cdktf or starts Node."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import click
+
+from crm_ports.commands.common import (
+    catalogue,
+    emit,
+    format_option,
+    lab_and_options,
+    output_option,
+    rule_options,
+)
+from crm_ports.formats import to_json
+from crm_ports.lab import Lab
+from crm_ports.resolver import resolve
+from crm_ports.review.check_report import list_checks, render_report
+from crm_ports.review.checks import Subject, quota_rows, run_checks
+from crm_ports.review.diagram import FORMATS as DIAGRAM_FORMATS
+from crm_ports.review.diagram import render as render_diagram
+from crm_ports.review.diff import diff_json, diff_states
+from crm_ports.review.markdown import render_markdown
+from crm_ports.review.states import load_state, repository_root, working_tree
+from crm_ports.review.subjects import from_state, with_synth
+
+
+def _catalog_path(ctx: click.Context) -> Path | None:
+    path: Path | None = (ctx.find_root().obj or {}).get("catalog")
+    return path
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  crm-ports diff --base origin/main
+  crm-ports diff --base origin/main --head cdktf.out --format json
+  crm-ports diff --base labs/contoso-claims.yaml --head my-lab.yaml
+\b
+Exit status: 0 no change, 1 changes, 2 error."""
+)
+@click.option(
+    "--base",
+    required=True,
+    metavar="STATE",
+    help="Git ref, synthesized folder (crm-ports synth output) or lab file to compare from.",
+)
+@click.option(
+    "--head",
+    default=None,
+    metavar="STATE",
+    help="The same kinds of state to compare to. [default: the working tree]",
+)
+@format_option("markdown", ("markdown", "json"))
+@output_option
+@click.pass_context
+def diff(ctx: click.Context, base: str, head: str | None, fmt: str, output: Path | None) -> int:
+    """What a change does: flows and rules added, removed and changed per lab and host
+    group, and per cloud the resources Terraform would create, update, replace or destroy.
+
+    A git ref means its catalog/ and labs/*.yaml; the labs compared are the default labs
+    plus every labs/*.yaml of each side (a lab file: just that lab)."""
+    root = repository_root(Path.cwd())
+    old = load_state(base, root, _catalog_path(ctx), "--base")
+    new = load_state(head, root, _catalog_path(ctx), "--head")
+    labs = diff_states(old, new)
+    if fmt == "json":
+        text = to_json(diff_json(old, new, labs))
+    else:
+        text = render_markdown(old.label, new.label, labs)
+    emit(text, output)
+    return 1 if any(lab.changed for lab in labs) else 0
+
+
+def _one_lab(ctx: click.Context, lab_path: Path | None, values: dict[str, Any]) -> Subject:
+    lab, options = lab_and_options(lab_path, values)
+    if lab is None:
+        lab = Lab(name=options.topology, options=options, origin=options.origin)
+    else:
+        lab = replace(lab, options=options)
+    return Subject(lab, resolve(catalogue(ctx), options))
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  crm-ports check
+  crm-ports check --lab labs/contoso-claims.yaml
+  crm-ports check --all --format markdown
+  crm-ports check --all --synth cdktf.out
+  crm-ports check --list --format markdown
+\b
+Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
+)
+@rule_options
+@click.option(
+    "--all",
+    "all_labs",
+    is_flag=True,
+    help="Check the default labs and every labs/*.yaml of the working tree.",
+)
+@click.option(
+    "--synth",
+    "synth_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also check the cdk.tf.json files of this synthesized folder.",
+)
+@click.option("--list", "list_only", is_flag=True, help="Print the table of checks and exit.")
+@format_option("table", ("table", "json", "markdown"))
+@output_option
+@click.pass_context
+def check(
+    ctx: click.Context,
+    /,
+    lab_path: Path | None,
+    all_labs: bool,
+    synth_dir: Path | None,
+    list_only: bool,
+    fmt: str,
+    output: Path | None,
+    **values: Any,
+) -> int:
+    """Policy checks on a lab's rule set and, with --synth, on the synthesized Terraform.
+
+    Findings can be waived in the lab file (`waivers: [{check, rule, reason}]`); the
+    report repeats the reason. Without --lab, --all or --synth: the options given."""
+    if list_only:
+        emit(list_checks(fmt), output)
+        return 0
+    flags = any(v is not None and v != () for v in values.values())
+    if all_labs and (lab_path is not None or flags):
+        raise click.UsageError("--all checks every lab as it is: drop --lab and option flags")
+    if all_labs:
+        subjects = from_state(working_tree(repository_root(Path.cwd()), _catalog_path(ctx)))
+    elif synth_dir is None or lab_path is not None or flags:
+        subjects = [_one_lab(ctx, lab_path, values)]
+    else:
+        subjects = []
+    if synth_dir is not None:
+        subjects = with_synth(subjects, synth_dir)
+    findings = run_checks(subjects)
+    quotas = [row for subject in subjects for row in quota_rows(subject)[0]]
+    labs = [s.lab.name for s in subjects]
+    emit(render_report(findings, quotas, labs, fmt), output)
+    return 1 if any(f.blocking for f in findings) else 0
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  crm-ports diagram > topology.mmd
+  crm-ports diagram --topology full-server --format dot | dot -Tsvg > full-server.svg
+  crm-ports diagram --lab labs/contoso-claims.yaml"""
+)
+@rule_options
+@format_option("mermaid", DIAGRAM_FORMATS)
+@output_option
+@click.pass_context
+def diagram(
+    ctx: click.Context, /, lab_path: Path | None, fmt: str, output: Path | None, **values: Any
+) -> int:
+    """Host groups and the traffic allowed between them, as a Mermaid flowchart (renders
+    in GitHub comments and markdown) or Graphviz DOT. Peers are drawn outside the box of
+    servers; what every server opens to every other is one edge into that box."""
+    subject = _one_lab(ctx, lab_path, values)
+    emit(render_diagram(subject.ruleset, fmt, title=subject.lab.name), output)
+    return 0

@@ -1,0 +1,291 @@
+"""Two states -> what changes, lab by lab: in the reviewer's words (flows, and rules
+between host groups) and in Terraform's (resources created, updated, replaced, deleted).
+
+Rules are matched by id, never by position, so a rule whose ports, flows or text change
+is one "changed" rule rather than a removal and an addition. The cloud impact comes from
+planning both sides with the same plan functions the stacks use and comparing the
+resources by address (`crm_ports.review.impact`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crm_ports.lab import Lab
+from crm_ports.plans.aws import plan_aws
+from crm_ports.plans.azure import plan_azure
+from crm_ports.review.impact import ResourceChange, compare, counts
+from crm_ports.review.resources import AZURE_RULE, Resources, aws_resources, azure_resources
+from crm_ports.review.states import LabState, State
+from crm_ports.ruleset import Rule, RuleSet
+
+RULE_FIELDS = ("ports", "service", "flows", "description", "refs")
+
+
+def ports_text(rule: Rule) -> str:
+    """'TCP 1433', 'UDP 137-138', 'all traffic'."""
+    if rule.protocol.value == "all":
+        return "all traffic"
+    if rule.protocol.value == "icmp":
+        return "ICMP"
+    return f"{rule.protocol.value.upper()} {rule.ports}"
+
+
+def _values(rule: Rule) -> dict[str, Any]:
+    return {
+        "ports": ports_text(rule),
+        "service": rule.service,
+        "flows": rule.flows,
+        "description": rule.description,
+        "refs": rule.refs,
+    }
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    kind: str  # "added" | "removed" | "changed"
+    rule_id: str
+    group: str  # the host group it is listed under: the target, or the source for peers
+    base: Rule | None
+    head: Rule | None
+    fields: tuple[str, ...] = ()
+
+    @property
+    def rule(self) -> Rule:
+        found = self.head or self.base
+        assert found is not None
+        return found
+
+    def words(self) -> str:
+        """'TCP 1433 from crm-front-end to sql-server, added'."""
+        rule = self.rule
+        text = f"{ports_text(rule)} from {rule.source} to {rule.target}, {self.kind}"
+        if self.kind != "changed" or self.base is None or self.head is None:
+            return text
+        parts = []
+        old, new = _values(self.base), _values(self.head)
+        for name in self.fields:
+            if name == "ports":
+                parts.append(f"ports {old[name]} -> {new[name]}")
+            elif name == "flows":
+                gone = sorted(set(old[name]) - set(new[name]))
+                came = sorted(set(new[name]) - set(old[name]))
+                parts.append(
+                    "flows " + ", ".join([*(f"+{f}" for f in came), *(f"-{f}" for f in gone)])
+                )
+            else:
+                parts.append(f"{name} reworded" if name == "description" else f"{name} changed")
+        return f"{text} ({'; '.join(parts)})"
+
+    def flows(self) -> tuple[str, ...]:
+        both = {*(self.base.flows if self.base else ()), *(self.head.flows if self.head else ())}
+        return tuple(sorted(both))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "id": self.rule_id,
+            "group": self.group,
+            "text": self.words(),
+            "flows": list(self.flows()),
+        }
+        if self.fields:
+            out["fields"] = list(self.fields)
+        if self.base is not None:
+            out["base"] = self.base.to_json()
+        if self.head is not None:
+            out["head"] = self.head.to_json()
+        return out
+
+
+def _listed_under(rule: Rule, ruleset: RuleSet) -> str:
+    target = next((g for g in ruleset.groups if g.name == rule.target), None)
+    return rule.source if target is not None and target.is_peer else rule.target
+
+
+def rule_changes(base: RuleSet | None, head: RuleSet | None) -> tuple[RuleChange, ...]:
+    old = {r.id: r for r in base.rules} if base else {}
+    new = {r.id: r for r in head.rules} if head else {}
+    out = []
+    for rule_id in sorted(set(old) | set(new)):
+        before, after = old.get(rule_id), new.get(rule_id)
+        if before is None and after is not None and head is not None:
+            out.append(RuleChange("added", rule_id, _listed_under(after, head), None, after))
+        elif after is None and before is not None and base is not None:
+            out.append(RuleChange("removed", rule_id, _listed_under(before, base), before, None))
+        elif before is not None and after is not None and head is not None:
+            was, now = _values(before), _values(after)
+            fields = tuple(f for f in RULE_FIELDS if was[f] != now[f])
+            if fields:
+                group = _listed_under(after, head)
+                out.append(RuleChange("changed", rule_id, group, before, after, fields))
+    return tuple(sorted(out, key=lambda c: (c.group, c.rule.source, c.rule_id)))
+
+
+@dataclass(frozen=True)
+class PriorityTouch:
+    """An Azure NSG rule whose resource changes, with its priority on each side."""
+
+    name: str
+    action: str
+    before: int | None
+    after: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "action": self.action,
+            "before": self.before,
+            "after": self.after,
+        }
+
+
+@dataclass(frozen=True)
+class CloudImpact:
+    cloud: str
+    stack: str
+    changes: tuple[ResourceChange, ...]
+
+    def priorities(self) -> tuple[PriorityTouch, ...]:
+        out = []
+        for change in self.changes:
+            if change.type != AZURE_RULE:
+                continue
+            before, after = change.before or {}, change.after or {}
+            out.append(
+                PriorityTouch(
+                    str(after.get("name", before.get("name"))),
+                    change.action,
+                    before.get("priority"),
+                    after.get("priority"),
+                )
+            )
+        return tuple(sorted(out, key=lambda p: p.name))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "cloud": self.cloud,
+            "stack": self.stack,
+            "counts": counts(self.changes),
+            "resources": [c.to_json() for c in self.changes],
+        }
+        if self.cloud == "azure":
+            out["priorities"] = [p.to_json() for p in self.priorities()]
+        return out
+
+
+def cloud_resources(state: LabState | None, cloud: str) -> Resources:
+    """The resources one lab's stack on `cloud` holds; none when the lab skips that cloud."""
+    if state is None or cloud not in state.lab.clouds:
+        return {}
+    lab = state.lab
+    if cloud == "aws":
+        return aws_resources(
+            plan_aws(state.ruleset, lab.name, egress=lab.aws.egress, origin=lab.origin)
+        )
+    return azure_resources(plan_azure(state.ruleset, lab.name, origin=lab.origin))
+
+
+@dataclass(frozen=True)
+class LabDiff:
+    name: str
+    status: str  # "added" | "removed" | "changed" | "unchanged"
+    base: LabState | None
+    head: LabState | None
+    options: tuple[tuple[str, Any, Any], ...]
+    groups_added: tuple[str, ...]
+    groups_removed: tuple[str, ...]
+    flows_added: tuple[str, ...]
+    flows_removed: tuple[str, ...]
+    flows_changed: tuple[str, ...]
+    rules: tuple[RuleChange, ...]
+    clouds: tuple[CloudImpact, ...]
+
+    @property
+    def changed(self) -> bool:
+        return self.status != "unchanged"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "options": [{"name": n, "base": b, "head": h} for n, b, h in self.options],
+            "groups": {"added": list(self.groups_added), "removed": list(self.groups_removed)},
+            "flows": {
+                "added": list(self.flows_added),
+                "removed": list(self.flows_removed),
+                "changed": list(self.flows_changed),
+            },
+            "rules": [r.to_json() for r in self.rules],
+            "clouds": [c.to_json() for c in self.clouds],
+        }
+
+
+def _flows(ruleset: RuleSet | None) -> set[str]:
+    return {f for r in ruleset.rules for f in r.flows} if ruleset else set()
+
+
+def _settings(lab: Lab) -> dict[str, Any]:
+    """What a lab decides beyond the catalogue, as JSON values (lists, not tuples)."""
+    return {**lab.options.to_json(), "aws.egress": lab.aws.egress, "clouds": list(lab.clouds)}
+
+
+def _options(base: Lab | None, head: Lab | None) -> tuple[tuple[str, Any, Any], ...]:
+    if base is None or head is None:
+        return ()
+    old, new = _settings(base), _settings(head)
+    names = sorted(set(old) | set(new))
+    return tuple((n, old.get(n), new.get(n)) for n in names if old.get(n) != new.get(n))
+
+
+def diff_lab(name: str, base: LabState | None, head: LabState | None) -> LabDiff:
+    old_rules = base.ruleset if base else None
+    new_rules = head.ruleset if head else None
+    rules = rule_changes(old_rules, new_rules)
+    old_flows, new_flows = _flows(old_rules), _flows(new_rules)
+    touched = {f for change in rules for f in change.flows()}
+    old_groups = {g.name for g in old_rules.groups} if old_rules else set()
+    new_groups = {g.name for g in new_rules.groups} if new_rules else set()
+    clouds = []
+    for cloud in ("aws", "azure"):
+        changes = compare(cloud_resources(base, cloud), cloud_resources(head, cloud))
+        if changes:
+            clouds.append(CloudImpact(cloud, f"{cloud}-{name}", changes))
+    options = _options(base.lab if base else None, head.lab if head else None)
+    if base is None:
+        status = "added"
+    elif head is None:
+        status = "removed"
+    elif rules or clouds or options:
+        status = "changed"
+    else:
+        status = "unchanged"
+    return LabDiff(
+        name=name,
+        status=status,
+        base=base,
+        head=head,
+        options=options,
+        groups_added=tuple(sorted(new_groups - old_groups)) if base else (),
+        groups_removed=tuple(sorted(old_groups - new_groups)) if head else (),
+        flows_added=tuple(sorted(new_flows - old_flows)),
+        flows_removed=tuple(sorted(old_flows - new_flows)),
+        flows_changed=tuple(sorted(touched & old_flows & new_flows)),
+        rules=rules,
+        clouds=tuple(clouds),
+    )
+
+
+def diff_states(base: State, head: State) -> tuple[LabDiff, ...]:
+    names = sorted(set(base.names()) | set(head.names()))
+    return tuple(diff_lab(n, base.get(n), head.get(n)) for n in names)
+
+
+def diff_json(base: State, head: State, labs: tuple[LabDiff, ...]) -> dict[str, Any]:
+    return {
+        "base": base.label,
+        "head": head.label,
+        "changed": any(lab.changed for lab in labs),
+        "labs": [lab.to_json() for lab in labs],
+    }

@@ -1,0 +1,163 @@
+"""The diff as a pull-request comment: a summary table, then one collapsed section per
+changed lab with its flows, its rules by host group in plain words, what each cloud's
+stack would create, update, replace or delete (with the Azure priorities touched), and
+the head topology with the changed edges coloured.
+
+Everything is sorted and carries no time or absolute path, so the same two states always
+give the same bytes and the comment only changes when the plan does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from crm_ports.review.diagram import render as render_diagram
+from crm_ports.review.diff import CloudImpact, LabDiff, RuleChange
+from crm_ports.review.impact import counts
+
+CLOUD_NAMES = {"aws": "AWS", "azure": "Azure"}
+ACTION_WORDS = {
+    "create": "create",
+    "update": "update in place",
+    "replace": "**replace** (destroy, then create)",
+    "delete": "destroy",
+}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _impact_counts(impact: CloudImpact | None) -> str:
+    if impact is None:
+        return "no change"
+    n = counts(impact.changes)
+    return f"+{n['create']} ~{n['update']} ±{n['replace']} -{n['delete']}"
+
+
+def _rule_counts(lab: LabDiff) -> str:
+    kinds = [c.kind for c in lab.rules]
+    parts = [f"{kinds.count(k)} {k}" for k in ("added", "removed", "changed") if k in kinds]
+    return ", ".join(parts) or "none"
+
+
+def _cloud(lab: LabDiff, cloud: str) -> CloudImpact | None:
+    return next((c for c in lab.clouds if c.cloud == cloud), None)
+
+
+def _summary_table(labs: tuple[LabDiff, ...]) -> list[str]:
+    lines = ["| Lab | Status | Rules | AWS (+ ~ ± -) | Azure (+ ~ ± -) |", "|---|---|---|---|---|"]
+    for lab in labs:
+        lines.append(
+            f"| `{lab.name}` | {lab.status} | {_rule_counts(lab)} | "
+            f"{_impact_counts(_cloud(lab, 'aws'))} | {_impact_counts(_cloud(lab, 'azure'))} |"
+        )
+    return lines
+
+
+def _flow_lines(lab: LabDiff) -> list[str]:
+    lines = []
+    for word, flows in (
+        ("added", lab.flows_added),
+        ("removed", lab.flows_removed),
+        ("changed", lab.flows_changed),
+    ):
+        if flows:
+            lines.append(f"- Flows {word}: {', '.join(f'`{f}`' for f in flows)}")
+    for word, groups in (("added", lab.groups_added), ("removed", lab.groups_removed)):
+        if groups:
+            lines.append(f"- Host groups {word}: {', '.join(f'`{g}`' for g in groups)}")
+    for name, before, after in lab.options:
+        lines.append(f"- Option `{name}`: `{before}` -> `{after}`")
+    return lines
+
+
+def _rule_line(change: RuleChange) -> str:
+    flows = ", ".join(f"`{f}`" for f in change.flows())
+    return f"  - {change.words()} — rule `{change.rule_id}`; flow {flows}"
+
+
+def _rules_by_group(lab: LabDiff) -> list[str]:
+    by_group: dict[str, list[RuleChange]] = defaultdict(list)
+    for change in lab.rules:
+        by_group[change.group].append(change)
+    lines = []
+    for group in sorted(by_group):
+        lines.append(f"- **{group}**")
+        lines.extend(_rule_line(c) for c in by_group[group])
+    return lines
+
+
+def _impact_table(impact: CloudImpact) -> list[str]:
+    lines = [
+        f"**{CLOUD_NAMES[impact.cloud]}** (stack `{impact.stack}`): "
+        f"{_impact_counts(impact)} (create, update, replace, destroy)",
+        "",
+        "| Action | Resource | Attributes |",
+        "|---|---|---|",
+    ]
+    for change in impact.changes:
+        detail = ", ".join(
+            f"`{a}`" + (" (forces replacement)" if a in change.forced_by else "")
+            for a in change.attributes
+        )
+        lines.append(f"| {ACTION_WORDS[change.action]} | `{_cell(change.address)}` | {detail} |")
+    priorities = impact.priorities()
+    if priorities:
+        lines.append("")
+        lines.append("Azure priorities touched:")
+        for p in priorities:
+            if p.before is not None and p.after is not None and p.before != p.after:
+                value = f"{p.before} -> {p.after}"
+            else:
+                value = str(p.after if p.after is not None else p.before)
+            lines.append(f"- `{p.name}`: priority {value} ({ACTION_WORDS[p.action]})")
+    return lines
+
+
+def _diagram(lab: LabDiff) -> list[str]:
+    if lab.head is None:
+        return []
+    base = lab.base.ruleset if lab.base is not None else None
+    text = render_diagram(lab.head.ruleset, "mermaid", base=base, title=lab.name)
+    return [
+        "Topology after the change (green: added, amber: changed, red dashed: removed):",
+        "",
+        "```mermaid",
+        text.rstrip("\n"),
+        "```",
+    ]
+
+
+def _section(lab: LabDiff) -> list[str]:
+    summary = (
+        f"<b>{lab.name}</b> ({lab.status}): rules {_rule_counts(lab)}; "
+        f"AWS {_impact_counts(_cloud(lab, 'aws'))}; Azure {_impact_counts(_cloud(lab, 'azure'))}"
+    )
+    lines = ["<details>", f"<summary>{summary}</summary>", ""]
+    flows = _flow_lines(lab)
+    if flows:
+        lines.extend(["**What changes**", "", *flows, ""])
+    if lab.rules:
+        lines.extend(["**Rules by host group**", "", *_rules_by_group(lab), ""])
+    for impact in lab.clouds:
+        lines.extend([*_impact_table(impact), ""])
+    lines.extend([*_diagram(lab), "", "</details>", ""])
+    return lines
+
+
+def render_markdown(base: str, head: str, labs: tuple[LabDiff, ...]) -> str:
+    changed = [lab for lab in labs if lab.changed]
+    lines = [
+        "### crm-ports plan review",
+        "",
+        f"Base `{base}`, head `{head}`: {len(changed)} of {len(labs)} lab(s) change.",
+        "",
+    ]
+    if not changed:
+        lines.append("No flow, rule or cloud resource changes.")
+        return "\n".join(lines) + "\n"
+    lines.extend([*_summary_table(labs), ""])
+    for lab in changed:
+        lines.extend(_section(lab))
+    return "\n".join(lines).rstrip("\n") + "\n"

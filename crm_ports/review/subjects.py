@@ -1,0 +1,57 @@
+"""What `crm-ports check` looks at, gathered from the command line: one lab (a lab file or
+the options given), every lab of the working tree (`--all`), and/or a synthesized folder.
+
+A folder's stacks join the lab of the same name; a lab file given alongside lends them
+its waivers, since `crm-ports.json` records the lab's settings but a waiver is a
+reviewer's decision that lives in the lab file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crm_ports.lab import Lab
+from crm_ports.plans.azure import plan_azure
+from crm_ports.review.checks import Stack, Subject, rule_tags
+from crm_ports.review.resources import AZURE_RULE
+from crm_ports.review.states import StackState, State, read_stacks
+from crm_ports.review.synth import read_stack_resources
+
+
+def _stack(stack: StackState) -> Stack:
+    resources = read_stack_resources(stack.directory)
+    rule_ids = rule_tags(resources)
+    if stack.cloud == "azure":
+        lab = stack.state.lab
+        plan = plan_azure(stack.state.ruleset, lab.name, origin=lab.origin)
+        rule_ids.update({f"{AZURE_RULE}.{r.key}": r.rule_ids for r in plan.rules})
+    return Stack(f"{stack.cloud}-{stack.state.lab.name}", stack.cloud, resources, rule_ids)
+
+
+def from_state(state: State) -> list[Subject]:
+    return [Subject(s.lab, s.ruleset) for s in state.labs]
+
+
+def with_synth(subjects: list[Subject], folder: Path) -> list[Subject]:
+    """The subjects plus the folder's stacks: joined to a subject of the same lab name,
+    else checked as labs of their own (with the rule set their stack recorded)."""
+    by_lab: dict[str, list[StackState]] = {}
+    for stack in read_stacks(folder):
+        by_lab.setdefault(stack.state.lab.name, []).append(stack)
+    out = []
+    for subject in subjects:
+        found = by_lab.pop(subject.lab.name, [])
+        out.append(Subject(subject.lab, subject.ruleset, tuple(_stack(s) for s in found)))
+    for name in sorted(by_lab):
+        stacks = by_lab[name]
+        first = stacks[0].state
+        lab = Lab(
+            name=name,
+            options=first.ruleset.options,
+            clouds=tuple(s.cloud for s in stacks),
+            aws=first.lab.aws,
+            waivers=first.lab.waivers,
+            origin=first.lab.origin,
+        )
+        out.append(Subject(lab, first.ruleset, tuple(_stack(s) for s in stacks)))
+    return sorted(out, key=lambda s: s.lab.name)

