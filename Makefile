@@ -1,11 +1,13 @@
 # The two commands of the README. Both set up what they need first and are idempotent.
 #   make synth   set up, then synthesize the default labs into cdktf.out/
-#   make test    set up (Python and npm), then run the whole test suite
+#   make test    set up (Python, npm, Debian tools), then run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# Debian packages the review tests drive: Graphviz for DOT, Chromium for mermaid-cli.
+SYSTEM_TOOLS := dot:graphviz chromium:chromium
 
-.PHONY: setup setup-node synth test lint clean
+.PHONY: setup setup-node setup-system synth test lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -14,17 +16,27 @@ setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 
+# puppeteer (under mermaid-cli) would download its own browser; it uses Debian's instead.
 setup-node:
-	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi
+	PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+
+setup-system:
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v "$${pair%%:*}" >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "not installed:$$missing (the tests that need them will skip)"; fi
 
 synth: setup
 	$(BIN)/crm-ports synth
 
-test: setup setup-node
+test: setup setup-node setup-system
 	$(BIN)/python -m pytest -n 2
 
 lint: setup
 	$(BIN)/ruff check crm_ports tests benchmarks
+	$(BIN)/ruff format --check crm_ports tests benchmarks
 	$(BIN)/mypy
 
 clean:
