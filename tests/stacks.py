@@ -9,6 +9,7 @@ from typing import Any
 
 from crm_ports.app import plan_stacks
 from crm_ports.lab import AwsSettings, Lab
+from crm_ports.model import Catalogue
 from crm_ports.options import Options
 
 
@@ -27,14 +28,14 @@ def lab(
     )
 
 
-def synth_stack(the_lab: Lab, cloud: str) -> dict[str, Any]:
+def synth_stack(the_lab: Lab, cloud: str, catalogue: Catalogue | None = None) -> dict[str, Any]:
     """`Testing.synth` of one lab stack, parsed (cdktf's "//" metadata dropped)."""
     from cdktf import Testing
 
     from crm_ports.stacks.aws import AwsLabStack
     from crm_ports.stacks.azure import AzureLabStack
 
-    (stack_plan,) = [s for s in plan_stacks([the_lab]) if s.cloud == cloud]
+    (stack_plan,) = [s for s in plan_stacks([the_lab], catalogue) if s.cloud == cloud]
     app = Testing.app()
     kind = AwsLabStack if cloud == "aws" else AzureLabStack
     stack = kind(app, stack_plan.name, lab=stack_plan.lab, rules=stack_plan.rules)

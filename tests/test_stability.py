@@ -19,10 +19,12 @@ import pytest
 from crm_ports.catalogue import load_catalogue
 from crm_ports.lab import Lab, default_labs
 from crm_ports.plans.aws import plan_aws
-from crm_ports.plans.azure import plan_azure
+from crm_ports.plans.azure import AzurePlan, plan_azure
 from crm_ports.resolver import resolve
 from crm_ports.review.impact import compare
 from crm_ports.review.resources import AZURE_RULE, Resources, aws_resources, azure_resources
+from crm_ports.review.synth import stack_resources
+from tests.stacks import synth_stack
 
 FLOW = "crm-sql"  # CRM servers -> SQL Server, services [ms-sql]
 ADDED = "rdp"  # TCP 3389: no other rule between those groups carries it
@@ -40,9 +42,15 @@ def plan_resources(catalogue_dir: Path | None, lab: Lab) -> Resources:
     ruleset = resolve(load_catalogue(catalogue_dir), lab.options)
     aws = plan_aws(ruleset, lab.name, egress=lab.aws.egress)
     azure = plan_azure(ruleset, lab.name)
-    out = {**aws_resources(aws), **azure_resources(azure)}
+    return _with_rules({**aws_resources(aws), **azure_resources(azure)}, azure)
+
+
+def _with_rules(resources: Resources, azure: AzurePlan) -> Resources:
+    """Each resource with the rule ids it carries: AWS rules by their tag, Azure rules by
+    the plan (one NSG rule carries several)."""
     carried = {f"{AZURE_RULE}.{r.key}": r.rule_ids for r in azure.rules}
-    for address, attributes in out.items():
+    out: Resources = {}
+    for address, attributes in resources.items():
         tags = attributes.get("tags", {})
         rules = carried.get(address) or (
             (tags["crm-ports:rule"],) if "crm-ports:rule" in tags else ()
@@ -51,7 +59,19 @@ def plan_resources(catalogue_dir: Path | None, lab: Lab) -> Resources:
     return out
 
 
-SOURCES: dict[str, Callable[[Path | None, Lab], Resources]] = {"plan": plan_resources}
+def synth_resources(catalogue_dir: Path | None, lab: Lab) -> Resources:
+    """The same, read from both clouds' synthesized cdk.tf.json (for_each expanded)."""
+    catalogue = load_catalogue(catalogue_dir)
+    out: Resources = {}
+    for cloud in ("aws", "azure"):
+        out.update(stack_resources(synth_stack(lab, cloud, catalogue), f"{cloud}-{lab.name}"))
+    return _with_rules(out, plan_azure(resolve(catalogue, lab.options), lab.name))
+
+
+SOURCES: dict[str, Callable[[Path | None, Lab], Resources]] = {
+    "plan": plan_resources,
+    "synth": synth_resources,
+}
 LABS = {lab.name: lab for lab in default_labs()}
 
 

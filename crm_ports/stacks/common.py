@@ -49,7 +49,15 @@ def stack_metadata(lab: Lab, rules: RuleSet, cloud: str) -> str:
     diff`, `crm-ports check --synth`) without the catalogue that produced it."""
     data = {
         "cloud": cloud,
-        "lab": {"name": lab.name, "clouds": list(lab.clouds), "aws": {"egress": lab.aws.egress}},
+        "lab": {
+            "name": lab.name,
+            "clouds": list(lab.clouds),
+            "aws": {"egress": lab.aws.egress},
+            "waivers": [
+                {"check": w.check, "reason": w.reason, **({"rule": w.rule} if w.rule else {})}
+                for w in lab.waivers
+            ],
+        },
         "ruleset": rules.to_json(),
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
