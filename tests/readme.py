@@ -34,5 +34,8 @@ if __name__ == "__main__":
     from crm_ports.options import Options
     from crm_ports.views import render_ports
 
+    from crm_ports.review.check_report import list_checks
+
     replace_block("ports", render_ports(load_catalogue(), Options(), "markdown"))
-    print("README.md: ports block regenerated")
+    replace_block("checks", list_checks("markdown"))
+    print("README.md: ports and checks blocks regenerated")
