@@ -7,14 +7,14 @@ BIN    := $(VENV)/bin
 # Debian packages the review tests drive: Graphviz for DOT, Chromium for mermaid-cli.
 SYSTEM_TOOLS := dot:graphviz chromium:chromium
 
-.PHONY: setup setup-node setup-system synth test lint clean
+.PHONY: setup setup-node setup-system synth test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,bindings]'
 
 # puppeteer (under mermaid-cli) would download its own browser; it uses Debian's instead.
 setup-node:
@@ -33,6 +33,9 @@ synth: setup
 
 test: setup setup-node setup-system
 	$(BIN)/python -m pytest -n 2
+
+bench: setup
+	$(BIN)/python benchmarks/synth_bench.py
 
 lint: setup
 	$(BIN)/ruff check crm_ports tests benchmarks

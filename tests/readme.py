@@ -32,9 +32,8 @@ def replace_block(name: str, content: str) -> None:
 if __name__ == "__main__":
     from crm_ports.catalogue import load_catalogue
     from crm_ports.options import Options
-    from crm_ports.views import render_ports
-
     from crm_ports.review.check_report import list_checks
+    from crm_ports.views import render_ports
 
     replace_block("ports", render_ports(load_catalogue(), Options(), "markdown"))
     replace_block("checks", list_checks("markdown"))

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from crm_ports.catalogue import load_catalogue
-from crm_ports.review.check_report import list_checks
 from crm_ports.options import Options
+from crm_ports.review.check_report import list_checks
 from crm_ports.views import render_ports
 from tests.conftest import REPO, Result
 from tests.readme import README, block

@@ -184,11 +184,17 @@ def test_aws_endpoint_override_provider_block(tmp_path: Path) -> None:
     assert provider == [
         {
             "region": "us-east-1",
-            "endpoints": [{"ec2": "http://127.0.0.1:5000", "sts": "http://127.0.0.1:5000"}],
+            "endpoints": [
+                {
+                    "ec2": "http://127.0.0.1:5000",
+                    "iam": "http://127.0.0.1:5000",
+                    "sts": "http://127.0.0.1:5000",
+                }
+            ],
             "access_key": "testing",
             "secret_key": "testing",
             "skip_credentials_validation": True,
-            "skip_requesting_account_id": True,
+            "skip_requesting_account_id": False,
             "skip_metadata_api_check": "true",
             "skip_region_validation": True,
         }

@@ -81,9 +81,10 @@ class AwsEndpoints:
 
     ec2: str | None = None
     sts: str | None = None
+    iam: str | None = None
 
     def to_terraform(self) -> dict[str, Any]:
-        return compact({"ec2": self.ec2, "sts": self.sts})
+        return compact({"ec2": self.ec2, "iam": self.iam, "sts": self.sts})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -99,14 +100,19 @@ class AwsProviderConfig:
 
     @classmethod
     def for_emulator(cls, endpoint_url: str, region: str = "us-east-1") -> AwsProviderConfig:
-        """Point EC2 and STS at a local emulator (moto) with dummy credentials."""
+        """Point EC2, IAM and STS at a local emulator (moto) with dummy credentials.
+
+        The account id is still requested (moto answers STS GetCallerIdentity): without
+        it the provider cannot tell a referenced security group is in its own account,
+        stores it as "ACCOUNT/sg-..." and plans an update of every such rule forever.
+        """
         return cls(
             region=region,
-            endpoints=AwsEndpoints(ec2=endpoint_url, sts=endpoint_url),
+            endpoints=AwsEndpoints(ec2=endpoint_url, iam=endpoint_url, sts=endpoint_url),
             access_key="testing",
             secret_key="testing",
             skip_credentials_validation=True,
-            skip_requesting_account_id=True,
+            skip_requesting_account_id=False,
             skip_metadata_api_check=True,
             skip_region_validation=True,
         )

@@ -1,0 +1,176 @@
+"""End to end against a moto server: `crm-ports synth --aws-endpoint-url`, then
+`terraform init / apply`, a `plan` that shows no changes, `crm-ports audit aws` clean,
+tampering reported by the audit, and `destroy` leaving no group behind. Both topologies.
+
+Terraform comes from PATH and the aws provider from a local filesystem mirror
+(tests/tf_harness.py); missing either skips, or fails under CRM_PORTS_REQUIRE_TOOLS=1.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from crm_ports.lab import TOPOLOGIES
+from tests.conftest import Result
+from tests.test_audit_aws import audit_json, default_plan, open_rdp_to_the_world
+from tests.tf_harness import require_tool, terraform_env
+
+if TYPE_CHECKING:  # the plugin below imports it, so that pytest rewrites its asserts
+    from tests.moto_server import MotoServer
+
+pytest_plugins = ("tests.moto_server",)
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
+
+Cli = Callable[..., Result]
+TIMEOUT_S = 600
+RULE_TYPES = ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule")
+
+
+@dataclass(frozen=True)
+class Terraform:
+    binary: Path
+    workdir: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
+        """`terraform ARGS` (give -no-color and -input=false where the command takes
+        them); fails the test with Terraform's output on an unexpected exit status."""
+        result = subprocess.run(
+            [str(self.binary), *args],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            check=False,
+        )
+        assert result.returncode in ok, (
+            f"terraform {args[0]} exited {result.returncode}:\n{result.stdout[-4000:]}\n"
+            f"{result.stderr[-4000:]}"
+        )
+        return result
+
+    def apply(self, command: str = "apply") -> None:
+        self.run(command, "-auto-approve", "-no-color", "-input=false")
+
+    def plan_status(self) -> int:
+        """0 no changes, 2 changes (`plan -detailed-exitcode`)."""
+        return self.run(
+            "plan", "-detailed-exitcode", "-no-color", "-input=false", ok=(0, 2)
+        ).returncode
+
+    def show_plan(self) -> dict[str, Any]:
+        """Plan to a file and read it back as JSON."""
+        self.run("plan", "-out=tfplan", "-no-color", "-input=false")
+        document: dict[str, Any] = json.loads(self.run("show", "-json", "tfplan").stdout)
+        return document
+
+
+def terraform_for(stack_dir: Path, workdir: Path) -> Terraform:
+    """`terraform init` with the stack's own (local) backend: `tf_harness.terraform_init`
+    passes -backend=false, which `apply` refuses. Same mirror and isolated environment."""
+    binary = require_tool("terraform", "applies the synthesized stack to moto")
+    mirror = require_tool("aws-provider-mirror", "terraform init cannot reach the registry")
+    run_dir = workdir / "stack"
+    run_dir.mkdir(parents=True)
+    run_dir.joinpath("cdk.tf.json").write_bytes(stack_dir.joinpath("cdk.tf.json").read_bytes())
+    terraform = Terraform(binary, run_dir, terraform_env(workdir / "tf", mirror))
+    terraform.run("init", "-no-color", "-input=false")
+    return terraform
+
+
+def changes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in plan.get("resource_changes", []) if c["change"]["actions"] != ["no-op"]]
+
+
+def only_moto_description_gap(change: dict[str, Any]) -> bool:
+    """moto 5.2.5 leaves the description out of DescribeSecurityGroupRules for a rule that
+    references a security group, so the first plan after apply wants to set it again.
+    Exactly that, and nothing else, is tolerated once (AWS itself keeps the description)."""
+    before, after = change["change"]["before"], change["change"]["after"]
+    if change["type"] not in RULE_TYPES or change["change"]["actions"] != ["update"]:
+        return False
+    if not after.get("referenced_security_group_id"):
+        return False
+    differing = {k for k in after if before.get(k) != after.get(k)}
+    return differing == {"description"} and not before.get("description")
+
+
+def describe(change: dict[str, Any]) -> str:
+    """`address: attribute before -> after, ...` for an assertion message."""
+    before, after = change["change"]["before"] or {}, change["change"]["after"] or {}
+    differing = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
+    text = ", ".join(f"{k} {before.get(k)!r} -> {after.get(k)!r}" for k in differing)
+    return f"{change['address']} ({'/'.join(change['change']['actions'])}): {text}"
+
+
+@pytest.mark.parametrize("topology", TOPOLOGIES)
+def test_synth_apply_audit_tamper_destroy(
+    topology: str, cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
+) -> None:
+    out = tmp_path / "cdktf.out"
+    synth = cli("synth", "--out", str(out), "--aws-endpoint-url", moto_server.url)
+    assert synth.code == 0, synth.err
+    terraform = terraform_for(out / "stacks" / f"aws-{topology}", tmp_path)
+    plan = default_plan(topology)
+
+    terraform.apply()
+    pending = changes(terraform.show_plan())
+    unexplained = [describe(c) for c in pending if not only_moto_description_gap(c)]
+    assert unexplained == [], "plan after apply is not empty:\n" + "\n".join(unexplained)
+    if pending:  # converge past the moto gap: ModifySecurityGroupRules restores them
+        terraform.apply()
+    assert terraform.plan_status() == 0
+
+    code, report = audit_json(cli, moto_server.url, "--topology", topology)
+    assert (code, report["findings"]) == (0, [])
+    assert report["checked"] == {
+        "security_groups": len(plan.security_groups),
+        "rules": len(plan.rules),
+    }
+
+    ec2 = moto_server.ec2()
+    groups = ec2.describe_security_groups(
+        Filters=[{"Name": "tag:crm-ports:lab", "Values": [topology]}]
+    )["SecurityGroups"]
+    group_id = {
+        {t["Key"]: t["Value"] for t in g["Tags"]}["crm-ports:group"]: g["GroupId"] for g in groups
+    }
+    victim = next(r for r in plan.rules if r.direction == "ingress" and r.peer_group)
+    live = ec2.describe_security_group_rules(
+        Filters=[
+            {"Name": "group-id", "Values": [group_id[victim.group]]},
+            {"Name": "tag:crm-ports:rule", "Values": [victim.rule_id]},
+        ]
+    )["SecurityGroupRules"]
+    [victim_id] = [r["SecurityGroupRuleId"] for r in live if not r["IsEgress"]]
+    ec2.revoke_security_group_ingress(
+        GroupId=group_id[victim.group], SecurityGroupRuleIds=[victim_id]
+    )
+    exposed = plan.security_groups[0]
+    open_rdp_to_the_world(ec2, group_id[exposed.group])
+
+    code, report = audit_json(cli, moto_server.url, "--topology", topology)
+    assert code == 1
+    assert sorted((f["status"], f["container"], f["name"]) for f in report["findings"]) == [
+        ("missing", plan.security_group(victim.group).name, victim.key),
+        ("unexpected", exposed.name, "(untagged)"),
+    ]
+
+    terraform.apply("destroy")
+    assert (
+        ec2.describe_security_groups(Filters=[{"Name": "tag:crm-ports:lab", "Values": [topology]}])[
+            "SecurityGroups"
+        ]
+        == []
+    )
+    gone = cli("audit", "aws", "--topology", topology, "--endpoint-url", moto_server.url)
+    assert gone.code == 2 and "no such lab" in gone.err
