@@ -15,6 +15,8 @@ from crm_ports.cli import run
 from crm_ports.model import Catalogue
 
 REPO = Path(__file__).resolve().parent.parent
+# moto_server, aws_env, start_moto: a local EC2 endpoint per session, always stopped.
+pytest_plugins = ("tests.moto_server",)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from tests.conftest import REPO, Result
 if TYPE_CHECKING:  # the plugin below imports it, so that pytest rewrites its asserts
     from tests.moto_server import MotoServer, StartMoto
 
-pytest_plugins = ("tests.moto_server",)
 
 pytestmark = pytest.mark.slow
 

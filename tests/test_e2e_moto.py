@@ -25,7 +25,6 @@ from tests.tf_harness import require_tool, terraform_env
 if TYPE_CHECKING:  # the plugin below imports it, so that pytest rewrites its asserts
     from tests.moto_server import MotoServer
 
-pytest_plugins = ("tests.moto_server",)
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
