@@ -16,6 +16,7 @@ from cdktf import TerraformProvider
 from constructs import Construct
 
 from crm_ports.constructs.peers import CidrList, as_set_expression, peer_cidrs_for
+from crm_ports.constructs.resources._base import ResourceBatch
 from crm_ports.constructs.resources.aws import (
     SecurityGroup,
     SecurityGroupConfig,
@@ -109,6 +110,8 @@ class AwsCrmFirewall(Construct):
                 provider=provider,
                 logical_id_prefix=logical_id_prefix,
             )
+        # Rules: one batch for the whole firewall (see ResourceBatch for why).
+        self.rules = ResourceBatch(self, "rules", provider=provider)
         self._rules()
 
     @property
@@ -152,7 +155,7 @@ class AwsCrmFirewall(Construct):
             if spec.direction == "ingress"
             else VpcSecurityGroupEgressRule
         )
-        kind(holder, key, config, provider=self._provider, logical_id=self._prefix + key, meta=meta)
+        self.rules.add(kind.TERRAFORM_TYPE, self._prefix + key, config.to_terraform(), meta=meta)
 
 
 __all__: Sequence[str] = ("AwsCrmFirewall", "AwsCrmGroup")

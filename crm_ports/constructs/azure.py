@@ -14,6 +14,7 @@ from cdktf import TerraformProvider
 from constructs import Construct
 
 from crm_ports.constructs.peers import CidrList, peer_cidrs_for
+from crm_ports.constructs.resources._base import ResourceBatch
 from crm_ports.constructs.resources.azure import (
     ApplicationSecurityGroup,
     ApplicationSecurityGroupConfig,
@@ -121,13 +122,14 @@ class AzureCrmFirewall(Construct):
             logical_id=logical_id_prefix + "nsg",
         )
         nsg_name = self.network_security_group.name
+        # Rules: one batch for the whole NSG (see ResourceBatch for why).
+        self.rules = ResourceBatch(self, "rules", provider=provider)
         for rule in self.plan.rules:
-            NetworkSecurityRule(
-                self.network_security_group,
-                rule.key,
-                self._config(rule, resource_group_name, nsg_name, by_peer),
-                provider=provider,
-                logical_id=logical_id_prefix + rule.key,
+            config = self._config(rule, resource_group_name, nsg_name, by_peer)
+            self.rules.add(
+                NetworkSecurityRule.TERRAFORM_TYPE,
+                logical_id_prefix + rule.key,
+                config.to_terraform(),
             )
 
     @property

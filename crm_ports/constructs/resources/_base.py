@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from cdktf import (
     ITerraformDependable,
+    TerraformElement,
     TerraformProvider,
     TerraformProviderGeneratorMetadata,
     TerraformResource,
@@ -26,6 +27,7 @@ from constructs import Construct
 
 __all__ = [
     "JsonResource",
+    "ResourceBatch",
     "compact",
     "validate_logical_id",
 ]
@@ -150,3 +152,48 @@ class JsonResource(TerraformResource):
     def id(self) -> str:
         """Token for the provider-assigned id (resolves to ``${type.name.id}``)."""
         return self._string_attribute("id")
+
+
+class ResourceBatch(TerraformElement):
+    """Many resources of one provider, rendered by one jsii object.
+
+    Every `TerraformResource` costs a create, a logical-id override and two synthesis
+    callbacks, about 0.5 ms each over the Python-Node pipe. A lab's rules are nine in ten
+    of its resources and nobody holds a reference to one, so they are rendered here:
+    attributes are plain Python dicts (cdktf tokens inside them resolve as usual), and
+    the whole batch reaches Node in one callback per synthesis pass. Resources other code
+    refers to (security groups, ASGs, the NSG) stay `JsonResource`s.
+    """
+
+    def __init__(
+        self, scope: Construct, id: str, *, provider: TerraformProvider | None = None
+    ) -> None:
+        super().__init__(scope, id, "resource")
+        self._crm_provider = None if provider is None else provider.fqn
+        self._crm_resources: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def add(
+        self,
+        terraform_type: str,
+        logical_id: str,
+        attributes: Mapping[str, Any],
+        *,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add one resource; `meta` holds meta-arguments (`for_each`, `count`)."""
+        validate_logical_id(logical_id)
+        bucket = self._crm_resources.setdefault(terraform_type, {})
+        if logical_id in bucket:
+            raise ValueError(f"duplicate resource {terraform_type}.{logical_id}")
+        body = {**compact(attributes), **compact(meta or {})}
+        if self._crm_provider is not None:
+            body["provider"] = self._crm_provider
+        bucket[logical_id] = body
+
+    @property
+    def resources(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
+        """type -> logical id -> body, as synthesized (no jsii call)."""
+        return self._crm_resources
+
+    def to_terraform(self) -> Any:
+        return {"resource": self._crm_resources}
