@@ -15,25 +15,18 @@ Usage as a library::
         build_stack()
     print(calls.total, calls.by_kind)
 
-Usage as a script (prints a small report)::
-
-    python benchmarks/jsii_calls.py [--rules 200] [--json]
+Whole-app measurements (wall time, memory, these counts per case) live in
+``benchmarks/synth_bench.py``.
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
 import contextlib
 import dataclasses
-import json
 import os
-import resource
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -121,156 +114,3 @@ def count_jsii_calls() -> Iterator[JsiiCallStats]:
         yield stats
     finally:
         _active.remove(stats)
-
-
-# --------------------------------------------------------------------------
-# Benchmark scenarios (run as a script).  Each scenario runs in a fresh child
-# process so peak RSS and import/start-up cost are attributable to it.
-# --------------------------------------------------------------------------
-
-
-def _scenario_empty(outdir: str, _rules: int) -> JsiiCallStats:
-    from cdktf import App, TerraformStack
-
-    with count_jsii_calls() as calls:
-        app = App(outdir=outdir)
-        TerraformStack(app, "empty")
-        app.synth()
-    return calls
-
-
-def _scenario_rules(outdir: str, rules: int) -> JsiiCallStats:
-    from cdktf import App, LocalBackend, TerraformStack
-
-    from crm_ports.constructs.resources import aws
-
-    with count_jsii_calls() as calls:
-        app = App(outdir=outdir)
-        stack = TerraformStack(app, "rules")
-        LocalBackend(stack, path="terraform.tfstate")
-        provider = aws.AwsProvider(stack, "aws", aws.AwsProviderConfig(region="eu-west-1"))
-        vpc = aws.Vpc(stack, "vpc", aws.VpcConfig(cidr_block="10.0.0.0/16"), provider=provider)
-        groups = [
-            aws.SecurityGroup(
-                stack,
-                f"sg_{i}",
-                aws.SecurityGroupConfig(name=f"group-{i}", description=f"group {i}", vpc_id=vpc.id),
-                provider=provider,
-            )
-            for i in range(4)
-        ]
-        for i in range(rules):
-            target = groups[i % 4]
-            peer = groups[(i + 1) % 4]
-            aws.VpcSecurityGroupIngressRule(
-                stack,
-                f"rule_{i}",
-                aws.SecurityGroupRuleConfig(
-                    security_group_id=target.id,
-                    ip_protocol="tcp",
-                    from_port=1000 + i,
-                    to_port=1000 + i,
-                    referenced_security_group_id=peer.id if i % 2 else None,
-                    cidr_ipv4=None if i % 2 else "10.0.0.0/24",
-                    description=f"rule {i}",
-                ),
-                provider=provider,
-            )
-        app.synth()
-    return calls
-
-
-_SCENARIOS: dict[str, Callable[[str, int], JsiiCallStats]] = {
-    "empty": _scenario_empty,
-    "rules": _scenario_rules,
-}
-
-
-def _node_peak_rss_kb() -> int | None:
-    """VmHWM of the jsii Node child, read before it exits.
-
-    ``RUSAGE_CHILDREN`` of the benchmark driver does not see it: Node is a
-    grandchild, reaped by the Python child at exit.
-    """
-    try:
-        import jsii
-
-        provider: Any = jsii.kernel.provider
-        pid = provider._process._process.pid
-        status = Path(f"/proc/{pid}/status").read_text()
-    except (AttributeError, OSError):
-        return None
-    for line in status.splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    return None
-
-
-def _run_child(name: str, rules: int) -> dict[str, Any]:
-    start = time.perf_counter()
-    import cdktf  # noqa: F401  (import cost is part of what we measure)
-
-    imported = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        outdir = str(Path(tmp) / "out")
-        built_start = time.perf_counter()
-        calls = _SCENARIOS[name](outdir, rules)
-        done = time.perf_counter()
-    peak_self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    node_peak_kb = _node_peak_rss_kb()
-    return {
-        "scenario": name,
-        "rules": rules if name == "rules" else 0,
-        "import_s": round(imported - start, 3),
-        "build_and_synth_s": round(done - built_start, 3),
-        "python_peak_rss_mb": round(peak_self_kb / 1024, 1),
-        "node_peak_rss_mb": None if node_peak_kb is None else round(node_peak_kb / 1024, 1),
-        "jsii": calls.as_dict(),
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rules", type=int, default=200)
-    parser.add_argument("--json", action="store_true", help="print JSON lines only")
-    parser.add_argument("--child", choices=sorted(_SCENARIOS), help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-
-    if args.child:
-        print(json.dumps(_run_child(args.child, args.rules)))
-        return 0
-
-    import subprocess
-
-    repo_root = Path(__file__).resolve().parent.parent
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(repo_root), env.get("PYTHONPATH")]))
-    for name in _SCENARIOS:
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        wall = time.perf_counter()
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", name, "--rules", str(args.rules)],
-            check=True,
-            capture_output=True,
-            text=True,
-            env=env,
-        )
-        wall = time.perf_counter() - wall
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        result["process_wall_s"] = round(wall, 3)
-        # ru_maxrss of RUSAGE_CHILDREN is the largest direct child reaped so
-        # far (the Python side); it only grows across scenarios.
-        result["children_peak_rss_mb"] = round(after.ru_maxrss / 1024, 1)
-        result["children_cpu_s"] = round(
-            (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 3
-        )
-        if args.json:
-            print(json.dumps(result))
-        else:
-            print(json.dumps(result, indent=2))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
