@@ -296,16 +296,22 @@ def test_cli_errors_exit_2(cli: Cli, arm: Callable[[str], list[str]], name: str)
     assert result.err.startswith("crm-ports: error: azure subscription ")
 
 
-def test_cli_needs_subscription_and_resource_group(
+def test_cli_needs_a_subscription_and_defaults_the_resource_group(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
     result = cli("audit", "azure", "--resource-group", "rg")
     assert result.code == 2
     assert "field 'subscription-id': required" in result.err
-    result = cli("audit", "azure", "--subscription-id", "sub")
-    assert result.code == 2
-    assert "field 'resource-group': required" in result.err
+    seen: list[Any] = []
+
+    def record(plan: Any, target: Any) -> Any:
+        seen.append(target)
+        raise InputError("azure", "", "", "stop here")
+
+    monkeypatch.setattr("crm_ports.audit.azure.audit_azure", record)
+    assert cli("audit", "azure", "--subscription-id", "sub").code == 2
+    assert seen[0].resource_group == "split-roles-rg"  # the one the lab stack creates
 
 
 def test_cli_refuses_a_lab_without_an_azure_stack(cli: Cli) -> None:

@@ -179,7 +179,7 @@ Examples:
     default=None,
     metavar="RG",
     help="Resource group holding the lab's NSG and ASGs. [default: the lab's "
-    "azure.resource_group_name]",
+    "azure.resource_group_name, else the one the lab stack creates, <lab>-rg]",
 )
 @format_option(formats=FORMATS)
 @fail_on_option
@@ -204,12 +204,12 @@ def azure(
     Azure plan of the lab. Credentials come from DefaultAzureCredential (environment,
     workload or managed identity, az login); the Reader role is enough."""
     from crm_ports.audit.azure import AzureTarget, audit_azure
-    from crm_ports.plans.azure import plan_azure
+    from crm_ports.plans.azure import default_resource_group, plan_azure
 
     lab, ruleset = lab_for_audit(ctx, "azure", lab_path, lab_name, values)
     target = AzureTarget(
         _required("subscription-id", subscription_id),
-        _required("resource-group", resource_group or lab.azure.resource_group_name),
+        resource_group or lab.azure.resource_group_name or default_resource_group(lab.name),
     )
     plan = plan_azure(ruleset, lab.name, origin=lab.origin)
     report = audit_azure(plan, target)

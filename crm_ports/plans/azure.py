@@ -71,6 +71,11 @@ class AzurePlan:
         return next(a for a in self.asgs if a.group == group)
 
 
+def default_resource_group(lab: str) -> str:
+    """The resource group a lab stack creates when none is given (and the audit's default)."""
+    return f"{lab}-rg"
+
+
 def _slot(name: str) -> int:
     digest = hashlib.sha256(name.encode()).digest()
     return PRIORITY_MIN + int.from_bytes(digest[:8], "big") % (DENY_PRIORITY - PRIORITY_MIN)

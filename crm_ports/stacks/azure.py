@@ -21,6 +21,7 @@ from crm_ports.constructs.resources.azure import (
     VirtualNetworkConfig,
 )
 from crm_ports.lab import Lab
+from crm_ports.plans.azure import default_resource_group
 from crm_ports.plans.text import TAG_PREFIX
 from crm_ports.ruleset import RuleSet
 from crm_ports.stacks.common import local_backend, peer_variables
@@ -58,7 +59,9 @@ class AzureLabStack(TerraformStack):
         ResourceGroup(
             self,
             "resource-group",
-            ResourceGroupConfig(name=f"{lab.name}-rg", location="${var.location}", tags=tags),
+            ResourceGroupConfig(
+                name=default_resource_group(lab.name), location="${var.location}", tags=tags
+            ),
             provider=provider,
             logical_id="lab",
             meta={"count": CREATE_RG},
