@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from cdktf import (
     ITerraformDependable,
@@ -78,13 +78,22 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot render {type(value).__name__} as a Terraform value")
 
 
-class JsonResource(TerraformResource):
-    """A Terraform resource whose attributes are a ready-made JSON dict.
+class TerraformConfig(Protocol):
+    """A frozen config dataclass that checks itself and renders its JSON body."""
 
-    Subclasses set ``TERRAFORM_TYPE`` and ``GENERATOR_METADATA`` and pass the
-    rendered attributes to ``__init__``.  Attribute getters are cached because
-    each ``get_string_attribute`` is a jsii round trip and consumers (rules
-    referencing a group id) ask for the same attribute many times.
+    def to_terraform(self) -> dict[str, Any]: ...
+
+
+C = TypeVar("C", bound=TerraformConfig)
+
+
+class JsonResource(TerraformResource, Generic[C]):
+    """A Terraform resource whose attributes come from a typed config, rendered once.
+
+    Subclasses set ``TERRAFORM_TYPE`` and ``GENERATOR_METADATA`` and name their config
+    type (``class Vpc(JsonResource[VpcConfig])``); construction is the same for all.
+    Attribute getters are cached because each ``get_string_attribute`` is a jsii round
+    trip and consumers (rules referencing a group id) ask for the same attribute often.
     """
 
     TERRAFORM_TYPE: ClassVar[str]
@@ -94,7 +103,7 @@ class JsonResource(TerraformResource):
         self,
         scope: Construct,
         id: str,
-        attributes: Mapping[str, Any],
+        config: C,
         *,
         provider: TerraformProvider | None = None,
         depends_on: Sequence[ITerraformDependable] | None = None,
@@ -104,9 +113,10 @@ class JsonResource(TerraformResource):
     ) -> None:
         if logical_id is not None:
             validate_logical_id(logical_id)
+        self.config = config
         # Set before the jsii create: Node may call back into us as soon as
         # the object exists (validations, aspects).
-        self._crm_attributes: dict[str, Any] = compact(attributes)
+        self._crm_attributes: dict[str, Any] = compact(config.to_terraform())
         self._crm_attribute_cache: dict[str, str] = {}
         super().__init__(
             scope,

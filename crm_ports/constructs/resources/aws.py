@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from cdktf import (
-    ITerraformDependable,
     TerraformProvider,
     TerraformProviderGeneratorMetadata,
-    TerraformResourceLifecycle,
 )
 from constructs import Construct
 
-from crm_ports.constructs.resources._base import JsonResource, compact
+from crm_ports.constructs.resources._base import C, JsonResource, compact
 
 __all__ = [
     "AWS_PROVIDER_SOURCE",
@@ -171,7 +169,7 @@ class AwsProvider(TerraformProvider):
 # --------------------------------------------------------------------------
 
 
-class _AwsResource(JsonResource):
+class _AwsResource(JsonResource[C]):
     GENERATOR_METADATA: ClassVar[TerraformProviderGeneratorMetadata] = _METADATA
 
     @property
@@ -197,32 +195,8 @@ class VpcConfig:
         )
 
 
-class Vpc(_AwsResource):
+class Vpc(_AwsResource[VpcConfig]):
     TERRAFORM_TYPE = "aws_vpc"
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        config: VpcConfig,
-        *,
-        provider: TerraformProvider | None = None,
-        depends_on: Sequence[ITerraformDependable] | None = None,
-        lifecycle: TerraformResourceLifecycle | None = None,
-        logical_id: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.config = config
-        super().__init__(
-            scope,
-            id,
-            config.to_terraform(),
-            provider=provider,
-            depends_on=depends_on,
-            lifecycle=lifecycle,
-            logical_id=logical_id,
-            meta=meta,
-        )
 
     @property
     def default_security_group_id(self) -> str:
@@ -247,32 +221,8 @@ class SubnetConfig:
         )
 
 
-class Subnet(_AwsResource):
+class Subnet(_AwsResource[SubnetConfig]):
     TERRAFORM_TYPE = "aws_subnet"
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        config: SubnetConfig,
-        *,
-        provider: TerraformProvider | None = None,
-        depends_on: Sequence[ITerraformDependable] | None = None,
-        lifecycle: TerraformResourceLifecycle | None = None,
-        logical_id: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.config = config
-        super().__init__(
-            scope,
-            id,
-            config.to_terraform(),
-            provider=provider,
-            depends_on=depends_on,
-            lifecycle=lifecycle,
-            logical_id=logical_id,
-            meta=meta,
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -304,32 +254,8 @@ class SecurityGroupConfig:
         )
 
 
-class SecurityGroup(_AwsResource):
+class SecurityGroup(_AwsResource[SecurityGroupConfig]):
     TERRAFORM_TYPE = "aws_security_group"
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        config: SecurityGroupConfig,
-        *,
-        provider: TerraformProvider | None = None,
-        depends_on: Sequence[ITerraformDependable] | None = None,
-        lifecycle: TerraformResourceLifecycle | None = None,
-        logical_id: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.config = config
-        super().__init__(
-            scope,
-            id,
-            config.to_terraform(),
-            provider=provider,
-            depends_on=depends_on,
-            lifecycle=lifecycle,
-            logical_id=logical_id,
-            meta=meta,
-        )
 
     @property
     def name(self) -> str:
@@ -429,31 +355,7 @@ class SecurityGroupRuleConfig:
         )
 
 
-class _SecurityGroupRule(_AwsResource):
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        config: SecurityGroupRuleConfig,
-        *,
-        provider: TerraformProvider | None = None,
-        depends_on: Sequence[ITerraformDependable] | None = None,
-        lifecycle: TerraformResourceLifecycle | None = None,
-        logical_id: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.config = config
-        super().__init__(
-            scope,
-            id,
-            config.to_terraform(),
-            provider=provider,
-            depends_on=depends_on,
-            lifecycle=lifecycle,
-            logical_id=logical_id,
-            meta=meta,
-        )
-
+class _SecurityGroupRule(_AwsResource[SecurityGroupRuleConfig]):
     @property
     def security_group_rule_id(self) -> str:
         return self._string_attribute("security_group_rule_id")

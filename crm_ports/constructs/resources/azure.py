@@ -15,14 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from cdktf import (
-    ITerraformDependable,
     TerraformProvider,
     TerraformProviderGeneratorMetadata,
-    TerraformResourceLifecycle,
 )
 from constructs import Construct
 
-from crm_ports.constructs.resources._base import JsonResource, compact
+from crm_ports.constructs.resources._base import C, JsonResource, compact
 
 __all__ = [
     "AZURERM_PROVIDER_SOURCE",
@@ -113,11 +111,11 @@ class AzurermProvider(TerraformProvider):
 # --------------------------------------------------------------------------
 
 
-class _AzureResource(JsonResource):
+class _AzureResource(JsonResource[C]):
     GENERATOR_METADATA: ClassVar[TerraformProviderGeneratorMetadata] = _METADATA
 
 
-class _NamedAzureResource(_AzureResource):
+class _NamedAzureResource(_AzureResource[C]):
     @property
     def name(self) -> str:
         """Token for ``name``; using it (not the literal) orders creation."""
@@ -136,32 +134,8 @@ class ResourceGroupConfig:
         )
 
 
-class ResourceGroup(_NamedAzureResource):
+class ResourceGroup(_NamedAzureResource[ResourceGroupConfig]):
     TERRAFORM_TYPE = "azurerm_resource_group"
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        config: ResourceGroupConfig,
-        *,
-        provider: TerraformProvider | None = None,
-        depends_on: Sequence[ITerraformDependable] | None = None,
-        lifecycle: TerraformResourceLifecycle | None = None,
-        logical_id: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.config = config
-        super().__init__(
-            scope,
-            id,
-            config.to_terraform(),
-            provider=provider,
-            depends_on=depends_on,
-            lifecycle=lifecycle,
-            logical_id=logical_id,
-            meta=meta,
-        )
 
     @property
     def location(self) -> str:
@@ -192,32 +166,8 @@ class VirtualNetworkConfig:
         )
 
 
-class VirtualNetwork(_NamedAzureResource):
+class VirtualNetwork(_NamedAzureResource[VirtualNetworkConfig]):
     TERRAFORM_TYPE = "azurerm_virtual_network"
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        config: VirtualNetworkConfig,
-        *,
-        provider: TerraformProvider | None = None,
-        depends_on: Sequence[ITerraformDependable] | None = None,
-        lifecycle: TerraformResourceLifecycle | None = None,
-        logical_id: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.config = config
-        super().__init__(
-            scope,
-            id,
-            config.to_terraform(),
-            provider=provider,
-            depends_on=depends_on,
-            lifecycle=lifecycle,
-            logical_id=logical_id,
-            meta=meta,
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,32 +192,8 @@ class SubnetConfig:
         )
 
 
-class Subnet(_NamedAzureResource):
+class Subnet(_NamedAzureResource[SubnetConfig]):
     TERRAFORM_TYPE = "azurerm_subnet"
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        config: SubnetConfig,
-        *,
-        provider: TerraformProvider | None = None,
-        depends_on: Sequence[ITerraformDependable] | None = None,
-        lifecycle: TerraformResourceLifecycle | None = None,
-        logical_id: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.config = config
-        super().__init__(
-            scope,
-            id,
-            config.to_terraform(),
-            provider=provider,
-            depends_on=depends_on,
-            lifecycle=lifecycle,
-            logical_id=logical_id,
-            meta=meta,
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -288,32 +214,8 @@ class ApplicationSecurityGroupConfig:
         )
 
 
-class ApplicationSecurityGroup(_NamedAzureResource):
+class ApplicationSecurityGroup(_NamedAzureResource[ApplicationSecurityGroupConfig]):
     TERRAFORM_TYPE = "azurerm_application_security_group"
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        config: ApplicationSecurityGroupConfig,
-        *,
-        provider: TerraformProvider | None = None,
-        depends_on: Sequence[ITerraformDependable] | None = None,
-        lifecycle: TerraformResourceLifecycle | None = None,
-        logical_id: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.config = config
-        super().__init__(
-            scope,
-            id,
-            config.to_terraform(),
-            provider=provider,
-            depends_on=depends_on,
-            lifecycle=lifecycle,
-            logical_id=logical_id,
-            meta=meta,
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -336,32 +238,8 @@ class NetworkSecurityGroupConfig:
         )
 
 
-class NetworkSecurityGroup(_NamedAzureResource):
+class NetworkSecurityGroup(_NamedAzureResource[NetworkSecurityGroupConfig]):
     TERRAFORM_TYPE = "azurerm_network_security_group"
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        config: NetworkSecurityGroupConfig,
-        *,
-        provider: TerraformProvider | None = None,
-        depends_on: Sequence[ITerraformDependable] | None = None,
-        lifecycle: TerraformResourceLifecycle | None = None,
-        logical_id: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.config = config
-        super().__init__(
-            scope,
-            id,
-            config.to_terraform(),
-            provider=provider,
-            depends_on=depends_on,
-            lifecycle=lifecycle,
-            logical_id=logical_id,
-            meta=meta,
-        )
 
 
 # Azure's documented rule-name pattern: 1-80 chars, starts alphanumeric,
@@ -514,32 +392,8 @@ def _list_or_none(values: Sequence[str] | str | None) -> list[str] | str | None:
     return list(values)
 
 
-class NetworkSecurityRule(_NamedAzureResource):
+class NetworkSecurityRule(_NamedAzureResource[NetworkSecurityRuleConfig]):
     TERRAFORM_TYPE = "azurerm_network_security_rule"
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        config: NetworkSecurityRuleConfig,
-        *,
-        provider: TerraformProvider | None = None,
-        depends_on: Sequence[ITerraformDependable] | None = None,
-        lifecycle: TerraformResourceLifecycle | None = None,
-        logical_id: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.config = config
-        super().__init__(
-            scope,
-            id,
-            config.to_terraform(),
-            provider=provider,
-            depends_on=depends_on,
-            lifecycle=lifecycle,
-            logical_id=logical_id,
-            meta=meta,
-        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -556,29 +410,7 @@ class SubnetNetworkSecurityGroupAssociationConfig:
         )
 
 
-class SubnetNetworkSecurityGroupAssociation(_AzureResource):
+class SubnetNetworkSecurityGroupAssociation(
+    _AzureResource[SubnetNetworkSecurityGroupAssociationConfig]
+):
     TERRAFORM_TYPE = "azurerm_subnet_network_security_group_association"
-
-    def __init__(
-        self,
-        scope: Construct,
-        id: str,
-        config: SubnetNetworkSecurityGroupAssociationConfig,
-        *,
-        provider: TerraformProvider | None = None,
-        depends_on: Sequence[ITerraformDependable] | None = None,
-        lifecycle: TerraformResourceLifecycle | None = None,
-        logical_id: str | None = None,
-        meta: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.config = config
-        super().__init__(
-            scope,
-            id,
-            config.to_terraform(),
-            provider=provider,
-            depends_on=depends_on,
-            lifecycle=lifecycle,
-            logical_id=logical_id,
-            meta=meta,
-        )
