@@ -5,6 +5,8 @@ option that changes rules. A snapshot change is reviewed like code: update with
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from tests.stacks import lab, synth_stack
+from tests.tf_harness import terraform_validate
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -47,3 +50,25 @@ def test_stack_snapshot(
 def test_strict_egress_snapshot(snapshot_json: SnapshotAssertion) -> None:
     the_lab = lab("split-roles-strict", clouds=("aws",), egress="strict")
     assert synth_stack(the_lab, "aws") == snapshot_json
+
+
+AWS_CASES = sorted((t, v, "allow-all") for c, t, v in CASES if c == "aws")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("topology", "variant", "egress"), [*AWS_CASES, ("split-roles", "default", "strict")]
+)
+def test_every_aws_variant_passes_terraform_validate(
+    tmp_path: Path, topology: str, variant: str, egress: str
+) -> None:
+    """Every attribute the snapshots pin, checked against the real provider schema."""
+    the_lab = lab(
+        f"{topology}-{variant}",
+        clouds=("aws",),
+        egress=egress,
+        topology=topology,
+        **VARIANTS[variant],
+    )
+    (tmp_path / "cdk.tf.json").write_text(json.dumps(synth_stack(the_lab, "aws")))
+    terraform_validate(tmp_path)
