@@ -104,6 +104,22 @@ def test_table_ports_reach_the_hosting_group(
 
 
 @pytest.mark.parametrize("topology", ["full-server", "split-roles"])
+@pytest.mark.parametrize("role", ["email-router", "asynchronous-service"])
+def test_server_side_sync_reaches_the_mail_servers(
+    catalogue: Catalogue, topology: str, role: str
+) -> None:
+    """Seed 001: the Exchange Router and the CRM Back End Servers both need "Connectivity
+    to Exchange or other email services for server-side email integration"."""
+    for email, ports in (("pop3-smtp", {110, 25}), ("exchange", {80, 443})):
+        ruleset = resolve(catalogue, Options(topology=topology, email=email))
+        source = _group_of(ruleset, role)
+        found = {
+            r.from_port for r in ruleset.rules if r.source == source and r.target == "mail-system"
+        }
+        assert ports <= found, (role, email, found)
+
+
+@pytest.mark.parametrize("topology", ["full-server", "split-roles"])
 def test_mail_ports_leave_the_email_router(catalogue: Catalogue, topology: str) -> None:
     """Seed 001: POP3 (TCP:110) and SMTP (TCP:25); Exchange Web Service (EWS) (TCP:80)."""
     for email, ports in (("pop3-smtp", {110, 25}), ("exchange", {80})):
