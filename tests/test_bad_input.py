@@ -171,6 +171,18 @@ def test_broken_lab_file(
     _one_line_error(cli("validate", "lab.yaml"), ["lab.yaml", *fragments])
 
 
+def test_lab_name_aws_refuses(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules are cloud-neutral; the clouds' own limits are checked by validate/synth."""
+    monkeypatch.chdir(tmp_path)
+    Path("lab.yaml").write_text("name: sg\nclouds: [aws]\n")
+    fragments = ["lab.yaml", "lab 'sg'", "field 'name'", "starting with 'sg-'"]
+    _one_line_error(cli("validate", "lab.yaml"), fragments)
+    _one_line_error(cli("synth", "--lab", "lab.yaml", "--out", "out"), fragments)
+    assert not Path("out").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [

@@ -158,3 +158,20 @@ def test_failed_synth_keeps_the_previous_output(
     assert (state.parent / "cdk.tf.json").read_text() == "previous"
     assert state.read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no scratch folder left
+
+
+def test_stale_stacks_are_retired_but_state_is_kept(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert cli("synth", "--out", "out").code == 0
+    state = Path("out/stacks/aws-split-roles/terraform.tfstate")
+    state.write_text("{}")
+    result = cli("synth", "--out", "out", "--lab", str(REPO / "labs" / "fabrikam-full-server.yaml"))
+    assert result.code == 0
+    assert "removed stale stack aws-split-roles" in result.err
+    assert sorted(p.name for p in Path("out/stacks").iterdir()) == [
+        "aws-fabrikam-full-server",
+        "aws-split-roles",
+    ]
+    assert [p.name for p in state.parent.iterdir()] == ["terraform.tfstate"]

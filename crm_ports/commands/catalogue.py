@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 import click
 
 from crm_ports import yamlio
+from crm_ports.app import plan_stacks
 from crm_ports.catalogue import SECTIONS, load_catalogue
 from crm_ports.commands.common import (
     catalogue,
@@ -89,31 +91,40 @@ def matrix(
     return 0
 
 
-def _variants() -> list[Options]:
-    """Defaults, then every choice and flag flipped one at a time, on each topology."""
+# Options that switch flows, services or groups on and off; the others only refuse a lab
+# (exchange_server, the email profiles) or change port numbers.
+SWITCHES = tuple(
+    spec
+    for spec in SPECS
+    if spec.kind == "bool"
+    or (
+        spec.kind == "choice"
+        and spec.name not in ("topology", "exchange_server")
+        and not spec.name.startswith("email_")
+    )
+)
+
+
+def _variants(cat: Catalogue) -> list[Options]:
+    """Every topology of the catalogue under every combination of the switches."""
+    choices = [
+        (spec.name, (True, False) if spec.kind == "bool" else spec.choices) for spec in SWITCHES
+    ]
     out: list[Options] = []
-    for topology in ("full-server", "split-roles"):
-        base = Options(topology=topology, origin="validate")
-        out.append(base)
-        for spec in SPECS:
-            if spec.kind == "choice" and spec.name not in ("topology", "exchange_server"):
-                for choice in spec.choices:
-                    if spec.name.startswith("email_"):
-                        continue
-                    out.append(base.with_values({spec.name: choice}))
-            elif spec.kind == "bool":
-                out.append(base.with_values({spec.name: not base.value(spec.name)}))
+    for topology in cat.topologies:
+        for combo in itertools.product(*(values for _, values in choices)):
+            values = dict(zip((name for name, _ in choices), combo, strict=True))
+            out.append(Options(topology=topology.id, origin="validate").with_values(values))
     return out
 
 
 def check_catalogue(cat: Catalogue) -> int:
-    """Resolve every topology under every single-option variation: flows that name a
-    role a topology lacks only show up once resolved."""
-    count = 0
-    for options in _variants():
+    """Resolve every variant: a flow that names a role a topology lacks, or a role placed
+    twice, only shows up once resolved."""
+    variants = _variants(cat)
+    for options in variants:
         resolve(cat, options)
-        count += 1
-    return count
+    return len(variants)
 
 
 @click.command(
@@ -124,7 +135,8 @@ Examples:
   crm-ports validate labs/contoso-claims.yaml"""
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(paths: tuple[Path, ...]) -> int:
+@click.pass_context
+def validate(ctx: click.Context, /, paths: tuple[Path, ...]) -> int:
     """Check catalogue directories, catalogue files or lab files; exit 2 on the first error.
 
     A file whose top level has catalogue sections (services, flows, ...) is checked as a
@@ -132,7 +144,7 @@ def validate(paths: tuple[Path, ...]) -> int:
     for path in paths:
         if path.is_file() and not _is_catalogue_file(path):
             lab = load_lab(path)
-            resolve(load_catalogue(), lab.options)
+            plan_stacks([lab], catalogue(ctx))  # resolves, then checks each cloud's limits
             click.echo(f"{yamlio.display_name(path)}: lab '{lab.name}' is valid")
             continue
         cat = load_catalogue(path)
@@ -140,7 +152,7 @@ def validate(paths: tuple[Path, ...]) -> int:
         click.echo(
             f"{yamlio.display_name(path)}: {len(cat.services)} services, {len(cat.roles)} roles, "
             f"{len(cat.flows)} flows, {len(cat.topologies)} topologies; "
-            f"resolved {variants} option variants"
+            f"resolved {variants} topology and option combinations"
         )
     return 0
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from crm_ports import yamlio
 from crm_ports.catalogue import load_catalogue
 from crm_ports.errors import InputError
 from crm_ports.formats import FORMATS
@@ -121,14 +122,25 @@ def emit(text: str, output: Path | None) -> None:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    """FILE written whole or not at all, with the permissions a plain open() would give."""
     directory = path.parent if str(path.parent) else Path(".")
+    shown = yamlio.display_name(path)
     if not directory.is_dir():
-        raise InputError(str(path), "", "", "the output directory does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+        raise InputError(shown, "", "--output", "the output directory does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as exc:
+        raise InputError(shown, "", "--output", f"cannot write: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(shown, "", "--output", f"cannot write: {exc.strerror}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

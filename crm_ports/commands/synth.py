@@ -70,8 +70,13 @@ def synth(
     parent = out.parent if str(out.parent) else Path(".")
     if out.exists() and not out.is_dir():
         raise InputError(yamlio.display_name(out), "", "--out", "exists and is not a folder")
-    parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+    except OSError as exc:
+        raise InputError(
+            yamlio.display_name(out), "", "--out", f"cannot write: {exc.strerror}"
+        ) from None
     try:
         report = lambda line: click.echo(line, err=True)  # noqa: E731
         synth_app(stacks, scratch, progress=report)
@@ -79,9 +84,36 @@ def synth(
             target = out / source.relative_to(scratch)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, target)
+        for stale in retire_stale_stacks(out, {s.name for s in stacks}):
+            click.echo(
+                f"removed stale stack {stale} (its other files, such as state, are kept)", err=True
+            )
+    except OSError as exc:
+        raise InputError(
+            yamlio.display_name(out), "", "--out", f"cannot write: {exc.strerror}"
+        ) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     shown = yamlio.display_name(out)
     for stack in stacks:
         click.echo(f"{shown}/stacks/{stack.name}/cdk.tf.json")
     return 0
+
+
+def retire_stale_stacks(out: Path, current: set[str]) -> list[str]:
+    """Stack folders a previous run wrote for labs this run does not build lose the files
+    crm-ports wrote there, so `diff`/`check --synth` never review a lab that is gone;
+    anything else in them (Terraform state of a deployed stack) stays."""
+    from crm_ports.app import METADATA_FILE
+
+    stale = []
+    stacks = out / "stacks"
+    for folder in sorted(stacks.iterdir()) if stacks.is_dir() else ():
+        if folder.name in current or not (folder / METADATA_FILE).is_file():
+            continue
+        for name in (METADATA_FILE, "cdk.tf.json"):
+            (folder / name).unlink(missing_ok=True)
+        if not any(folder.iterdir()):
+            folder.rmdir()
+        stale.append(folder.name)
+    return stale

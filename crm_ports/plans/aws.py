@@ -83,6 +83,13 @@ def plan_aws(ruleset: RuleSet, lab: str, *, egress: str = "allow-all", origin: s
     if egress not in EGRESS_MODES:
         raise ValueError(f"egress must be one of {EGRESS_MODES}")
     base_tags = ((f"{TAG_PREFIX}lab", lab), (f"{TAG_PREFIX}topology", ruleset.topology))
+    if f"{lab}-".lower().startswith("sg-"):
+        raise InputError(
+            origin or ruleset.options.origin,
+            f"lab '{lab}'",
+            "name",
+            "AWS refuses security group names starting with 'sg-': rename the lab",
+        )
     groups = []
     for group in ruleset.server_groups:
         roles = " ".join(group.roles)
@@ -220,6 +227,21 @@ def _members_egress(
                 )
                 out[(group.name, *key)] = (protocol, low, high, text)
     return out
+
+
+def quota_terms(plan: AwsPlan, group: str, direction: str) -> tuple[int, dict[str, int]]:
+    """A group's rule count in one direction as `fixed + sum(per_peer[p] * len(cidrs of p))`,
+    so a stack whose peer ranges are variables can check the quota at plan time."""
+    fixed = 0
+    per_peer: dict[str, set[str]] = {}
+    for spec in plan.rules:
+        if spec.group != group or spec.direction != direction:
+            continue
+        if spec.cidr_peer is None:
+            fixed += 1
+        else:
+            per_peer.setdefault(spec.cidr_peer, set()).add(spec.base_key)
+    return fixed, {peer: len(keys) for peer, keys in sorted(per_peer.items())}
 
 
 def check_quota(plan: AwsPlan, origin: str) -> None:

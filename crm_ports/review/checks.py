@@ -30,7 +30,6 @@ from crm_ports.options import Options
 from crm_ports.plans.aws import RULES_PER_GROUP, plan_aws
 from crm_ports.plans.azure import RULES_PER_NSG, plan_azure
 from crm_ports.plans.text import TAG_PREFIX
-from crm_ports.review.diff import ports_text
 from crm_ports.review.resources import (
     AWS_EGRESS,
     AWS_INGRESS,
@@ -38,7 +37,7 @@ from crm_ports.review.resources import (
     Resources,
     resource_type,
 )
-from crm_ports.ruleset import Rule, RuleSet
+from crm_ports.ruleset import Rule, RuleSet, ports_text
 
 ERROR = "error"
 WARNING = "warning"
@@ -84,8 +83,18 @@ class Finding:
     def blocking(self) -> bool:
         return self.severity == ERROR and self.waived is None
 
-    def sort_key(self) -> tuple[str, str, str, str]:
-        return (self.lab, self.check, self.where, self.subject)
+    def sort_key(self) -> tuple[str, ...]:
+        """Total order: two findings on one subject (ingress and egress of a group) still
+        sort the same way whatever the hash seed."""
+        return (
+            self.lab,
+            self.check,
+            self.where,
+            self.subject,
+            self.severity,
+            self.message,
+            self.waived or "",
+        )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -210,7 +219,10 @@ def _azure_spans(attributes: dict[str, Any]) -> list[Span]:
         if str(text).strip() == "*":
             return [ALL_PORTS]
         low, _, high = str(text).partition("-")
-        spans.append((int(low), int(high or low)))
+        try:
+            spans.append((int(low), int(high or low)))
+        except ValueError:  # a hand-edited value we cannot read: judge it as every port
+            return [ALL_PORTS]
     return spans
 
 
