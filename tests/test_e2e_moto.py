@@ -173,3 +173,21 @@ def test_synth_apply_audit_tamper_destroy(
     )
     gone = cli("audit", "aws", "--topology", topology, "--endpoint-url", moto_server.url)
     assert gone.code == 2 and "no such lab" in gone.err
+
+
+def test_peer_ranges_over_the_quota_fail_at_plan_time(
+    cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
+) -> None:
+    """Synthesis checked the quota with the lab's ranges; ranges given at deploy time
+    (TF_VAR_client_cidrs) are checked by the security groups' preconditions."""
+    out = tmp_path / "cdktf.out"
+    synth = cli("synth", "--out", str(out), "--aws-endpoint-url", moto_server.url)
+    assert synth.code == 0, synth.err
+    terraform = terraform_for(out / "stacks" / "aws-full-server", tmp_path)
+    assert terraform.plan_status() == 2  # the lab's own ranges plan fine
+    many = json.dumps([f"10.{i}.0.0/16" for i in range(100, 110)])
+    result = terraform.run(
+        "plan", "-no-color", "-input=false", f"-var=client_cidrs={many}", ok=(1,)
+    )
+    text = " ".join((result.stdout + result.stderr).split())
+    assert "Security group full-server-domain-controller would need more than 60 inbound" in text

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cdktf import TerraformProvider
+from cdktf import Precondition, TerraformProvider, TerraformResourceLifecycle
 from constructs import Construct
 
-from crm_ports.constructs.peers import CidrList, as_set_expression, peer_cidrs_for
+from crm_ports.constructs.peers import CidrList, as_set_expression, expression, peer_cidrs_for
 from crm_ports.constructs.resources._base import ResourceBatch
 from crm_ports.constructs.resources.aws import (
     SecurityGroup,
@@ -24,7 +24,14 @@ from crm_ports.constructs.resources.aws import (
     VpcSecurityGroupEgressRule,
     VpcSecurityGroupIngressRule,
 )
-from crm_ports.plans.aws import AwsPlan, SecurityGroupSpec, SgRuleSpec, plan_aws
+from crm_ports.plans.aws import (
+    RULES_PER_GROUP,
+    AwsPlan,
+    SecurityGroupSpec,
+    SgRuleSpec,
+    plan_aws,
+    quota_terms,
+)
 from crm_ports.ruleset import RuleSet
 
 
@@ -41,6 +48,7 @@ class AwsCrmGroup(Construct):
         members_group: AwsCrmGroup | None = None,
         provider: TerraformProvider | None = None,
         logical_id_prefix: str = "",
+        lifecycle: TerraformResourceLifecycle | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.group = spec.group
@@ -53,6 +61,7 @@ class AwsCrmGroup(Construct):
             ),
             provider=provider,
             logical_id=logical_id_prefix + spec.key,
+            lifecycle=lifecycle,
         )
         self._members = members_group
 
@@ -109,10 +118,36 @@ class AwsCrmFirewall(Construct):
                 else self.groups.get(members_name or ""),
                 provider=provider,
                 logical_id_prefix=logical_id_prefix,
+                lifecycle=self._quota_precondition(spec),
             )
         # Rules: one batch for the whole firewall (see ResourceBatch for why).
         self.rules = ResourceBatch(self, "rules", provider=provider)
         self._rules()
+
+    def _quota_precondition(self, spec: SecurityGroupSpec) -> TerraformResourceLifecycle | None:
+        """The plan checked the quota with the rule set's ranges; peer ranges that are
+        Terraform variables can grow at deploy time, so the group re-checks at plan time."""
+        conditions = []
+        for direction, word in (("ingress", "inbound"), ("egress", "outbound")):
+            fixed, per_peer = quota_terms(self.plan, spec.group, direction)
+            terms = [str(fixed)]
+            for peer, count in per_peer.items():
+                inner = expression(self._cidrs[peer])
+                if inner is not None:
+                    terms.append(f"{count} * length({inner})")
+            if len(terms) == 1:
+                continue  # nothing that can change after synthesis
+            conditions.append(
+                Precondition(
+                    condition=f"${{{' + '.join(terms)} <= {RULES_PER_GROUP}}}",
+                    error_message=(
+                        f"Security group {spec.name} would need more than {RULES_PER_GROUP} "
+                        f"{word} rules ({' + '.join(terms)}); AWS allows {RULES_PER_GROUP}: "
+                        "narrow the peer CIDR variables."
+                    ),
+                )
+            )
+        return TerraformResourceLifecycle(precondition=conditions) if conditions else None
 
     @property
     def security_group_ids(self) -> dict[str, str]:

@@ -44,13 +44,22 @@ def is_token(value: str) -> bool:
     return "TfToken[" in value
 
 
+def expression(value: CidrList) -> str | None:
+    """The Terraform expression inside "${...}", when the ranges are given as one."""
+    if isinstance(value, str):
+        match = _EXPRESSION.match(value)
+        if match:
+            return match.group(1)
+    return None
+
+
 def as_set_expression(value: CidrList) -> str:
     """A `for_each` value: Terraform wants a set, and a JSON array is a tuple."""
     if isinstance(value, str):
-        match = _EXPRESSION.match(value)
-        if not match:
+        inner = expression(value)
+        if inner is None:
             raise ValueError(f"expected a Terraform expression like '${{var.x}}', got {value!r}")
-        return f"${{toset({match.group(1)})}}"
+        return f"${{toset({inner})}}"
     items = list(value)
     if any(is_token(item) for item in items):
         from cdktf import Fn, Token  # a list token can only be wrapped on the Node side
