@@ -217,6 +217,9 @@ class Catalogue:
     def service(self, service_id: str) -> Service:
         return next(s for s in self.services if s.id == service_id)
 
+    def flow(self, flow_id: str) -> Flow:
+        return next(f for f in self.flows if f.id == flow_id)
+
     def role(self, role_id: str) -> Role:
         return next(r for r in self.roles if r.id == role_id)
 

@@ -210,14 +210,10 @@ def _merge(candidates: Iterable[_Candidate], catalogue: Catalogue) -> tuple[Rule
         service_list = sorted(services)
         flow_list = sorted(flows)
         names = ", ".join(catalogue.service(s).name for s in service_list)
-        titles = "; ".join(
-            next(f.title for f in catalogue.flows if f.id == fid) for fid in flow_list
-        )
+        titles = "; ".join(catalogue.flow(fid).title for fid in flow_list)
         refs: set[str] = set()
         for fid in flow_list:
-            refs.update(
-                catalogue.cite(c) for c in next(f for f in catalogue.flows if f.id == fid).cites
-            )
+            refs.update(catalogue.cite(c) for c in catalogue.flow(fid).cites)
         for sid in service_list:
             refs.update(catalogue.cite(c) for c in catalogue.service(sid).cites)
         rules.append(

@@ -102,6 +102,15 @@ class Rule:
         )
 
 
+def ports_text(rule: Rule) -> str:
+    """'TCP 1433', 'UDP 137-138', 'all traffic': how every view names a rule's ports."""
+    if rule.protocol.value == "all":
+        return "all traffic"
+    if rule.protocol.value == "icmp":
+        return "ICMP"
+    return f"{rule.protocol.value.upper()} {rule.ports}"
+
+
 @dataclass(frozen=True)
 class Advisory:
     """Something the seeds advise against that the options turned on."""

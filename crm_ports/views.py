@@ -12,7 +12,7 @@ from typing import Any
 from crm_ports.formats import render_rows, to_json
 from crm_ports.model import Catalogue
 from crm_ports.options import Options
-from crm_ports.ruleset import Rule, RuleSet
+from crm_ports.ruleset import RuleSet, ports_text
 
 
 def ports_data(catalogue: Catalogue, options: Options) -> dict[str, Any]:
@@ -75,10 +75,6 @@ def render_ports(catalogue: Catalogue, options: Options, fmt: str) -> str:
     return render_rows(headers, rows, fmt, wrap={4: 60, 5: 50})
 
 
-def port_text(rule: Rule) -> str:
-    return f"{rule.protocol.value.upper()} {rule.ports}"
-
-
 def render_rules(ruleset: RuleSet, fmt: str) -> str:
     if fmt == "json":
         return to_json(ruleset.to_json())
@@ -94,7 +90,7 @@ def matrix_data(ruleset: RuleSet) -> dict[str, dict[str, list[str]]]:
     """from group -> to group -> ["TCP 80", ...] in rule order."""
     cells: dict[str, dict[str, list[str]]] = defaultdict(dict)
     for rule in sorted(ruleset.rules, key=lambda r: (r.source, r.target, r.protocol, r.ports)):
-        cells[rule.source].setdefault(rule.target, []).append(port_text(rule))
+        cells[rule.source].setdefault(rule.target, []).append(ports_text(rule))
     return {k: dict(v) for k, v in cells.items()}
 
 
@@ -109,10 +105,7 @@ def render_matrix(ruleset: RuleSet, fmt: str) -> str:
             }
         )
     sources = [g.name for g in ruleset.groups if g.name in data]
-    targets = [
-        g.name for g in ruleset.groups if not g.is_peer or any(g.name in d for d in data.values())
-    ]
-    targets = [t for t in targets if any(t in data[s] for s in sources)]
+    targets = [g.name for g in ruleset.groups if any(g.name in data[s] for s in sources)]
     if fmt == "csv":
         rows = [
             [s, t, " ".join(", ".join(data[s][t]).split())]

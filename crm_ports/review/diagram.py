@@ -17,8 +17,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from crm_ports.review.diff import ports_text
-from crm_ports.ruleset import Group, Rule, RuleSet
+from crm_ports.ruleset import Group, Rule, RuleSet, ports_text
 
 BOX = "every-server"  # edge endpoint standing for the box of all server groups
 FORMATS = ("mermaid", "dot")

@@ -18,18 +18,9 @@ from crm_ports.plans.azure import plan_azure
 from crm_ports.review.impact import ResourceChange, compare, counts
 from crm_ports.review.resources import AZURE_RULE, Resources, aws_resources, azure_resources
 from crm_ports.review.states import LabState, State
-from crm_ports.ruleset import Rule, RuleSet
+from crm_ports.ruleset import Rule, RuleSet, ports_text
 
 RULE_FIELDS = ("ports", "service", "flows", "description", "refs")
-
-
-def ports_text(rule: Rule) -> str:
-    """'TCP 1433', 'UDP 137-138', 'all traffic'."""
-    if rule.protocol.value == "all":
-        return "all traffic"
-    if rule.protocol.value == "icmp":
-        return "ICMP"
-    return f"{rule.protocol.value.upper()} {rule.ports}"
 
 
 def _values(rule: Rule) -> dict[str, Any]:
