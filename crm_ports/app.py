@@ -84,7 +84,9 @@ def synth_app(
     from crm_ports.stacks.azure import AzureLabStack
     from crm_ports.stacks.common import stack_metadata
 
-    app = App(outdir=str(outdir))
+    # Absolute: jsii's Node process keeps the working directory it started in, which need
+    # not be ours now (a long-lived Python process, the tests). No path reaches the output.
+    app = App(outdir=str(outdir.resolve()))
     for index, stack in enumerate(stacks, 1):
         kind = AwsLabStack if stack.cloud == "aws" else AzureLabStack
         kind(app, stack.name, lab=stack.lab, rules=stack.rules)

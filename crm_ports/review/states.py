@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -128,6 +128,14 @@ def _relabelled(tmp: Path, ref: str) -> Iterator[None]:
         raise _relabel(exc, tmp, ref) from None
 
 
+def _ref_lab(path: Path, tmp: Path, ref: str) -> Lab:
+    """A lab read from the temporary checkout, named `REF:labs/x.yaml` in every later
+    message (quota errors surface after the checkout is gone)."""
+    lab = load_lab(path)
+    label = f"{ref}:{path.relative_to(tmp).as_posix()}"
+    return replace(lab, origin=label, options=replace(lab.options, origin=label))
+
+
 def git_ref(root: Path, ref: str) -> State:
     listing = _git(root, "ls-tree", "--name-only", f"{ref}^{{commit}}")
     present = set(listing.stdout.decode().split())
@@ -144,7 +152,7 @@ def git_ref(root: Path, ref: str) -> State:
             tar.extractall(tmp, filter="data")
         with _relabelled(tmp, ref):
             catalogue = load_catalogue(tmp / CATALOGUE_DIR)
-            labs = [*default_labs(), *(load_lab(p) for p in _lab_files(tmp / LABS_DIR))]
+            labs = [*default_labs(), *(_ref_lab(p, tmp, ref) for p in _lab_files(tmp / LABS_DIR))]
             state = _resolved(catalogue, labs, ref)
     return state
 
@@ -276,7 +284,10 @@ def synth_folder(folder: Path) -> State:
 
 def repository_root(start: Path) -> Path:
     """The git top-level of `start`, or `start` itself outside a repository."""
-    found = _git(start, "rev-parse", "--show-toplevel") if start.is_dir() else None
+    try:
+        found = _git(start, "rev-parse", "--show-toplevel") if start.is_dir() else None
+    except InputError:  # no git: only a git-ref STATE needs it, and says so then
+        return start
     if found is not None and found.returncode == 0:
         return Path(found.stdout.decode().strip())
     return start
