@@ -76,6 +76,28 @@ def test_json_is_sorted_and_stable_across_directories(tmp_path: Path) -> None:
     assert outputs[0] == json.dumps(json.loads(outputs[0]), indent=2, sort_keys=True) + "\n"
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "--all", "--format", "json"],
+        ["diagram", "--lab", "labs/contoso-claims.yaml", "--format", "dot"],
+        ["matrix", "--format", "csv"],
+    ],
+)
+def test_output_independent_of_the_hash_seed(args: list[str]) -> None:
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-m", "crm_ports", *args],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(REPO), "PYTHONHASHSEED": seed},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(outputs) == 1 and outputs.pop()
+
+
 def test_output_file_is_written_whole(cli: Callable[..., Result], tmp_path: Path) -> None:
     target = tmp_path / "rules.csv"
     assert cli("rules", "--format", "csv", "-o", str(target)).code == 0

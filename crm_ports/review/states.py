@@ -250,13 +250,15 @@ def read_stacks(folder: Path) -> list[StackState]:
     return [read_stack(d) for d in stack_dirs(folder)]
 
 
-def synth_folder(folder: Path) -> State:
-    """Labs of a synthesized folder; a lab's clouds are the stacks found for it."""
+def folder_labs(folder: Path) -> list[tuple[LabState, tuple[StackState, ...]]]:
+    """Labs of a synthesized folder with their stacks (a lab's clouds are the stacks found
+    for it); all stacks of one lab must have recorded the same rule set."""
     by_lab: dict[str, list[StackState]] = {}
     for stack in read_stacks(folder):
         by_lab.setdefault(stack.state.lab.name, []).append(stack)
-    labs = []
-    for stacks in by_lab.values():
+    out = []
+    for name in sorted(by_lab):
+        stacks = by_lab[name]
         first = stacks[0].state
         for other in stacks[1:]:
             if other.state.ruleset != first.ruleset:
@@ -267,16 +269,13 @@ def synth_folder(folder: Path) -> State:
                     f"differs from the rule set of {first.lab.origin}: re-run `crm-ports synth`",
                 )
         clouds = tuple(c for c in CLOUDS if any(s.cloud == c for s in stacks))
-        lab = Lab(
-            name=first.lab.name,
-            options=first.lab.options,
-            clouds=clouds,
-            aws=first.lab.aws,
-            waivers=first.lab.waivers,
-            origin=first.lab.origin,
-        )
-        labs.append(LabState(lab, first.ruleset))
-    return State(yamlio.display_name(folder), tuple(sorted(labs, key=lambda s: s.lab.name)))
+        lab = replace(first.lab, clouds=clouds)
+        out.append((LabState(lab, first.ruleset), tuple(stacks)))
+    return out
+
+
+def synth_folder(folder: Path) -> State:
+    return State(yamlio.display_name(folder), tuple(state for state, _ in folder_labs(folder)))
 
 
 # -- dispatch -----------------------------------------------------------------------------

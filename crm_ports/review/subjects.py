@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from crm_ports.lab import Lab
 from crm_ports.plans.azure import plan_azure
 from crm_ports.review.checks import Stack, Subject, rule_tags
 from crm_ports.review.resources import AZURE_RULE
-from crm_ports.review.states import StackState, State, read_stacks
+from crm_ports.review.states import StackState, State, folder_labs
 from crm_ports.review.synth import read_stack_resources
 
 
@@ -35,23 +34,12 @@ def from_state(state: State) -> list[Subject]:
 def with_synth(subjects: list[Subject], folder: Path) -> list[Subject]:
     """The subjects plus the folder's stacks: joined to a subject of the same lab name,
     else checked as labs of their own (with the rule set their stack recorded)."""
-    by_lab: dict[str, list[StackState]] = {}
-    for stack in read_stacks(folder):
-        by_lab.setdefault(stack.state.lab.name, []).append(stack)
+    found = {state.lab.name: (state, stacks) for state, stacks in folder_labs(folder)}
     out = []
     for subject in subjects:
-        found = by_lab.pop(subject.lab.name, [])
-        out.append(Subject(subject.lab, subject.ruleset, tuple(_stack(s) for s in found)))
-    for name in sorted(by_lab):
-        stacks = by_lab[name]
-        first = stacks[0].state
-        lab = Lab(
-            name=name,
-            options=first.ruleset.options,
-            clouds=tuple(s.cloud for s in stacks),
-            aws=first.lab.aws,
-            waivers=first.lab.waivers,
-            origin=first.lab.origin,
-        )
-        out.append(Subject(lab, first.ruleset, tuple(_stack(s) for s in stacks)))
+        _, stacks = found.pop(subject.lab.name, (None, ()))
+        out.append(Subject(subject.lab, subject.ruleset, tuple(_stack(s) for s in stacks)))
+    for name in sorted(found):
+        state, stacks = found[name]
+        out.append(Subject(state.lab, state.ruleset, tuple(_stack(s) for s in stacks)))
     return sorted(out, key=lambda s: s.lab.name)
