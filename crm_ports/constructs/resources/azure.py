@@ -197,7 +197,11 @@ class Subnet(_NamedAzureResource[SubnetConfig]):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ApplicationSecurityGroupConfig:
+class _GroupConfig:
+    """An ASG and an NSG take the same four attributes. The NSG's security_rule is
+    deliberately absent: it is optional+computed, so leaving it unset lets standalone
+    rules own the set."""
+
     name: str
     location: str
     resource_group_name: str
@@ -212,6 +216,11 @@ class ApplicationSecurityGroupConfig:
                 "tags": dict(self.tags) or None,
             }
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationSecurityGroupConfig(_GroupConfig):
+    pass
 
 
 class ApplicationSecurityGroup(_NamedAzureResource[ApplicationSecurityGroupConfig]):
@@ -219,23 +228,8 @@ class ApplicationSecurityGroup(_NamedAzureResource[ApplicationSecurityGroupConfi
 
 
 @dataclass(frozen=True, kw_only=True)
-class NetworkSecurityGroupConfig:
-    name: str
-    location: str
-    resource_group_name: str
-    tags: Mapping[str, str] = field(default_factory=dict)
-
-    def to_terraform(self) -> dict[str, Any]:
-        # security_rule is deliberately absent: it is an optional+computed
-        # attribute, so leaving it unset lets standalone rules own the set.
-        return compact(
-            {
-                "name": self.name,
-                "location": self.location,
-                "resource_group_name": self.resource_group_name,
-                "tags": dict(self.tags) or None,
-            }
-        )
+class NetworkSecurityGroupConfig(_GroupConfig):
+    pass
 
 
 class NetworkSecurityGroup(_NamedAzureResource[NetworkSecurityGroupConfig]):
