@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from crm_ports.audit.compare import Item, compare
+from crm_ports.audit.compare import Item, compare, tag_text
 from crm_ports.audit.model import AuditReport, Finding
 from crm_ports.errors import InputError
 from crm_ports.plans.aws import AwsPlan, SecurityGroupSpec, SgRuleSpec
@@ -172,10 +172,9 @@ def read_lab(client: Ec2Client, lab: str) -> tuple[list[dict[str, Any]], list[di
 
 
 def _tags(pairs: Any, keys: frozenset[str]) -> str:
-    """Only the keys the plan sets are compared: default_tags and people's own tags on a
-    resource are not drift."""
-    items = pairs.items() if isinstance(pairs, dict) else ((t["Key"], t["Value"]) for t in pairs)
-    return ", ".join(f"{k}={v}" for k, v in sorted(items) if k in keys)
+    """EC2 answers tags as [{"Key", "Value"}]; plans hold a mapping."""
+    tags = pairs if isinstance(pairs, dict) else {t["Key"]: t["Value"] for t in pairs}
+    return tag_text(tags, keys)
 
 
 def _ports(protocol: str, low: int | None, high: int | None) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Protocol
 
-from crm_ports.audit.compare import Item, compare
+from crm_ports.audit.compare import Item, compare, tag_text
 from crm_ports.audit.model import AuditReport, Finding
 from crm_ports.errors import InputError
 from crm_ports.plans.azure import AzurePlan, NsgRuleSpec
@@ -141,10 +141,6 @@ def read_lab(client: NetworkClient, target: AzureTarget, nsg_name: str) -> tuple
     rules = list(client.security_rules.list(group, nsg_name))
     asgs = list(client.application_security_groups.list(group))
     return nsg, rules, asgs
-
-
-def _tags(tags: Any, keys: frozenset[str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(dict(tags or {}).items()) if k in keys)
 
 
 def _port_key(text: str) -> tuple[int, str]:
@@ -275,14 +271,16 @@ def compare_lab(
         )
 
     expected = [
-        nsg_item(_tags(dict(plan.tags), keys)),
-        *(asg_item(a.name, _tags(dict(a.tags), keys)) for a in plan.asgs),
+        nsg_item(tag_text(dict(plan.tags), keys)),
+        *(asg_item(a.name, tag_text(dict(a.tags), keys)) for a in plan.asgs),
         *(_expected_rule(spec, plan) for spec in plan.rules),
     ]
     live = [
-        nsg_item(_tags(_field(nsg, "tags"), keys), str(_field(nsg, "id") or "")),
+        nsg_item(tag_text(_field(nsg, "tags"), keys), str(_field(nsg, "id") or "")),
         *(
-            asg_item(str(_field(a, "name")), _tags(_field(a, "tags"), keys), str(_field(a, "id")))
+            asg_item(
+                str(_field(a, "name")), tag_text(_field(a, "tags"), keys), str(_field(a, "id"))
+            )
             for a in ours
         ),
         *(_live_rule(rule, plan.nsg_name, asg_names) for rule in rules),

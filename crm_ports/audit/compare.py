@@ -11,7 +11,7 @@ so a hand-added rule without tags always ends up unexpected.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 from crm_ports.audit.model import CHANGED, MISSING, UNEXPECTED, Change, Finding
@@ -31,6 +31,12 @@ class Item:
 
 
 Key = Callable[[Item], Hashable | None]
+
+
+def tag_text(tags: Mapping[str, str] | None, keys: frozenset[str]) -> str:
+    """Tags as compared: only the keys the plan sets, so default_tags and people's own
+    tags on a resource are not drift."""
+    return ", ".join(f"{k}={v}" for k, v in sorted((tags or {}).items()) if k in keys)
 
 
 def _content(item: Item) -> Hashable:
