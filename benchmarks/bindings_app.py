@@ -41,7 +41,7 @@ from crm_ports.plans.aws import SgRuleSpec, plan_aws
 from crm_ports.plans.text import TAG_PREFIX
 from crm_ports.ruleset import RuleSet
 from crm_ports.stacks.aws import CREATE
-from crm_ports.stacks.common import local_backend, peer_variables
+from crm_ports.stacks.common import peer_variables, state_backend
 from tests.azure_bindings_app import AzureBindingsLabStack, StackKinds, run_cli, synth_stacks
 
 
@@ -51,7 +51,7 @@ class AwsBindingsLabStack(TerraformStack):
 
     def __init__(self, scope: Construct, name: str, *, lab: Lab, rules: RuleSet) -> None:
         super().__init__(scope, name)
-        local_backend(self)
+        state_backend(self, name, lab.backend)
         settings = lab.aws
         if settings.endpoint_url:
             raise ValueError(f"{name}: emulator endpoints are not mirrored here")

@@ -2,7 +2,9 @@
 
 `cdktf.json` runs `python -m crm_ports.app` (labs from CRM_PORTS_LABS, a path-separated
 list of lab files, else the default labs); `crm-ports synth` calls `synth_app` directly.
-Both produce the same `<outdir>/stacks/<stack>/cdk.tf.json`.
+Both produce the same `<outdir>/stacks/<stack>/cdk.tf.json` from the same lab files, and
+everything a stack targets (region, an emulator's endpoint, the state backend) comes from
+the lab file alone, so no sequence of the two commands can send a lab elsewhere.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from crm_ports.resolver import resolve
 from crm_ports.ruleset import RuleSet
 
 METADATA_FILE = "crm-ports.json"
+LABS_ENV = "CRM_PORTS_LABS"
 
 
 @dataclass(frozen=True)
@@ -104,23 +107,53 @@ def synth_app(
 
 
 def labs_from_environment() -> list[Lab]:
-    paths = [p for p in os.environ.get("CRM_PORTS_LABS", "").split(os.pathsep) if p]
+    paths = [p for p in os.environ.get(LABS_ENV, "").split(os.pathsep) if p]
     return [load_lab(Path(p)) for p in paths] if paths else list(default_labs())
 
 
+def refuse_state_inside(outdir: Path) -> None:
+    """Terraform state left inside an output folder by the earlier layout (state beside
+    each cdk.tf.json) is one synth away from deletion: cdktf-cli removes the folders of
+    stacks it does not build, and `make clean` removes them all. Refuse, and say where
+    the state belongs now."""
+    from crm_ports import yamlio
+    from crm_ports.errors import InputError
+    from crm_ports.state import local_state_file, states_inside
+
+    found = states_inside(outdir)
+    if not found:
+        return
+    state = found[0]
+    stack = state.relative_to(outdir / "stacks").parts[0]
+    target = outdir.parent / local_state_file(stack)
+    suffix = state.name.removeprefix("terraform.tfstate")
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    raise InputError(
+        yamlio.display_name(state),
+        f"stack '{stack}'",
+        "state",
+        f"Terraform state inside an output folder would be deleted by the next synth{more}: "
+        f"move it to {yamlio.display_name(target)}{suffix} (where the stacks keep their "
+        "state now), then synthesize again",
+    )
+
+
 def main() -> None:
-    """Entry point of `cdktf.json`'s app: cdktf-cli sets CDKTF_OUTDIR."""
+    """Entry point of `cdktf.json`'s app: cdktf-cli sets CDKTF_OUTDIR. Progress goes to
+    standard output, which cdktf-cli shows as information (standard error reads as an
+    error there); bad input is one line on standard error and exit 2."""
     from crm_ports.cli import fail
     from crm_ports.errors import InputError
 
     outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
     try:
+        refuse_state_inside(outdir)
         stacks = plan_stacks(labs_from_environment())
     except InputError as exc:
         fail(str(exc))
         sys.exit(2)
     outdir.mkdir(parents=True, exist_ok=True)
-    synth_app(stacks, outdir, progress=lambda line: print(line, file=sys.stderr))
+    synth_app(stacks, outdir, progress=lambda line: print(line, flush=True))
 
 
 if __name__ == "__main__":

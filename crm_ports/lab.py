@@ -14,6 +14,7 @@ from typing import Any
 from crm_ports import yamlio
 from crm_ports.errors import InputError
 from crm_ports.options import Options, build
+from crm_ports.state import LOCAL, Backend, backend_from
 from crm_ports.validation import check, field_path
 from crm_ports.yamlio import PathItem
 
@@ -56,6 +57,7 @@ class Lab:
     aws: AwsSettings = AwsSettings()
     azure: AzureSettings = AzureSettings()
     waivers: tuple[Waiver, ...] = ()
+    backend: Backend = LOCAL
     origin: str = field(default="<default lab>", compare=False)
 
     def stack_name(self, cloud: str) -> str:
@@ -88,6 +90,17 @@ def load_lab(path: Path) -> Lab:
     check(doc, "lab.schema.json", _describe)
     data: dict[str, Any] = doc.data
     entry = f"lab '{data['name']}'"
+    if data["name"] in TOPOLOGIES:
+        # `npx cdktf deploy aws-split-roles` without CRM_PORTS_LABS builds the default lab
+        # of that name: one stack name, one state file, two different labs.
+        raise InputError(
+            doc.name,
+            entry,
+            "name",
+            f"'{data['name']}' is the name of a default lab; its stacks and state would be "
+            "confused with the default lab's: choose another name",
+            doc.line(("name",)),
+        )
     raw: dict[str, Any] = dict(data.get("options") or {})
     lines: dict[str, int | None] = {k: doc.line(("options", k)) for k in raw}
     for key in TOP_LEVEL_OPTIONS:
@@ -111,15 +124,25 @@ def load_lab(path: Path) -> Lab:
     for key in ("vnet_cidr", "subnet_cidr"):
         if key in azure_raw:
             azure_raw[key] = _cidr(doc, ("azure", key), azure_raw[key])
+    clouds = tuple(data.get("clouds", CLOUDS))
+    aws = AwsSettings(**aws_raw)
     return Lab(
         name=data["name"],
         options=options,
-        clouds=tuple(data.get("clouds", CLOUDS)),
-        aws=AwsSettings(**aws_raw),
+        clouds=clouds,
+        aws=aws,
         azure=AzureSettings(**azure_raw),
         waivers=tuple(
             Waiver(w["check"], " ".join(w["reason"].split()), w.get("rule"))
             for w in data.get("waivers", [])
+        ),
+        backend=backend_from(
+            data.get("backend"),
+            file=doc.name,
+            entry=entry,
+            clouds=clouds,
+            aws_region=aws.region,
+            line_of=doc.line,
         ),
         origin=doc.name,
     )

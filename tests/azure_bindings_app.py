@@ -15,7 +15,7 @@ test process or a benchmark's measurement of something else::
 
 It writes `DIR/stacks/azure-<lab>/cdk.tf.json` for every lab that names Azure.
 
-Only cdktf-core helpers are shared with the real stack (`local_backend`, `peer_variables`,
+Only cdktf-core helpers are shared with the real stack (`state_backend`, `peer_variables`,
 `peer_cidrs_for`, the `count` expressions); everything that goes through our resource
 layer is rebuilt here with the bindings, because that layer is what is under test.
 """
@@ -55,7 +55,7 @@ from crm_ports.plans.azure import NsgRuleSpec, plan_azure
 from crm_ports.plans.text import TAG_PREFIX
 from crm_ports.ruleset import RuleSet
 from crm_ports.stacks.azure import CREATE_NET, CREATE_RG
-from crm_ports.stacks.common import local_backend, peer_variables
+from crm_ports.stacks.common import peer_variables, state_backend
 
 
 def _as_list(value: CidrList) -> list[str]:
@@ -69,7 +69,7 @@ class AzureBindingsLabStack(TerraformStack):
 
     def __init__(self, scope: Construct, name: str, *, lab: Lab, rules: RuleSet) -> None:
         super().__init__(scope, name)
-        local_backend(self)
+        state_backend(self, name, lab.backend)
         settings = lab.azure
         provider = AzurermProvider(self, "azurerm", features=[AzurermProviderFeatures()])
         for var, default, text in (

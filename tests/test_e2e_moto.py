@@ -1,6 +1,7 @@
-"""End to end against a moto server: `crm-ports synth --aws-endpoint-url`, then
-`terraform init / apply`, a `plan` that shows no changes, `crm-ports audit aws` clean,
-tampering reported by the audit, and `destroy` leaving no group behind. Both topologies.
+"""End to end against a moto server: `crm-ports synth` of a lab file whose
+`aws.endpoint_url` names the server, then `terraform init / apply`, a `plan` that shows
+no changes, `crm-ports audit aws` clean, tampering reported by the audit, and `destroy`
+leaving no group behind. Both topologies.
 
 Terraform comes from PATH and the aws provider from a local filesystem mirror
 (tests/tf_harness.py); missing either skips, or fails under CRM_PORTS_REQUIRE_TOOLS=1.
@@ -17,9 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from crm_ports.catalogue import load_catalogue
 from crm_ports.lab import TOPOLOGIES
+from crm_ports.options import Options
+from crm_ports.plans.aws import plan_aws
+from crm_ports.resolver import resolve
 from tests.conftest import Result
-from tests.test_audit_aws import audit_json, default_plan, open_rdp_to_the_world
+from tests.test_audit_aws import audit_json, open_rdp_to_the_world
 from tests.tf_harness import require_tool, terraform_env
 
 if TYPE_CHECKING:  # the plugin below imports it, so that pytest rewrites its asserts
@@ -75,15 +80,29 @@ class Terraform:
 
 def terraform_for(stack_dir: Path, workdir: Path) -> Terraform:
     """`terraform init` with the stack's own (local) backend: `tf_harness.terraform_init`
-    passes -backend=false, which `apply` refuses. Same mirror and isolated environment."""
+    passes -backend=false, which `apply` refuses. Same mirror and isolated environment.
+    The copy keeps the `<out>/stacks/<stack>/` layout: the state path is relative to it
+    and lands in `workdir`, beside the copied output folder."""
     binary = require_tool("terraform", "applies the synthesized stack to moto")
     mirror = require_tool("aws-provider-mirror", "terraform init cannot reach the registry")
-    run_dir = workdir / "stack"
+    run_dir = workdir / "cdktf.out" / "stacks" / stack_dir.name
     run_dir.mkdir(parents=True)
     run_dir.joinpath("cdk.tf.json").write_bytes(stack_dir.joinpath("cdk.tf.json").read_bytes())
     terraform = Terraform(binary, run_dir, terraform_env(workdir / "tf", mirror))
     terraform.run("init", "-no-color", "-input=false")
     return terraform
+
+
+def emulator_lab(folder: Path, topology: str, url: str) -> tuple[Path, str]:
+    """A lab file of `topology` whose stacks go to the moto server at `url`; returns its
+    path and the lab's name (lab files may not take a default lab's name)."""
+    name = f"moto-{topology}"
+    path = folder / f"{name}.yaml"
+    path.write_text(
+        f"name: {name}\nclouds: [aws]\ntopology: {topology}\naws: {{endpoint_url: {url}}}\n",
+        encoding="utf-8",
+    )
+    return path, name
 
 
 def changes(plan: dict[str, Any]) -> list[dict[str, Any]]:
@@ -113,13 +132,19 @@ def describe(change: dict[str, Any]) -> str:
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
 def test_synth_apply_audit_tamper_destroy(
-    topology: str, cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
+    topology: str,
+    cli: Cli,
+    moto_server: MotoServer,
+    aws_env: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = tmp_path / "cdktf.out"
-    synth = cli("synth", "--out", str(out), "--aws-endpoint-url", moto_server.url)
+    lab, name = emulator_lab(tmp_path, topology, moto_server.url)
+    synth = cli("synth", "--lab", str(lab), "--out", str(out))
     assert synth.code == 0, synth.err
-    terraform = terraform_for(out / "stacks" / f"aws-{topology}", tmp_path)
-    plan = default_plan(topology)
+    terraform = terraform_for(out / "stacks" / f"aws-{name}", tmp_path / "work")
+    plan = plan_aws(resolve(load_catalogue(), Options(topology=topology)), name)
 
     terraform.apply()
     pending = changes(terraform.show_plan())
@@ -129,8 +154,12 @@ def test_synth_apply_audit_tamper_destroy(
         terraform.apply()
     assert terraform.plan_status() == 0
 
-    code, report = audit_json(cli, moto_server.url, "--topology", topology)
-    assert (code, report["findings"]) == (0, [])
+    # The lab's own endpoint, with the emulator's credentials: none in the environment.
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(variable)
+    clean = cli("audit", "aws", "--lab", str(lab), "--format", "json")
+    code, report = clean.code, json.loads(clean.out)
+    assert (code, report["findings"]) == (0, []), clean.err
     assert report["checked"] == {
         "security_groups": len(plan.security_groups),
         "rules": len(plan.rules),
@@ -138,7 +167,7 @@ def test_synth_apply_audit_tamper_destroy(
 
     ec2 = moto_server.ec2()
     groups = ec2.describe_security_groups(
-        Filters=[{"Name": "tag:crm-ports:lab", "Values": [topology]}]
+        Filters=[{"Name": "tag:crm-ports:lab", "Values": [name]}]
     )["SecurityGroups"]
     group_id = {
         {t["Key"]: t["Value"] for t in g["Tags"]}["crm-ports:group"]: g["GroupId"] for g in groups
@@ -157,7 +186,7 @@ def test_synth_apply_audit_tamper_destroy(
     exposed = plan.security_groups[0]
     open_rdp_to_the_world(ec2, group_id[exposed.group])
 
-    code, report = audit_json(cli, moto_server.url, "--topology", topology)
+    code, report = audit_json(cli, moto_server.url, "--lab", str(lab))
     assert code == 1
     assert sorted((f["status"], f["container"], f["name"]) for f in report["findings"]) == [
         ("missing", plan.security_group(victim.group).name, victim.key),
@@ -166,12 +195,12 @@ def test_synth_apply_audit_tamper_destroy(
 
     terraform.apply("destroy")
     assert (
-        ec2.describe_security_groups(Filters=[{"Name": "tag:crm-ports:lab", "Values": [topology]}])[
+        ec2.describe_security_groups(Filters=[{"Name": "tag:crm-ports:lab", "Values": [name]}])[
             "SecurityGroups"
         ]
         == []
     )
-    gone = cli("audit", "aws", "--topology", topology, "--endpoint-url", moto_server.url)
+    gone = cli("audit", "aws", "--lab", str(lab))
     assert gone.code == 2 and "no such lab" in gone.err
 
 
@@ -181,13 +210,14 @@ def test_peer_ranges_over_the_quota_fail_at_plan_time(
     """Synthesis checked the quota with the lab's ranges; ranges given at deploy time
     (TF_VAR_client_cidrs) are checked by the security groups' preconditions."""
     out = tmp_path / "cdktf.out"
-    synth = cli("synth", "--out", str(out), "--aws-endpoint-url", moto_server.url)
+    lab, name = emulator_lab(tmp_path, "full-server", moto_server.url)
+    synth = cli("synth", "--lab", str(lab), "--out", str(out))
     assert synth.code == 0, synth.err
-    terraform = terraform_for(out / "stacks" / "aws-full-server", tmp_path)
+    terraform = terraform_for(out / "stacks" / f"aws-{name}", tmp_path / "work")
     assert terraform.plan_status() == 2  # the lab's own ranges plan fine
     many = json.dumps([f"10.{i}.0.0/16" for i in range(100, 110)])
     result = terraform.run(
         "plan", "-no-color", "-input=false", f"-var=client_cidrs={many}", ok=(1,)
     )
     text = " ".join((result.stdout + result.stderr).split())
-    assert "Security group full-server-domain-controller would need more than 60 inbound" in text
+    assert f"Security group {name}-domain-controller would need more than 60 inbound" in text

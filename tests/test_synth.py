@@ -3,6 +3,7 @@ identical output from anywhere, cloud limits refused by name, nothing half-writt
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -95,19 +96,58 @@ def test_byte_identical_from_another_directory(default_out: Path, tmp_path: Path
         assert str(REPO).encode() not in content and str(tmp_path).encode() not in content
 
 
-def test_endpoint_url_points_the_provider_at_an_emulator(tmp_path: Path) -> None:
-    result = _synth_in(
-        tmp_path,
-        "--lab",
-        str(REPO / "labs" / "fabrikam-full-server.yaml"),
-        "--aws-endpoint-url",
-        "http://127.0.0.1:5999",
+def test_the_lab_file_points_the_provider_at_an_emulator(tmp_path: Path) -> None:
+    lab = tmp_path / "emulated.yaml"
+    lab.write_text(
+        "name: emulated\nclouds: [aws]\ntopology: full-server\n"
+        "aws: {endpoint_url: 'http://127.0.0.1:5999'}\n"
+        "backend: {s3: {bucket: lab-state}}\n"
     )
+    result = _synth_in(tmp_path, "--lab", str(lab))
     assert result.returncode == 0, result.stderr
-    text = (tmp_path / "cdktf.out/stacks/aws-fabrikam-full-server/cdk.tf.json").read_text()
-    assert (
-        '"ec2": "http://127.0.0.1:5999"' in text and '"skip_credentials_validation": true' in text
+    document = json.loads((tmp_path / "cdktf.out/stacks/aws-emulated/cdk.tf.json").read_text())
+    [provider] = document["provider"]["aws"]
+    assert provider["endpoints"] == [
+        {
+            "ec2": "http://127.0.0.1:5999",
+            "iam": "http://127.0.0.1:5999",
+            "sts": "http://127.0.0.1:5999",
+        }
+    ]
+    assert provider["skip_credentials_validation"] is True
+    # The state goes to the same emulator, one key per stack, with the native lock file.
+    backend = document["terraform"]["backend"]["s3"]
+    assert backend["endpoints"]["s3"] == "http://127.0.0.1:5999"
+    assert (backend["bucket"], backend["key"], backend["region"]) == (
+        "lab-state",
+        "crm-ports/aws-emulated.tfstate",
+        "us-east-1",
     )
+    assert backend["use_lockfile"] is True and backend["encrypt"] is True
+
+
+def test_the_endpoint_flag_is_refused_for_the_lab_file(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flag only `crm-ports synth` knew would be lost by the next `npx cdktf deploy`."""
+    monkeypatch.chdir(tmp_path)
+    result = cli("synth", "--aws-endpoint-url", "http://127.0.0.1:5000")
+    assert result.code == 2 and result.err.count("\n") == 1
+    assert "set aws.endpoint_url in the lab file" in result.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_local_state_lies_beside_the_output_folder(tmp_path: Path) -> None:
+    result = _synth_in(tmp_path, "--out", "build/cdktf.out")
+    assert result.returncode == 0, result.stderr
+    for stack in ("aws-split-roles", "azure-full-server"):
+        document = json.loads(
+            (tmp_path / f"build/cdktf.out/stacks/{stack}/cdk.tf.json").read_text()
+        )
+        path = document["terraform"]["backend"]["local"]["path"]
+        assert path == f"../../../terraform.{stack}.tfstate"
+        stack_dir = tmp_path / "build/cdktf.out/stacks" / stack
+        assert (stack_dir / path).resolve() == (tmp_path / "build" / f"terraform.{stack}.tfstate")
 
 
 def test_lab_over_the_aws_quota_fails_by_name(
@@ -145,28 +185,28 @@ def test_failed_synth_keeps_the_previous_output(
     cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    state = Path("out/stacks/aws-full-server/terraform.tfstate")
-    state.parent.mkdir(parents=True)
-    state.write_text("{}")
-    (state.parent / "cdk.tf.json").write_text("previous")
+    stack = Path("out/stacks/aws-full-server")
+    (stack / ".terraform").mkdir(parents=True)
+    (stack / ".terraform" / "terraform.tfstate").write_text("{}")  # backend settings only
+    (stack / "cdk.tf.json").write_text("previous")
 
     def explode(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr("crm_ports.app.synth_app", explode)
     assert cli("synth", "--out", "out").code == 130
-    assert (state.parent / "cdk.tf.json").read_text() == "previous"
-    assert state.read_text() == "{}"
+    assert (stack / "cdk.tf.json").read_text() == "previous"
+    assert (stack / ".terraform" / "terraform.tfstate").read_text() == "{}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no scratch folder left
 
 
-def test_stale_stacks_are_retired_but_state_is_kept(
+def test_stale_stacks_are_retired_keeping_other_files(
     cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert cli("synth", "--out", "out").code == 0
-    state = Path("out/stacks/aws-split-roles/terraform.tfstate")
-    state.write_text("{}")
+    working = Path("out/stacks/aws-split-roles/.terraform")
+    working.mkdir()
     result = cli("synth", "--out", "out", "--lab", str(REPO / "labs" / "fabrikam-full-server.yaml"))
     assert result.code == 0
     assert "removed stale stack aws-split-roles" in result.err
@@ -174,4 +214,50 @@ def test_stale_stacks_are_retired_but_state_is_kept(
         "aws-fabrikam-full-server",
         "aws-split-roles",
     ]
-    assert [p.name for p in state.parent.iterdir()] == ["terraform.tfstate"]
+    assert [p.name for p in working.parent.iterdir()] == [".terraform"]
+
+
+@pytest.mark.parametrize("name", ["terraform.tfstate", "terraform.tfstate.backup"])
+def test_state_inside_the_output_folder_is_refused(
+    name: str, cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The earlier layout kept state beside cdk.tf.json, where cdktf-cli's next synth
+    (which removes the folders of stacks it does not build) or `make clean` deletes it."""
+    monkeypatch.chdir(tmp_path)
+    state = Path("out/stacks/aws-split-roles") / name
+    state.parent.mkdir(parents=True)
+    state.write_text('{"serial": 7}')
+    (state.parent / "cdk.tf.json").write_text("previous")
+    result = cli("synth", "--out", "out")
+    assert result.code == 2 and result.err.count("\n") == 1, result.err
+    assert f"out/stacks/aws-split-roles/{name}: stack 'aws-split-roles'" in result.err
+    target = "terraform.aws-split-roles.tfstate" + name.removeprefix("terraform.tfstate")
+    assert f"move it to {target}" in result.err
+    assert state.read_text() == '{"serial": 7}'
+    assert (state.parent / "cdk.tf.json").read_text() == "previous"
+    assert sorted(p.name for p in Path("out/stacks").iterdir()) == ["aws-split-roles"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_the_cdktf_app_refuses_state_inside_its_output_folder(tmp_path: Path) -> None:
+    """cdktf-cli runs the app first and removes orphaned stack folders after it: an app
+    that fails keeps them (and the state in them) in place."""
+    state = tmp_path / "cdktf.out/stacks/aws-contoso-claims/terraform.tfstate"
+    state.parent.mkdir(parents=True)
+    state.write_text("{}")
+    env = {**os.environ, "CDKTF_OUTDIR": "cdktf.out"}
+    env.pop("CRM_PORTS_LABS", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "crm_ports.app"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "move it to terraform.aws-contoso-claims.tfstate" in result.stderr
+    assert result.stdout == "" and state.read_text() == "{}"
+    assert sorted(p.name for p in (tmp_path / "cdktf.out/stacks").iterdir()) == [
+        "aws-contoso-claims"
+    ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from crm_ports import emulator
 from crm_ports.audit.compare import Item, compare, tag_text
 from crm_ports.audit.model import AuditReport, Finding
 from crm_ports.errors import InputError
@@ -50,6 +51,9 @@ class Ec2Client(Protocol):
 class AwsTarget:
     region: str
     endpoint_url: str | None = None
+    # The lab's own aws.endpoint_url: an emulator, reached with its test credentials as
+    # the provider does. An endpoint given on the command line keeps the usual chain.
+    emulator: bool = False
 
     @property
     def where(self) -> str:
@@ -100,7 +104,12 @@ def default_client(target: AwsTarget) -> Ec2Client:
         retries={"max_attempts": 3, "mode": "standard"},
         user_agent_extra="crm-ports-audit",
     )
-    client: Ec2Client = boto3.session.Session().client(
+    credentials = (
+        {"aws_access_key_id": emulator.ACCESS_KEY, "aws_secret_access_key": emulator.SECRET_KEY}
+        if target.emulator
+        else {}
+    )
+    client: Ec2Client = boto3.session.Session(**credentials).client(
         "ec2", region_name=target.region, endpoint_url=target.endpoint_url, config=config
     )
     return client

@@ -120,7 +120,8 @@ Examples:
     "endpoint_url",
     default=None,
     metavar="URL",
-    help="EC2 endpoint, e.g. a moto server. [default: the lab's aws.endpoint_url, else AWS]",
+    help="EC2 endpoint, with the usual AWS credentials. [default: the lab's aws.endpoint_url, "
+    "an emulator reached with its test credentials, as the lab's stack does; else AWS]",
 )
 @format_option(formats=FORMATS)
 @fail_on_option
@@ -150,7 +151,11 @@ def aws(
 
     lab, ruleset = lab_for_audit(ctx, "aws", lab_path, lab_name, values)
     plan = plan_aws(ruleset, lab.name, egress=lab.aws.egress, origin=lab.origin)
-    target = AwsTarget(region or lab.aws.region, endpoint_url or lab.aws.endpoint_url)
+    target = AwsTarget(
+        region or lab.aws.region,
+        endpoint_url or lab.aws.endpoint_url,
+        emulator=endpoint_url is None and lab.aws.endpoint_url is not None,
+    )
     report = audit_aws(plan, target)
     return finish(render(report, fmt), output, report.drift, fail_on)
 

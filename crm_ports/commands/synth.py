@@ -3,8 +3,8 @@
 Everything that can be wrong with the input is found before Node starts (labs are loaded
 and resolved, cloud limits checked). Synthesis happens in a scratch folder beside the
 output and each file is then moved into place, so an interrupted run leaves the previous
-output whole, and files it does not write (Terraform state beside a deployed stack) are
-never touched.
+output whole. An output folder that still holds Terraform state (the layout before state
+moved beside it) is refused: cdktf-cli and `make clean` would delete that state.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -28,8 +27,11 @@ from crm_ports.lab import default_labs, load_lab
 Examples:
   crm-ports synth
   crm-ports synth --lab labs/contoso-claims.yaml --out build/cdktf.out
-  crm-ports synth --lab labs/fabrikam-full-server.yaml --aws-endpoint-url http://127.0.0.1:5000
-Then: npx cdktf deploy aws-split-roles  (or terraform -chdir=cdktf.out/stacks/aws-split-roles)"""
+  crm-ports synth --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml
+Then deploy with the same lab files, which say where each lab goes (aws.endpoint_url for
+an emulator) and where its state lives (backend:, else terraform.<stack>.tfstate beside
+the output folder):
+  CRM_PORTS_LABS=labs/contoso-claims.yaml npx cdktf deploy aws-contoso-claims"""
 )
 @click.option(
     "--lab",
@@ -46,30 +48,30 @@ Then: npx cdktf deploy aws-split-roles  (or terraform -chdir=cdktf.out/stacks/aw
     show_default=True,
     help="Output folder; stacks land in OUT/stacks/<cloud>-<lab>/cdk.tf.json.",
 )
-@click.option(
-    "--aws-endpoint-url",
-    default=None,
-    metavar="URL",
-    help="Point the AWS provider at a local EC2 emulator (moto) with test credentials.",
-)
+@click.option("--aws-endpoint-url", default=None, hidden=True, expose_value=True)
 @click.pass_context
 def synth(
     ctx: click.Context, /, lab_paths: tuple[Path, ...], out: Path, aws_endpoint_url: str | None
 ) -> int:
     """Synthesize the lab stacks (`<cloud>-<lab>`) for `cdktf deploy` or `terraform`."""
-    from crm_ports.app import plan_stacks, synth_app
+    from crm_ports.app import plan_stacks, refuse_state_inside, synth_app
 
+    if aws_endpoint_url is not None:
+        # A flag only this command knew let `npx cdktf deploy` rebuild the same stack
+        # for real AWS: the emulator is a property of the lab, read by every path.
+        raise InputError(
+            "command line",
+            "",
+            "--aws-endpoint-url",
+            "was removed: set aws.endpoint_url in the lab file instead, so that "
+            "`npx cdktf deploy` and `crm-ports audit` target the same emulator",
+        )
     labs = [load_lab(p) for p in lab_paths] or list(default_labs())
-    if aws_endpoint_url:
-        if not aws_endpoint_url.startswith(("http://", "https://")):
-            raise InputError(
-                "command line", "options", "--aws-endpoint-url", "must be an http(s) URL"
-            )
-        labs = [replace(lab, aws=replace(lab.aws, endpoint_url=aws_endpoint_url)) for lab in labs]
     stacks = plan_stacks(labs, catalogue(ctx))
     parent = out.parent if str(out.parent) else Path(".")
     if out.exists() and not out.is_dir():
         raise InputError(yamlio.display_name(out), "", "--out", "exists and is not a folder")
+    refuse_state_inside(out)
     try:
         parent.mkdir(parents=True, exist_ok=True)
         scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
@@ -86,7 +88,7 @@ def synth(
             os.replace(source, target)
         for stale in retire_stale_stacks(out, {s.name for s in stacks}):
             click.echo(
-                f"removed stale stack {stale} (its other files, such as state, are kept)", err=True
+                f"removed stale stack {stale} (files crm-ports did not write are kept)", err=True
             )
     except OSError as exc:
         raise InputError(
@@ -103,7 +105,7 @@ def synth(
 def retire_stale_stacks(out: Path, current: set[str]) -> list[str]:
     """Stack folders a previous run wrote for labs this run does not build lose the files
     crm-ports wrote there, so `diff`/`check --synth` never review a lab that is gone;
-    anything else in them (Terraform state of a deployed stack) stays."""
+    anything else in them (a `.terraform` working folder) stays."""
     from crm_ports.app import METADATA_FILE
 
     stale = []

@@ -18,7 +18,7 @@ from crm_ports.constructs.resources.aws import (
 from crm_ports.lab import Lab
 from crm_ports.plans.text import TAG_PREFIX
 from crm_ports.ruleset import RuleSet
-from crm_ports.stacks.common import local_backend, peer_variables
+from crm_ports.stacks.common import peer_variables, state_backend
 
 CREATE = '${var.vpc_id == "" ? 1 : 0}'
 
@@ -29,7 +29,7 @@ class AwsLabStack(TerraformStack):
 
     def __init__(self, scope: Construct, name: str, *, lab: Lab, rules: RuleSet) -> None:
         super().__init__(scope, name)
-        local_backend(self)
+        state_backend(self, name, lab.backend, lab.aws.endpoint_url)
         settings = lab.aws
         if settings.endpoint_url:
             config = AwsProviderConfig.for_emulator(settings.endpoint_url, settings.region)

@@ -24,7 +24,7 @@ from crm_ports.lab import Lab
 from crm_ports.plans.azure import default_resource_group
 from crm_ports.plans.text import TAG_PREFIX
 from crm_ports.ruleset import RuleSet
-from crm_ports.stacks.common import local_backend, peer_variables
+from crm_ports.stacks.common import peer_variables, state_backend
 
 CREATE_RG = '${var.resource_group_name == "" ? 1 : 0}'
 CREATE_NET = '${var.subnet_id == "" ? 1 : 0}'
@@ -36,7 +36,7 @@ class AzureLabStack(TerraformStack):
 
     def __init__(self, scope: Construct, name: str, *, lab: Lab, rules: RuleSet) -> None:
         super().__init__(scope, name)
-        local_backend(self)
+        state_backend(self, name, lab.backend)
         settings = lab.azure
         provider = AzurermProvider(self, "azurerm", AzurermProviderConfig())
         for var, default, text in (

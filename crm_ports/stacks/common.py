@@ -1,14 +1,25 @@
-"""What both lab stacks share: a relative local backend (no absolute path in the output),
-CIDR variables for the outside peers, and the names of the lab's variables."""
+"""What both lab stacks share: the state backend the lab chose (never inside the output
+folder, no absolute path in the output), CIDR variables for the outside peers, and the
+names of the lab's variables."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from cdktf import LocalBackend, TerraformStack, TerraformVariable
+from cdktf import (
+    AzurermBackend,
+    LocalBackend,
+    S3Backend,
+    S3BackendEndpointConfig,
+    TerraformBackend,
+    TerraformStack,
+    TerraformVariable,
+)
 
 from crm_ports.lab import Lab
 from crm_ports.ruleset import RuleSet
+from crm_ports.state import LOCAL, Backend
 
 PEER_HELP = {
     "client_cidrs": "IPv4 ranges of CRM users (browsers, CRM for Outlook)",
@@ -17,10 +28,28 @@ PEER_HELP = {
 }
 
 
-def local_backend(stack: TerraformStack) -> None:
-    """State beside the stack's cdk.tf.json; cdktf's default would embed the absolute
-    working directory, which breaks byte-identical output across checkouts."""
-    LocalBackend(stack, path="terraform.tfstate")
+def state_backend(
+    stack: TerraformStack, name: str, backend: Backend = LOCAL, emulator: str | None = None
+) -> TerraformBackend:
+    """The lab's backend block for stack `name` (decided by `crm_ports.state`). Without
+    one, cdktf would add a local backend holding the absolute working directory, which
+    breaks byte-identical output across checkouts."""
+    kind, config = backend.block(name, emulator)
+    if kind == "local":
+        return LocalBackend(stack, path=config["path"])
+    if kind == "azurerm":
+        return AzurermBackend(stack, **config)
+    settings: dict[str, Any] = dict(config)
+    # cdktf 0.21's S3BackendConfig predates Terraform 1.10's native lock file.
+    use_lockfile = settings.pop("use_lockfile")
+    endpoints = settings.pop("endpoints", None)
+    s3 = S3Backend(
+        stack,
+        endpoints=S3BackendEndpointConfig(**endpoints) if endpoints else None,
+        **settings,
+    )
+    s3.add_override("use_lockfile", use_lockfile)
+    return s3
 
 
 def peer_variables(stack: TerraformStack, rules: RuleSet) -> dict[str, str]:

@@ -22,6 +22,7 @@ from cdktf import (
 )
 from constructs import Construct
 
+from crm_ports import emulator
 from crm_ports.constructs.resources._base import C, JsonResource, compact
 
 __all__ = [
@@ -107,8 +108,8 @@ class AwsProviderConfig:
         return cls(
             region=region,
             endpoints=AwsEndpoints(ec2=endpoint_url, iam=endpoint_url, sts=endpoint_url),
-            access_key="testing",
-            secret_key="testing",
+            access_key=emulator.ACCESS_KEY,
+            secret_key=emulator.SECRET_KEY,
             skip_credentials_validation=True,
             skip_requesting_account_id=False,
             skip_metadata_api_check=True,
