@@ -40,7 +40,9 @@ def _message(error: ValidationError) -> str:
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown key")
     if error.validator == "pattern":
-        return f"{error.instance!r} is not a valid id (lower-case words joined by '-')"
+        # A pattern's schema may say in words what it accepts; ids are the common case.
+        what = error.schema.get("description", "a valid id (lower-case words joined by '-')")
+        return f"{error.instance!r} is not {what}"
     if error.validator == "required":
         return error.message.replace("is a required property", "is missing")
     return error.message

@@ -154,6 +154,27 @@ LAB_BREAKS = [
     ("name: [x\n", ["malformed YAML"]),
     ("name: X Y\n", ["field 'name'", "not a valid id"]),
     ("clouds: [gcp]\nname: x\n", ["field 'clouds[0]'", "'gcp' is not one of"]),
+    # The state backend: shape, required keys, one key per stack, and no default lab's name.
+    ("name: x\nbackend: {s3: {bucket: lab-state, colour: red}}\n", ["field 'backend.s3.colour'"]),
+    ("name: x\nbackend: {s3: {region: eu-west-1}}\n", ["field 'backend.s3'", "'bucket'"]),
+    ("name: x\nbackend: {gcs: {bucket: lab-state}}\n", ["field 'backend.gcs'", "unknown key"]),
+    (
+        "name: x\nbackend: {s3: {bucket: lab-state}, azurerm: {}}\n",
+        ["field 'backend'", "too many properties"],
+    ),
+    (
+        "name: x\nbackend: {azurerm: {resource_group_name: rg, container_name: tfstate}}\n",
+        ["field 'backend.azurerm'", "'storage_account_name'"],
+    ),
+    (
+        "name: x\nbackend: {s3: {bucket: lab-state, key: lab.tfstate}}\n",
+        ["lab 'x'", "field 'backend.s3.key'", "put {stack} in it"],
+    ),
+    ("name: x\nbackend: {s3: {bucket: B}}\n", ["field 'backend.s3.bucket'", "an S3 bucket name"]),
+    (
+        "name: split-roles\n",
+        ["lab 'split-roles'", "field 'name'", "the name of a default lab"],
+    ),
 ]
 
 
