@@ -8,7 +8,7 @@ located through the YAML document's line table.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 
@@ -41,7 +41,8 @@ def _message(error: ValidationError) -> str:
         return error.message.replace("Additional properties are not allowed", "unknown key")
     if error.validator == "pattern":
         # A pattern's schema may say in words what it accepts; ids are the common case.
-        what = error.schema.get("description", "a valid id (lower-case words joined by '-')")
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        what = schema.get("description", "a valid id (lower-case words joined by '-')")
         return f"{error.instance!r} is not {what}"
     if error.validator == "required":
         return error.message.replace("is a required property", "is missing")
