@@ -24,7 +24,7 @@ from crm_ports.options import Options
 from crm_ports.plans.aws import plan_aws
 from crm_ports.resolver import resolve
 from tests.conftest import Result
-from tests.test_audit_aws import audit_json, open_rdp_to_the_world
+from tests.test_audit_aws import open_rdp_to_the_world
 from tests.tf_harness import require_tool, terraform_env
 
 if TYPE_CHECKING:  # the plugin below imports it, so that pytest rewrites its asserts
@@ -93,6 +93,14 @@ def terraform_for(stack_dir: Path, workdir: Path) -> Terraform:
     return terraform
 
 
+def lab_audit(cli: Cli, lab: Path) -> tuple[int, dict[str, Any]]:
+    """`crm-ports audit aws --lab LAB` as JSON: the lab's endpoint, its test credentials."""
+    result = cli("audit", "aws", "--lab", str(lab), "--format", "json")
+    assert result.err == "", result.err
+    report: dict[str, Any] = json.loads(result.out)
+    return result.code, report
+
+
 def emulator_lab(folder: Path, topology: str, url: str) -> tuple[Path, str]:
     """A lab file of `topology` whose stacks go to the moto server at `url`; returns its
     path and the lab's name (lab files may not take a default lab's name)."""
@@ -157,9 +165,8 @@ def test_synth_apply_audit_tamper_destroy(
     # The lab's own endpoint, with the emulator's credentials: none in the environment.
     for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.delenv(variable)
-    clean = cli("audit", "aws", "--lab", str(lab), "--format", "json")
-    code, report = clean.code, json.loads(clean.out)
-    assert (code, report["findings"]) == (0, []), clean.err
+    code, report = lab_audit(cli, lab)
+    assert (code, report["findings"]) == (0, [])
     assert report["checked"] == {
         "security_groups": len(plan.security_groups),
         "rules": len(plan.rules),
@@ -186,7 +193,7 @@ def test_synth_apply_audit_tamper_destroy(
     exposed = plan.security_groups[0]
     open_rdp_to_the_world(ec2, group_id[exposed.group])
 
-    code, report = audit_json(cli, moto_server.url, "--lab", str(lab))
+    code, report = lab_audit(cli, lab)
     assert code == 1
     assert sorted((f["status"], f["container"], f["name"]) for f in report["findings"]) == [
         ("missing", plan.security_group(victim.group).name, victim.key),
