@@ -84,8 +84,6 @@ def test_steps_do_what_the_issue_asks() -> None:
     assert "<!-- crm-ports:plan-review -->" in script and "updateComment" in script
     assert 'readFileSync("verify.md"' in script
     last = steps[-1]
-    assert last["if"] == (
-        "steps.check.outputs.status != '0' || steps.verify.outputs.status != '0'"
-    )
+    assert last["if"] == ("steps.check.outputs.status != '0' || steps.verify.outputs.status != '0'")
     assert "exit 1" in last["run"]
     assert job["env"]["CRM_PORTS_REQUIRE_TOOLS"] == "1"

@@ -33,7 +33,7 @@ class SgRule:
     peer_group: str | None  # referenced_security_group_id
 
     def matches(self, protocol: str, port: int) -> bool:
-        return self.protocol in ("all", protocol) and self.ports.overlaps(Spans.one(port, port))
+        return self.protocol in ("all", protocol) and port in self.ports
 
     def covers(self, other: Principal) -> bool:
         """Whether the rule's far side is `other`, whole."""
@@ -77,6 +77,7 @@ class AwsFirewall:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         self.rules: list[SgRule] = []
+        self._held: dict[tuple[frozenset[str], bool, str], list[SgRule]] = {}
         for kind, egress in (
             ("aws_vpc_security_group_ingress_rule", False),
             ("aws_vpc_security_group_egress_rule", True),
@@ -134,11 +135,18 @@ class AwsFirewall:
         return full, bool(touching), tuple(r.address for r in touching)
 
     def _rules(self, holder: Principal, egress: bool, protocol: str, port: int) -> list[SgRule]:
-        return [
-            r
-            for r in self.rules
-            if r.egress == egress and r.group in holder.identities and r.matches(protocol, port)
-        ]
+        key = (holder.identities, egress, protocol)
+        held = self._held.get(key)
+        if held is None:
+            held = [
+                r
+                for r in self.rules
+                if r.egress == egress
+                and r.group in holder.identities
+                and r.protocol in ("all", protocol)
+            ]
+            self._held[key] = held
+        return [r for r in held if r.matches(protocol, port)]
 
     def decide(self, source: Principal, target: Principal, protocol: str, port: int) -> Verdict:
         what = f"{protocol.upper()} {port} from {source.name} to {target.name}"

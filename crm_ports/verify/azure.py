@@ -56,7 +56,7 @@ class NsgRule:
     destination: Match
 
     def matches(self, protocol: str, port: int) -> bool:
-        return self.protocol in ("all", protocol) and self.ports.overlaps(Spans.one(port, port))
+        return self.protocol in ("all", protocol) and port in self.ports
 
 
 class AzureFirewall:
@@ -75,6 +75,7 @@ class AzureFirewall:
             for address, raw in stack.of_type("azurerm_network_security_rule")
         ]
         self.rules = sorted(explicit + self._defaults(), key=lambda r: (r.priority, r.address))
+        self._by_direction: dict[tuple[bool, str], list[NsgRule]] = {}
         membership = stack.outputs.get(MEMBERSHIP_OUTPUT)
         if not isinstance(membership, dict):
             raise InputError(
@@ -199,8 +200,8 @@ class AzureFirewall:
         remaining = remote.addresses if not remote.is_server else None
         allowed: list[str] = []
         denied: list[str] = []
-        for rule in self.rules:
-            if rule.inbound != inbound or not rule.matches(protocol, port):
+        for rule in self._ordered(inbound, protocol):
+            if port not in rule.ports:
                 continue
             if not getattr(rule, near).whole(local):
                 continue
@@ -218,6 +219,15 @@ class AzureFirewall:
                 break
         full = not denied and bool(allowed)
         return full, bool(allowed), tuple(allowed or denied), (denied or allowed or [""])[0]
+
+    def _ordered(self, inbound: bool, protocol: str) -> list[NsgRule]:
+        """The rules of one direction that can match `protocol`, in priority order."""
+        key = (inbound, protocol)
+        if key not in self._by_direction:
+            self._by_direction[key] = [
+                r for r in self.rules if r.inbound == inbound and r.protocol in ("all", protocol)
+            ]
+        return self._by_direction[key]
 
     def decide(self, source: Principal, target: Principal, protocol: str, port: int) -> Verdict:
         what = f"{protocol.upper()} {port} from {source.name} to {target.name}"

@@ -36,7 +36,10 @@ class Spans:
 
     @classmethod
     def one(cls, start: int, end: int) -> Spans:
-        return cls.of([(start, end)])
+        return cls(((start, end),) if start <= end else ())
+
+    def __contains__(self, value: object) -> bool:
+        return isinstance(value, int) and any(a <= value <= b for a, b in self.items)
 
     def __bool__(self) -> bool:
         return bool(self.items)
