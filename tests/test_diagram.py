@@ -80,10 +80,29 @@ def test_changed_edges_are_marked() -> None:
     head = resolve(catalogue, Options(sql_port=1533, https=False))
     text = render(head, "mermaid", base=base)
     check_mermaid(text)
-    assert '"changed: TCP 1533"| g_sql_server' in text
+    assert '"changed: +TCP 1533, -TCP 1433"| g_sql_server' in text  # says what changed
     assert "linkStyle" in text and "#bf8700" in text
     dot_text = render(head, "dot", base=base)
-    assert 'label="changed: TCP 1533"' in dot_text
+    assert 'label="changed: +TCP 1533, -TCP 1433"' in dot_text
+
+
+def test_changed_edge_keeps_the_ports_that_stay_apart() -> None:
+    catalogue = load_catalogue()
+    base = resolve(catalogue, Options(topology="full-server"))
+    head = resolve(
+        catalogue, Options(topology="full-server", sql_port=1533, sql_named_instance=True)
+    )
+    text = render(head, "mermaid", base=base)
+    assert '"changed: +TCP 1533 · +UDP 1434, -TCP 1433; kept TCP 80, 443"' in text
+
+
+def test_peer_range_change_marks_its_edges() -> None:
+    catalogue = load_catalogue()
+    base = resolve(catalogue, Options())
+    head = resolve(catalogue, Options(client_cidrs=("10.100.0.0/16", "0.0.0.0/0")))
+    text = render(head, "mermaid", base=base)
+    check_mermaid(text)
+    assert '"changed: ranges +0.0.0.0/0: TCP 88, 135, 389, 636, 3268-3269' in text
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
