@@ -21,7 +21,7 @@ from crm_ports.formats import to_json
 from crm_ports.lab import Lab
 from crm_ports.resolver import resolve
 from crm_ports.review.check_report import list_checks, render_report
-from crm_ports.review.checks import Subject, quota_rows, run_checks
+from crm_ports.review.checks import NEAR_QUOTA, Subject, quota_rows, run_checks
 from crm_ports.review.diagram import FORMATS as DIAGRAM_FORMATS
 from crm_ports.review.diagram import render as render_diagram
 from crm_ports.review.diff import diff_json, diff_states
@@ -93,6 +93,7 @@ Examples:
   crm-ports check --lab labs/contoso-claims.yaml
   crm-ports check --all --format markdown
   crm-ports check --all --synth cdktf.out
+  crm-ports check --all --quotas
   crm-ports check --list --format markdown
 \b
 Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
@@ -112,6 +113,12 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
     help="Also check the cdk.tf.json files of this synthesized folder.",
 )
 @click.option("--list", "list_only", is_flag=True, help="Print the table of checks and exit.")
+@click.option(
+    "--quotas",
+    "all_quotas",
+    is_flag=True,
+    help="Print every group's quota headroom (by default only groups at 90% or more).",
+)
 @format_option("table", ("table", "json", "markdown"))
 @output_option
 @click.pass_context
@@ -122,6 +129,7 @@ def check(
     all_labs: bool,
     synth_dir: Path | None,
     list_only: bool,
+    all_quotas: bool,
     fmt: str,
     output: Path | None,
     **values: Any,
@@ -146,6 +154,8 @@ def check(
         subjects = with_synth(subjects, synth_dir)
     findings = run_checks(subjects)
     quotas = [row for subject in subjects for row in quota_rows(subject)[0]]
+    if not all_quotas and fmt != "json":  # JSON keeps every row: it is read by programs
+        quotas = [row for row in quotas if row.used >= row.limit * NEAR_QUOTA]
     labs = [s.lab.name for s in subjects]
     emit(render_report(findings, quotas, labs, fmt), output)
     return 1 if any(f.blocking for f in findings) else 0
