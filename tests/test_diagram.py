@@ -149,3 +149,20 @@ def test_lab_file_title_and_bad_option(cli: CLI) -> None:
     assert dot.out.startswith('digraph "contoso-claims" {')
     bad = cli("diagram", "--sql-port", "70000")
     assert bad.code == 2 and bad.out == ""
+
+
+def test_diagram_base_draws_the_changed_lab(cli: CLI, tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    head = tmp_path / "head.yaml"
+    base.write_text("name: lab\nclouds: [aws]\n")
+    head.write_text("name: lab\nclouds: [aws]\noptions: {sql_port: 1533}\n")
+    result = cli("diagram", "--base", str(base), "--lab", str(head))
+    assert result.code == 0, result.err
+    check_mermaid(result.out)
+    assert '"changed: +TCP 1533, -TCP 1433"| g_sql_server' in result.out
+    markdown = cli("diagram", "--base", str(base), "--lab", str(head), "--format", "markdown")
+    assert markdown.out.startswith("#### lab\n\n```mermaid\nflowchart LR\n")
+    same = cli("diagram", "--base", str(base), "--lab", str(base), "--format", "markdown")
+    assert same.code == 0 and same.out == f"No lab changed since `{base}`.\n"
+    flags = cli("diagram", "--base", str(base), "--sql-port", "1533")
+    assert flags.code == 2 and "drop the option flags" in flags.err

@@ -392,3 +392,16 @@ def test_updated_rows_say_old_and_new_values(cli: CLI, tmp_path: Path) -> None:
     head.write_text("name: lab\nclouds: [aws]\noptions: {sql_port: 1533}\n")
     result = cli("diff", "--base", str(base), "--head", str(head))
     assert "`from_port` 1433 -> 1533, `to_port` 1433 -> 1533" in result.out
+
+
+def test_diagram_base_draws_every_changed_lab(cli: CLI, repo: Path) -> None:
+    _add_flow(repo)
+    markdown = cli("diagram", "--base", "main", "--format", "markdown")
+    assert markdown.code == 0, markdown.err
+    names = [line[5:] for line in markdown.out.splitlines() if line.startswith("#### ")]
+    assert names == ["contoso-claims", "fabrikam-full-server", "full-server", "split-roles"]
+    assert markdown.out.count('"added: TCP 5985-5986"') >= 1
+    mermaid = cli("diagram", "--base", "main")
+    assert mermaid.code == 2 and "4 labs changed" in mermaid.err and "--lab" in mermaid.err
+    one = cli("diagram", "--base", "main", "--lab", "labs/contoso-claims.yaml")
+    assert one.code == 0 and one.out.startswith("flowchart LR")
