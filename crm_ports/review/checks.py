@@ -552,7 +552,8 @@ class NotRecommended(Check):
 # -- running ------------------------------------------------------------------------------
 
 
-def _waive(finding: Finding, lab: Lab) -> Finding:
+def waive(finding: Finding, lab: Lab) -> Finding:
+    """The finding with the reason of the lab's first waiver that covers it."""
     for waiver in lab.waivers:
         if waiver.check != finding.check:
             continue
@@ -568,7 +569,7 @@ def run_checks(subjects: Iterable[Subject]) -> tuple[Finding, ...]:
             found = list(check.on_rules(subject))
             for stack in subject.stacks:
                 found.extend(check.on_stack(subject, stack))
-            out.extend(_waive(f, subject.lab) for f in found)
+            out.extend(waive(f, subject.lab) for f in found)
     return tuple(sorted(set(out), key=Finding.sort_key))
 
 
