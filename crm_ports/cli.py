@@ -23,6 +23,7 @@ Examples:
   crm-ports ports --format markdown
   crm-ports matrix --auth claims --email pop3-smtp
   crm-ports validate catalog/
+  crm-ports verify --synth cdktf.out
 """
 
 

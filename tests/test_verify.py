@@ -513,3 +513,49 @@ def test_verify_agrees_with_the_resolver(
         result = compare(expected, firewall(stack), cloud)
         assert result.ok, texts(result)
         assert result.flows == len({(w.source, w.target, w.protocol) for w in expected.wants})
+
+
+@pytest.mark.parametrize(("cloud", "variable"), [("aws", "vpc_id"), ("azure", "subnet_id")])
+def test_own_network_from_a_var_file_drops_the_lab_subnet(
+    catalogue: Catalogue, cloud: str, variable: str
+) -> None:
+    """With an existing VPC or subnet the stack creates none (count 0): the instances'
+    addresses are unknown, they are matched by their groups only, and the stack passes."""
+    given = {variable: "vpc-0abc" if cloud == "aws" else "/subscriptions/s/subnets/x"}
+    stack = parse_stack(snapshot(cloud), "s", "s", given)
+    kinds = {a.split(".", 1)[0] for a in stack.resources}
+    assert "aws_subnet" not in kinds and "azurerm_subnet" not in kinds
+    assert firewall(stack).server("sql-server") is not None
+    assert firewall(stack).server("sql-server").addresses is None  # type: ignore[union-attr]
+    assert verify_document(catalogue, snapshot(cloud), overrides=given).ok
+
+
+def test_ipv6_allows_are_extra_reach(catalogue: Catalogue) -> None:
+    """No lab peer is IPv6, so any IPv6 range let into a server is reach no flow asks
+    for; on Azure only until a rule above has decided the IPv6 space (`*`)."""
+
+    def aws(r: dict[str, Any]) -> None:
+        rule = copy.deepcopy(r[AWS_IN]["in_administrators_crm-back-end_tcp_rdp"])
+        del rule["for_each"], rule["cidr_ipv4"]
+        rule["cidr_ipv6"] = "::/0"
+        r[AWS_IN]["in_rdp_v6"] = rule
+
+    assert texts(verify_document(catalogue, mutated("aws", aws))) == [
+        "TCP 3389 from ::/0 (the internet) to crm-back-end is allowed but no flow asks for it "
+        "(by aws_vpc_security_group_ingress_rule.in_rdp_v6)"
+    ]
+
+    def azure(priority: int) -> Callable[[dict[str, Any]], None]:
+        def change(r: dict[str, Any]) -> None:
+            rule = copy.deepcopy(r[NSR]["nsr_administrators_crm-back-end_tcp"])
+            del rule["source_address_prefixes"]
+            rule.update(priority=priority, name="rdp-v6", source_address_prefix="2001:db8::/32")
+            r[NSR]["nsr_rdp_v6"] = rule
+
+        return change
+
+    assert texts(verify_document(catalogue, mutated("azure", azure(150)))) == [
+        "TCP 3389 from 2001:db8::/32 to crm-back-end is allowed but no flow asks for it "
+        "(by azurerm_network_security_rule.nsr_rdp_v6)"
+    ]
+    assert verify_document(catalogue, mutated("azure", azure(4097))).ok  # below the deny

@@ -13,7 +13,7 @@ from typing import Any
 
 from crm_ports.errors import InputError
 from crm_ports.verify.model import AddressReach, Principal, Verdict
-from crm_ports.verify.spans import ALL_PORTS, Spans, cidr_span
+from crm_ports.verify.spans import ALL_ADDRESSES, ALL_PORTS, Spans, cidr_span
 from crm_ports.verify.stack import Stack, reference
 
 MEMBERSHIP_OUTPUT = "instance_security_group_ids"
@@ -31,6 +31,7 @@ class SgRule:
     cidr: str | None
     addresses: Spans  # of `cidr`; empty for a group reference
     peer_group: str | None  # referenced_security_group_id
+    cidr_ipv6: str | None = None  # never one of the lab's (IPv4) peers or instances
 
     def matches(self, protocol: str, port: int) -> bool:
         return self.protocol in ("all", protocol) and port in self.ports
@@ -39,6 +40,8 @@ class SgRule:
         """Whether the rule's far side is `other`, whole."""
         if self.peer_group is not None:
             return self.peer_group in other.identities
+        if self.addresses == ALL_ADDRESSES:  # holds every instance, wherever it is
+            return True
         return other.addresses is not None and self.addresses.covers(other.addresses)
 
 
@@ -68,6 +71,7 @@ def _rule(address: str, raw: dict[str, Any], egress: bool, shown: str) -> SgRule
         cidr=str(cidr) if cidr is not None else None,
         addresses=addresses,
         peer_group=reference(peer) if peer is not None else None,
+        cidr_ipv6=str(raw["cidr_ipv6"]) if raw.get("cidr_ipv6") is not None else None,
     )
 
 
@@ -168,8 +172,10 @@ class AwsFirewall:
         return Verdict(full, partial, rules, reason)
 
     def address_reach(self, target: Principal, protocol: str, port: int) -> list[AddressReach]:
-        return [
-            AddressReach(r.addresses, r.address, r.cidr or "")
-            for r in self._rules(target, False, protocol, port)
-            if r.peer_group is None and r.cidr is not None
-        ]
+        out = []
+        for rule in self._rules(target, False, protocol, port):
+            if rule.cidr is not None:
+                out.append(AddressReach(rule.addresses, rule.address, rule.cidr))
+            elif rule.cidr_ipv6 is not None:
+                out.append(AddressReach(Spans(), rule.address, rule.cidr_ipv6, ipv6=True))
+        return out

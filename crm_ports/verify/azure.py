@@ -31,6 +31,7 @@ class Match:
     all_instances: bool
     groups: frozenset[str]
     text: str
+    ipv6: bool = False  # holds IPv6 sources (an IPv6 prefix, `*`, a tag)
 
     def whole(self, principal: Principal) -> bool:
         if principal.identities & self.groups:
@@ -105,13 +106,17 @@ class AzureFirewall:
             prefixes.append(single)
         addresses = Spans()
         every = False
+        ipv6 = False
         for prefix in (str(p) for p in prefixes):
-            if prefix in ("*", "Any", "any", "0.0.0.0/0"):
+            if ":" in prefix:
+                ipv6 = True
+            elif prefix in ("*", "Any", "any", "0.0.0.0/0"):
                 addresses, every = addresses | ALL_ADDRESSES, True
+                ipv6 = ipv6 or prefix != "0.0.0.0/0"
             elif prefix == "VirtualNetwork":
                 addresses, every = addresses | self.vnet, True
             elif prefix == "Internet":
-                addresses = addresses | (ALL_ADDRESSES - self.vnet)
+                addresses, ipv6 = addresses | (ALL_ADDRESSES - self.vnet), True
             elif prefix == "AzureLoadBalancer":
                 addresses = addresses | cidr_span(LOAD_BALANCER)
             elif prefix[:1].isdigit():
@@ -123,7 +128,7 @@ class AzureFirewall:
                     ) from None
             # any other service tag names Azure's own services: no lab host or peer
         text = ", ".join([*(str(p) for p in prefixes), *sorted(groups)])
-        return Match(addresses, every, groups, text)
+        return Match(addresses, every, groups, text, ipv6)
 
     def _rule(self, address: str, raw: dict[str, Any]) -> NsgRule:
         ranges = list(raw.get("destination_port_ranges") or ())
@@ -155,7 +160,7 @@ class AzureFirewall:
 
     def _defaults(self) -> list[NsgRule]:
         vnet = Match(self.vnet, True, frozenset(), "VirtualNetwork")
-        anything = Match(ALL_ADDRESSES, True, frozenset(), "*")
+        anything = Match(ALL_ADDRESSES, True, frozenset(), "*", ipv6=True)
         internet = Match(ALL_ADDRESSES - self.vnet, False, frozenset(), "Internet")
         balancer = Match(cidr_span(LOAD_BALANCER), False, frozenset(), "AzureLoadBalancer")
         rows = [
@@ -250,6 +255,7 @@ class AzureFirewall:
     def address_reach(self, target: Principal, protocol: str, port: int) -> list[AddressReach]:
         out: list[AddressReach] = []
         remaining = ALL_ADDRESSES
+        ipv6_open = True  # the IPv6 space, one block: no lab peer lives there
         for rule in self.rules:
             if not rule.inbound or not rule.matches(protocol, port):
                 continue
@@ -258,5 +264,9 @@ class AzureFirewall:
             hit = remaining & rule.source.addresses
             if hit and rule.allow:
                 out.append(AddressReach(hit, rule.address, rule.source.text))
+            if ipv6_open and rule.source.ipv6:
+                if rule.allow:
+                    out.append(AddressReach(Spans(), rule.address, rule.source.text, ipv6=True))
+                ipv6_open = False
             remaining = remaining - hit
         return out

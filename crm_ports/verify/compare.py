@@ -189,7 +189,7 @@ def compare(expected: Expected, firewall: Firewall, stack: str) -> Result:
             found: list[tuple[int, int, tuple[str, ...]]] = []
             for start, end in stretches:
                 for reach in firewall.address_reach(target, protocol, start):
-                    if reach.addresses - known:
+                    if reach.ipv6 or reach.addresses - known:
                         found.append((start, end, (source_label(reach.source), reach.rule)))
             for (label, rule), ports in _group(found).items():
                 extra.append(Extra(label, target.name, protocol, ports, (rule,)))

@@ -46,6 +46,7 @@ class AddressReach:
     addresses: Spans
     rule: str
     source: str
+    ipv6: bool = False  # an IPv6 range: never a lab peer (they are IPv4), always extra
 
 
 class Firewall(Protocol):
@@ -66,7 +67,7 @@ class Firewall(Protocol):
     def lab_addresses(self) -> Spans: ...
 
 
-INTERNET_SOURCES = frozenset({"0.0.0.0/0", "*", "Internet", "Any", "any"})
+INTERNET_SOURCES = frozenset({"0.0.0.0/0", "::/0", "*", "Internet", "Any", "any"})
 
 
 def source_label(source: str) -> str:

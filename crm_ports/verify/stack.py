@@ -21,6 +21,7 @@ from crm_ports.review.states import read_json
 from crm_ports.review.synth import STACK_FILE, evaluate, stack_resources, stack_variables
 
 _REF = re.compile(r"^\$\{([A-Za-z0-9_]+\.[A-Za-z0-9_-]+)\.(?:id|name)\}$")
+_COUNT = re.compile(r'^\$\{var\.([A-Za-z0-9_-]+) (==|!=) "([^"]*)" \? (\d+) : (\d+)\}$')
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,28 @@ def _cloud(document: dict[str, Any], shown: str) -> str:
     raise InputError(shown, "", "resource", "no aws_ or azurerm_ resources: not a lab stack")
 
 
+def _absent(document: dict[str, Any], variables: dict[str, Any]) -> set[str]:
+    """Resources whose `count` is 0 with these variables: the stacks create their own VPC
+    or subnet only when `vpc_id` / `subnet_id` is empty (`${var.x == "" ? 1 : 0}`), and a
+    subnet that is not created says nothing about where the instances are."""
+    out: set[str] = set()
+    for kind, items in (document.get("resource") or {}).items():
+        for key, raw in (items or {}).items():
+            count = raw.get("count") if isinstance(raw, dict) else None
+            if isinstance(count, int):
+                number = count
+            else:
+                match = _COUNT.match(str(count)) if count is not None else None
+                if match is None:
+                    continue
+                equal = str(variables.get(match.group(1))) == match.group(3)
+                truth = equal if match.group(2) == "==" else not equal
+                number = int(match.group(4) if truth else match.group(5))
+            if number == 0:
+                out.add(f"{kind}.{key}")
+    return out
+
+
 def parse_stack(document: Any, name: str, shown: str, overrides: dict[str, Any]) -> Stack:
     if not isinstance(document, dict):
         raise InputError(shown, "", "", "expected a Terraform JSON object")
@@ -62,11 +85,17 @@ def parse_stack(document: Any, name: str, shown: str, overrides: dict[str, Any])
         for key, spec in sorted((document.get("output") or {}).items())
         if isinstance(spec, dict)
     }
+    absent = _absent(document, variables)
+    resources = {
+        address: attributes
+        for address, attributes in stack_resources(document, shown, overrides).items()
+        if address.split("[", 1)[0] not in absent
+    }
     return Stack(
         name=name,
         cloud=_cloud(document, shown),
         variables=variables,
-        resources=stack_resources(document, shown, overrides),
+        resources=resources,
         outputs=outputs,
     )
 
