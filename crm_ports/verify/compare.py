@@ -117,82 +117,105 @@ def _group(items: list[tuple[int, int, tuple[str, ...]]]) -> dict[tuple[str, ...
     return out
 
 
+def _absent(expected: Expected, names: list[str]) -> list[Missing]:
+    """Every flow of a host group the stack's outputs do not place."""
+    return [
+        Missing(
+            w.source,
+            w.target,
+            w.protocol,
+            w.ports,
+            w.flows,
+            w.rule,
+            f"host group {name} has no instances in the stack's outputs",
+        )
+        for name in names
+        for w in expected.wants
+        if name in (w.source, w.target)
+    ]
+
+
+def _pair(
+    firewall: Firewall,
+    source: Principal,
+    target: Principal,
+    protocol: str,
+    stretches: list[tuple[int, int]],
+    wants: tuple[Want, ...],
+) -> tuple[list[Missing], list[Extra]]:
+    """One (source, target, protocol): the wanted ports not allowed for every address of
+    the source, and, into a server, the allowed ports nobody wants."""
+    wanted = Spans()
+    for want in wants:
+        wanted = wanted | want.ports
+    allowed = Spans()
+    reasons: dict[int, str] = {}
+    extra: list[Extra] = []
+    for start, end in stretches:
+        span = Spans.one(start, end)
+        if not target.is_server and not wanted.overlaps(span):
+            continue
+        verdict = firewall.decide(source, target, protocol, start)
+        if verdict.full:
+            allowed = allowed | span
+        else:
+            reasons[start] = verdict.reason
+        if verdict.partial and target.is_server and not wanted.covers(span):
+            extra.append(Extra(source.name, target.name, protocol, span - wanted, verdict.rules))
+    missing = []
+    for want in wants:
+        gap = want.ports - allowed
+        if gap:
+            first = max(s for s, _ in stretches if s <= gap.items[0][0])
+            reason = reasons.get(first, "not allowed")
+            missing.append(
+                Missing(source.name, target.name, protocol, gap, want.flows, want.rule, reason)
+            )
+    return missing, extra
+
+
+def _from_addresses(
+    firewall: Firewall,
+    target: Principal,
+    protocol: str,
+    stretches: list[tuple[int, int]],
+    known: Spans,
+) -> list[Extra]:
+    """Reach into a server from addresses no host group or peer holds (0.0.0.0/0, a
+    stray range, any IPv6 range), named as the rule wrote the source."""
+    found: list[tuple[int, int, tuple[str, ...]]] = []
+    for start, end in stretches:
+        for reach in firewall.address_reach(target, protocol, start):
+            if reach.ipv6 or reach.addresses - known:
+                found.append((start, end, (source_label(reach.source), reach.rule)))
+    return [
+        Extra(label, target.name, protocol, ports, (rule,))
+        for (label, rule), ports in _group(found).items()
+    ]
+
+
 def compare(expected: Expected, firewall: Firewall, stack: str) -> Result:
     everyone, absent = principals(expected, firewall)
-    missing: list[Missing] = []
+    missing = _absent(expected, absent)
     extra: list[Extra] = []
-    for name in absent:
-        for want in expected.wants:
-            if name in (want.source, want.target):
-                missing.append(
-                    Missing(
-                        want.source,
-                        want.target,
-                        want.protocol,
-                        want.ports,
-                        want.flows,
-                        want.rule,
-                        f"host group {name} has no instances in the stack's outputs",
-                    )
-                )
     known = firewall.lab_addresses()
     for principal in everyone:
         if principal.addresses is not None and principal.kind == "peer":
             known = known | principal.addresses
     pairs = 0
     for protocol in PROTOCOLS:
-        cuts = segments(_boundaries(firewall, expected.wants, protocol), protocol)
-        stretches = list(cuts)
+        stretches = list(segments(_boundaries(firewall, expected.wants, protocol), protocol))
         for target in everyone:
             for source in everyone:
                 if source is target or (not source.is_server and not target.is_server):
                     continue
                 wants = expected.between(source.name, target.name, protocol)
                 pairs += bool(wants)
-                wanted = Spans()
-                for want in wants:
-                    wanted = wanted | want.ports
-                full: list[tuple[int, int, tuple[str, ...]]] = []
-                reasons: dict[int, str] = {}
-                for start, end in stretches:
-                    span = Spans.one(start, end)
-                    if not target.is_server and not wanted.overlaps(span):
-                        continue
-                    verdict = firewall.decide(source, target, protocol, start)
-                    if verdict.full:
-                        full.append((start, end, ()))
-                    else:
-                        reasons[start] = verdict.reason
-                    if verdict.partial and target.is_server and not wanted.covers(span):
-                        extra.append(
-                            Extra(source.name, target.name, protocol, span - wanted, verdict.rules)
-                        )
-                allowed = Spans.of((s, e) for s, e, _ in full)
-                for want in wants:
-                    gap = want.ports - allowed
-                    if gap:
-                        first = gap.items[0][0]
-                        start = max(s for s, _ in stretches if s <= first)
-                        missing.append(
-                            Missing(
-                                source.name,
-                                target.name,
-                                protocol,
-                                gap,
-                                want.flows,
-                                want.rule,
-                                reasons.get(start, "not allowed"),
-                            )
-                        )
-            if not target.is_server:
-                continue
-            found: list[tuple[int, int, tuple[str, ...]]] = []
-            for start, end in stretches:
-                for reach in firewall.address_reach(target, protocol, start):
-                    if reach.ipv6 or reach.addresses - known:
-                        found.append((start, end, (source_label(reach.source), reach.rule)))
-            for (label, rule), ports in _group(found).items():
-                extra.append(Extra(label, target.name, protocol, ports, (rule,)))
+                lost, more = _pair(firewall, source, target, protocol, stretches, wants)
+                missing.extend(lost)
+                extra.extend(more)
+            if target.is_server:
+                extra.extend(_from_addresses(firewall, target, protocol, stretches, known))
     return Result(
         lab=expected.lab,
         stack=stack,
