@@ -559,3 +559,26 @@ def test_ipv6_allows_are_extra_reach(catalogue: Catalogue) -> None:
         "(by azurerm_network_security_rule.nsr_rdp_v6)"
     ]
     assert verify_document(catalogue, mutated("azure", azure(4097))).ok  # below the deny
+
+
+def test_folder_judged_against_a_lab_file(
+    tmp_path: Path, catalogue: Catalogue, cli: Callable[..., CliResult]
+) -> None:
+    """`--synth DIR --lab FILE`: the folder's stacks of that lab, judged against the lab
+    file as it is now (an option changed since the synth is a difference)."""
+    out = write_folder(tmp_path, catalogue, {"aws": snapshot("aws")})
+    same = tmp_path / "same.yaml"
+    same.write_text("name: split-roles-default\ntopology: split-roles\n")
+    assert cli("verify", "--synth", str(out), "--lab", str(same)).code == 0
+    moved = tmp_path / "moved.yaml"
+    moved.write_text("name: split-roles-default\noptions: {sql_port: 1533}\n")
+    data = json.loads(
+        cli("verify", "--synth", str(out), "--lab", str(moved), "--format", "json").out
+    )
+    (stack,) = data["stacks"]
+    assert {m["ports"] for m in stack["missing"]} == {"1533"}
+    assert {e["ports"] for e in stack["extra"]} == {"1433"}
+    other = tmp_path / "other.yaml"
+    other.write_text("name: elsewhere\n")
+    result = cli("verify", "--synth", str(out), "--lab", str(other))
+    assert result.code == 2 and "lab 'elsewhere': no stack of this lab in the folder" in result.err

@@ -36,7 +36,7 @@ def _policy_rows(report: AuditReport) -> list[list[str]]:
         [
             f.check,
             f"waived ({f.severity})" if f.waived is not None else f.severity,
-            _short(f.subject.rsplit(".", 1)[-1] if "/" not in f.subject else f.subject),
+            _short(f.subject.split(".", 1)[-1]),  # the live id or NSG rule name
             f.message,
             f"waived: {f.waived}" if f.waived is not None else f.fix,
         ]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crm_ports import yamlio
 from crm_ports.errors import InputError
 from crm_ports.lab import Lab
 from crm_ports.model import Catalogue
@@ -56,7 +57,10 @@ def folder_targets(
     missing = sorted(set(wanted) - {t.lab.name for t in out})
     if missing:
         raise InputError(
-            str(folder), f"lab '{missing[0]}'", "", "no stack of this lab in the folder"
+            yamlio.display_name(folder),
+            f"lab '{missing[0]}'",
+            "",
+            "no stack of this lab in the folder",
         )
     return out
 
