@@ -350,7 +350,7 @@ def test_internet_exposure_is_the_first_thing_the_diff_says(cli: CLI, tmp_path: 
         path.write_text(path.read_text().replace(f"name: {path.stem}", "name: lab"))
     result = cli("diff", "--base", str(base), "--head", str(head))
     assert result.code == 1, result.err
-    body = result.out.split("\n\n", 2)[2]  # after the title and the one-line summary
+    body = result.out.split("\n\n", 1)[1]  # right after the title
     assert body.startswith("> [!CAUTION]\n> **Newly reachable from the internet**")
     first = body.splitlines()[3]
     assert first.startswith("> - `lab`: clients now include 0.0.0.0/0 (the internet): ")

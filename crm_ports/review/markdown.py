@@ -226,13 +226,13 @@ def render_markdown(base: str, head: str, labs: tuple[LabDiff, ...]) -> str:
     lines = [
         "### crm-ports plan review",
         "",
+        *_exposure_lines(labs),  # before anything else: what the internet can now reach
         f"Base `{base}`, head `{head}`: {len(changed)} of {len(labs)} lab(s) change.",
         "",
     ]
     if not changed:
         lines.append("No flow, rule or cloud resource changes.")
         return "\n".join(lines) + "\n"
-    lines.extend(_exposure_lines(labs))
     lines.extend([*_summary_table(labs), ""])
     for lab in changed:
         lines.extend(_section(lab))
