@@ -355,7 +355,10 @@ def test_internet_exposure_is_the_first_thing_the_diff_says(cli: CLI, tmp_path: 
     first = body.splitlines()[3]
     assert first.startswith("> - `lab`: clients now include 0.0.0.0/0 (the internet): ")
     assert "TCP 88, 135, 389, 636, 3268-3269 · UDP 88, 135, 389 to domain-controller" in first
-    assert "| `lab` | changed | none | +10 ~0 ±0 -0 | not deployed there |" in result.out
+    assert (
+        "| `lab` | changed | clients +0.0.0.0/0 (internet) | none | +10 ~0 ±0 -0 | "
+        "not deployed there |"
+    ) in result.out
     # resource rows say what they open
     assert (
         '`aws_vpc_security_group_ingress_rule.in_clients_domain-controller_tcp_kerberos["0.0.0.0/0"]`'

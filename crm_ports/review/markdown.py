@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from crm_ports.review.checks import internet_wide
 from crm_ports.review.diagram import render as render_diagram
 from crm_ports.review.diff import CloudImpact, LabDiff, RuleChange
 from crm_ports.review.impact import ResourceChange, counts
@@ -54,6 +55,20 @@ def _cloud_cell(lab: LabDiff, cloud: str) -> str:
     return _impact_counts(_cloud(lab, cloud))
 
 
+def _reach_cell(lab: LabDiff) -> str:
+    """'clients +0.0.0.0/0 (internet)': the peer ranges that changed, in brief."""
+    parts = []
+    for change in lab.peers:
+        ranges = [
+            *(f"+{c}" + (" (internet)" if internet_wide(c) else "") for c in change.added),
+            *(f"-{c}" for c in change.removed),
+        ]
+        parts.append(f"{change.peer} {' '.join(ranges)}")
+    if lab.exposure and not any(c.exposes for c in lab.peers):
+        parts.append("new internet exposure")
+    return "; ".join(parts) or "same"
+
+
 def _exposure_lines(labs: tuple[LabDiff, ...]) -> list[str]:
     """What becomes reachable from the internet: the first thing a reviewer must see."""
     lines = []
@@ -78,10 +93,13 @@ def _exposure_lines(labs: tuple[LabDiff, ...]) -> list[str]:
 
 
 def _summary_table(labs: tuple[LabDiff, ...]) -> list[str]:
-    lines = ["| Lab | Status | Rules | AWS (+ ~ ± -) | Azure (+ ~ ± -) |", "|---|---|---|---|---|"]
+    lines = [
+        "| Lab | Status | Reach | Rules | AWS (+ ~ ± -) | Azure (+ ~ ± -) |",
+        "|---|---|---|---|---|---|",
+    ]
     for lab in labs:
         lines.append(
-            f"| `{lab.name}` | {lab.status} | {_rule_counts(lab)} | "
+            f"| `{lab.name}` | {lab.status} | {_reach_cell(lab)} | {_rule_counts(lab)} | "
             f"{_cloud_cell(lab, 'aws')} | {_cloud_cell(lab, 'azure')} |"
         )
     return lines
