@@ -582,3 +582,15 @@ def test_folder_judged_against_a_lab_file(
     other.write_text("name: elsewhere\n")
     result = cli("verify", "--synth", str(out), "--lab", str(other))
     assert result.code == 2 and "lab 'elsewhere': no stack of this lab in the folder" in result.err
+
+
+def test_var_file_with_a_bad_range_is_one_line(
+    tmp_path: Path, catalogue: Catalogue, cli: Callable[..., CliResult]
+) -> None:
+    out = write_folder(tmp_path, catalogue, {"azure": snapshot("azure")})
+    bad = tmp_path / "bad.tfvars.json"
+    bad.write_text('{"admin_cidrs": ["10.0.0.0/33"]}')
+    result = cli("verify", "--synth", str(out), "--var-file", str(bad))
+    assert result.code == 2 and result.out == ""
+    assert "nsr_administrators_crm-back-end_tcp: field 'source_address_prefix'" in result.err
+    assert "'10.0.0.0/33' is not an IPv4 CIDR" in result.err

@@ -108,8 +108,7 @@ class AwsFirewall:
         return Principal(name, "server", self.subnet, self.carries[name])
 
     def variable_cidrs(self, option: str) -> tuple[str, ...] | None:
-        value = self.stack.variables.get(option)
-        return tuple(str(v) for v in value) if isinstance(value, list | tuple) else None
+        return self.stack.cidr_list(option)
 
     def lab_addresses(self) -> Spans:
         return self.subnet or Spans()

@@ -124,7 +124,10 @@ class AzureFirewall:
                     addresses = addresses | cidr_span(prefix)
                 except ValueError:
                     raise InputError(
-                        self.stack.name, address, f"{side}_address_prefix", f"'{prefix}'"
+                        self.stack.name,
+                        address,
+                        f"{side}_address_prefix",
+                        f"'{prefix}' is not an IPv4 CIDR or service tag",
                     ) from None
             # any other service tag names Azure's own services: no lab host or peer
         text = ", ".join([*(str(p) for p in prefixes), *sorted(groups)])
@@ -182,8 +185,7 @@ class AzureFirewall:
         return Principal(name, "server", self.subnet, self.carries[name])
 
     def variable_cidrs(self, option: str) -> tuple[str, ...] | None:
-        value = self.stack.variables.get(option)
-        return tuple(str(v) for v in value) if isinstance(value, list | tuple) else None
+        return self.stack.cidr_list(option)
 
     def lab_addresses(self) -> Spans:
         return self.vnet

@@ -19,6 +19,7 @@ from crm_ports.errors import InputError
 from crm_ports.review.resources import Resources
 from crm_ports.review.states import read_json
 from crm_ports.review.synth import STACK_FILE, evaluate, stack_resources, stack_variables
+from crm_ports.verify.spans import cidr_span
 
 _REF = re.compile(r"^\$\{([A-Za-z0-9_]+\.[A-Za-z0-9_-]+)\.(?:id|name)\}$")
 _COUNT = re.compile(r'^\$\{var\.([A-Za-z0-9_-]+) (==|!=) "([^"]*)" \? (\d+) : (\d+)\}$')
@@ -31,6 +32,21 @@ class Stack:
     variables: dict[str, Any]
     resources: Resources
     outputs: dict[str, Any]
+
+    def cidr_list(self, variable: str) -> tuple[str, ...] | None:
+        """A list(string) variable of IPv4 ranges (a peer's), checked; None if the stack
+        declares no such list."""
+        value = self.variables.get(variable)
+        if not isinstance(value, list | tuple):
+            return None
+        for item in value:
+            try:
+                cidr_span(str(item))
+            except ValueError:
+                raise InputError(
+                    self.name, f"variable '{variable}'", "", f"'{item}' is not an IPv4 CIDR"
+                ) from None
+        return tuple(str(v) for v in value)
 
     def of_type(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
         prefix = kind + "."
