@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crm_ports.catalogue import load_catalogue
 from crm_ports.model import Catalogue, PortRange
@@ -465,8 +467,6 @@ def test_every_lab_file_passes(tmp_path: Path, cli: Callable[..., CliResult]) ->
 
 # -- agreement with the resolver ------------------------------------------------------------
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
 
 PORTS = st.sampled_from([80, 443, 808, 1433, 1533, 5555, 8080, 50000])
 OPTION_MIXES = st.fixed_dictionaries(
