@@ -23,6 +23,7 @@ Examples:
   crm-ports ports --format markdown
   crm-ports matrix --auth claims --email pop3-smtp
   crm-ports validate catalog/
+  crm-ports verify --synth cdktf.out
 """
 
 
@@ -40,6 +41,12 @@ class LazyGroup(click.Group):
         "diagram": ("crm_ports.commands.review", "diagram", "Host groups and flows as a diagram."),
         "synth": ("crm_ports.commands.synth", "synth", "Write the lab stacks (cdk.tf.json)."),
         "audit": ("crm_ports.commands.audit", "audit", "Compare a deployed lab with its plan."),
+        "verify": (
+            "crm_ports.commands.verify",
+            "verify",
+            "Evaluate the stacks as each cloud does.",
+        ),
+        "why": ("crm_ports.commands.verify", "why", "Which rule allows one packet, and why."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -8,6 +8,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -138,6 +139,10 @@ def test_lab_applied_from_its_plan_is_clean(cli: Cli, lab: tuple[MotoServer, Any
     assert code == 0
     assert report["findings"] == []
     assert report["checked"] == {"security_groups": 4, "rules": len(default_plan().rules)}
+    assert report["policy"] == {
+        "counts": {"errors": 0, "warnings": 0, "waived": 0},
+        "findings": [],
+    }
 
 
 def test_revoked_and_hand_added_rules_are_each_reported_once(
@@ -167,6 +172,13 @@ def test_revoked_and_hand_added_rules_are_each_reported_once(
     assert (unexpected["live_id"], unexpected["name"]) == (added, "(untagged)")
     assert unexpected["container"] == target.name
     assert unexpected["summary"] == "ingress tcp 3389 from 0.0.0.0/0"
+    # and it breaks CRM001 (and CRM006: no description): reported with id and severity
+    policy, undescribed = report["policy"]["findings"]
+    assert (policy["check"], policy["severity"]) == ("CRM001", "error")
+    assert policy["subject"] == f"aws_vpc_security_group_ingress_rule.{added}"
+    assert "source 0.0.0.0/0 reaches administrative port(s) 3389" in policy["message"]
+    assert (undescribed["check"], undescribed["subject"]) == ("CRM006", policy["subject"])
+    assert report["policy"]["counts"] == {"errors": 2, "warnings": 0, "waived": 0}
 
 
 def test_edited_rule_is_reported_as_changed_by_its_tag(
@@ -435,3 +447,40 @@ def test_client_factory_seam_reads_through_pagination(aws_env: None) -> None:
     assert {f.resource for f in report.findings} == {"rule"}
     assert len(report.findings) == len(plan.rules)
     assert {f.status for f in report.findings} == {"missing"}
+
+
+def test_policy_error_in_live_rules_sets_the_exit_code(
+    cli: Cli, lab: tuple[MotoServer, Any, dict[str, str]], tmp_path: Path
+) -> None:
+    """Drift and policy both found; --fail-on never only reports; a waiver in the lab
+    file covers the finding, which the report then repeats."""
+    server, ec2, ids = lab
+    plan = default_plan()
+    open_rdp_to_the_world(ec2, ids[plan.security_groups[0].group])
+    table = cli("audit", "aws", "--topology", "full-server", "--endpoint-url", server.url)
+    assert table.code == 1
+    assert "Policy: 2 error(s), 0 warning(s), 0 waived in the live rules." in table.out
+    assert "CRM001" in table.out and "error" in table.out
+    never = cli(
+        "audit",
+        "aws",
+        "--topology",
+        "full-server",
+        "--endpoint-url",
+        server.url,
+        "--fail-on",
+        "never",
+        "--format",
+        "markdown",
+    )
+    assert never.code == 0 and "| CRM001 | error |" in never.out
+    waived = tmp_path / "lab.yaml"
+    waived.write_text(
+        "name: full-server\ntopology: full-server\nwaivers:\n"
+        "  - {check: CRM001, reason: the jump host of this lab}\n"
+        "  - {check: CRM006, reason: opened by hand for a test}\n"
+    )
+    code, report = audit_json(cli, server.url, "--lab", str(waived))
+    assert report["policy"]["counts"] == {"errors": 0, "warnings": 0, "waived": 2}
+    assert report["policy"]["findings"][0]["waived"] == "the jump host of this lab"
+    assert code == 1  # the rule is still drift

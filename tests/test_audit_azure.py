@@ -26,8 +26,10 @@ from requests.structures import CaseInsensitiveDict
 
 from crm_ports.audit import azure as audit_module
 from crm_ports.audit.azure import AzureTarget, NetworkClient, audit_azure
+from crm_ports.audit.policy import PolicyScope
 from crm_ports.catalogue import load_catalogue
 from crm_ports.errors import InputError
+from crm_ports.lab import Lab
 from crm_ports.options import Options
 from crm_ports.plans.azure import AzurePlan, plan_azure
 from crm_ports.resolver import resolve
@@ -201,6 +203,22 @@ def test_rule_allowing_sql_from_the_internet_is_unexpected() -> None:
     assert finding.live_id.endswith("/securityRules/allow-sql-from-internet")
 
 
+def test_live_rule_breaking_a_policy_carries_the_check_id_and_severity() -> None:
+    recorded, target = replay("extra-rule")
+    options = Options(topology=fixture("clean")["lab"])
+    lab = Lab(name=plan().lab, options=options)
+    scope = PolicyScope(lab, resolve(load_catalogue(), options))
+    report = audit_azure(plan(), target, client_factory=recorded.client, policy=scope)
+    checks = {(f.check, f.severity, f.subject) for f in report.policy}
+    assert checks == {
+        ("CRM003", "error", "azurerm_network_security_rule.allow-sql-from-internet"),
+    }
+    assert report.policy_errors and report.policy_counts()["errors"] == 1
+    clean_recorded, _ = replay("clean")
+    clean = audit_azure(plan(), target, client_factory=clean_recorded.client, policy=scope)
+    assert clean.policy == ()
+
+
 def test_edited_rule_is_changed_not_missing_plus_unexpected() -> None:
     """Same name, other ports and priority: paired by name, reported field by field."""
     data = fixture("clean")
@@ -283,6 +301,7 @@ def test_cli_exit_status_follows_drift(cli: Cli, arm: Callable[[str], list[str]]
     assert drift.code == 1
     report = json.loads(drift.out)
     assert report["counts"] == {"missing": 0, "unexpected": 1, "changed": 0}
+    assert [f["check"] for f in report["policy"]["findings"]] == ["CRM003"]
     assert report["scope"]["resource_group"] == "rg-crm-lab"
 
     assert cli(*arm("extra-rule"), "--fail-on", "never").code == 0
@@ -305,7 +324,7 @@ def test_cli_needs_a_subscription_and_defaults_the_resource_group(
     assert "field 'subscription-id': required" in result.err
     seen: list[Any] = []
 
-    def record(plan: Any, target: Any) -> Any:
+    def record(plan: Any, target: Any, **_: Any) -> Any:
         seen.append(target)
         raise InputError("azure", "", "", "stop here")
 

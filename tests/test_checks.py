@@ -42,7 +42,8 @@ def test_injected_internet_rdp_is_reported_with_its_id(cli: CLI) -> None:
     result = cli("check", "--admin-cidr", "0.0.0.0/0", "--format", "markdown")
     assert result.code == 1
     assert "CRM001" in result.out
-    assert "TCP 3389 from administrators (0.0.0.0/0) to crm-front-end" in result.out
+    assert "TCP 3389 from administrators (0.0.0.0/0 in admin_cidrs) to crm-front-end" in result.out
+    assert "Remove 0.0.0.0/0 from admin_cidrs (lab file key, or --admin-cidr)" in result.out
     assert "CRM001" in cli("check", "--lab", str(FIXTURES / "internet-admin.yaml")).out
 
 
@@ -110,7 +111,27 @@ def test_quota_headroom_is_shown(cli: CLI) -> None:
     nsg = rows[("azure", "full-server-nsg", "all")]
     assert nsg["limit"] == 1000 and nsg["headroom"] == 1000 - nsg["used"]
     assert all(q["limit"] == 60 for (cloud, _, _), q in rows.items() if cloud == "aws")
-    assert "Headroom" in cli("check").out
+    # the table only when asked for, or when a group is at 90% or more
+    assert "Headroom" not in cli("check").out
+    assert "Headroom" in cli("check", "--quotas").out
+    assert "Quota headroom" in cli("check", "--quotas", "--format", "markdown").out
+
+
+def test_near_quota_group_shows_the_table_unasked(cli: CLI) -> None:
+    cidrs = [a for i in range(14) for a in ("--admin-cidr", f"10.{i}.0.0/24")]
+    result = cli("check", *cidrs)
+    assert "CRM007" in result.out and "Headroom" in result.out
+    rows = [line for line in result.out.splitlines() if line.startswith("split-roles  aws")]
+    assert rows and all(int(line.split()[4]) >= 54 for line in rows)
+
+
+def test_finding_on_the_clients_range_names_client_cidrs(cli: CLI) -> None:
+    result = cli("check", "--client-cidr", "0.0.0.0/0", "--format", "json")
+    fixes = {f["fix"] for f in json.loads(result.out)["findings"] if f["check"] == "CRM002"}
+    assert fixes == {
+        "Remove 0.0.0.0/0 from client_cidrs (lab file key, or --client-cidr) and list only "
+        "the ranges of clients."
+    }
 
 
 def test_list_prints_every_check_once(cli: CLI) -> None:

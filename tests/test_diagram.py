@@ -80,10 +80,29 @@ def test_changed_edges_are_marked() -> None:
     head = resolve(catalogue, Options(sql_port=1533, https=False))
     text = render(head, "mermaid", base=base)
     check_mermaid(text)
-    assert '"changed: TCP 1533"| g_sql_server' in text
+    assert '"changed: +TCP 1533, -TCP 1433"| g_sql_server' in text  # says what changed
     assert "linkStyle" in text and "#bf8700" in text
     dot_text = render(head, "dot", base=base)
-    assert 'label="changed: TCP 1533"' in dot_text
+    assert 'label="changed: +TCP 1533, -TCP 1433"' in dot_text
+
+
+def test_changed_edge_keeps_the_ports_that_stay_apart() -> None:
+    catalogue = load_catalogue()
+    base = resolve(catalogue, Options(topology="full-server"))
+    head = resolve(
+        catalogue, Options(topology="full-server", sql_port=1533, sql_named_instance=True)
+    )
+    text = render(head, "mermaid", base=base)
+    assert '"changed: +TCP 1533 · +UDP 1434, -TCP 1433; kept TCP 80, 443"' in text
+
+
+def test_peer_range_change_marks_its_edges() -> None:
+    catalogue = load_catalogue()
+    base = resolve(catalogue, Options())
+    head = resolve(catalogue, Options(client_cidrs=("10.100.0.0/16", "0.0.0.0/0")))
+    text = render(head, "mermaid", base=base)
+    check_mermaid(text)
+    assert '"changed: ranges +0.0.0.0/0: TCP 88, 135, 389, 636, 3268-3269' in text
 
 
 @pytest.mark.parametrize("topology", TOPOLOGIES)
@@ -130,3 +149,20 @@ def test_lab_file_title_and_bad_option(cli: CLI) -> None:
     assert dot.out.startswith('digraph "contoso-claims" {')
     bad = cli("diagram", "--sql-port", "70000")
     assert bad.code == 2 and bad.out == ""
+
+
+def test_diagram_base_draws_the_changed_lab(cli: CLI, tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    head = tmp_path / "head.yaml"
+    base.write_text("name: lab\nclouds: [aws]\n")
+    head.write_text("name: lab\nclouds: [aws]\noptions: {sql_port: 1533}\n")
+    result = cli("diagram", "--base", str(base), "--lab", str(head))
+    assert result.code == 0, result.err
+    check_mermaid(result.out)
+    assert '"changed: +TCP 1533, -TCP 1433"| g_sql_server' in result.out
+    markdown = cli("diagram", "--base", str(base), "--lab", str(head), "--format", "markdown")
+    assert markdown.out.startswith("#### lab\n\n```mermaid\nflowchart LR\n")
+    same = cli("diagram", "--base", str(base), "--lab", str(base), "--format", "markdown")
+    assert same.code == 0 and same.out == f"No lab changed since `{base}`.\n"
+    flags = cli("diagram", "--base", str(base), "--sql-port", "1533")
+    assert flags.code == 2 and "drop the option flags" in flags.err

@@ -336,3 +336,75 @@ def test_review_never_imports_cdktf_or_jsii() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert done.stdout.strip() == "[]"
+
+
+# -- reach --------------------------------------------------------------------------------
+
+
+def test_internet_exposure_is_the_first_thing_the_diff_says(cli: CLI, tmp_path: Path) -> None:
+    """The issue's case: 0.0.0.0/0 added to client_cidrs adds no rule, yet opens the
+    domain controller's Kerberos, LDAP and RPC ports to the internet."""
+    base = _lab(tmp_path, "base", "clouds: [aws]\n")
+    head = _lab(tmp_path, "head", "clouds: [aws]\nclient_cidrs: [10.100.0.0/16, 0.0.0.0/0]\n")
+    for path in (base, head):
+        path.write_text(path.read_text().replace(f"name: {path.stem}", "name: lab"))
+    result = cli("diff", "--base", str(base), "--head", str(head))
+    assert result.code == 1, result.err
+    body = result.out.split("\n\n", 1)[1]  # right after the title
+    assert body.startswith("> [!CAUTION]\n> **Newly reachable from the internet**")
+    first = body.splitlines()[3]
+    assert first.startswith("> - `lab`: clients now include 0.0.0.0/0 (the internet): ")
+    assert "TCP 88, 135, 389, 636, 3268-3269 · UDP 88, 135, 389 to domain-controller" in first
+    assert (
+        "| `lab` | changed | clients +0.0.0.0/0 (internet) | none | +10 ~0 ±0 -0 | "
+        "not deployed there |"
+    ) in result.out
+    # resource rows say what they open
+    assert (
+        '`aws_vpc_security_group_ingress_rule.in_clients_domain-controller_tcp_kerberos["0.0.0.0/0"]`'
+        " | `ip_protocol` = tcp, `from_port` = 88, `to_port` = 88, `cidr_ipv4` = 0.0.0.0/0 |"
+    ) in result.out
+    # and the diagram marks the clients' edges as changed, saying how
+    assert '"changed: ranges +0.0.0.0/0: TCP 88, 135, 389' in result.out
+    data = json.loads(cli("diff", "--base", str(base), "--head", str(head), "--format", "json").out)
+    (lab,) = data["labs"]
+    assert lab["not_deployed"] == ["azure"]
+    (peer,) = lab["reach"]["peers"]
+    assert peer["peer"] == "clients" and peer["added"] == ["0.0.0.0/0"]
+    exposed = {e["to"]: e["ports"] for e in lab["reach"]["internet_exposure"]}
+    assert exposed["domain-controller"][:2] == ["TCP 88", "TCP 135"]
+
+
+def test_private_range_change_is_reach_but_not_exposure(cli: CLI, tmp_path: Path) -> None:
+    base = _lab(tmp_path, "lab", "")
+    head = tmp_path / "head" / "lab.yaml"
+    head.parent.mkdir()
+    head.write_text("name: lab\nadmin_cidrs: [10.201.0.0/24]\n")
+    result = cli("diff", "--base", str(base), "--head", str(head))
+    assert "Newly reachable from the internet" not in result.out
+    assert (
+        "- Reach: administrators now include 10.201.0.0/24: TCP 3389 to crm-back-end;"
+    ) in result.out
+    assert "administrators no longer include 10.200.0.0/24 (`admin_cidrs`)" in result.out
+
+
+def test_updated_rows_say_old_and_new_values(cli: CLI, tmp_path: Path) -> None:
+    base = _lab(tmp_path, "lab", "clouds: [aws]\n")
+    head = tmp_path / "head" / "lab.yaml"
+    head.parent.mkdir()
+    head.write_text("name: lab\nclouds: [aws]\noptions: {sql_port: 1533}\n")
+    result = cli("diff", "--base", str(base), "--head", str(head))
+    assert "`from_port` 1433 -> 1533, `to_port` 1433 -> 1533" in result.out
+
+
+def test_diagram_base_draws_every_changed_lab(cli: CLI, repo: Path) -> None:
+    _add_flow(repo)
+    markdown = cli("diagram", "--base", "main", "--format", "markdown")
+    assert markdown.code == 0, markdown.err
+    names = [line[5:] for line in markdown.out.splitlines() if line.startswith("#### ")]
+    assert names == ["contoso-claims", "fabrikam-full-server", "full-server", "split-roles"]
+    assert markdown.out.count('"added: TCP 5985-5986"') >= 1
+    mermaid = cli("diagram", "--base", "main")
+    assert mermaid.code == 2 and "4 labs changed" in mermaid.err and "--lab" in mermaid.err
+    one = cli("diagram", "--base", "main", "--lab", "labs/contoso-claims.yaml")
+    assert one.code == 0 and one.out.startswith("flowchart LR")

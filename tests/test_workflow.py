@@ -79,8 +79,11 @@ def test_steps_do_what_the_issue_asks() -> None:
     assert "make test" in runs
     assert 'crm-ports diff --base "origin/${BASE_REF}" --format markdown' in runs
     assert "crm-ports check --all --format markdown" in runs
+    assert "crm-ports verify --all --format markdown > verify.md" in runs
     script = uses["actions/github-script"]["with"]["script"]
     assert "<!-- crm-ports:plan-review -->" in script and "updateComment" in script
+    assert 'readFileSync("verify.md"' in script
     last = steps[-1]
-    assert last["if"] == "steps.check.outputs.status != '0'" and "exit 1" in last["run"]
+    assert last["if"] == ("steps.check.outputs.status != '0' || steps.verify.outputs.status != '0'")
+    assert "exit 1" in last["run"]
     assert job["env"]["CRM_PORTS_REQUIRE_TOOLS"] == "1"

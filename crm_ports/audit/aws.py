@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 from crm_ports import emulator
 from crm_ports.audit.compare import Item, compare, tag_text
 from crm_ports.audit.model import AuditReport, Finding
+from crm_ports.audit.policy import PolicyScope, aws_live_resources, policy_findings
 from crm_ports.errors import InputError
 from crm_ports.plans.aws import AwsPlan, SecurityGroupSpec, SgRuleSpec
 from crm_ports.plans.text import TAG_PREFIX
@@ -383,10 +384,14 @@ def compare_lab(
 
 
 def audit_aws(
-    plan: AwsPlan, target: AwsTarget, client_factory: ClientFactory | None = None
+    plan: AwsPlan,
+    target: AwsTarget,
+    client_factory: ClientFactory | None = None,
+    policy: PolicyScope | None = None,
 ) -> AuditReport:
     """`client_factory` is the seam for tests; without it a boto3 client is built from
-    the default credential chain."""
+    the default credential chain. With `policy`, the live rules are also judged by the
+    policy checks."""
     check_target(target)
     with _translated(target):
         client = (client_factory or default_client)(target)
@@ -405,4 +410,9 @@ def audit_aws(
         scope=target.scope(),
         checked=(("security_groups", len(plan.security_groups)), ("rules", len(plan.rules))),
         findings=compare_lab(plan, groups, rules),
+        policy=(
+            policy_findings(policy, f"aws-{plan.lab}", "aws", aws_live_resources(groups, rules))
+            if policy is not None
+            else ()
+        ),
     )

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from crm_ports.audit.compare import Item, compare, tag_text
 from crm_ports.audit.model import AuditReport, Finding
+from crm_ports.audit.policy import PolicyScope, azure_live_resources, policy_findings
 from crm_ports.errors import InputError
 from crm_ports.plans.azure import AzurePlan, NsgRuleSpec
 from crm_ports.plans.text import TAG_PREFIX
@@ -289,10 +290,15 @@ def compare_lab(
 
 
 def audit_azure(
-    plan: AzurePlan, target: AzureTarget, client_factory: ClientFactory | None = None
+    plan: AzurePlan,
+    target: AzureTarget,
+    client_factory: ClientFactory | None = None,
+    policy: PolicyScope | None = None,
 ) -> AuditReport:
     """`client_factory` is the seam for tests (a client over a recorded transport);
-    without it the real client is built with DefaultAzureCredential."""
+    without it the real client is built with DefaultAzureCredential. With `policy`, the
+    live rules are also judged by the policy checks."""
+
     with _translated(target, plan.nsg_name):
         client = (client_factory or default_client)(target)
         nsg, rules, asgs = read_lab(client, target, plan.nsg_name)
@@ -302,4 +308,11 @@ def audit_azure(
         scope=target.scope(),
         checked=(("application_security_groups", len(plan.asgs)), ("nsg_rules", len(plan.rules))),
         findings=compare_lab(plan, target, nsg, rules, asgs),
+        policy=(
+            policy_findings(
+                policy, f"azure-{plan.lab}", "azure", azure_live_resources(plan.nsg_name, rules)
+            )
+            if policy is not None
+            else ()
+        ),
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from crm_ports.review.checks import Finding as PolicyFinding
+
 MISSING = "missing"
 UNEXPECTED = "unexpected"
 CHANGED = "changed"
@@ -76,10 +78,23 @@ class AuditReport:
     scope: tuple[tuple[str, str], ...]  # where was looked: region/endpoint, subscription/RG
     checked: tuple[tuple[str, int], ...]  # what the plan holds, per resource kind
     findings: tuple[Finding, ...]
+    policy: tuple[PolicyFinding, ...] = ()  # live rules that break CRM001-CRM008
 
     @property
     def drift(self) -> bool:
         return bool(self.findings)
+
+    @property
+    def policy_errors(self) -> bool:
+        """A live rule breaks a policy whose severity is error (and no waiver covers it)."""
+        return any(f.blocking for f in self.policy)
+
+    def policy_counts(self) -> dict[str, int]:
+        return {
+            "errors": sum(f.blocking for f in self.policy),
+            "warnings": sum(f.severity != "error" and f.waived is None for f in self.policy),
+            "waived": sum(f.waived is not None for f in self.policy),
+        }
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for f in self.findings if f.status == s) for s in STATUSES}
@@ -93,4 +108,8 @@ class AuditReport:
             "drift": self.drift,
             "counts": self.counts(),
             "findings": [f.to_json() for f in self.findings],
+            "policy": {
+                "counts": self.policy_counts(),
+                "findings": [f.to_json() for f in self.policy],
+            },
         }

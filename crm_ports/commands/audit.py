@@ -2,7 +2,8 @@
 
 The expected side goes through the one data path (catalogue -> resolve -> RuleSet ->
 plan), so an audit compares live state with exactly what `synth` would render today.
-Exit status: 0 no drift, 1 drift (unless --fail-on never), 2 bad input or no access.
+Exit status: 0 no drift and no policy error, 1 drift or a policy error in the live rules
+(unless --fail-on never), 2 bad input or no access.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import click
 
+from crm_ports.audit.policy import PolicyScope
 from crm_ports.audit.report import FORMATS, render
 from crm_ports.commands.common import (
     catalogue,
@@ -48,7 +50,8 @@ def fail_on_option(func: Any) -> Any:
         type=click.Choice(FAIL_ON),
         default="drift",
         show_default=True,
-        help="Exit 1 when drift is found (drift), or report only (never).",
+        help="Exit 1 when drift or a policy error (CRM001-CRM008) is found in the live "
+        "rules (drift), or report only (never).",
     )(func)
 
 
@@ -91,7 +94,8 @@ def finish(text: str, output: Path | None, drift: bool, fail_on: str) -> int:
 
 @click.group(
     epilog="""\b
-Exit status: 0 no drift, 1 drift (with --fail-on drift, the default),
+Exit status: 0 no drift and no policy error, 1 drift or a live rule breaking a policy
+check with severity error (with --fail-on drift, the default),
 2 bad input, no credentials, no access, no such lab or endpoint unreachable."""
 )
 def audit() -> None:
@@ -156,8 +160,8 @@ def aws(
         endpoint_url or lab.aws.endpoint_url,
         emulator=endpoint_url is None and lab.aws.endpoint_url is not None,
     )
-    report = audit_aws(plan, target)
-    return finish(render(report, fmt), output, report.drift, fail_on)
+    report = audit_aws(plan, target, policy=PolicyScope(lab, ruleset))
+    return finish(render(report, fmt), output, report.drift or report.policy_errors, fail_on)
 
 
 @audit.command(
@@ -217,5 +221,5 @@ def azure(
         resource_group or lab.azure.resource_group_name or default_resource_group(lab.name),
     )
     plan = plan_azure(ruleset, lab.name, origin=lab.origin)
-    report = audit_azure(plan, target)
-    return finish(render(report, fmt), output, report.drift, fail_on)
+    report = audit_azure(plan, target, policy=PolicyScope(lab, ruleset))
+    return finish(render(report, fmt), output, report.drift or report.policy_errors, fail_on)

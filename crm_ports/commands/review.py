@@ -17,17 +17,19 @@ from crm_ports.commands.common import (
     output_option,
     rule_options,
 )
+from crm_ports.errors import InputError
 from crm_ports.formats import to_json
 from crm_ports.lab import Lab
 from crm_ports.resolver import resolve
 from crm_ports.review.check_report import list_checks, render_report
-from crm_ports.review.checks import Subject, quota_rows, run_checks
+from crm_ports.review.checks import NEAR_QUOTA, Subject, quota_rows, run_checks
 from crm_ports.review.diagram import FORMATS as DIAGRAM_FORMATS
 from crm_ports.review.diagram import render as render_diagram
 from crm_ports.review.diff import diff_json, diff_states
 from crm_ports.review.markdown import render_markdown
 from crm_ports.review.states import load_state, repository_root, working_tree
 from crm_ports.review.subjects import from_state, with_synth
+from crm_ports.ruleset import RuleSet
 
 
 def _catalog_path(ctx: click.Context) -> Path | None:
@@ -77,6 +79,9 @@ def diff(ctx: click.Context, base: str, head: str | None, fmt: str, output: Path
     return 1 if any(lab.changed for lab in labs) else 0
 
 
+Drawn = list[tuple[str, RuleSet, RuleSet | None]]
+
+
 def _one_lab(ctx: click.Context, lab_path: Path | None, values: dict[str, Any]) -> Subject:
     lab, options = lab_and_options(lab_path, values)
     if lab is None:
@@ -93,6 +98,7 @@ Examples:
   crm-ports check --lab labs/contoso-claims.yaml
   crm-ports check --all --format markdown
   crm-ports check --all --synth cdktf.out
+  crm-ports check --all --quotas
   crm-ports check --list --format markdown
 \b
 Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
@@ -112,6 +118,12 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
     help="Also check the cdk.tf.json files of this synthesized folder.",
 )
 @click.option("--list", "list_only", is_flag=True, help="Print the table of checks and exit.")
+@click.option(
+    "--quotas",
+    "all_quotas",
+    is_flag=True,
+    help="Print every group's quota headroom (by default only groups at 90% or more).",
+)
 @format_option("table", ("table", "json", "markdown"))
 @output_option
 @click.pass_context
@@ -122,6 +134,7 @@ def check(
     all_labs: bool,
     synth_dir: Path | None,
     list_only: bool,
+    all_quotas: bool,
     fmt: str,
     output: Path | None,
     **values: Any,
@@ -146,6 +159,8 @@ def check(
         subjects = with_synth(subjects, synth_dir)
     findings = run_checks(subjects)
     quotas = [row for subject in subjects for row in quota_rows(subject)[0]]
+    if not all_quotas and fmt != "json":  # JSON keeps every row: it is read by programs
+        quotas = [row for row in quotas if row.used >= row.limit * NEAR_QUOTA]
     labs = [s.lab.name for s in subjects]
     emit(render_report(findings, quotas, labs, fmt), output)
     return 1 if any(f.blocking for f in findings) else 0
@@ -156,18 +171,75 @@ def check(
 Examples:
   crm-ports diagram > topology.mmd
   crm-ports diagram --topology full-server --format dot | dot -Tsvg > full-server.svg
-  crm-ports diagram --lab labs/contoso-claims.yaml"""
+  crm-ports diagram --lab labs/contoso-claims.yaml
+  crm-ports diagram --base origin/main --format markdown
+  crm-ports diagram --base origin/main --lab labs/contoso-claims.yaml"""
 )
 @rule_options
-@format_option("mermaid", DIAGRAM_FORMATS)
+@click.option(
+    "--base",
+    default=None,
+    metavar="STATE",
+    help="Draw the labs that changed since STATE (git ref, synthesized folder or lab file), "
+    "changed edges marked; with --lab only that lab.",
+)
+@format_option("mermaid", (*DIAGRAM_FORMATS, "markdown"))
 @output_option
 @click.pass_context
 def diagram(
-    ctx: click.Context, /, lab_path: Path | None, fmt: str, output: Path | None, **values: Any
+    ctx: click.Context,
+    /,
+    lab_path: Path | None,
+    base: str | None,
+    fmt: str,
+    output: Path | None,
+    **values: Any,
 ) -> int:
     """Host groups and the traffic allowed between them, as a Mermaid flowchart (renders
-    in GitHub comments and markdown) or Graphviz DOT. Peers are drawn outside the box of
-    servers; what every server opens to every other is one edge into that box."""
-    subject = _one_lab(ctx, lab_path, values)
-    emit(render_diagram(subject.ruleset, fmt, title=subject.lab.name), output)
+    in GitHub comments and markdown), Graphviz DOT, or markdown holding one Mermaid block
+    per lab. Peers are drawn outside the box of servers; what every server opens to every
+    other is one edge into that box."""
+    if base is None:
+        subject = _one_lab(ctx, lab_path, values)
+        drawn: Drawn = [(subject.lab.name, subject.ruleset, None)]
+    else:
+        if any(v is not None and v != () for v in values.values()):
+            raise click.UsageError("--base draws labs as they are: drop the option flags")
+        drawn = _changed_labs(ctx, base, lab_path)
+    emit(_render_labs(drawn, fmt, base), output)
     return 0
+
+
+def _changed_labs(ctx: click.Context, base: str, lab_path: Path | None) -> Drawn:
+    """(name, head rule set, base rule set) of every lab that changed since `base`."""
+    root = repository_root(Path.cwd())
+    old = load_state(base, root, _catalog_path(ctx), "--base")
+    head = str(lab_path) if lab_path is not None else None
+    new = load_state(head, root, _catalog_path(ctx), "--lab")
+    return [
+        (lab.name, lab.head.ruleset, lab.base.ruleset if lab.base is not None else None)
+        for lab in diff_states(old, new)
+        if lab.changed and lab.head is not None
+    ]
+
+
+def _render_labs(drawn: Drawn, fmt: str, base: str | None) -> str:
+    if fmt == "markdown":
+        if not drawn:
+            return f"No lab changed since `{base}`.\n"
+        return "\n".join(
+            f"#### {name}\n\n```mermaid\n{render_diagram(head, 'mermaid', old, name)}```\n"
+            for name, head, old in drawn
+        )
+    if fmt == "mermaid" and len(drawn) > 1:
+        names = ", ".join(name for name, _, _ in drawn)
+        raise InputError(
+            "command line",
+            "diagram",
+            "--format",
+            f"{len(drawn)} labs changed ({names}): one Mermaid diagram draws one lab; "
+            "pick it with --lab or use --format markdown",
+        )
+    if not drawn:
+        click.echo(f"no lab changed since {base}", err=True)
+    return "".join(render_diagram(head, fmt, old, name) for name, head, old in drawn)

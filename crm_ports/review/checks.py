@@ -158,6 +158,7 @@ class Check(ABC):
         message: str,
         rules: tuple[str, ...] = (),
         severity: str | None = None,
+        fix: str | None = None,
     ) -> Finding:
         return Finding(
             self.id,
@@ -166,7 +167,7 @@ class Check(ABC):
             where,
             about,
             message,
-            self.fix,
+            fix or self.fix,
             rules,
         )
 
@@ -277,6 +278,18 @@ class InternetWide(Check):
     def ports(self, options: Options) -> tuple[Span, ...]:
         return self.guarded
 
+    def option_fix(self, subject: Subject, peer: str, wide: list[str]) -> str | None:
+        """The fix naming the option that holds the offending range, so a finding on the
+        clients' range never tells the reader to set admin_cidrs."""
+        group = next((g for g in subject.ruleset.groups if g.name == peer), None)
+        if group is None or group.cidr_option is None:
+            return None
+        flag = "--" + group.cidr_option.replace("_", "-")[:-1]
+        return (
+            f"Remove {', '.join(wide)} from {group.cidr_option} (lab file key, or {flag}) and "
+            f"list only the ranges of {peer}."
+        )
+
     def on_rules(self, subject: Subject) -> Iterator[Finding]:
         guarded = self.ports(subject.ruleset.options)
         for rule in subject.ruleset.rules:
@@ -284,27 +297,33 @@ class InternetWide(Check):
             wide = [c for c in source.cidrs if internet_wide(c)] if source.is_peer else []
             hit = _overlaps(_rule_spans(rule), guarded)
             if wide and hit:
+                where = f" in {source.cidr_option}" if source.cidr_option else ""
                 yield self.finding(
                     subject,
                     "rule set",
                     rule.id,
-                    f"{ports_text(rule)} from {rule.source} ({', '.join(wide)}) to "
+                    f"{ports_text(rule)} from {rule.source} ({', '.join(wide)}{where}) to "
                     f"{rule.target} opens {self.family} port(s) {_span_text(hit)} to the internet",
                     (rule.id,),
+                    fix=self.option_fix(subject, rule.source, wide),
                 )
 
     def on_stack(self, subject: Subject, stack: Stack) -> Iterator[Finding]:
         guarded = self.ports(subject.ruleset.options)
+        sources_of = {r.id: r.source for r in subject.ruleset.rules}
         for address, _, sources, spans in _inbound(stack):
             wide = [s for s in sources if internet_wide(s)]
             hit = _overlaps(spans, guarded)
             if wide and hit:
+                rule_ids = stack.rule_ids.get(address, ())
+                peers = sorted({sources_of[r] for r in rule_ids if r in sources_of})
                 yield self.finding(
                     subject,
                     stack.name,
                     address,
                     f"source {', '.join(wide)} reaches {self.family} port(s) {_span_text(hit)}",
-                    stack.rule_ids.get(address, ()),
+                    rule_ids,
+                    fix=self.option_fix(subject, peers[0], wide) if len(peers) == 1 else None,
                 )
 
 
@@ -533,7 +552,8 @@ class NotRecommended(Check):
 # -- running ------------------------------------------------------------------------------
 
 
-def _waive(finding: Finding, lab: Lab) -> Finding:
+def waive(finding: Finding, lab: Lab) -> Finding:
+    """The finding with the reason of the lab's first waiver that covers it."""
     for waiver in lab.waivers:
         if waiver.check != finding.check:
             continue
@@ -549,7 +569,7 @@ def run_checks(subjects: Iterable[Subject]) -> tuple[Finding, ...]:
             found = list(check.on_rules(subject))
             for stack in subject.stacks:
                 found.extend(check.on_stack(subject, stack))
-            out.extend(_waive(f, subject.lab) for f in found)
+            out.extend(waive(f, subject.lab) for f in found)
     return tuple(sorted(set(out), key=Finding.sort_key))
 
 

@@ -32,18 +32,41 @@ class Edge:
     ports: tuple[str, ...]  # 'TCP 80', 'UDP 137-138', sorted by protocol then port
     status: str = ""  # "" | "added" | "changed" | "removed"
 
+    added: tuple[str, ...] = ()  # changed edges: ports that came, and that went
+    removed: tuple[str, ...] = ()
+    note: str = ""  # what changed besides the ports (a peer's ranges)
+
     @property
     def label(self) -> str:
-        """'TCP 80, 443 · UDP 88': ports grouped under their protocol."""
-        by_protocol: dict[str, list[str]] = defaultdict(list)
-        for text in self.ports:
-            word, _, number = text.partition(" ")
-            by_protocol[word].append(number)
-        parts = [
-            f"{p} {', '.join(n for n in nums if n)}".strip() for p, nums in by_protocol.items()
-        ]
-        text = " · ".join(parts)
-        return f"{self.status}: {text}" if self.status else text
+        """'TCP 80, 443 · UDP 88': ports grouped under their protocol; a changed edge says
+        what changed ('changed: +TCP 1533 · +UDP 1434, -TCP 1433; kept TCP 80, 443')."""
+        if self.status != "changed":
+            text = ports_label(self.ports)
+            return f"{self.status}: {text}" if self.status else text
+        parts = []
+        if self.added:
+            parts.append("+" + ports_label(self.added).replace(" · ", " · +"))
+        if self.removed:
+            parts.append("-" + ports_label(self.removed).replace(" · ", " · -"))
+        kept = tuple(p for p in self.ports if p not in self.added)
+        text = ", ".join(parts)
+        if self.note:
+            text = f"{self.note}; {text}" if text else self.note
+        if kept and (self.added or self.removed):
+            text += f"; kept {ports_label(kept)}"
+        elif kept:
+            text += f": {ports_label(kept)}"
+        return f"changed: {text}"
+
+
+def ports_label(ports: tuple[str, ...]) -> str:
+    """'TCP 80, 443 · UDP 88' from ('TCP 80', 'TCP 443', 'UDP 88')."""
+    by_protocol: dict[str, list[str]] = defaultdict(list)
+    for text in ports:
+        word, _, number = text.partition(" ")
+        by_protocol[word].append(number)
+    parts = [f"{p} {', '.join(n for n in nums if n)}".strip() for p, nums in by_protocol.items()]
+    return " · ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -89,14 +112,19 @@ def graph(head: RuleSet, base: RuleSet | None = None, title: str = "") -> Graph:
     """The head rule set's graph; with `base`, edges carry their change status."""
     now = edges(head)
     before = edges(base) if base is not None else now
+    ranges = _range_notes(base, head)
     out = []
     for pair in sorted(set(now) | set(before)):
         if pair not in before:
             out.append(Edge(*pair, now[pair], "added"))
         elif pair not in now:
             out.append(Edge(*pair, before[pair], "removed"))
+        elif now[pair] != before[pair] or pair[0] in ranges:
+            came = tuple(p for p in now[pair] if p not in before[pair])
+            went = tuple(p for p in before[pair] if p not in now[pair])
+            out.append(Edge(*pair, now[pair], "changed", came, went, ranges.get(pair[0], "")))
         else:
-            out.append(Edge(*pair, now[pair], "changed" if now[pair] != before[pair] else ""))
+            out.append(Edge(*pair, now[pair]))
     members = next((g for g in head.groups if g.is_members), None)
     return Graph(
         title=title or head.topology,
@@ -105,6 +133,22 @@ def graph(head: RuleSet, base: RuleSet | None = None, title: str = "") -> Graph:
         peers=tuple(g for g in head.groups if g.is_peer),
         edges=tuple(out),
     )
+
+
+def _range_notes(base: RuleSet | None, head: RuleSet) -> dict[str, str]:
+    """Peer -> 'ranges +0.0.0.0/0, -10.100.0.0/16' for peers whose ranges changed: their
+    edges carry the same ports to other addresses, which is a change to review."""
+    if base is None:
+        return {}
+    old = {g.name: g.cidrs for g in base.groups if g.is_peer}
+    out = {}
+    for group in head.groups:
+        if not group.is_peer or group.name not in old or old[group.name] == group.cidrs:
+            continue
+        came = [f"+{c}" for c in group.cidrs if c not in old[group.name]]
+        went = [f"-{c}" for c in old[group.name] if c not in group.cidrs]
+        out[group.name] = "ranges " + ", ".join(came + went)
+    return out
 
 
 # -- Mermaid ------------------------------------------------------------------------------

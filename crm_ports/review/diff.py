@@ -16,6 +16,7 @@ from crm_ports.lab import Lab
 from crm_ports.plans.aws import plan_aws
 from crm_ports.plans.azure import plan_azure
 from crm_ports.review.impact import ResourceChange, compare, counts
+from crm_ports.review.reach import Exposure, PeerChange, new_exposure, peer_changes
 from crm_ports.review.resources import AZURE_RULE, Resources, aws_resources, azure_resources
 from crm_ports.review.states import LabState, State
 from crm_ports.ruleset import Rule, RuleSet, ports_text
@@ -192,10 +193,16 @@ class LabDiff:
     flows_changed: tuple[str, ...]
     rules: tuple[RuleChange, ...]
     clouds: tuple[CloudImpact, ...]
+    peers: tuple[PeerChange, ...] = ()
+    exposure: tuple[Exposure, ...] = ()
 
     @property
     def changed(self) -> bool:
         return self.status != "unchanged"
+
+    def deploys_to(self, cloud: str) -> bool:
+        """Whether either side of the lab has a stack on `cloud`."""
+        return any(s is not None and cloud in s.lab.clouds for s in (self.base, self.head))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -210,6 +217,11 @@ class LabDiff:
             },
             "rules": [r.to_json() for r in self.rules],
             "clouds": [c.to_json() for c in self.clouds],
+            "not_deployed": [c for c in ("aws", "azure") if not self.deploys_to(c)],
+            "reach": {
+                "peers": [p.to_json() for p in self.peers],
+                "internet_exposure": [e.to_json() for e in self.exposure],
+            },
         }
 
 
@@ -265,6 +277,8 @@ def diff_lab(name: str, base: LabState | None, head: LabState | None) -> LabDiff
         flows_changed=tuple(sorted(touched & old_flows & new_flows)),
         rules=rules,
         clouds=tuple(clouds),
+        peers=peer_changes(old_rules, new_rules),
+        exposure=new_exposure(old_rules, new_rules),
     )
 
 

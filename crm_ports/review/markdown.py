@@ -10,10 +10,13 @@ give the same bytes and the comment only changes when the plan does.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
+from crm_ports.review.checks import internet_wide
 from crm_ports.review.diagram import render as render_diagram
 from crm_ports.review.diff import CloudImpact, LabDiff, RuleChange
-from crm_ports.review.impact import counts
+from crm_ports.review.impact import ResourceChange, counts
+from crm_ports.review.resources import plain
 
 CLOUD_NAMES = {"aws": "AWS", "azure": "Azure"}
 ACTION_WORDS = {
@@ -45,18 +48,65 @@ def _cloud(lab: LabDiff, cloud: str) -> CloudImpact | None:
     return next((c for c in lab.clouds if c.cloud == cloud), None)
 
 
+def _cloud_cell(lab: LabDiff, cloud: str) -> str:
+    """The cloud's counts, or that the lab has no stack there (not a "no change")."""
+    if not lab.deploys_to(cloud):
+        return "not deployed there"
+    return _impact_counts(_cloud(lab, cloud))
+
+
+def _reach_cell(lab: LabDiff) -> str:
+    """'clients +0.0.0.0/0 (internet)': the peer ranges that changed, in brief."""
+    parts = []
+    for change in lab.peers:
+        ranges = [
+            *(f"+{c}" + (" (internet)" if internet_wide(c) else "") for c in change.added),
+            *(f"-{c}" for c in change.removed),
+        ]
+        parts.append(f"{change.peer} {' '.join(ranges)}")
+    if lab.exposure and not any(c.exposes for c in lab.peers):
+        parts.append("new internet exposure")
+    return "; ".join(parts) or "same"
+
+
+def _exposure_lines(labs: tuple[LabDiff, ...]) -> list[str]:
+    """What becomes reachable from the internet: the first thing a reviewer must see."""
+    lines = []
+    for lab in labs:
+        told = set()
+        for change in lab.peers:
+            if change.exposes:
+                lines.append(f"- `{lab.name}`: {change.words()}")
+                told.add(change.peer)
+        for exposure in lab.exposure:
+            if exposure.peer not in told:
+                lines.append(f"- `{lab.name}`: {exposure.words()}")
+    if not lines:
+        return []
+    return [
+        "> [!CAUTION]",
+        "> **Newly reachable from the internet**",
+        ">",
+        *("> " + line for line in lines),
+        "",
+    ]
+
+
 def _summary_table(labs: tuple[LabDiff, ...]) -> list[str]:
-    lines = ["| Lab | Status | Rules | AWS (+ ~ ± -) | Azure (+ ~ ± -) |", "|---|---|---|---|---|"]
+    lines = [
+        "| Lab | Status | Reach | Rules | AWS (+ ~ ± -) | Azure (+ ~ ± -) |",
+        "|---|---|---|---|---|---|",
+    ]
     for lab in labs:
         lines.append(
-            f"| `{lab.name}` | {lab.status} | {_rule_counts(lab)} | "
-            f"{_impact_counts(_cloud(lab, 'aws'))} | {_impact_counts(_cloud(lab, 'azure'))} |"
+            f"| `{lab.name}` | {lab.status} | {_reach_cell(lab)} | {_rule_counts(lab)} | "
+            f"{_cloud_cell(lab, 'aws')} | {_cloud_cell(lab, 'azure')} |"
         )
     return lines
 
 
 def _flow_lines(lab: LabDiff) -> list[str]:
-    lines = []
+    lines = [f"- Reach: {change.words()}" for change in lab.peers]
     for word, flows in (
         ("added", lab.flows_added),
         ("removed", lab.flows_removed),
@@ -88,6 +138,52 @@ def _rules_by_group(lab: LabDiff) -> list[str]:
     return lines
 
 
+KEY_ATTRIBUTES = (
+    "ip_protocol",
+    "from_port",
+    "to_port",
+    "cidr_ipv4",
+    "referenced_security_group_id",
+    "access",
+    "protocol",
+    "priority",
+    "destination_port_range",
+    "destination_port_ranges",
+    "source_address_prefix",
+    "source_address_prefixes",
+    "source_application_security_group_ids",
+    "destination_application_security_group_ids",
+    "name",
+)
+
+
+def _value(value: Any) -> str:
+    plain_value = plain(value)
+    if isinstance(plain_value, list):
+        return "[" + ", ".join(str(v) for v in plain_value) + "]"
+    return str(plain_value)
+
+
+def _attributes(change: ResourceChange) -> str:
+    """The attributes a row changes: old -> new for an update or replacement, the values
+    that say what a created or destroyed rule allows (its ports and its source)."""
+    if change.action in ("update", "replace"):
+        before, after = change.before or {}, change.after or {}
+        parts = []
+        for name in change.attributes:
+            text = f"`{name}`"
+            old, new = before.get(name), after.get(name)
+            if name != "tags" and old is not None and new is not None and old != new:
+                text += f" {_cell(_value(old))} -> {_cell(_value(new))}"
+            if name in change.forced_by:
+                text += " (forces replacement)"
+            parts.append(text)
+        return ", ".join(parts)
+    values = change.after if change.action == "create" else change.before
+    shown = [(k, (values or {}).get(k)) for k in KEY_ATTRIBUTES]
+    return ", ".join(f"`{k}` = {_cell(_value(v))}" for k, v in shown if v is not None)
+
+
 def _impact_table(impact: CloudImpact) -> list[str]:
     lines = [
         f"**{CLOUD_NAMES[impact.cloud]}** (stack `{impact.stack}`): "
@@ -97,10 +193,7 @@ def _impact_table(impact: CloudImpact) -> list[str]:
         "|---|---|---|",
     ]
     for change in impact.changes:
-        detail = ", ".join(
-            f"`{a}`" + (" (forces replacement)" if a in change.forced_by else "")
-            for a in change.attributes
-        )
+        detail = _attributes(change)
         lines.append(f"| {ACTION_WORDS[change.action]} | `{_cell(change.address)}` | {detail} |")
     priorities = impact.priorities()
     if priorities:
@@ -132,7 +225,7 @@ def _diagram(lab: LabDiff) -> list[str]:
 def _section(lab: LabDiff) -> list[str]:
     summary = (
         f"<b>{lab.name}</b> ({lab.status}): rules {_rule_counts(lab)}; "
-        f"AWS {_impact_counts(_cloud(lab, 'aws'))}; Azure {_impact_counts(_cloud(lab, 'azure'))}"
+        f"AWS {_cloud_cell(lab, 'aws')}; Azure {_cloud_cell(lab, 'azure')}"
     )
     lines = ["<details>", f"<summary>{summary}</summary>", ""]
     flows = _flow_lines(lab)
@@ -151,6 +244,7 @@ def render_markdown(base: str, head: str, labs: tuple[LabDiff, ...]) -> str:
     lines = [
         "### crm-ports plan review",
         "",
+        *_exposure_lines(labs),  # before anything else: what the internet can now reach
         f"Base `{base}`, head `{head}`: {len(changed)} of {len(labs)} lab(s) change.",
         "",
     ]

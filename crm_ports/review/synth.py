@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -70,14 +71,31 @@ def _value(value: Any, variables: dict[str, Any], each: str | None) -> Any:
     return value
 
 
-def stack_resources(document: Any, name: str) -> Resources:
-    """`{address: attributes}` of one cdk.tf.json document; `name` is used in errors."""
+def stack_variables(document: Any, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Each declared variable's value: `overrides` (a `-var-file`) where given, else its
+    default. Overrides for variables the stack does not declare are ignored, as Terraform
+    only warns about them."""
+    declared = (document.get("variable") or {}) if isinstance(document, dict) else {}
+    return {
+        key: (overrides or {}).get(key, spec.get("default") if isinstance(spec, dict) else None)
+        for key, spec in declared.items()
+    }
+
+
+def evaluate(value: Any, variables: dict[str, Any]) -> Any:
+    """`value` with the variable references this module understands replaced (lists
+    become tuples); used for outputs, which have no `each`."""
+    return _value(value, variables, None)
+
+
+def stack_resources(
+    document: Any, name: str, overrides: Mapping[str, Any] | None = None
+) -> Resources:
+    """`{address: attributes}` of one cdk.tf.json document; `name` is used in errors,
+    `overrides` replace variable defaults (a `-var-file`)."""
     if not isinstance(document, dict):
         raise InputError(name, "", "", "expected a Terraform JSON object")
-    variables = {
-        key: spec.get("default") if isinstance(spec, dict) else None
-        for key, spec in (document.get("variable") or {}).items()
-    }
+    variables = stack_variables(document, overrides)
     out: Resources = {}
     for kind, items in sorted((document.get("resource") or {}).items()):
         for key, raw in sorted((items or {}).items()):

@@ -1,0 +1,83 @@
+"""Which stacks to verify and against which labs: a synthesized folder (each stack's
+`crm-ports.json` names its lab and options; its rule set is never read), or labs
+synthesized into a scratch folder first. Only the latter starts cdktf."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crm_ports import yamlio
+from crm_ports.errors import InputError
+from crm_ports.lab import Lab
+from crm_ports.model import Catalogue
+from crm_ports.review.states import read_stack as read_stack_state
+from crm_ports.review.states import stack_dirs
+from crm_ports.verify.aws import AwsFirewall
+from crm_ports.verify.azure import AzureFirewall
+from crm_ports.verify.compare import Result, compare
+from crm_ports.verify.expected import Expected, expected_reach
+from crm_ports.verify.model import Firewall
+from crm_ports.verify.stack import Stack, read_stack
+
+
+@dataclass(frozen=True)
+class Target:
+    """One stack with the lab it was built for and what the catalogue expects of it."""
+
+    lab: Lab
+    stack: Stack
+    firewall: Firewall
+    expected: Expected
+
+
+def firewall(stack: Stack) -> Firewall:
+    return AwsFirewall(stack) if stack.cloud == "aws" else AzureFirewall(stack)
+
+
+def folder_targets(
+    folder: Path, catalogue: Catalogue, overrides: dict[str, Any], labs: Sequence[Lab] = ()
+) -> list[Target]:
+    """Stacks of a synthesized folder. With `labs`, only those labs' stacks, each judged
+    against its lab file; otherwise against the lab recorded beside the stack."""
+    wanted = {lab.name: lab for lab in labs}
+    out = []
+    for directory in stack_dirs(folder):
+        recorded = read_stack_state(directory).state.lab
+        if wanted and recorded.name not in wanted:
+            continue
+        lab = wanted.get(recorded.name, recorded)
+        stack = read_stack(directory, overrides)
+        out.append(Target(lab, stack, firewall(stack), expected_reach(catalogue, lab)))
+    missing = sorted(set(wanted) - {t.lab.name for t in out})
+    if missing:
+        raise InputError(
+            yamlio.display_name(folder),
+            f"lab '{missing[0]}'",
+            "",
+            "no stack of this lab in the folder",
+        )
+    return out
+
+
+@contextmanager
+def synthesized(labs: Sequence[Lab], catalogue: Catalogue) -> Iterator[Path]:
+    """The labs' stacks in a scratch folder, removed afterwards."""
+    from crm_ports.app import plan_stacks, synth_app
+
+    stacks = plan_stacks(labs, catalogue)
+    scratch = Path(tempfile.mkdtemp(prefix="crm-ports-verify-"))
+    try:
+        synth_app(stacks, scratch)
+        yield scratch
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def verify_targets(targets: Sequence[Target]) -> list[Result]:
+    return [compare(t.expected, t.firewall, t.stack.name) for t in targets]
