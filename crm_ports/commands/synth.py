@@ -14,13 +14,15 @@ import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
 from crm_ports import yamlio
-from crm_ports.commands.common import catalogue
+from crm_ports.commands.common import catalogue, given_flags, option_flags
 from crm_ports.errors import InputError
-from crm_ports.lab import default_labs, load_lab
+from crm_ports.lab import Lab, default_labs, load_lab
+from crm_ports.options import build
 
 
 @click.command(
@@ -29,6 +31,8 @@ Examples:
   crm-ports synth
   crm-ports synth --lab labs/contoso-claims.yaml --out build/cdktf.out
   crm-ports synth --lab labs/fabrikam-full-server.yaml --aws-endpoint-url http://127.0.0.1:5000
+  crm-ports synth --auth claims --email pop3-smtp       # both default labs, these options
+  crm-ports synth --topology full-server --out build/cdktf.out
 Then: npx cdktf deploy aws-split-roles  (or terraform -chdir=cdktf.out/stacks/aws-split-roles)"""
 )
 @click.option(
@@ -52,14 +56,23 @@ Then: npx cdktf deploy aws-split-roles  (or terraform -chdir=cdktf.out/stacks/aw
     metavar="URL",
     help="Point the AWS provider at a local EC2 emulator (moto) with test credentials.",
 )
+@option_flags
 @click.pass_context
 def synth(
-    ctx: click.Context, /, lab_paths: tuple[Path, ...], out: Path, aws_endpoint_url: str | None
+    ctx: click.Context,
+    /,
+    lab_paths: tuple[Path, ...],
+    out: Path,
+    aws_endpoint_url: str | None,
+    **values: Any,
 ) -> int:
-    """Synthesize the lab stacks (`<cloud>-<lab>`) for `cdktf deploy` or `terraform`."""
+    """Synthesize the lab stacks (`<cloud>-<lab>`) for `cdktf deploy` or `terraform`.
+
+    Option flags override every lab file given; without --lab they apply to the default
+    labs, and --topology builds only the default lab of that topology."""
     from crm_ports.app import plan_stacks, synth_app
 
-    labs = [load_lab(p) for p in lab_paths] or list(default_labs())
+    labs = _with_flags([load_lab(p) for p in lab_paths], given_flags(values))
     if aws_endpoint_url:
         if not aws_endpoint_url.startswith(("http://", "https://")):
             raise InputError(
@@ -98,6 +111,21 @@ def synth(
     for stack in stacks:
         click.echo(f"{shown}/stacks/{stack.name}/cdk.tf.json")
     return 0
+
+
+def _with_flags(labs: list[Lab], given: dict[str, Any]) -> list[Lab]:
+    """The labs to build: the files with the flags on top, else the default labs."""
+    if not labs:
+        topology = given.get("topology")
+        labs = [lab for lab in default_labs() if topology in (None, lab.options.topology)]
+        if not labs:
+            labs = [Lab(name=topology, options=default_labs()[0].options, origin="command line")]
+    if not given:
+        return labs
+    return [
+        replace(lab, options=build(given, origin="command line", base=lab.options))
+        for lab in labs
+    ]
 
 
 def retire_stale_stacks(out: Path, current: set[str]) -> list[str]:
