@@ -138,7 +138,5 @@ def add_extra_rules(ruleset: RuleSet, extras: tuple[ExtraRule, ...]) -> RuleSet:
                 flows=(f"{EXTRA_FLOW_PREFIX}{extra.service}",),
             )
         )
-    groups = sorted(
-        [*ruleset.groups, *added.values()], key=lambda g: (g.kind != "server", g.name)
-    )
+    groups = sorted([*ruleset.groups, *added.values()], key=lambda g: (g.kind != "server", g.name))
     return replace(ruleset, groups=tuple(groups), rules=tuple(sorted(rules, key=Rule.sort_key)))

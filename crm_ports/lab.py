@@ -81,9 +81,7 @@ def relocated(lab: Lab, origin: str) -> Lab:
             replace(h, location=replace(h.location, file=origin)) for h in placement.hosts
         )
         placement = replace(placement, origin=origin, hosts=hosts)
-    extras = tuple(
-        replace(e, location=replace(e.location, file=origin)) for e in lab.extra_rules
-    )
+    extras = tuple(replace(e, location=replace(e.location, file=origin)) for e in lab.extra_rules)
     return replace(lab, origin=origin, placement=placement, extra_rules=extras)
 
 

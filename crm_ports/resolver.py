@@ -68,6 +68,8 @@ def resolve(catalogue: Catalogue, options: Options) -> RuleSet:
     candidates: list[_Candidate] = []
     advisories: list[Advisory] = []
     kinds = {g.name: g.kind for g in placement.groups}
+    # A one-host lab: what "every server" opens to that host crosses no firewall.
+    lone = {g.name: set(g.members) for g in placement.groups if g.is_members}
     for flow in catalogue.flows:
         if not flow.when.matches(options):
             continue
@@ -79,6 +81,8 @@ def resolve(catalogue: Catalogue, options: Options) -> RuleSet:
         for source in sources:
             for target in targets:
                 if source == target or (kinds[source] == "peer" and kinds[target] == "peer"):
+                    continue
+                if source in lone and lone[source] <= {target}:
                     continue
                 for service in services:
                     if not service.when.matches(options):

@@ -37,7 +37,7 @@ def _default_text(name: str) -> str:
     return str(value)
 
 
-class TopologyId(click.ParamType):
+class TopologyId(click.ParamType):  # type: ignore[type-arg]
     """`--topology`: one of the topologies of the catalogue in use (`--catalog` or the
     built-in one), never a hard-coded list."""
 

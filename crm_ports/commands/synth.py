@@ -22,7 +22,7 @@ from crm_ports import yamlio
 from crm_ports.commands.common import catalogue, given_flags, option_flags
 from crm_ports.errors import InputError
 from crm_ports.lab import Lab, default_labs, load_lab
-from crm_ports.options import build
+from crm_ports.options import Options, build
 
 
 @click.command(
@@ -118,13 +118,12 @@ def _with_flags(labs: list[Lab], given: dict[str, Any]) -> list[Lab]:
     if not labs:
         topology = given.get("topology")
         labs = [lab for lab in default_labs() if topology in (None, lab.options.topology)]
-        if not labs:
-            labs = [Lab(name=topology, options=default_labs()[0].options, origin="command line")]
+        if not labs:  # a topology of the user's own catalogue
+            labs = [Lab(name=str(topology), options=Options(), origin="command line")]
     if not given:
         return labs
     return [
-        replace(lab, options=build(given, origin="command line", base=lab.options))
-        for lab in labs
+        replace(lab, options=build(given, origin="command line", base=lab.options)) for lab in labs
     ]
 
 
