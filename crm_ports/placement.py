@@ -202,7 +202,8 @@ def topology_for(catalogue: Catalogue, placement: Placement, options: Options) -
             location=host.location,
             kind="server",
         )
-        for host in placement.hosts
+        # by name: the order hosts were written or added in must change nothing
+        for host in sorted(placement.hosts, key=lambda h: h.name)
     ]
     outside = [r.id for r in catalogue.roles if r.kind == "peer" and r.id not in placed]
     absent = tuple(r.id for r in catalogue.roles if r.kind == "server" and r.id not in placed)
