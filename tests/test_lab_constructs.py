@@ -5,6 +5,9 @@ naming host and role, lab rules and per-rule overrides."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,8 @@ from crm_ports.options import Options
 from crm_ports.plans.aws import plan_aws
 from crm_ports.plans.azure import plan_azure
 from crm_ports.resolver import resolve_lab
+from tests.conftest import REPO
+from tests.readme import block
 from tests.tf_harness import terraform_validate
 
 pytestmark = pytest.mark.slow
@@ -165,3 +170,35 @@ def test_azure_lab() -> None:
     }
     rule = data["resource"]["azurerm_network_security_rule"]["nsr_cidr-10-30-0-0-24_sql_tcp"]
     assert rule["source_address_prefixes"] == ["10.30.0.0/24"]
+
+
+def test_readme_lab_app_runs_and_validates(tmp_path: Path) -> None:
+    """The README's example app, run as written: instances from the prebuilt provider
+    bindings, the firewall from AwsCrmLab, then `terraform validate`."""
+    pytest.importorskip("cdktf_cdktf_provider_aws", reason="the bindings extra is not installed")
+    code = block("lab-app").split("```python\n", 1)[1].rsplit("```", 1)[0]
+    (tmp_path / "app.py").write_text(code, encoding="utf-8")
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    stack_dir = tmp_path / "cdktf.out" / "stacks" / "acme-crm"
+    data = json.loads((stack_dir / "cdk.tf.json").read_text())
+    assert data["terraform"]["required_providers"]["aws"]["version"] == ">= 5.30, < 7"
+    assert data["resource"]["aws_instance"]["sql"]["vpc_security_group_ids"] == [
+        "${aws_security_group.sg_sql.id}",
+        "${aws_security_group.sg_lab-servers.id}",
+    ]
+    egress = data["resource"]["aws_vpc_security_group_egress_rule"]
+    assert "out_crm-app_cidr-10-20-0-0-24_tcp_patch-proxy" in egress
+    ingress = data["resource"]["aws_vpc_security_group_ingress_rule"]
+    assert ingress["in_crm-app_sql_tcp_ms-sql"]["tags"]["reviewed-by"] == "dba-team"
+    terraform_validate(stack_dir)
