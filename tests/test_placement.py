@@ -352,3 +352,19 @@ def test_bad_extra_rule(
 ) -> None:
     lab = write_lab(tmp_path, EXTRA % (source, target, ports, tail))
     assert_refused(cli, tmp_path, lab, fragments)
+
+
+def test_the_cdktf_app_builds_a_placement_lab(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cdktf.json`'s app (`python -m crm_ports.app`) with CRM_PORTS_LABS naming the lab."""
+    from crm_ports.app import main
+
+    monkeypatch.setenv("CRM_PORTS_LABS", TWO_BOX)
+    monkeypatch.setenv("CDKTF_OUTDIR", str(tmp_path / "cdktf.out"))
+    main()
+    stack = json.loads(
+        (tmp_path / "cdktf.out" / "stacks" / "azure-two-box" / "cdk.tf.json").read_text()
+    )
+    assets = stack["resource"]["azurerm_application_security_group"]
+    assert set(assets) == {"asg_crm-app", "asg_sql", "asg_dc", "asg_lab-servers"}
