@@ -368,3 +368,38 @@ def test_the_cdktf_app_builds_a_placement_lab(
     )
     assets = stack["resource"]["azurerm_application_security_group"]
     assert set(assets) == {"asg_crm-app", "asg_sql", "asg_dc", "asg_lab-servers"}
+
+
+def test_azure_audit_of_a_placement_lab(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`audit azure --lab` on the two-box lab, through the real azure-mgmt-network client
+    answering from ARM responses written from the lab's own plan (the same generator as
+    tests/fixtures/azure/): clean, then a hand-added rule reported as unexpected."""
+    import importlib.util
+
+    from crm_ports.audit import azure as audit_module
+    from crm_ports.plans.azure import plan_azure
+    from tests.test_audit_azure import Replay, ReplayTransport
+
+    spec = importlib.util.spec_from_file_location(
+        "regenerate", Path(__file__).parent / "fixtures" / "azure" / "regenerate.py"
+    )
+    assert spec is not None and spec.loader is not None
+    regenerate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(regenerate)
+    lab = load_lab(Path(TWO_BOX))
+    scenarios = regenerate.scenarios(plan_azure(resolve_lab(load_catalogue(), lab), lab.name))
+    args = [
+        "audit", "azure", "--lab", TWO_BOX, "--format", "json",
+        "--subscription-id", regenerate.SUBSCRIPTION,
+        "--resource-group", regenerate.RESOURCE_GROUP,
+    ]  # fmt: skip
+    for name, code, counts in (
+        ("clean", 0, {"missing": 0, "unexpected": 0, "changed": 0}),
+        ("extra-rule", 1, {"missing": 0, "unexpected": 1, "changed": 0}),
+        ("missing-rule", 1, {"missing": 1, "unexpected": 0, "changed": 0}),
+    ):
+        replay = Replay(ReplayTransport(scenarios[name][1]))
+        monkeypatch.setattr(audit_module, "default_client", replay.client)
+        result = cli(*args)
+        assert (result.code, result.err) == (code, ""), name
+        assert json.loads(result.out)["counts"] == counts, name
