@@ -322,7 +322,9 @@ def test_check_lists_extra_rules_as_warnings(cli: Cli) -> None:
 
 def test_extra_rules_in_the_views(cli: Cli) -> None:
     assert "TCP 8080" in cli("matrix", "--lab", TWO_BOX).out
-    assert "cidr-10-20-0-0-24" in cli("diagram", "--lab", TWO_BOX).out
+    diagram = cli("diagram", "--lab", TWO_BOX).out
+    assert "TCP 8080 (Lab rule: Windows Update through the hosting provider's patching" in diagram
+    assert "TCP 1433 (Lab rule: DBAs query the CRM databases" in diagram
 
 
 EXTRA = HOSTS + "extra_rules:\n  - {from: %s, to: %s, protocol: tcp, ports: %s%s}\n"
@@ -403,3 +405,14 @@ def test_azure_audit_of_a_placement_lab(cli: Cli, monkeypatch: pytest.MonkeyPatc
         result = cli(*args)
         assert (result.code, result.err) == (code, ""), name
         assert json.loads(result.out)["counts"] == counts, name
+
+
+def test_diff_shows_a_lab_rule_with_its_reason(cli: Cli, tmp_path: Path) -> None:
+    base = write_lab(tmp_path, HOSTS)
+    head = tmp_path / "head.yaml"
+    head.write_text(EXTRA % ("app", "10.9.0.0/24", "3128", REASON), encoding="utf-8")
+    result = cli("diff", "--base", base, "--head", str(head))
+    assert result.code == 1, result.err
+    line = next(x for x in result.out.splitlines() if "app.cidr-10-9-0-0-24.tcp.lab-3128" in x)
+    assert "TCP 3128 from app to cidr-10-9-0-0-24, added" in line
+    assert line.endswith("Lab rule: a monitoring agent polls this port")
