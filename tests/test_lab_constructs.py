@@ -202,3 +202,18 @@ def test_readme_lab_app_runs_and_validates(tmp_path: Path) -> None:
     ingress = data["resource"]["aws_vpc_security_group_ingress_rule"]
     assert ingress["in_crm-app_sql_tcp_ms-sql"]["tags"]["reviewed-by"] == "dba-team"
     terraform_validate(stack_dir)
+
+
+def test_variable_peer_ranges_recheck_the_quota_at_plan(tmp_path: Path) -> None:
+    from cdktf import TerraformVariable
+
+    stack, _ = aws_app(["crm-app", "sql", "dc"], peer_cidrs={"client_cidrs": "${var.offices}"})
+    TerraformVariable(stack, "offices", type="list(string)", default=["10.1.0.0/16"])
+    data = synth(stack)
+    sg = data["resource"]["aws_security_group"]["sg_crm-app"]
+    [condition] = sg["lifecycle"]["precondition"]
+    assert "length(var.offices)" in condition["condition"]
+    assert condition["error_message"].startswith("Security group two-box-crm-app would need")
+    assert "lifecycle" not in data["resource"]["aws_security_group"]["sg_sql"]  # no clients
+    (tmp_path / "cdk.tf.json").write_text(json.dumps(data))
+    terraform_validate(tmp_path)

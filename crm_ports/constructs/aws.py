@@ -125,28 +125,10 @@ class AwsCrmFirewall(Construct):
         self._rules()
 
     def _quota_precondition(self, spec: SecurityGroupSpec) -> TerraformResourceLifecycle | None:
-        """The plan checked the quota with the rule set's ranges; peer ranges that are
-        Terraform variables can grow at deploy time, so the group re-checks at plan time."""
-        conditions = []
-        for direction, word in (("ingress", "inbound"), ("egress", "outbound")):
-            fixed, per_peer = quota_terms(self.plan, spec.group, direction)
-            terms = [str(fixed)]
-            for peer, count in per_peer.items():
-                inner = expression(self._cidrs[peer])
-                if inner is not None:
-                    terms.append(f"{count} * length({inner})")
-            if len(terms) == 1:
-                continue  # nothing that can change after synthesis
-            conditions.append(
-                Precondition(
-                    condition=f"${{{' + '.join(terms)} <= {RULES_PER_GROUP}}}",
-                    error_message=(
-                        f"Security group {spec.name} would need more than {RULES_PER_GROUP} "
-                        f"{word} rules ({' + '.join(terms)}); AWS allows {RULES_PER_GROUP}: "
-                        "narrow the peer CIDR variables."
-                    ),
-                )
-            )
+        conditions = [
+            Precondition(condition=condition, error_message=message)
+            for condition, message in quota_conditions(self.plan, spec, self._cidrs)
+        ]
         return TerraformResourceLifecycle(precondition=conditions) if conditions else None
 
     @property
@@ -171,6 +153,33 @@ class AwsCrmFirewall(Construct):
         renders `rule_id`: the rules live in one ResourceBatch, which cdktf's
         `add_override` and Aspects cannot reach one by one."""
         override_rule(self.rules, self.plan, rule_id, path, value, self._prefix)
+
+
+def quota_conditions(
+    plan: AwsPlan, spec: SecurityGroupSpec, cidrs: Mapping[str, CidrList]
+) -> list[tuple[str, str]]:
+    """(condition, error message) per direction whose count can still grow: the plan
+    checked the quota with the rule set's ranges, but peer ranges that are Terraform
+    variables are only known at `terraform plan`, so the group re-checks then."""
+    out = []
+    for direction, word in (("ingress", "inbound"), ("egress", "outbound")):
+        fixed, per_peer = quota_terms(plan, spec.group, direction)
+        terms = [str(fixed)]
+        for peer, count in per_peer.items():
+            inner = expression(cidrs[peer])
+            if inner is not None:
+                terms.append(f"{count} * length({inner})")
+        if len(terms) == 1:
+            continue  # nothing that can change after synthesis
+        out.append(
+            (
+                f"${{{' + '.join(terms)} <= {RULES_PER_GROUP}}}",
+                f"Security group {spec.name} would need more than {RULES_PER_GROUP} "
+                f"{word} rules ({' + '.join(terms)}); AWS allows {RULES_PER_GROUP}: "
+                "narrow the peer CIDR variables.",
+            )
+        )
+    return out
 
 
 def add_rules(

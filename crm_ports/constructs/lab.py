@@ -21,7 +21,7 @@ from cdktf import TerraformProvider
 from constructs import Construct
 
 from crm_ports.catalogue import load_catalogue
-from crm_ports.constructs.aws import add_rules, override_rule
+from crm_ports.constructs.aws import add_rules, override_rule, quota_conditions
 from crm_ports.constructs.azure import add_nsg_rules, override_nsg_rule
 from crm_ports.constructs.peers import CidrList, peer_cidrs_for
 from crm_ports.constructs.resources._base import ResourceBatch, compact
@@ -135,14 +135,28 @@ class _DeferredBatch(ResourceBatch):
 
 
 class _DeferredSecurityGroup(SecurityGroup):
-    """A security group whose description and tags come from the plan at synthesis."""
+    """A security group whose description, tags and quota preconditions come from the
+    plan at synthesis."""
 
-    def __init__(self, *args: Any, attributes: Callable[[], Mapping[str, Any]], **kw: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        attributes: Callable[[], Mapping[str, Any]],
+        lifecycle: Callable[[], Mapping[str, Any] | None],
+        **kw: Any,
+    ) -> None:
         self._crm_late = attributes
+        self._crm_late_lifecycle = lifecycle
         super().__init__(*args, **kw)
 
     def _synthesize_attributes(self) -> Mapping[str, Any]:
-        return self._crm_late()
+        attributes = self._crm_late()
+        lifecycle = self._crm_late_lifecycle()
+        if lifecycle is not None:
+            # cdktf renders `lifecycle` from its meta-arguments, never from attributes;
+            # its raw overrides are read after this callback returns, so one goes there.
+            self.add_override("lifecycle", dict(lifecycle))
+        return attributes
 
 
 class _DeferredAsg(ApplicationSecurityGroup):
@@ -271,6 +285,7 @@ class AwsCrmLab(Construct):
             provider=self._provider,
             logical_id=self._prefix + key,
             attributes=lambda: self._sg_attributes(name),
+            lifecycle=lambda: self._sg_lifecycle(name),
         )
         self._groups[name] = group
         return group
@@ -281,6 +296,14 @@ class AwsCrmLab(Construct):
             name=spec.name, description=spec.description, vpc_id=self._vpc_id, tags=dict(spec.tags)
         )
         return compact(config.to_terraform())
+
+    def _sg_lifecycle(self, name: str) -> Mapping[str, Any] | None:
+        """As AwsCrmFirewall: variable peer ranges re-check the quota at `terraform plan`."""
+        cidrs = peer_cidrs_for(self.resolve(), self._peer_cidrs)
+        conditions = quota_conditions(self.plan, self.plan.security_group(name), cidrs)
+        if not conditions:
+            return None
+        return {"precondition": [{"condition": c, "error_message": m} for c, m in conditions]}
 
     def _fill(self) -> None:
         if self._filled:
