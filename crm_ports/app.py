@@ -18,7 +18,7 @@ from pathlib import Path
 from crm_ports.catalogue import load_catalogue
 from crm_ports.lab import Lab, default_labs, load_lab
 from crm_ports.model import Catalogue
-from crm_ports.resolver import resolve
+from crm_ports.resolver import resolve_lab
 from crm_ports.ruleset import RuleSet
 
 METADATA_FILE = "crm-ports.json"
@@ -41,7 +41,7 @@ def plan_stacks(labs: Sequence[Lab], catalogue: Catalogue | None = None) -> list
     out: list[StackPlan] = []
     seen: dict[str, str] = {}
     for lab in labs:
-        rules = resolve(cat, lab.options)
+        rules = resolve_lab(cat, lab)
         for cloud in lab.clouds:
             name = lab.stack_name(cloud)
             if name in seen:

@@ -1,19 +1,27 @@
 """Lab files: one hosted CRM lab (name, clouds, topology, options, peer CIDRs and the
 per-cloud settings the stacks need). The default labs are both topologies with every
 option at its default, on both clouds.
+
+`topology` is a topology id of the catalogue in use, or the lab's own placement
+(`{hosts: [{name, roles}]}`), which resolves under the lab's name; `extra_rules` are
+lab-local rules with their reasons. Both are checked against the catalogue only when the
+lab is resolved (`crm_ports.resolver.resolve_lab`), since the catalogue may be the user's.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from crm_ports import yamlio
 from crm_ports.errors import InputError
+from crm_ports.extra import ExtraRule
+from crm_ports.model import Location, PortRange, Protocol
 from crm_ports.options import Options, build
+from crm_ports.placement import Host, Placement
 from crm_ports.state import LOCAL, Backend, backend_from
 from crm_ports.validation import check, field_path
 from crm_ports.yamlio import PathItem
@@ -59,9 +67,24 @@ class Lab:
     waivers: tuple[Waiver, ...] = ()
     backend: Backend = LOCAL
     origin: str = field(default="<default lab>", compare=False)
+    placement: Placement | None = None  # the lab's own hosts, resolved as `options.topology`
+    extra_rules: tuple[ExtraRule, ...] = ()
 
     def stack_name(self, cloud: str) -> str:
         return f"{cloud}-{self.name}"
+
+
+def relocated(lab: Lab, origin: str) -> Lab:
+    """The same lab, every location naming `origin` (a file read from a git ref is named
+    `REF:path`, never by the temporary checkout it was read from)."""
+    placement = lab.placement
+    if placement is not None:
+        hosts = tuple(
+            replace(h, location=replace(h.location, file=origin)) for h in placement.hosts
+        )
+        placement = replace(placement, origin=origin, hosts=hosts)
+    extras = tuple(replace(e, location=replace(e.location, file=origin)) for e in lab.extra_rules)
+    return replace(lab, origin=origin, placement=placement, extra_rules=extras)
 
 
 def default_labs() -> tuple[Lab, ...]:
@@ -115,6 +138,9 @@ def load_lab(path: Path) -> Lab:
                 )
             raw[key] = data[key]
             lines[key] = doc.line((key,))
+    placement = _placement(doc, data)
+    if placement is not None:
+        raw["topology"] = placement.name
     options = build(raw, origin=doc.name, entry=entry, line_of=lambda k: lines.get(k))
     aws_raw = dict(data.get("aws") or {})
     azure_raw = dict(data.get("azure") or {})
@@ -145,4 +171,53 @@ def load_lab(path: Path) -> Lab:
             line_of=doc.line,
         ),
         origin=doc.name,
+        placement=placement,
+        extra_rules=_extra_rules(doc, data),
     )
+
+
+def _placement(doc: yamlio.Document, data: dict[str, Any]) -> Placement | None:
+    raw = data.get("topology")
+    if not isinstance(raw, dict):
+        return None
+    hosts = tuple(
+        Host(
+            name=h["name"],
+            roles=tuple(h["roles"]),
+            location=Location(doc.name, doc.line(("topology", "hosts", i))),
+            field_path=f"topology.hosts[{i}]",
+        )
+        for i, h in enumerate(raw["hosts"])
+    )
+    return Placement(name=data["name"], hosts=hosts, origin=doc.name)
+
+
+def _extra_rules(doc: yamlio.Document, data: dict[str, Any]) -> tuple[ExtraRule, ...]:
+    out = []
+    for i, item in enumerate(data.get("extra_rules", [])):
+        path: tuple[PathItem, ...] = ("extra_rules", i)
+        try:
+            ports = PortRange.parse(str(item["ports"]))
+            if ports.start < 1:
+                raise ValueError("port 0 is not usable")
+        except ValueError as exc:
+            raise InputError(
+                doc.name,
+                f"extra rule {item['from']} -> {item['to']}",
+                f"extra_rules[{i}].ports",
+                str(exc),
+                doc.line((*path, "ports")),
+            ) from None
+        out.append(
+            ExtraRule(
+                source=item["from"],
+                target=item["to"],
+                protocol=Protocol(item["protocol"]),
+                ports=ports,
+                reason=" ".join(item["reason"].split()),
+                name=item.get("name"),
+                location=Location(doc.name, doc.line(path)),
+                field_path=f"extra_rules[{i}]",
+            )
+        )
+    return tuple(out)

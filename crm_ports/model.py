@@ -8,7 +8,7 @@ can be shared and cached without anyone changing it underneath the resolver.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -174,10 +174,14 @@ class Flow:
 
 @dataclass(frozen=True)
 class HostGroup:
+    """Roles that share one firewall identity. `kind` overrides the roles' own kind: a
+    lab that runs Exchange itself places the `exchange` peer role on a server host."""
+
     name: str
     roles: tuple[str, ...]
     when: Condition = ALWAYS
     location: Location = field(default=NOWHERE, compare=False)
+    kind: str = ""
 
 
 @dataclass(frozen=True)
@@ -189,6 +193,9 @@ class Topology:
     groups: tuple[HostGroup, ...]
     cites: tuple[Citation, ...]
     location: Location = field(default=NOWHERE, compare=False)
+    # Optional roles a lab's own placement leaves out: flows from or to them are dropped
+    # (no Email Router, say) instead of failing as an unplaced role.
+    absent: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -225,6 +232,10 @@ class Catalogue:
 
     def topology(self, topology_id: str) -> Topology:
         return next(t for t in self.topologies if t.id == topology_id)
+
+    def with_topology(self, topology: Topology) -> Catalogue:
+        """The same catalogue plus one more topology (a lab's own placement)."""
+        return replace(self, topologies=(*self.topologies, topology))
 
     def cite(self, citation: Citation) -> str:
         return self.source(citation.source).cite(citation.at)

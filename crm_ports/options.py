@@ -5,6 +5,7 @@ conditions and their validation, so the three can never disagree.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -21,7 +22,7 @@ DEFAULT_RPC_RANGE = PortRange(49152, 65535)  # KB 929851
 @dataclass(frozen=True)
 class OptionSpec:
     name: str  # snake_case: lab-file key, JSON key, `when:` key
-    kind: str  # choice | bool | port | range | cidrs | text
+    kind: str  # choice | topology | bool | port | range | cidrs
     help: str
     choices: tuple[str, ...] = ()
 
@@ -31,7 +32,14 @@ class OptionSpec:
 
 
 SPECS: tuple[OptionSpec, ...] = (
-    OptionSpec("topology", "choice", "Where the roles run.", ("full-server", "split-roles")),
+    # The topology ids come from the catalogue in use (`--catalog`), so they are checked
+    # when the lab is resolved; `choices` are the built-in ones, for help texts only.
+    OptionSpec(
+        "topology",
+        "topology",
+        "Where the roles run: a topology id of the catalogue in use.",
+        ("full-server", "split-roles"),
+    ),
     OptionSpec("auth", "choice", "Integrated Windows or claims-based (AD FS).", ("iwa", "claims")),
     OptionSpec(
         "email",
@@ -79,6 +87,7 @@ SPECS: tuple[OptionSpec, ...] = (
     OptionSpec("mail_cidrs", "cidrs", "Address range of the Exchange / mail servers (repeatable)."),
 )
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
+TOPOLOGY_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 @dataclass(frozen=True)
@@ -210,10 +219,22 @@ def _choice(spec: OptionSpec) -> Callable[[Any], str]:
     return parse
 
 
+def _topology(value: Any) -> str:
+    if not isinstance(value, str) or not TOPOLOGY_ID.match(value):
+        raise ValueError(f"'{value}' is not a topology id (lower-case words and hyphens)")
+    return value
+
+
 def parser_for(spec: OptionSpec) -> Callable[[Any], Any]:
     if spec.kind == "choice":
         return _choice(spec)
-    return {"bool": _bool, "port": _port, "range": _range, "cidrs": _cidrs}[spec.kind]
+    return {
+        "bool": _bool,
+        "port": _port,
+        "range": _range,
+        "cidrs": _cidrs,
+        "topology": _topology,
+    }[spec.kind]
 
 
 def parse_value(name: str, value: Any) -> Any:

@@ -15,8 +15,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from crm_ports.errors import InputError
+from crm_ports.extra import add_extra_rules
+from crm_ports.lab import Lab
 from crm_ports.model import EVERY_SERVER, Catalogue, Flow, PortRange, Protocol, Topology
 from crm_ports.options import Options
+from crm_ports.placement import topology_for
 from crm_ports.ruleset import Advisory, Group, Rule, RuleSet
 
 
@@ -41,12 +44,32 @@ class _Placement:
         return [g for g in self.groups if not g.is_peer and not g.is_members]
 
 
+def resolve_lab(catalogue: Catalogue, lab: Lab) -> RuleSet:
+    """A lab's rule set: its own placement (when its options still name it; a
+    `--topology` flag may have chosen a catalogue topology instead), then its
+    lab-local rules. Every command that takes a lab comes through here."""
+    placement = lab.placement
+    if placement is not None and lab.options.topology == placement.name:
+        if any(t.id == placement.name for t in catalogue.topologies):
+            raise InputError(
+                placement.origin,
+                f"lab '{lab.name}'",
+                "topology",
+                f"the lab's own placement would hide the catalogue's topology "
+                f"'{placement.name}' of the same name: rename the lab",
+            )
+        catalogue = catalogue.with_topology(topology_for(catalogue, placement, lab.options))
+    return add_extra_rules(resolve(catalogue, lab.options), lab.extra_rules)
+
+
 def resolve(catalogue: Catalogue, options: Options) -> RuleSet:
     _refuse_unsupported(catalogue, options)
     placement = _place(catalogue, options)
     candidates: list[_Candidate] = []
     advisories: list[Advisory] = []
     kinds = {g.name: g.kind for g in placement.groups}
+    # A one-host lab: what "every server" opens to that host crosses no firewall.
+    lone = {g.name: set(g.members) for g in placement.groups if g.is_members}
     for flow in catalogue.flows:
         if not flow.when.matches(options):
             continue
@@ -58,6 +81,8 @@ def resolve(catalogue: Catalogue, options: Options) -> RuleSet:
         for source in sources:
             for target in targets:
                 if source == target or (kinds[source] == "peer" and kinds[target] == "peer"):
+                    continue
+                if source in lone and lone[source] <= {target}:
                     continue
                 for service in services:
                     if not service.when.matches(options):
@@ -127,9 +152,9 @@ def _place(catalogue: Catalogue, options: Options) -> _Placement:
                     host.location.line,
                 )
             group_of[role] = host.name
-        kind = catalogue.role(host.roles[0]).kind
+        kind = host.kind or catalogue.role(host.roles[0]).kind
         cidrs: tuple[str, ...] = ()
-        cidr_option = catalogue.role(host.roles[0]).cidr_option
+        cidr_option = catalogue.role(host.roles[0]).cidr_option if kind == "peer" else None
         if kind == "peer" and cidr_option:
             cidrs = tuple(options.value(cidr_option))
         else:
@@ -163,14 +188,16 @@ def _group_of(role: str, flow: Flow, field: str, placement: _Placement) -> str:
 def _sources(flow: Flow, placement: _Placement, catalogue: Catalogue) -> list[str]:
     if flow.sources == (EVERY_SERVER,):
         return [placement.topology.members_group]
-    return sorted({_group_of(r, flow, "from", placement) for r in flow.sources})
+    absent = placement.topology.absent
+    return sorted({_group_of(r, flow, "from", placement) for r in flow.sources if r not in absent})
 
 
 def _targets(flow: Flow, placement: _Placement, catalogue: Catalogue) -> list[str]:
     if flow.targets == (EVERY_SERVER,):
         skip = {placement.group_of[r] for r in flow.excluded if r in placement.group_of}
         return [g.name for g in placement.server_groups() if g.name not in skip]
-    return sorted({_group_of(r, flow, "to", placement) for r in flow.targets})
+    absent = placement.topology.absent
+    return sorted({_group_of(r, flow, "to", placement) for r in flow.targets if r not in absent})
 
 
 def _merge(candidates: Iterable[_Candidate], catalogue: Catalogue) -> tuple[Rule, ...]:

@@ -50,7 +50,10 @@ def test_readme_examples_run(
     if "--catalog" in words:
         i = words.index("--catalog")
         words[i + 1] = str(REPO / "catalog")
-    words = [str(REPO / w) if w.startswith(("labs/", "catalog/")) else w for w in words]
+    words = [
+        str(REPO / w) if w.startswith(("labs/", "catalog/", "tests/fixtures/")) else w
+        for w in words
+    ]
     if "labs/*.yaml" in command:
         words = [w for w in words if not w.endswith("*.yaml")] + [
             str(p) for p in sorted((REPO / "labs").glob("*.yaml"))

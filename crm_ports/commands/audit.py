@@ -26,7 +26,7 @@ from crm_ports.commands.common import (
 )
 from crm_ports.errors import InputError
 from crm_ports.lab import Lab, default_labs
-from crm_ports.resolver import resolve
+from crm_ports.resolver import resolve_lab
 from crm_ports.ruleset import RuleSet
 
 FAIL_ON = ("drift", "never")
@@ -78,7 +78,8 @@ def lab_for_audit(
     name = lab.name if lab_name is None else lab_name.strip()
     if not name:
         raise InputError("command line", "options", "lab-name", "must not be empty")
-    return replace(lab, name=name, options=options), resolve(catalogue(ctx), options)
+    lab = replace(lab, options=options)
+    return replace(lab, name=name), resolve_lab(catalogue(ctx), lab)
 
 
 def _required(flag: str, value: str | None) -> str:

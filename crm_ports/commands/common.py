@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from crm_ports.formats import FORMATS
 from crm_ports.lab import Lab, load_lab
 from crm_ports.model import Catalogue
 from crm_ports.options import SPECS, Options, build
-from crm_ports.resolver import resolve
+from crm_ports.resolver import resolve, resolve_lab
 from crm_ports.ruleset import RuleSet
 
 F = Callable[..., Any]
@@ -36,7 +37,23 @@ def _default_text(name: str) -> str:
     return str(value)
 
 
-def rule_options(func: F) -> F:
+class TopologyId(click.ParamType):  # type: ignore[type-arg]
+    """`--topology`: one of the topologies of the catalogue in use (`--catalog` or the
+    built-in one), never a hard-coded list."""
+
+    name = "topology"
+
+    def get_metavar(self, *args: Any, **kwargs: Any) -> str:
+        return "TOPOLOGY"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        known = [t.id for t in (catalogue(ctx) if ctx is not None else load_catalogue()).topologies]
+        if value not in known:
+            self.fail(f"'{value}' is not one of {', '.join(map(repr, known))}", param, ctx)
+        return str(value)
+
+
+def option_flags(func: F) -> F:
     """Adds one CLI flag per lab option, all defaulting to None so that only the flags a
     user typed override the lab file (or the built-in defaults)."""
     for spec in reversed(SPECS):
@@ -47,6 +64,15 @@ def rule_options(func: F) -> F:
         elif spec.kind == "choice":
             func = click.option(
                 spec.flag, spec.name, type=click.Choice(spec.choices), default=None, help=help_text
+            )(func)
+        elif spec.kind == "topology":
+            func = click.option(
+                spec.flag,
+                spec.name,
+                type=TopologyId(),
+                default=None,
+                help=f"{spec.help} [built-in: {', '.join(spec.choices)}; "
+                f"default: {_default_text(spec.name)}]",
             )(func)
         elif spec.kind == "port":
             func = click.option(
@@ -61,6 +87,12 @@ def rule_options(func: F) -> F:
             func = click.option(flag, spec.name, multiple=True, metavar="CIDR", help=help_text)(
                 func
             )
+    return func
+
+
+def rule_options(func: F) -> F:
+    """The option flags plus `--lab FILE`, which they override."""
+    func = option_flags(func)
     func = click.option(
         "--lab",
         "lab_path",
@@ -98,8 +130,13 @@ def catalogue(ctx: click.Context) -> Catalogue:
     return load_catalogue(path)
 
 
+def given_flags(values: dict[str, Any]) -> dict[str, Any]:
+    """The option flags a user typed (the others are None or an empty tuple)."""
+    return {k: v for k, v in values.items() if v is not None and v != ()}
+
+
 def lab_and_options(lab_path: Path | None, values: dict[str, Any]) -> tuple[Lab | None, Options]:
-    given = {k: v for k, v in values.items() if v is not None and v != ()}
+    given = given_flags(values)
     lab = load_lab(lab_path) if lab_path is not None else None
     base = lab.options if lab is not None else None
     if not given and base is not None:
@@ -108,9 +145,17 @@ def lab_and_options(lab_path: Path | None, values: dict[str, Any]) -> tuple[Lab 
     return lab, options
 
 
+def resolve_for(ctx: click.Context, lab: Lab | None, options: Options) -> RuleSet:
+    """The rule set of a lab file with the flags applied (its own placement and rules
+    included), or of the options alone."""
+    if lab is None:
+        return resolve(catalogue(ctx), options)
+    return resolve_lab(catalogue(ctx), replace(lab, options=options))
+
+
 def ruleset_from(ctx: click.Context, lab_path: Path | None, values: dict[str, Any]) -> RuleSet:
-    _, options = lab_and_options(lab_path, values)
-    return resolve(catalogue(ctx), options)
+    lab, options = lab_and_options(lab_path, values)
+    return resolve_for(ctx, lab, options)
 
 
 def emit(text: str, output: Path | None) -> None:

@@ -20,7 +20,7 @@ from crm_ports.commands.common import (
 from crm_ports.errors import InputError
 from crm_ports.formats import to_json
 from crm_ports.lab import Lab
-from crm_ports.resolver import resolve
+from crm_ports.resolver import resolve_lab
 from crm_ports.review.check_report import list_checks, render_report
 from crm_ports.review.checks import NEAR_QUOTA, Subject, quota_rows, run_checks
 from crm_ports.review.diagram import FORMATS as DIAGRAM_FORMATS
@@ -88,7 +88,7 @@ def _one_lab(ctx: click.Context, lab_path: Path | None, values: dict[str, Any]) 
         lab = Lab(name=options.topology, options=options, origin=options.origin)
     else:
         lab = replace(lab, options=options)
-    return Subject(lab, resolve(catalogue(ctx), options))
+    return Subject(lab, resolve_lab(catalogue(ctx), lab))
 
 
 @click.command(

@@ -12,14 +12,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import click
 
 from crm_ports import yamlio
-from crm_ports.commands.common import catalogue
+from crm_ports.commands.common import catalogue, given_flags, option_flags
 from crm_ports.errors import InputError
-from crm_ports.lab import default_labs, load_lab
+from crm_ports.lab import Lab, default_labs, load_lab
+from crm_ports.options import Options, build
 
 
 @click.command(
@@ -28,6 +31,8 @@ Examples:
   crm-ports synth
   crm-ports synth --lab labs/contoso-claims.yaml --out build/cdktf.out
   crm-ports synth --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml
+  crm-ports synth --auth claims --email pop3-smtp       # both default labs, these options
+  crm-ports synth --topology full-server --out build/cdktf.out
 Then deploy with the same lab files, which say where each lab goes (aws.endpoint_url for
 an emulator) and where its state lives (backend:, else terraform.<stack>.tfstate beside
 the output folder):
@@ -49,11 +54,20 @@ the output folder):
     help="Output folder; stacks land in OUT/stacks/<cloud>-<lab>/cdk.tf.json.",
 )
 @click.option("--aws-endpoint-url", default=None, hidden=True, expose_value=True)
+@option_flags
 @click.pass_context
 def synth(
-    ctx: click.Context, /, lab_paths: tuple[Path, ...], out: Path, aws_endpoint_url: str | None
+    ctx: click.Context,
+    /,
+    lab_paths: tuple[Path, ...],
+    out: Path,
+    aws_endpoint_url: str | None,
+    **values: Any,
 ) -> int:
-    """Synthesize the lab stacks (`<cloud>-<lab>`) for `cdktf deploy` or `terraform`."""
+    """Synthesize the lab stacks (`<cloud>-<lab>`) for `cdktf deploy` or `terraform`.
+
+    Option flags override every lab file given; without --lab they apply to the default
+    labs, and --topology builds only the default lab of that topology."""
     from crm_ports.app import plan_stacks, refuse_state_inside, synth_app
 
     if aws_endpoint_url is not None:
@@ -66,7 +80,7 @@ def synth(
             "was removed: set aws.endpoint_url in the lab file instead, so that "
             "`npx cdktf deploy` and `crm-ports audit` target the same emulator",
         )
-    labs = [load_lab(p) for p in lab_paths] or list(default_labs())
+    labs = _with_flags([load_lab(p) for p in lab_paths], given_flags(values))
     stacks = plan_stacks(labs, catalogue(ctx))
     parent = out.parent if str(out.parent) else Path(".")
     if out.exists() and not out.is_dir():
@@ -100,6 +114,20 @@ def synth(
     for stack in stacks:
         click.echo(f"{shown}/stacks/{stack.name}/cdk.tf.json")
     return 0
+
+
+def _with_flags(labs: list[Lab], given: dict[str, Any]) -> list[Lab]:
+    """The labs to build: the files with the flags on top, else the default labs."""
+    if not labs:
+        topology = given.get("topology")
+        labs = [lab for lab in default_labs() if topology in (None, lab.options.topology)]
+        if not labs:  # a topology of the user's own catalogue
+            labs = [Lab(name=str(topology), options=Options(), origin="command line")]
+    if not given:
+        return labs
+    return [
+        replace(lab, options=build(given, origin="command line", base=lab.options)) for lab in labs
+    ]
 
 
 def retire_stale_stacks(out: Path, current: set[str]) -> list[str]:

@@ -9,7 +9,7 @@ Terraform variables and each instance is keyed by its CIDR, never by a list inde
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cdktf import Precondition, TerraformProvider, TerraformResourceLifecycle
@@ -125,28 +125,10 @@ class AwsCrmFirewall(Construct):
         self._rules()
 
     def _quota_precondition(self, spec: SecurityGroupSpec) -> TerraformResourceLifecycle | None:
-        """The plan checked the quota with the rule set's ranges; peer ranges that are
-        Terraform variables can grow at deploy time, so the group re-checks at plan time."""
-        conditions = []
-        for direction, word in (("ingress", "inbound"), ("egress", "outbound")):
-            fixed, per_peer = quota_terms(self.plan, spec.group, direction)
-            terms = [str(fixed)]
-            for peer, count in per_peer.items():
-                inner = expression(self._cidrs[peer])
-                if inner is not None:
-                    terms.append(f"{count} * length({inner})")
-            if len(terms) == 1:
-                continue  # nothing that can change after synthesis
-            conditions.append(
-                Precondition(
-                    condition=f"${{{' + '.join(terms)} <= {RULES_PER_GROUP}}}",
-                    error_message=(
-                        f"Security group {spec.name} would need more than {RULES_PER_GROUP} "
-                        f"{word} rules ({' + '.join(terms)}); AWS allows {RULES_PER_GROUP}: "
-                        "narrow the peer CIDR variables."
-                    ),
-                )
-            )
+        conditions = [
+            Precondition(condition=condition, error_message=message)
+            for condition, message in quota_conditions(self.plan, spec, self._cidrs)
+        ]
         return TerraformResourceLifecycle(precondition=conditions) if conditions else None
 
     @property
@@ -158,39 +140,110 @@ class AwsCrmFirewall(Construct):
         return self.groups[group].security_group_ids
 
     def _rules(self) -> None:
-        done: set[str] = set()
-        for spec in self.plan.rules:
-            if spec.cidr_peer is None:
-                self._rule(spec, spec.key, spec.cidr_ipv4, None)
-            elif spec.base_key not in done:  # one resource per peer rule, for_each CIDR
-                done.add(spec.base_key)
-                cidrs = self._cidrs[spec.cidr_peer]
-                self._rule(
-                    spec, spec.base_key, "${each.value}", {"for_each": as_set_expression(cidrs)}
-                )
-
-    def _rule(
-        self, spec: SgRuleSpec, key: str, cidr: str | None, meta: dict[str, Any] | None
-    ) -> None:
-        holder = self.groups[spec.group]
-        config = SecurityGroupRuleConfig(
-            security_group_id=holder.security_group_id,
-            ip_protocol=spec.ip_protocol,
-            from_port=spec.from_port,
-            to_port=spec.to_port,
-            cidr_ipv4=cidr,
-            referenced_security_group_id=(
-                self.groups[spec.peer_group].security_group_id if spec.peer_group else None
-            ),
-            description=spec.description,
-            tags=dict(spec.tags),
+        add_rules(
+            self.rules,
+            self.plan,
+            group_id=lambda group: self.groups[group].security_group_id,
+            cidrs=self._cidrs,
+            logical_id_prefix=self._prefix,
         )
+
+    def override_rule(self, rule_id: str, path: str, value: Any) -> None:
+        """Override one attribute (`tags.Owner`, `description`) of every resource that
+        renders `rule_id`: the rules live in one ResourceBatch, which cdktf's
+        `add_override` and Aspects cannot reach one by one."""
+        override_rule(self.rules, self.plan, rule_id, path, value, self._prefix)
+
+
+def quota_conditions(
+    plan: AwsPlan, spec: SecurityGroupSpec, cidrs: Mapping[str, CidrList]
+) -> list[tuple[str, str]]:
+    """(condition, error message) per direction whose count can still grow: the plan
+    checked the quota with the rule set's ranges, but peer ranges that are Terraform
+    variables are only known at `terraform plan`, so the group re-checks then."""
+    out = []
+    for direction, word in (("ingress", "inbound"), ("egress", "outbound")):
+        fixed, per_peer = quota_terms(plan, spec.group, direction)
+        terms = [str(fixed)]
+        for peer, count in per_peer.items():
+            inner = expression(cidrs[peer])
+            if inner is not None:
+                terms.append(f"{count} * length({inner})")
+        if len(terms) == 1:
+            continue  # nothing that can change after synthesis
+        out.append(
+            (
+                f"${{{' + '.join(terms)} <= {RULES_PER_GROUP}}}",
+                f"Security group {spec.name} would need more than {RULES_PER_GROUP} "
+                f"{word} rules ({' + '.join(terms)}); AWS allows {RULES_PER_GROUP}: "
+                "narrow the peer CIDR variables.",
+            )
+        )
+    return out
+
+
+def add_rules(
+    batch: ResourceBatch,
+    plan: AwsPlan,
+    *,
+    group_id: Callable[[str], str],
+    cidrs: Mapping[str, CidrList],
+    logical_id_prefix: str = "",
+) -> None:
+    """The plan's rules into `batch`: one resource per rule, peer rules `for_each` CIDR."""
+    done: set[str] = set()
+    for spec in plan.rules:
+        if spec.cidr_peer is None:
+            _add_rule(batch, spec, logical_id_prefix + spec.key, spec.cidr_ipv4, None, group_id)
+        elif spec.base_key not in done:  # one resource per peer rule, for_each CIDR
+            done.add(spec.base_key)
+            meta = {"for_each": as_set_expression(cidrs[spec.cidr_peer])}
+            key = logical_id_prefix + spec.base_key
+            _add_rule(batch, spec, key, "${each.value}", meta, group_id)
+
+
+def _add_rule(
+    batch: ResourceBatch,
+    spec: SgRuleSpec,
+    key: str,
+    cidr: str | None,
+    meta: dict[str, Any] | None,
+    group_id: Callable[[str], str],
+) -> None:
+    config = SecurityGroupRuleConfig(
+        security_group_id=group_id(spec.group),
+        ip_protocol=spec.ip_protocol,
+        from_port=spec.from_port,
+        to_port=spec.to_port,
+        cidr_ipv4=cidr,
+        referenced_security_group_id=group_id(spec.peer_group) if spec.peer_group else None,
+        description=spec.description,
+        tags=dict(spec.tags),
+    )
+    kind = (
+        VpcSecurityGroupIngressRule if spec.direction == "ingress" else VpcSecurityGroupEgressRule
+    )
+    batch.add(kind.TERRAFORM_TYPE, key, config.to_terraform(), meta=meta)
+
+
+def override_rule(
+    batch: ResourceBatch, plan: AwsPlan, rule_id: str, path: str, value: Any, prefix: str = ""
+) -> None:
+    specs = [s for s in plan.rules if s.rule_id == rule_id]
+    if not specs:
+        raise KeyError(
+            f"no resource renders rule {rule_id!r} (rules leaving the lab become egress "
+            'rules only with egress="strict")'
+        )
+    for spec in specs:
         kind = (
             VpcSecurityGroupIngressRule
             if spec.direction == "ingress"
             else VpcSecurityGroupEgressRule
         )
-        self.rules.add(kind.TERRAFORM_TYPE, self._prefix + key, config.to_terraform(), meta=meta)
+        batch.override_resource(
+            kind.TERRAFORM_TYPE, prefix + (spec.base_key or spec.key), path, value
+        )
 
 
-__all__: Sequence[str] = ("AwsCrmFirewall", "AwsCrmGroup")
+__all__: Sequence[str] = ("AwsCrmFirewall", "AwsCrmGroup", "add_rules", "override_rule")

@@ -8,7 +8,8 @@ maps each spec onto one Terraform resource. Peer ranges stay whatever the caller
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from cdktf import TerraformProvider
 from constructs import Construct
@@ -124,13 +125,16 @@ class AzureCrmFirewall(Construct):
         nsg_name = self.network_security_group.name
         # Rules: one batch for the whole NSG (see ResourceBatch for why).
         self.rules = ResourceBatch(self, "rules", provider=provider)
-        for rule in self.plan.rules:
-            config = self._config(rule, resource_group_name, nsg_name, by_peer)
-            self.rules.add(
-                NetworkSecurityRule.TERRAFORM_TYPE,
-                logical_id_prefix + rule.key,
-                config.to_terraform(),
-            )
+        self._prefix = logical_id_prefix
+        add_nsg_rules(
+            self.rules,
+            self.plan,
+            resource_group_name=resource_group_name,
+            nsg_name=nsg_name,
+            cidrs=by_peer,
+            asg_id=lambda group: self.groups[group].application_security_group_id,
+            logical_id_prefix=logical_id_prefix,
+        )
 
     @property
     def network_security_group_id(self) -> str:
@@ -144,41 +148,73 @@ class AzureCrmFirewall(Construct):
     def application_security_group_ids_for(self, group: str) -> list[str]:
         return self.groups[group].application_security_group_ids
 
-    def _config(
-        self,
-        spec: NsgRuleSpec,
-        resource_group_name: str,
-        nsg_name: str,
-        cidrs: Mapping[str, CidrList],
-    ) -> NetworkSecurityRuleConfig:
-        every_port = spec.port_ranges == ("*",)
-        source_ids = source_prefix = source_prefixes = None
-        if spec.source_group is not None:
-            source_ids = [self.groups[spec.source_group].application_security_group_id]
-        elif spec.source_peer is not None:
-            source_prefixes = cidrs[spec.source_peer]
-        else:
-            source_prefix = spec.source_prefixes[0]
-        target = spec.target_group
-        return NetworkSecurityRuleConfig(
-            name=spec.name,
-            priority=spec.priority,
-            direction=spec.direction,
-            access=spec.access,
-            protocol=spec.protocol,
-            resource_group_name=resource_group_name,
-            network_security_group_name=nsg_name,
-            destination_port_range="*" if every_port else None,
-            destination_port_ranges=None if every_port else list(spec.port_ranges),
-            source_address_prefix=source_prefix,
-            source_address_prefixes=source_prefixes,
-            source_application_security_group_ids=source_ids,
-            destination_address_prefix="*" if target is None else None,
-            destination_application_security_group_ids=(
-                None if target is None else [self.groups[target].application_security_group_id]
-            ),
-            description=spec.description,
+    def override_rule(self, rule_id: str, path: str, value: Any) -> None:
+        """Override one attribute of the NSG rule that carries `rule_id` (the rules live
+        in one ResourceBatch, out of reach of cdktf's `add_override` and Aspects)."""
+        override_nsg_rule(self.rules, self.plan, rule_id, path, value, self._prefix)
+
+
+def add_nsg_rules(
+    batch: ResourceBatch,
+    plan: AzurePlan,
+    *,
+    resource_group_name: str,
+    nsg_name: str,
+    cidrs: Mapping[str, CidrList],
+    asg_id: Callable[[str], str],
+    logical_id_prefix: str = "",
+) -> None:
+    """The plan's NSG rules into `batch`, one resource each."""
+    for spec in plan.rules:
+        config = _config(spec, resource_group_name, nsg_name, cidrs, asg_id)
+        batch.add(
+            NetworkSecurityRule.TERRAFORM_TYPE, logical_id_prefix + spec.key, config.to_terraform()
         )
 
 
-__all__: Sequence[str] = ("AzureCrmFirewall", "AzureCrmGroup")
+def override_nsg_rule(
+    batch: ResourceBatch, plan: AzurePlan, rule_id: str, path: str, value: Any, prefix: str = ""
+) -> None:
+    specs = [s for s in plan.rules if rule_id in s.rule_ids]
+    if not specs:
+        raise KeyError(f"no NSG rule carries {rule_id!r} (Azure renders inbound rules only)")
+    for spec in specs:
+        batch.override_resource(NetworkSecurityRule.TERRAFORM_TYPE, prefix + spec.key, path, value)
+
+
+def _config(
+    spec: NsgRuleSpec,
+    resource_group_name: str,
+    nsg_name: str,
+    cidrs: Mapping[str, CidrList],
+    asg_id: Callable[[str], str],
+) -> NetworkSecurityRuleConfig:
+    every_port = spec.port_ranges == ("*",)
+    source_ids = source_prefix = source_prefixes = None
+    if spec.source_group is not None:
+        source_ids = [asg_id(spec.source_group)]
+    elif spec.source_peer is not None:
+        source_prefixes = cidrs[spec.source_peer]
+    else:
+        source_prefix = spec.source_prefixes[0]
+    target = spec.target_group
+    return NetworkSecurityRuleConfig(
+        name=spec.name,
+        priority=spec.priority,
+        direction=spec.direction,
+        access=spec.access,
+        protocol=spec.protocol,
+        resource_group_name=resource_group_name,
+        network_security_group_name=nsg_name,
+        destination_port_range="*" if every_port else None,
+        destination_port_ranges=None if every_port else list(spec.port_ranges),
+        source_address_prefix=source_prefix,
+        source_address_prefixes=source_prefixes,
+        source_application_security_group_ids=source_ids,
+        destination_address_prefix="*" if target is None else None,
+        destination_application_security_group_ids=(None if target is None else [asg_id(target)]),
+        description=spec.description,
+    )
+
+
+__all__: Sequence[str] = ("AzureCrmFirewall", "AzureCrmGroup", "add_nsg_rules", "override_nsg_rule")

@@ -31,13 +31,16 @@ def peer_cidrs(rules: RuleSet, given: Mapping[str, CidrList] | None) -> dict[str
 
 
 def peer_cidrs_for(rules: RuleSet, given: Mapping[str, CidrList] | None) -> dict[str, CidrList]:
-    """Peer group -> its ranges, from the CIDR option each peer group reads."""
+    """Peer group -> its ranges, from the CIDR option each peer group reads; a peer
+    without one (a lab rule's own CIDR) keeps its literal ranges."""
     by_option = peer_cidrs(rules, given)
-    return {
-        g.name: by_option[g.cidr_option]
-        for g in rules.groups
-        if g.is_peer and g.cidr_option in by_option
-    }
+    out: dict[str, CidrList] = {}
+    for g in rules.groups:
+        if g.is_peer and g.cidr_option in by_option:
+            out[g.name] = by_option[g.cidr_option]
+        elif g.is_peer and g.cidr_option is None and g.cidrs:
+            out[g.name] = g.cidrs
+    return out
 
 
 def is_token(value: str) -> bool:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from crm_ports.errors import InputError
+from crm_ports.extra import is_extra
 from crm_ports.lab import Lab
 from crm_ports.model import Protocol
 from crm_ports.options import Options
@@ -547,6 +548,29 @@ class NotRecommended(Check):
         for advisory in subject.ruleset.advisories:
             rules = tuple(r.id for r in subject.ruleset.rules if advisory.flow in r.flows)
             yield self.finding(subject, "options", advisory.flow, advisory.message, rules)
+
+
+# -- CRM009: lab-local rules --------------------------------------------------------------
+
+
+@register
+class LabLocalRule(Check):
+    id = "CRM009"
+    severity = WARNING
+    title = "Every lab-local rule (`extra_rules:`) is listed for review, with its reason"
+    fix = "Keep it if the reason holds (waive CRM009 for that rule), or remove it from the lab."
+
+    def on_rules(self, subject: Subject) -> Iterator[Finding]:
+        for rule in subject.ruleset.rules:
+            if is_extra(rule):
+                yield self.finding(
+                    subject,
+                    "rule set",
+                    rule.id,
+                    f"lab-local {ports_text(rule)} from {rule.source} to {rule.target}, "
+                    f"not in the catalogue; {'; '.join(rule.refs)}",
+                    (rule.id,),
+                )
 
 
 # -- running ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from crm_ports.extra import is_extra
 from crm_ports.ruleset import Group, Rule, RuleSet, ports_text
 
 BOX = "every-server"  # edge endpoint standing for the box of all server groups
@@ -82,8 +83,13 @@ def _port_key(rule: Rule) -> tuple[int, int, int]:
     return (PROTOCOL_ORDER.get(rule.protocol.value, 9), rule.ports.start, rule.ports.end)
 
 
+def _text(rule: Rule) -> str:
+    """A lab-local rule carries its reason into the picture: 'TCP 8080 (Lab rule: ...)'."""
+    return f"{ports_text(rule)} ({rule.description})" if is_extra(rule) else ports_text(rule)
+
+
 def _texts(rules: list[Rule]) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(ports_text(r) for r in sorted(rules, key=_port_key)))
+    return tuple(dict.fromkeys(_text(r) for r in sorted(rules, key=_port_key)))
 
 
 def edges(ruleset: RuleSet) -> dict[tuple[str, str], tuple[str, ...]]:
@@ -100,7 +106,7 @@ def edges(ruleset: RuleSet) -> dict[tuple[str, str], tuple[str, ...]]:
         if not common:
             continue
         one = pairs[(source, servers[0])]
-        out[(source, BOX)] = _texts([r for r in one if ports_text(r) in common])
+        out[(source, BOX)] = _texts([r for r in one if _text(r) in common])
         for name in servers:
             rest = tuple(t for t in out.pop((source, name)) if t not in common)
             if rest:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from crm_ports.extra import is_extra
 from crm_ports.review.checks import internet_wide
 from crm_ports.review.diagram import render as render_diagram
 from crm_ports.review.diff import CloudImpact, LabDiff, RuleChange
@@ -124,7 +125,10 @@ def _flow_lines(lab: LabDiff) -> list[str]:
 
 def _rule_line(change: RuleChange) -> str:
     flows = ", ".join(f"`{f}`" for f in change.flows())
-    return f"  - {change.words()} — rule `{change.rule_id}`; flow {flows}"
+    line = f"  - {change.words()} — rule `{change.rule_id}`; flow {flows}"
+    if is_extra(change.rule):  # a lab-local rule is reviewed with its reason
+        line += f"; {change.rule.description}"
+    return line
 
 
 def _rules_by_group(lab: LabDiff) -> list[str]:

@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 from crm_ports import yamlio
 from crm_ports.catalogue import load_catalogue
 from crm_ports.errors import InputError
-from crm_ports.lab import CLOUDS, AwsSettings, Lab, Waiver, default_labs, load_lab
+from crm_ports.lab import CLOUDS, AwsSettings, Lab, Waiver, default_labs, load_lab, relocated
 from crm_ports.model import Catalogue
 from crm_ports.plans.aws import EGRESS_MODES
-from crm_ports.resolver import resolve
+from crm_ports.resolver import resolve_lab
 from crm_ports.ruleset import RuleSet
 
 WORKING_TREE = "working tree"
@@ -66,7 +66,7 @@ def _resolved(catalogue: Catalogue, labs: list[Lab], label: str) -> State:
                 f"name already used by {seen[lab.name].origin}: lab names must be unique",
             )
         seen[lab.name] = lab
-    states = [LabState(lab, resolve(catalogue, lab.options)) for lab in labs]
+    states = [LabState(lab, resolve_lab(catalogue, lab)) for lab in labs]
     return State(label, tuple(sorted(states, key=lambda s: s.lab.name)))
 
 
@@ -133,7 +133,7 @@ def _ref_lab(path: Path, tmp: Path, ref: str) -> Lab:
     message (quota errors surface after the checkout is gone)."""
     lab = load_lab(path)
     label = f"{ref}:{path.relative_to(tmp).as_posix()}"
-    return replace(lab, origin=label, options=replace(lab.options, origin=label))
+    return relocated(replace(lab, options=replace(lab.options, origin=label)), label)
 
 
 def git_ref(root: Path, ref: str) -> State:

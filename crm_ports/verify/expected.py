@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from crm_ports.lab import Lab
 from crm_ports.model import Catalogue
-from crm_ports.resolver import resolve
+from crm_ports.resolver import resolve_lab
 from crm_ports.verify.spans import ALL_PORTS, Spans
 
 PROTOCOLS = ("tcp", "udp", "icmp")
@@ -68,7 +68,7 @@ class Expected:
 
 def expected_reach(catalogue: Catalogue, lab: Lab) -> Expected:
     """What the catalogue asks the lab's firewalls to allow."""
-    ruleset = resolve(catalogue, lab.options)
+    ruleset = resolve_lab(catalogue, lab)
     members = next((g for g in ruleset.groups if g.is_members), None)
     servers = tuple(g.name for g in ruleset.groups if not g.is_peer and not g.is_members)
     peers = tuple(Peer(g.name, g.cidr_option, tuple(g.cidrs)) for g in ruleset.groups if g.is_peer)

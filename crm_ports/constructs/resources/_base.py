@@ -11,6 +11,7 @@ dependency ordering and cross-stack references keep working.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -181,6 +182,7 @@ class ResourceBatch(TerraformElement):
         super().__init__(scope, id, "resource")
         self._crm_provider = None if provider is None else provider.fqn
         self._crm_resources: dict[str, dict[str, dict[str, Any]]] = {}
+        self._crm_overrides: list[tuple[str, str, list[str], Any]] = []
 
     def add(
         self,
@@ -200,10 +202,30 @@ class ResourceBatch(TerraformElement):
             body["provider"] = self._crm_provider
         bucket[logical_id] = body
 
+    def override_resource(
+        self, terraform_type: str, logical_id: str, path: str, value: Any
+    ) -> None:
+        """What cdktf's `add_override` does, for one resource of the batch: `path` is dotted
+        (`tags.Owner`, `lifecycle.ignore_changes`); applied when the batch synthesizes,
+        after every resource was added, so overrides may come in any order."""
+        if not path or any(not part for part in path.split(".")):
+            raise ValueError(f"invalid override path {path!r}")
+        self._crm_overrides.append((terraform_type, logical_id, path.split("."), value))
+
     @property
     def resources(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
         """type -> logical id -> body, as synthesized (no jsii call)."""
         return self._crm_resources
 
     def to_terraform(self) -> Any:
-        return {"resource": self._crm_resources}
+        resources = self._crm_resources
+        if self._crm_overrides:
+            resources = copy.deepcopy(resources)
+            for terraform_type, logical_id, parts, value in self._crm_overrides:
+                body = resources.get(terraform_type, {}).get(logical_id)
+                if body is None:
+                    raise KeyError(f"override of unknown resource {terraform_type}.{logical_id}")
+                for part in parts[:-1]:
+                    body = body.setdefault(part, {})
+                body[parts[-1]] = _plain(value)
+        return {"resource": resources}

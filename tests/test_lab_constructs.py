@@ -1,0 +1,219 @@
+"""AwsCrmLab / AzureCrmLab: hosts declared by roles in any order, resolved when the app
+synthesizes, the same rules as a lab file with the same placement, placement errors
+naming host and role, lab rules and per-rule overrides."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crm_ports.catalogue import load_catalogue
+from crm_ports.errors import InputError
+from crm_ports.lab import load_lab
+from crm_ports.options import Options
+from crm_ports.plans.aws import plan_aws
+from crm_ports.plans.azure import plan_azure
+from crm_ports.resolver import resolve_lab
+from tests.conftest import REPO
+from tests.readme import block
+from tests.tf_harness import terraform_validate
+
+pytestmark = pytest.mark.slow
+
+TWO_BOX = Path(__file__).parent / "fixtures" / "labs" / "two-box.yaml"
+HOSTS: dict[str, list[str]] = {
+    "crm-app": [
+        "web-application",
+        "load-balancer",
+        "asynchronous-service",
+        "sandbox-processing",
+        "deployment-web-service",
+        "email-router",
+    ],
+    "sql": ["sql-server", "reporting-services"],
+    "dc": ["domain-controller"],
+}
+
+
+def aws_app(order: list[str], **kwargs: Any) -> tuple[Any, Any]:
+    from cdktf import TerraformStack, Testing
+
+    from crm_ports.constructs import AwsCrmLab
+    from crm_ports.constructs.resources.aws import AwsProvider, AwsProviderConfig
+
+    stack = TerraformStack(Testing.app(), "s")
+    AwsProvider(stack, "aws", AwsProviderConfig(region="eu-west-1"))
+    lab = AwsCrmLab(stack, "crm", vpc_id="vpc-0abc1234", lab="two-box", **kwargs)
+    for name in order:
+        lab.add_host(name, roles=HOSTS[name])
+    return stack, lab
+
+
+def synth(stack: Any) -> dict[str, Any]:
+    from cdktf import Testing
+
+    data: dict[str, Any] = json.loads(Testing.synth(stack))
+    return data
+
+
+def test_hosts_in_any_order_synthesize_the_same() -> None:
+    first = synth(aws_app(["crm-app", "sql", "dc"], egress="strict")[0])
+    second = synth(aws_app(["dc", "sql", "crm-app"], egress="strict")[0])
+    assert first["resource"] == second["resource"]
+
+
+def test_same_rules_as_the_lab_file() -> None:
+    lab_file = load_lab(TWO_BOX)
+    stack, lab = aws_app(
+        ["sql", "crm-app", "dc"], options=Options(email="exchange"), egress="strict"
+    )
+    for extra in lab_file.extra_rules:
+        lab.add_rule(
+            extra.source,
+            extra.target,
+            protocol=extra.protocol.value,
+            ports=str(extra.ports),
+            reason=extra.reason,
+            name=extra.name,
+        )
+    expected = plan_aws(resolve_lab(load_catalogue(), lab_file), "two-box", egress="strict")
+    data = synth(stack)
+    ingress = set(data["resource"]["aws_vpc_security_group_ingress_rule"])
+    egress = set(data["resource"]["aws_vpc_security_group_egress_rule"])
+    want = {s.base_key or s.key for s in expected.rules}
+    assert ingress | egress == want
+    assert [r.id for r in lab.resolve().rules] == [
+        r.id for r in resolve_lab(load_catalogue(), lab_file).rules
+    ]
+    sg = data["resource"]["aws_security_group"]["sg_sql"]
+    assert sg["description"] == expected.security_group("sql").description
+    assert sg["tags"]["crm-ports:roles"] == "sql-server+reporting-services"
+
+
+def test_host_objects_carry_what_an_instance_needs() -> None:
+    stack, lab = aws_app(["crm-app", "sql", "dc"])
+    sql = lab.hosts["sql"]
+    assert len(sql.security_group_ids) == 2
+    assert sql.security_group_ids[1] == lab.members_security_group_id
+    from cdktf import TerraformOutput
+
+    TerraformOutput(stack, "sql_sgs", value=sql.security_group_ids)
+    out = synth(stack)["output"]["sql_sgs"]["value"]
+    assert out == [
+        "${aws_security_group.sg_sql.id}",
+        "${aws_security_group.sg_lab-servers.id}",
+    ]
+
+
+def test_bad_hosts_raise_at_add_host() -> None:
+    _, lab = aws_app(["crm-app"])
+    with pytest.raises(InputError, match=r"host 'sql'.*unknown role 'sql-servr'"):
+        lab.add_host("sql", roles=["sql-servr"])
+    with pytest.raises(InputError, match=r"host 'db'.*'web-application' is placed on both"):
+        lab.add_host("db", roles=["web-application"])
+    with pytest.raises(InputError, match=r"host 'users'.*'client' is always outside"):
+        lab.add_host("users", roles=["client"])
+    with pytest.raises(InputError, match=r"invalid host name 'SQL'"):
+        lab.add_host("SQL", roles=["sql-server"])
+
+
+def test_a_missing_role_fails_synthesis_naming_it() -> None:
+    stack, lab = aws_app(["crm-app", "dc"])
+    with pytest.raises(InputError, match=r"role 'sql-server' .* is placed on no host"):
+        lab.resolve()
+    with pytest.raises(RuntimeError, match=r"role 'sql-server' .* is placed on no host"):
+        synth(stack)
+
+
+def test_override_one_rule() -> None:
+    stack, lab = aws_app(["crm-app", "sql", "dc"])
+    lab.override_rule("crm-app.sql.tcp.ms-sql", "tags.Owner", "dba-team")
+    rules = synth(stack)["resource"]["aws_vpc_security_group_ingress_rule"]
+    assert rules["in_crm-app_sql_tcp_ms-sql"]["tags"]["Owner"] == "dba-team"
+    assert "Owner" not in rules["in_crm-app_sql_tcp_ssrs-http"]["tags"]
+
+
+def test_aws_lab_passes_terraform_validate(tmp_path: Path) -> None:
+    stack, lab = aws_app(["crm-app", "sql", "dc"], egress="strict")
+    lab.add_rule("crm-app", "10.20.0.0/24", protocol="tcp", ports=8080, reason="patching proxy")
+    (tmp_path / "cdk.tf.json").write_text(json.dumps(synth(stack)))
+    terraform_validate(tmp_path)
+
+
+def test_azure_lab() -> None:
+    from cdktf import TerraformStack, Testing
+
+    from crm_ports.constructs import AzureCrmLab
+    from crm_ports.constructs.resources.azure import AzurermProvider, AzurermProviderConfig
+
+    stack = TerraformStack(Testing.app(), "s")
+    AzurermProvider(stack, "azurerm", AzurermProviderConfig())
+    lab = AzureCrmLab(stack, "crm", resource_group_name="rg-crm", location="westeurope", lab="acme")
+    for name in ("dc", "sql", "crm-app"):
+        lab.add_host(name, roles=HOSTS[name])
+    lab.add_rule("10.30.0.0/24", "sql", protocol="tcp", ports=1433, reason="reporting tool")
+    assert len(lab.hosts["sql"].application_security_group_ids) == 2
+    data = synth(stack)
+    expected = plan_azure(lab.resolve(), "acme")
+    assert set(data["resource"]["azurerm_network_security_rule"]) == {r.key for r in expected.rules}
+    assert set(data["resource"]["azurerm_application_security_group"]) == {
+        "asg_crm-app",
+        "asg_dc",
+        "asg_sql",
+        "asg_lab-servers",
+    }
+    rule = data["resource"]["azurerm_network_security_rule"]["nsr_cidr-10-30-0-0-24_sql_tcp"]
+    assert rule["source_address_prefixes"] == ["10.30.0.0/24"]
+
+
+def test_readme_lab_app_runs_and_validates(tmp_path: Path) -> None:
+    """The README's example app, run as written: instances from the prebuilt provider
+    bindings, the firewall from AwsCrmLab, then `terraform validate`."""
+    pytest.importorskip("cdktf_cdktf_provider_aws", reason="the bindings extra is not installed")
+    code = block("lab-app").split("```python\n", 1)[1].rsplit("```", 1)[0]
+    (tmp_path / "app.py").write_text(code, encoding="utf-8")
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    stack_dir = tmp_path / "cdktf.out" / "stacks" / "acme-crm"
+    data = json.loads((stack_dir / "cdk.tf.json").read_text())
+    assert data["terraform"]["required_providers"]["aws"]["version"] == ">= 5.30, < 7"
+    assert data["resource"]["aws_instance"]["sql"]["vpc_security_group_ids"] == [
+        "${aws_security_group.sg_sql.id}",
+        "${aws_security_group.sg_lab-servers.id}",
+    ]
+    egress = data["resource"]["aws_vpc_security_group_egress_rule"]
+    assert "out_crm-app_cidr-10-20-0-0-24_tcp_patch-proxy" in egress
+    ingress = data["resource"]["aws_vpc_security_group_ingress_rule"]
+    assert ingress["in_crm-app_sql_tcp_ms-sql"]["tags"]["reviewed-by"] == "dba-team"
+    terraform_validate(stack_dir)
+
+
+def test_variable_peer_ranges_recheck_the_quota_at_plan(tmp_path: Path) -> None:
+    from cdktf import TerraformVariable
+
+    stack, _ = aws_app(["crm-app", "sql", "dc"], peer_cidrs={"client_cidrs": "${var.offices}"})
+    TerraformVariable(stack, "offices", type="list(string)", default=["10.1.0.0/16"])
+    data = synth(stack)
+    sg = data["resource"]["aws_security_group"]["sg_crm-app"]
+    [condition] = sg["lifecycle"]["precondition"]
+    assert "length(var.offices)" in condition["condition"]
+    assert condition["error_message"].startswith("Security group two-box-crm-app would need")
+    assert "lifecycle" not in data["resource"]["aws_security_group"]["sg_sql"]  # no clients
+    (tmp_path / "cdk.tf.json").write_text(json.dumps(data))
+    terraform_validate(tmp_path)

@@ -1,0 +1,106 @@
+"""Two layouts that are not built in, from lab files: synthesized JSON pinned by
+snapshots, the AWS stacks checked by `terraform validate`, and one applied to moto."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from crm_ports.lab import load_lab
+from tests.stacks import synth_stack
+from tests.test_audit_aws import audit_json
+from tests.test_e2e_moto import (
+    Cli,
+    changes,
+    describe,
+    only_moto_description_gap,
+    terraform_for,
+)
+from tests.tf_harness import terraform_validate
+
+if TYPE_CHECKING:
+    from tests.moto_server import MotoServer
+
+LABS = Path(__file__).parent / "fixtures" / "labs"
+LAYOUTS = ("two-box", "own-exchange")
+
+
+@pytest.fixture
+def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    return snapshot.use_extension(JSONSnapshotExtension)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cloud", ["aws", "azure"])
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_layout_snapshot(snapshot_json: SnapshotAssertion, layout: str, cloud: str) -> None:
+    assert synth_stack(load_lab(LABS / f"{layout}.yaml"), cloud) == snapshot_json
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_layout_passes_terraform_validate(tmp_path: Path, layout: str) -> None:
+    stack = synth_stack(load_lab(LABS / f"{layout}.yaml"), "aws")
+    (tmp_path / "cdk.tf.json").write_text(json.dumps(stack))
+    terraform_validate(tmp_path)
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_layout_applies_to_moto_and_audits_clean(
+    cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
+) -> None:
+    """The two-box lab (strict egress, one lab rule to a CIDR) through synth, apply, an
+    empty plan, a clean audit, a tampered rule the audit reports, and destroy."""
+    # The lab file, pointed at the emulator as a user would: aws.endpoint_url.
+    text = (LABS / "two-box.yaml").read_text(encoding="utf-8")
+    pointed = text.replace(
+        "aws: {egress: strict}", f"aws: {{egress: strict, endpoint_url: {moto_server.url}}}"
+    )
+    assert pointed != text
+    lab = str(tmp_path / "two-box.yaml")
+    Path(lab).write_text(pointed, encoding="utf-8")
+    out = tmp_path / "cdktf.out"
+    synth = cli("synth", "--lab", lab, "--out", str(out))
+    assert synth.code == 0, synth.err
+    terraform = terraform_for(out / "stacks" / "aws-two-box", tmp_path / "work")
+    terraform.apply()
+    pending = changes(terraform.show_plan())
+    unexplained = [describe(c) for c in pending if not only_moto_description_gap(c)]
+    assert unexplained == [], "plan after apply is not empty:\n" + "\n".join(unexplained)
+    if pending:
+        terraform.apply()
+    assert terraform.plan_status() == 0
+
+    code, report = audit_json(cli, moto_server.url, "--lab", lab)
+    assert (code, report["findings"]) == (0, [])
+    assert report["checked"]["security_groups"] == 4  # crm-app, sql, dc, lab-servers
+
+    ec2 = moto_server.ec2()
+    live = ec2.describe_security_group_rules(
+        Filters=[
+            {"Name": "tag:crm-ports:rule", "Values": ["crm-app.cidr-10-20-0-0-24.tcp.patch-proxy"]}
+        ]
+    )["SecurityGroupRules"]
+    assert [(r["IsEgress"], r["CidrIpv4"], r["FromPort"]) for r in live] == [
+        (True, "10.20.0.0/24", 8080)
+    ]
+    ec2.revoke_security_group_egress(
+        GroupId=live[0]["GroupId"], SecurityGroupRuleIds=[live[0]["SecurityGroupRuleId"]]
+    )
+    code, report = audit_json(cli, moto_server.url, "--lab", lab)
+    assert code == 1
+    [finding] = report["findings"]
+    assert (finding["status"], finding["container"]) == ("missing", "two-box-crm-app")
+    assert "patch-proxy" in finding["name"]
+
+    terraform.apply("destroy")
+    groups = ec2.describe_security_groups(
+        Filters=[{"Name": "tag:crm-ports:lab", "Values": ["two-box"]}]
+    )["SecurityGroups"]
+    assert groups == []
