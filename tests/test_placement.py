@@ -137,6 +137,8 @@ def test_synth_takes_the_option_flags(cli: Cli, tmp_path: Path) -> None:
     meta = json.loads((out / "stacks" / "aws-full-server" / "crm-ports.json").read_text())
     assert meta["ruleset"]["options"]["auth"] == "claims"
     assert "adfs" in {g["name"] for g in meta["ruleset"]["groups"]}
+    # cdktf.json's app reads lab files only: the user is told the flags will not deploy.
+    assert "options given as flags (--auth, --topology) shape this output only" in result.err
 
 
 def test_synth_writes_a_placement_lab(cli: Cli, tmp_path: Path) -> None:

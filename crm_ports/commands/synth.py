@@ -80,8 +80,19 @@ def synth(
             "was removed: set aws.endpoint_url in the lab file instead, so that "
             "`npx cdktf deploy` and `crm-ports audit` target the same emulator",
         )
-    labs = _with_flags([load_lab(p) for p in lab_paths], given_flags(values))
+    flags = given_flags(values)
+    labs = _with_flags([load_lab(p) for p in lab_paths], flags)
     stacks = plan_stacks(labs, catalogue(ctx))
+    if flags:
+        # The cdktf.json app reads lab files only: say so before a deploy rebuilds
+        # these stacks without the flags.
+        click.echo(
+            "note: options given as flags ("
+            + ", ".join("--" + k.replace("_", "-") for k in sorted(flags))
+            + ") shape this output only; `npx cdktf deploy` builds from lab files, so put "
+            "the options in one to deploy them",
+            err=True,
+        )
     parent = out.parent if str(out.parent) else Path(".")
     if out.exists() and not out.is_dir():
         raise InputError(yamlio.display_name(out), "", "--out", "exists and is not a folder")
