@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import PurePosixPath
 
 from crm_ports.errors import InputError
 from crm_ports.model import NOWHERE, Location, PortRange, Protocol
@@ -49,6 +50,14 @@ class ExtraRule:
             message,
             self.location.line,
         )
+
+
+def citation(extra: ExtraRule) -> str:
+    """`two-box.yaml:13`: the lab file by its name and the line. Never the folder it was
+    read from (an absolute path, a temporary checkout of a git ref, `REF:` in front), so
+    the rule is the same rule wherever the lab file is read, as the stacks and diff need."""
+    name = PurePosixPath(extra.location.file.replace("\\", "/").rpartition(":")[2]).name
+    return f"{name}:{extra.location.line}" if extra.location.line else name
 
 
 def is_extra(rule: Rule) -> bool:
@@ -123,7 +132,7 @@ def add_extra_rules(ruleset: RuleSet, extras: tuple[ExtraRule, ...]) -> RuleSet:
                     f"{extra.protocol.value.upper()} {extra.ports} overlaps rule '{other.id}' "
                     f"({other.protocol.value.upper()} {other.ports}) between the same groups",
                 )
-        where = f"{extra.location.file}:{extra.location.line}" if extra.location.line else ""
+        where = citation(extra)
         ids.add(rule_id)
         rules.append(
             Rule(
@@ -134,7 +143,7 @@ def add_extra_rules(ruleset: RuleSet, extras: tuple[ExtraRule, ...]) -> RuleSet:
                 ports=extra.ports,
                 service=extra.service,
                 description=f"Lab rule: {extra.reason}",
-                refs=(f"{where or extra.location.file}: {extra.field_path}: {extra.reason}",),
+                refs=(f"{where}: {extra.field_path}: {extra.reason}",),
                 flows=(f"{EXTRA_FLOW_PREFIX}{extra.service}",),
             )
         )

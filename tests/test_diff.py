@@ -408,3 +408,16 @@ def test_diagram_base_draws_every_changed_lab(cli: CLI, repo: Path) -> None:
     assert mermaid.code == 2 and "4 labs changed" in mermaid.err and "--lab" in mermaid.err
     one = cli("diagram", "--base", "main", "--lab", "labs/contoso-claims.yaml")
     assert one.code == 0 and one.out.startswith("flowchart LR")
+
+
+def test_a_placement_lab_with_lab_rules_is_unchanged_against_its_own_commit(
+    cli: CLI, repo: Path
+) -> None:
+    """Lab rules cite their lab file by name and line, never by the folder or git ref it
+    was read from, so the same file read from HEAD and from the work tree is one lab."""
+    shutil.copy(REPO / "tests" / "fixtures" / "labs" / "two-box.yaml", repo / "labs")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "two-box")
+    result = cli("diff", "--base", "HEAD", "--format", "json")
+    assert result.code == 0, result.out
+    assert json.loads(result.out)["labs"]

@@ -23,8 +23,10 @@ from typing import Any, TypeVar
 from crm_ports import yamlio
 from crm_ports.catalogue import load_catalogue
 from crm_ports.errors import InputError
+from crm_ports.extra import ExtraRule
 from crm_ports.lab import CLOUDS, AwsSettings, Lab, Waiver, default_labs, load_lab, relocated
-from crm_ports.model import Catalogue
+from crm_ports.model import Catalogue, Location, PortRange, Protocol
+from crm_ports.placement import Host, Placement
 from crm_ports.plans.aws import EGRESS_MODES
 from crm_ports.resolver import resolve_lab
 from crm_ports.ruleset import RuleSet
@@ -201,6 +203,37 @@ def _waivers(raw: Any, file: str, entry: str) -> tuple[Waiver, ...]:
     return _guarded(parse, file, entry, "lab.waivers")
 
 
+def _placement(raw: Any, name: str, file: str, entry: str) -> Placement | None:
+    def parse() -> Placement | None:
+        if raw is None:
+            return None
+        hosts = tuple(Host(h["name"], tuple(str(r) for r in h["roles"])) for h in raw)
+        return Placement(name=name, hosts=hosts, origin=file)
+
+    return _guarded(parse, file, entry, "lab.placement")
+
+
+def _extra_rules(raw: Any, file: str, entry: str) -> tuple[ExtraRule, ...]:
+    def parse() -> tuple[ExtraRule, ...]:
+        out = []
+        for item in raw or ():
+            cited, _, line = str(item["cites"]).rpartition(":")
+            out.append(
+                ExtraRule(
+                    source=item["from"],
+                    target=item["to"],
+                    protocol=Protocol(item["protocol"]),
+                    ports=PortRange.parse(str(item["ports"])),
+                    reason=item["reason"],
+                    name=item.get("name"),
+                    location=Location(cited or str(item["cites"]), int(line) if cited else None),
+                )
+            )
+        return tuple(out)
+
+    return _guarded(parse, file, entry, "lab.extra_rules")
+
+
 def read_stack(directory: Path) -> StackState:
     path = directory / STATE_FILE
     shown = yamlio.display_name(path)
@@ -226,6 +259,8 @@ def read_stack(directory: Path) -> StackState:
         clouds=tuple(clouds),
         aws=AwsSettings(egress=egress),
         waivers=_waivers(lab_data.get("waivers"), shown, entry),
+        placement=_placement(lab_data.get("placement"), ruleset.options.topology, shown, entry),
+        extra_rules=_extra_rules(lab_data.get("extra_rules"), shown, entry),
         origin=shown,
     )
     return StackState(directory, cloud, LabState(lab, ruleset))

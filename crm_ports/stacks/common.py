@@ -17,6 +17,7 @@ from cdktf import (
     TerraformVariable,
 )
 
+from crm_ports.extra import citation
 from crm_ports.lab import Lab
 from crm_ports.ruleset import RuleSet
 from crm_ports.state import LOCAL, Backend
@@ -72,6 +73,28 @@ def peer_variables(stack: TerraformStack, rules: RuleSet) -> dict[str, str]:
     return out
 
 
+def lab_extent(lab: Lab) -> dict[str, Any]:
+    """The lab's own placement and lab rules as plain data (see `review.states`)."""
+    out: dict[str, Any] = {}
+    placement = lab.placement
+    if placement is not None and lab.options.topology == placement.name:
+        out["placement"] = [{"name": h.name, "roles": list(h.roles)} for h in placement.hosts]
+    if lab.extra_rules:
+        out["extra_rules"] = [
+            {
+                "from": e.source,
+                "to": e.target,
+                "protocol": e.protocol.value,
+                "ports": str(e.ports),
+                "reason": e.reason,
+                **({"name": e.name} if e.name else {}),
+                "cites": citation(e),
+            }
+            for e in lab.extra_rules
+        ]
+    return out
+
+
 def stack_metadata(lab: Lab, rules: RuleSet, cloud: str) -> str:
     """crm-ports.json beside cdk.tf.json: the rule set a stack was built from and the lab
     settings its plan depends on, so a synthesized folder can be reviewed (`crm-ports
@@ -86,6 +109,9 @@ def stack_metadata(lab: Lab, rules: RuleSet, cloud: str) -> str:
                 {"check": w.check, "reason": w.reason, **({"rule": w.rule} if w.rule else {})}
                 for w in lab.waivers
             ],
+            # What the lab file says beyond options, so `verify --synth` can judge a
+            # folder against the lab as written (placement, lab rules), never the rule set.
+            **lab_extent(lab),
         },
         "ruleset": rules.to_json(),
     }
