@@ -594,3 +594,35 @@ def test_var_file_with_a_bad_range_is_one_line(
     assert result.code == 2 and result.out == ""
     assert "nsr_administrators_crm-back-end_tcp: field 'source_address_prefix'" in result.err
     assert "'10.0.0.0/33' is not an IPv4 CIDR" in result.err
+
+
+def _bad_aws_port(r: dict[str, Any]) -> None:
+    rule = r[AWS_IN]["in_crm-front-end_sql-server_tcp_ms-sql"]
+    rule["from_port"] = rule["to_port"] = 70000
+
+
+def _inverted_azure_range(r: dict[str, Any]) -> None:
+    rule = r[NSR]["nsr_clients_crm-front-end_tcp"]
+    rule.pop("destination_port_ranges", None)
+    rule["destination_port_range"] = "443-80"
+
+
+@pytest.mark.parametrize(
+    ("cloud", "change", "fragments"),
+    [
+        ("aws", _bad_aws_port, ["in_crm-front-end_sql-server_tcp_ms-sql", "from_port", "70000"]),
+        ("azure", _inverted_azure_range, ["nsr_clients_crm-front-end_tcp", "443-80 is inverted"]),
+    ],
+)
+def test_ports_a_cloud_would_refuse_are_one_line(
+    tmp_path: Path,
+    catalogue: Catalogue,
+    cli: Callable[..., CliResult],
+    cloud: str,
+    change: Callable[[dict[str, Any]], None],
+    fragments: list[str],
+) -> None:
+    out = write_folder(tmp_path, catalogue, {cloud: mutated(cloud, change)})
+    result = cli("verify", "--synth", str(out))
+    assert result.code == 2 and result.out == "" and result.err.count("\n") == 1, result.err
+    assert all(f in result.err for f in fragments), result.err

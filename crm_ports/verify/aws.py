@@ -13,7 +13,7 @@ from typing import Any
 
 from crm_ports.errors import InputError
 from crm_ports.verify.model import AddressReach, Principal, Verdict
-from crm_ports.verify.spans import ALL_ADDRESSES, ALL_PORTS, Spans, cidr_span
+from crm_ports.verify.spans import ALL_ADDRESSES, ALL_PORTS, Spans, cidr_span, port_span
 from crm_ports.verify.stack import Stack, reference
 
 MEMBERSHIP_OUTPUT = "instance_security_group_ids"
@@ -46,12 +46,13 @@ class SgRule:
 
 
 def _ports(raw: dict[str, Any], protocol: str) -> Spans:
+    """Raises ValueError (with the reason) on ports EC2 would refuse."""
     if protocol in ("all", "icmp"):
         return ALL_PORTS
     start, end = raw.get("from_port"), raw.get("to_port")
     if start is None or end is None or int(start) < 0:
         return ALL_PORTS
-    return Spans.one(int(start), int(end))
+    return port_span(f"{int(start)}-{int(end)}")
 
 
 def _rule(address: str, raw: dict[str, Any], egress: bool, shown: str) -> SgRule:
@@ -61,13 +62,17 @@ def _rule(address: str, raw: dict[str, Any], egress: bool, shown: str) -> SgRule
         addresses = cidr_span(str(cidr)) if cidr is not None else Spans()
     except ValueError:
         raise InputError(shown, address, "cidr_ipv4", f"'{cidr}' is not an IPv4 CIDR") from None
+    try:
+        ports = _ports(raw, protocol)
+    except ValueError as exc:
+        raise InputError(shown, address, "from_port", str(exc)) from None
     peer = raw.get("referenced_security_group_id")
     return SgRule(
         address=address,
         group=reference(raw.get("security_group_id")),
         egress=egress,
         protocol=protocol,
-        ports=_ports(raw, protocol),
+        ports=ports,
         cidr=str(cidr) if cidr is not None else None,
         addresses=addresses,
         peer_group=reference(peer) if peer is not None else None,

@@ -141,8 +141,10 @@ class AzureFirewall:
         try:
             for text in ranges:
                 ports = ports | port_span(str(text))
-        except ValueError:
-            raise InputError(self.stack.name, address, "destination_port_ranges", "") from None
+        except ValueError as exc:
+            raise InputError(
+                self.stack.name, address, "destination_port_ranges", f"{exc}"
+            ) from None
         protocol = _PROTOCOLS.get(str(raw.get("protocol", "")).lower(), "other")
         if protocol in ("all", "icmp"):
             ports = ALL_PORTS if ports else ports

@@ -13,6 +13,8 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from crm_ports.model import PortRange
+
 MAX_PORT = 65535
 MAX_ADDRESS = 2**32 - 1
 
@@ -114,5 +116,6 @@ def port_span(text: str) -> Spans:
     text = text.strip()
     if text == "*":
         return ALL_PORTS
-    start, _, end = text.partition("-")
-    return Spans.one(int(start), int(end or start))
+    # The catalogue's own parser: one syntax, one set of messages (range, inversion).
+    ports = PortRange.parse(text)
+    return Spans.one(ports.start, ports.end)
