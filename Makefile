@@ -46,7 +46,8 @@ lint: setup
 # layout left inside it would go with it, so clean refuses and says where to move it.
 clean:
 	@found=$$(find cdktf.out/stacks -path '*/.terraform' -prune -o -type f \
-	  \( -name '*.tfstate' -o -name '*.tfstate.backup' \) -print 2>/dev/null); \
+	  \( -name '*.tfstate' -o -name '*.tfstate.backup' -o -name '*.tfstate.*.backup' \) \
+	  -print 2>/dev/null); \
 	if [ -n "$$found" ]; then \
 	  echo "make clean: refusing to remove cdktf.out, it holds Terraform state:" $$found >&2; \
 	  echo "move each to terraform.<stack>.tfstate in the project root first" >&2; exit 2; fi

@@ -111,39 +111,13 @@ def labs_from_environment() -> list[Lab]:
     return [load_lab(Path(p)) for p in paths] if paths else list(default_labs())
 
 
-def refuse_state_inside(outdir: Path) -> None:
-    """Terraform state left inside an output folder by the earlier layout (state beside
-    each cdk.tf.json) is one synth away from deletion: cdktf-cli removes the folders of
-    stacks it does not build, and `make clean` removes them all. Refuse, and say where
-    the state belongs now."""
-    from crm_ports import yamlio
-    from crm_ports.errors import InputError
-    from crm_ports.state import local_state_file, states_inside
-
-    found = states_inside(outdir)
-    if not found:
-        return
-    state = found[0]
-    stack = state.relative_to(outdir / "stacks").parts[0]
-    target = outdir.parent / local_state_file(stack)
-    suffix = state.name.removeprefix("terraform.tfstate")
-    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
-    raise InputError(
-        yamlio.display_name(state),
-        f"stack '{stack}'",
-        "state",
-        f"Terraform state inside an output folder would be deleted by the next synth{more}: "
-        f"move it to {yamlio.display_name(target)}{suffix} (where the stacks keep their "
-        "state now), then synthesize again",
-    )
-
-
 def main() -> None:
     """Entry point of `cdktf.json`'s app: cdktf-cli sets CDKTF_OUTDIR. Progress goes to
     standard output, which cdktf-cli shows as information (standard error reads as an
     error there); bad input is one line on standard error and exit 2."""
     from crm_ports.cli import fail
     from crm_ports.errors import InputError
+    from crm_ports.state import refuse_state_inside
 
     outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
     try:

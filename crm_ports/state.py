@@ -14,6 +14,7 @@ Pure Python: this decides the backend block; `crm_ports.stacks.common` only rend
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +24,9 @@ from crm_ports.errors import InputError
 STACK_PLACEHOLDER = "{stack}"
 # From <out>/stacks/<stack>/ (where terraform runs) up to the folder holding <out>.
 _UP_FROM_STACK = "../../../"
-# What Terraform writes for a local backend at PATH: the state and its backup.
-STATE_SUFFIXES = (".tfstate", ".tfstate.backup")
+# What Terraform writes for a local backend at PATH: the state, its backup, and the
+# timestamped backups of `terraform state` commands (the same patterns .gitignore lists).
+STATE_FILES = ("*.tfstate", "*.tfstate.backup", "*.tfstate.*.backup")
 
 
 def local_state_file(stack: str) -> str:
@@ -153,6 +155,32 @@ def states_inside(out: Path) -> list[Path]:
         path
         for path in stacks.rglob("*")
         if path.is_file()
-        and path.name.endswith(STATE_SUFFIXES)
+        and any(fnmatch(path.name, pattern) for pattern in STATE_FILES)
         and ".terraform" not in path.relative_to(stacks).parts
+    )
+
+
+def refuse_state_inside(outdir: Path) -> None:
+    """Terraform state left inside an output folder by the earlier layout (state beside
+    each cdk.tf.json) is one synth away from deletion: cdktf-cli removes the folders of
+    stacks it does not build, and `make clean` removes them all. Refuse, and say where
+    the state belongs now."""
+    from crm_ports import yamlio
+
+    found = states_inside(outdir)
+    if not found:
+        return
+    state = found[0]
+    stack = state.relative_to(outdir / "stacks").parts[0]
+    # Whatever follows ".tfstate" (".backup", ".1700000000.backup") stays with the file.
+    suffix = state.name[state.name.index(".tfstate") + len(".tfstate") :]
+    target = outdir.parent / (local_state_file(stack) + suffix)
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    raise InputError(
+        yamlio.display_name(state),
+        f"stack '{stack}'",
+        "state",
+        f"Terraform state inside an output folder would be deleted by the next synth{more}: "
+        f"move it to {yamlio.display_name(target)} (where the stacks keep their state now), "
+        "then synthesize again",
     )

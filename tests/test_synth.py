@@ -217,7 +217,10 @@ def test_stale_stacks_are_retired_keeping_other_files(
     assert [p.name for p in working.parent.iterdir()] == [".terraform"]
 
 
-@pytest.mark.parametrize("name", ["terraform.tfstate", "terraform.tfstate.backup"])
+@pytest.mark.parametrize(
+    "name",
+    ["terraform.tfstate", "terraform.tfstate.backup", "terraform.tfstate.1700000000.backup"],
+)
 def test_state_inside_the_output_folder_is_refused(
     name: str, cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -68,7 +68,8 @@ def synth(
 
     Option flags override every lab file given; without --lab they apply to the default
     labs, and --topology builds only the default lab of that topology."""
-    from crm_ports.app import plan_stacks, refuse_state_inside, synth_app
+    from crm_ports.app import plan_stacks, synth_app
+    from crm_ports.state import refuse_state_inside
 
     if aws_endpoint_url is not None:
         # A flag only this command knew let `npx cdktf deploy` rebuild the same stack
