@@ -125,9 +125,14 @@ def output_option(func: F) -> F:
     )(func)
 
 
+def catalogue_path(ctx: click.Context) -> Path | None:
+    """`--catalog DIR` when given (the root command keeps it)."""
+    path: Path | None = (ctx.find_root().obj or {}).get("catalog")
+    return path
+
+
 def catalogue(ctx: click.Context) -> Catalogue:
-    path = (ctx.find_root().obj or {}).get("catalog")
-    return load_catalogue(path)
+    return load_catalogue(catalogue_path(ctx))
 
 
 def given_flags(values: dict[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,10 @@ import click
 
 from crm_ports.commands.common import (
     catalogue,
+    catalogue_path,
     emit,
     format_option,
+    given_flags,
     lab_and_options,
     output_option,
     rule_options,
@@ -30,11 +32,6 @@ from crm_ports.review.markdown import render_markdown
 from crm_ports.review.states import load_state, repository_root, working_tree
 from crm_ports.review.subjects import from_state, with_synth
 from crm_ports.ruleset import RuleSet
-
-
-def _catalog_path(ctx: click.Context) -> Path | None:
-    path: Path | None = (ctx.find_root().obj or {}).get("catalog")
-    return path
 
 
 @click.command(
@@ -68,8 +65,8 @@ def diff(ctx: click.Context, base: str, head: str | None, fmt: str, output: Path
     A git ref means its catalog/ and labs/*.yaml; the labs compared are the default labs
     plus every labs/*.yaml of each side (a lab file: just that lab)."""
     root = repository_root(Path.cwd())
-    old = load_state(base, root, _catalog_path(ctx), "--base")
-    new = load_state(head, root, _catalog_path(ctx), "--head")
+    old = load_state(base, root, catalogue_path(ctx), "--base")
+    new = load_state(head, root, catalogue_path(ctx), "--head")
     labs = diff_states(old, new)
     if fmt == "json":
         text = to_json(diff_json(old, new, labs))
@@ -146,11 +143,11 @@ def check(
     if list_only:
         emit(list_checks(fmt), output)
         return 0
-    flags = any(v is not None and v != () for v in values.values())
+    flags = bool(given_flags(values))
     if all_labs and (lab_path is not None or flags):
         raise click.UsageError("--all checks every lab as it is: drop --lab and option flags")
     if all_labs:
-        subjects = from_state(working_tree(repository_root(Path.cwd()), _catalog_path(ctx)))
+        subjects = from_state(working_tree(repository_root(Path.cwd()), catalogue_path(ctx)))
     elif synth_dir is None or lab_path is not None or flags:
         subjects = [_one_lab(ctx, lab_path, values)]
     else:
@@ -203,7 +200,7 @@ def diagram(
         subject = _one_lab(ctx, lab_path, values)
         drawn: Drawn = [(subject.lab.name, subject.ruleset, None)]
     else:
-        if any(v is not None and v != () for v in values.values()):
+        if given_flags(values):
             raise click.UsageError("--base draws labs as they are: drop the option flags")
         drawn = _changed_labs(ctx, base, lab_path)
     emit(_render_labs(drawn, fmt, base), output)
@@ -213,9 +210,9 @@ def diagram(
 def _changed_labs(ctx: click.Context, base: str, lab_path: Path | None) -> Drawn:
     """(name, head rule set, base rule set) of every lab that changed since `base`."""
     root = repository_root(Path.cwd())
-    old = load_state(base, root, _catalog_path(ctx), "--base")
+    old = load_state(base, root, catalogue_path(ctx), "--base")
     head = str(lab_path) if lab_path is not None else None
-    new = load_state(head, root, _catalog_path(ctx), "--lab")
+    new = load_state(head, root, catalogue_path(ctx), "--lab")
     return [
         (lab.name, lab.head.ruleset, lab.base.ruleset if lab.base is not None else None)
         for lab in diff_states(old, new)

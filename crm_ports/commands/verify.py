@@ -11,9 +11,16 @@ from typing import Any
 
 import click
 
-from crm_ports.commands.common import catalogue, emit, format_option, output_option
+from crm_ports.commands.common import (
+    catalogue,
+    catalogue_path,
+    emit,
+    format_option,
+    output_option,
+)
 from crm_ports.lab import Lab, default_labs, load_lab
-from crm_ports.review.states import LABS_DIR, repository_root
+from crm_ports.model import Catalogue
+from crm_ports.review.states import repository_root, tree_catalogue, working_tree
 from crm_ports.verify.report import render_json, render_table
 from crm_ports.verify.run import Target, folder_targets, synthesized, verify_targets
 from crm_ports.verify.stack import read_var_file
@@ -58,14 +65,18 @@ def _stack_options(func: F) -> F:
     return func
 
 
-def _labs(lab_paths: tuple[Path, ...], all_labs: bool) -> list[Lab]:
+def _labs(
+    ctx: click.Context, lab_paths: tuple[Path, ...], all_labs: bool
+) -> tuple[list[Lab], Catalogue]:
+    """The labs to verify and the catalogue to judge them by. `--all` is the working tree
+    exactly as `check --all` and `diff` read it: its labs and its own catalogue."""
     if all_labs and lab_paths:
         raise click.UsageError("--all verifies every lab: drop --lab")
     if all_labs:
-        folder = repository_root(Path.cwd()) / LABS_DIR
-        files = sorted(folder.glob("*.y*ml")) if folder.is_dir() else []
-        return [*default_labs(), *(load_lab(p) for p in files)]
-    return [load_lab(p) for p in lab_paths] or list(default_labs())
+        root = repository_root(Path.cwd())
+        tree = working_tree(root, catalogue_path(ctx))
+        return [s.lab for s in tree.labs], tree_catalogue(root, catalogue_path(ctx))
+    return [load_lab(p) for p in lab_paths] or list(default_labs()), catalogue(ctx)
 
 
 @contextmanager
@@ -76,15 +87,14 @@ def _targets(
     all_labs: bool,
     var_file: Path | None,
 ) -> Iterator[list[Target]]:
-    cat = catalogue(ctx)
     overrides = read_var_file(var_file) if var_file is not None else {}
     if synth_dir is not None:
         if all_labs:
             raise click.UsageError("--all synthesizes the labs: drop --synth, or use --lab")
         labs = [load_lab(p) for p in lab_paths]
-        yield folder_targets(synth_dir, cat, overrides, labs)
+        yield folder_targets(synth_dir, catalogue(ctx), overrides, labs)
         return
-    labs = _labs(lab_paths, all_labs)
+    labs, cat = _labs(ctx, lab_paths, all_labs)
     with synthesized(labs, cat) as scratch:
         yield folder_targets(scratch, cat, overrides, labs)
 
