@@ -476,11 +476,12 @@ def test_policy_error_in_live_rules_sets_the_exit_code(
     assert never.code == 0 and "| CRM001 | error |" in never.out
     waived = tmp_path / "lab.yaml"
     waived.write_text(
-        "name: full-server\ntopology: full-server\nwaivers:\n"
+        "name: jump-lab\ntopology: full-server\nwaivers:\n"
         "  - {check: CRM001, reason: the jump host of this lab}\n"
         "  - {check: CRM006, reason: opened by hand for a test}\n"
     )
-    code, report = audit_json(cli, server.url, "--lab", str(waived))
+    # Lab files may not take a default lab's name: the deployed one is given apart.
+    code, report = audit_json(cli, server.url, "--lab", str(waived), "--lab-name", "full-server")
     assert report["policy"]["counts"] == {"errors": 0, "warnings": 0, "waived": 2}
     assert report["policy"]["findings"][0]["waived"] == "the jump host of this lab"
     assert code == 1  # the rule is still drift
