@@ -42,6 +42,46 @@ class ExtraRule:
         """The rule id's service part: the given name, else `lab-PORTS`."""
         return self.name or f"lab-{self.ports}"
 
+    @classmethod
+    def parse(
+        cls,
+        *,
+        source: str,
+        target: str,
+        protocol: str,
+        ports: int | str,
+        reason: str,
+        name: str | None,
+        location: Location,
+        field_path: str,
+    ) -> ExtraRule:
+        """One lab rule as a lab file or `AwsCrmLab.add_rule` gives it: the one place its
+        values are checked, so both ways in accept and refuse the same rules."""
+        rule = cls(
+            source,
+            target,
+            Protocol.TCP,
+            PortRange(1, 1),
+            reason,
+            name,
+            location,
+            field_path,
+        )
+        if protocol not in {p.value for p in PROTOCOLS}:
+            raise rule.error("protocol", f"'{protocol}' is not one of tcp, udp")
+        try:
+            parsed = PortRange.parse(str(ports))
+            if parsed.start < 1:
+                raise ValueError("port 0 is not usable")
+        except ValueError as exc:
+            raise rule.error("ports", str(exc)) from None
+        text = " ".join(str(reason).split())
+        if len(text) < 10:
+            raise rule.error("reason", "say why this lab needs the rule (10 characters or more)")
+        if name is not None and not NAME.match(name):
+            raise rule.error("name", f"'{name}' is not lower-case words and hyphens")
+        return replace(rule, protocol=Protocol(protocol), ports=parsed, reason=text)
+
     def error(self, field_name: str, message: str) -> InputError:
         return InputError(
             self.location.file,
@@ -109,8 +149,6 @@ def add_extra_rules(ruleset: RuleSet, extras: tuple[ExtraRule, ...]) -> RuleSet:
     rules = list(ruleset.rules)
     ids = {r.id for r in rules}
     for extra in extras:
-        if extra.name is not None and not NAME.match(extra.name):
-            raise extra.error("name", f"'{extra.name}' is not lower-case words and hyphens")
         source = _endpoint(extra, "from", ruleset, added)
         target = _endpoint(extra, "to", ruleset, added)
         kinds = {g.name: g.kind for g in (*ruleset.groups, *added.values())}

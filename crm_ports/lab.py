@@ -19,7 +19,7 @@ from typing import Any
 from crm_ports import yamlio
 from crm_ports.errors import InputError
 from crm_ports.extra import ExtraRule
-from crm_ports.model import Location, PortRange, Protocol
+from crm_ports.model import Location
 from crm_ports.options import Options, build
 from crm_ports.placement import Host, Placement
 from crm_ports.state import LOCAL, Backend, backend_from
@@ -193,31 +193,16 @@ def _placement(doc: yamlio.Document, data: dict[str, Any]) -> Placement | None:
 
 
 def _extra_rules(doc: yamlio.Document, data: dict[str, Any]) -> tuple[ExtraRule, ...]:
-    out = []
-    for i, item in enumerate(data.get("extra_rules", [])):
-        path: tuple[PathItem, ...] = ("extra_rules", i)
-        try:
-            ports = PortRange.parse(str(item["ports"]))
-            if ports.start < 1:
-                raise ValueError("port 0 is not usable")
-        except ValueError as exc:
-            raise InputError(
-                doc.name,
-                f"extra rule {item['from']} -> {item['to']}",
-                f"extra_rules[{i}].ports",
-                str(exc),
-                doc.line((*path, "ports")),
-            ) from None
-        out.append(
-            ExtraRule(
-                source=item["from"],
-                target=item["to"],
-                protocol=Protocol(item["protocol"]),
-                ports=ports,
-                reason=" ".join(item["reason"].split()),
-                name=item.get("name"),
-                location=Location(doc.name, doc.line(path)),
-                field_path=f"extra_rules[{i}]",
-            )
+    return tuple(
+        ExtraRule.parse(
+            source=item["from"],
+            target=item["to"],
+            protocol=item["protocol"],
+            ports=item["ports"],
+            reason=item["reason"],
+            name=item.get("name"),
+            location=Location(doc.name, doc.line(("extra_rules", i))),
+            field_path=f"extra_rules[{i}]",
         )
-    return tuple(out)
+        for i, item in enumerate(data.get("extra_rules", []))
+    )

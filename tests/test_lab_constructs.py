@@ -217,3 +217,22 @@ def test_variable_peer_ranges_recheck_the_quota_at_plan(tmp_path: Path) -> None:
     assert "lifecycle" not in data["resource"]["aws_security_group"]["sg_sql"]  # no clients
     (tmp_path / "cdk.tf.json").write_text(json.dumps(data))
     terraform_validate(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("ports", "protocol", "reason", "fragment"),
+    [
+        (0, "tcp", "a reason long enough", "field 'add_rule[0].ports': port 0 is not usable"),
+        (70000, "tcp", "a reason long enough", "outside 0-65535"),
+        (8080, "icmp", "a reason long enough", "field 'add_rule[0].protocol'"),
+        (8080, "tcp", "short", "field 'add_rule[0].reason'"),
+    ],
+)
+def test_add_rule_refuses_what_a_lab_file_refuses(
+    ports: int, protocol: str, reason: str, fragment: str
+) -> None:
+    """One parser for lab rules: the construct API and the lab file agree."""
+    _, lab = aws_app(["crm-app", "sql", "dc"])
+    with pytest.raises(InputError) as caught:
+        lab.add_rule("crm-app", "10.20.0.0/24", protocol=protocol, ports=ports, reason=reason)
+    assert fragment in str(caught.value)

@@ -34,7 +34,7 @@ from crm_ports.constructs.resources.azure import (
 )
 from crm_ports.extra import ExtraRule
 from crm_ports.lab import Lab
-from crm_ports.model import Catalogue, Location, PortRange, Protocol
+from crm_ports.model import Catalogue, Location
 from crm_ports.options import Options
 from crm_ports.placement import Host, Placement, check_hosts
 from crm_ports.plans.aws import AwsPlan, plan_aws
@@ -99,16 +99,12 @@ def _extra(
     reason: str,
     name: str | None,
 ) -> ExtraRule:
-    if not reason or len(reason.strip()) < 10:
-        raise ValueError(f"{where}: add_rule {source} -> {target} needs a reason (10+ chars)")
-    if protocol not in ("tcp", "udp"):
-        raise ValueError(f"{where}: add_rule protocol must be tcp or udp, not {protocol!r}")
-    return ExtraRule(
+    return ExtraRule.parse(
         source=source,
         target=target,
-        protocol=Protocol(protocol),
-        ports=PortRange.parse(str(ports)),
-        reason=" ".join(reason.split()),
+        protocol=protocol,
+        ports=ports,
+        reason=reason,
         name=name,
         location=Location(where),
         field_path=f"add_rule[{index}]",
