@@ -1,8 +1,8 @@
 """The expected side of verify: catalogue + lab -> what should be reachable, per pair of
 host groups and peers, with the ports, catalogue flows and citations that ask for it.
 
-This is the one function to change when labs gain inline placements or lab-local rules:
-the evaluators never see it. The members group (`lab-servers`) is a rendering device,
+It goes through `resolve_lab`, so a lab's own placement and its lab-local rules are
+expected like the catalogue's flows; the evaluators never see it. The members group (`lab-servers`) is a rendering device,
 "every server", so its flows are stated here for each server group it stands for.
 """
 
@@ -45,7 +45,6 @@ class Want:
 class Expected:
     lab: str
     servers: tuple[str, ...]
-    members_group: str | None
     peers: tuple[Peer, ...]
     wants: tuple[Want, ...]
 
@@ -55,15 +54,6 @@ class Expected:
             for w in self.wants
             if w.source == source and w.target == target and w.protocol == protocol
         )
-
-    def ports(self, source: str, target: str, protocol: str) -> Spans:
-        out = Spans()
-        for want in self.between(source, target, protocol):
-            out = out | want.ports
-        return out
-
-    def peer(self, name: str) -> Peer | None:
-        return next((p for p in self.peers if p.name == name), None)
 
 
 def expected_reach(catalogue: Catalogue, lab: Lab) -> Expected:
@@ -93,7 +83,6 @@ def expected_reach(catalogue: Catalogue, lab: Lab) -> Expected:
     return Expected(
         lab=lab.name,
         servers=servers,
-        members_group=members.name if members is not None else None,
         peers=peers,
         wants=tuple(wants),
     )

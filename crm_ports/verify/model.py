@@ -67,9 +67,9 @@ class Firewall(Protocol):
     def lab_addresses(self) -> Spans: ...
 
 
-INTERNET_SOURCES = frozenset({"0.0.0.0/0", "::/0", "*", "Internet", "Any", "any"})
-
-
 def source_label(source: str) -> str:
-    """'0.0.0.0/0 (the internet)' for internet-wide sources, else the source as written."""
-    return f"{source} (the internet)" if source in INTERNET_SOURCES else source
+    """'0.0.0.0/0 (the internet)' for internet-wide sources (as the policy checks judge
+    them), else the source as written."""
+    from crm_ports.review.checks import internet_wide
+
+    return f"{source} (the internet)" if internet_wide(source) else source
