@@ -18,10 +18,11 @@ from urllib.parse import urlparse
 from crm_ports import emulator
 from crm_ports.audit.compare import Item, compare, tag_text
 from crm_ports.audit.model import AuditReport, Finding
-from crm_ports.audit.policy import PolicyScope, aws_live_resources, policy_findings
+from crm_ports.audit.policy import PolicyScope, policy_findings
 from crm_ports.errors import InputError
 from crm_ports.plans.aws import AwsPlan, SecurityGroupSpec, SgRuleSpec
 from crm_ports.plans.text import TAG_PREFIX
+from crm_ports.review.resources import AWS_EGRESS, AWS_INGRESS, AWS_SECURITY_GROUP, Resources
 
 LAB_TAG = f"{TAG_PREFIX}lab"
 GROUP_TAG = f"{TAG_PREFIX}group"
@@ -416,3 +417,42 @@ def audit_aws(
             else ()
         ),
     )
+
+
+# -- live rules in Terraform's shape, for the policy checks --------------------------------
+
+
+def _tag_map(pairs: Any) -> dict[str, str]:
+    if isinstance(pairs, dict):
+        return {str(k): str(v) for k, v in pairs.items()}
+    return {str(t["Key"]): str(t["Value"]) for t in pairs or ()}
+
+
+def aws_live_resources(groups: list[dict[str, Any]], rules: list[dict[str, Any]]) -> Resources:
+    """EC2's DescribeSecurityGroups / DescribeSecurityGroupRules answers as resources,
+    addressed by their live ids."""
+    out: Resources = {}
+    for group in groups:
+        out[f"{AWS_SECURITY_GROUP}.{group['GroupId']}"] = {
+            "name": str(group.get("GroupName", "")),
+            "description": str(group.get("Description", "")),
+            "tags": _tag_map(group.get("Tags")),
+        }
+    for rule in rules:
+        kind = AWS_EGRESS if rule.get("IsEgress") else AWS_INGRESS
+        raw = str(rule.get("IpProtocol", "")).lower()
+        referenced = (rule.get("ReferencedGroupInfo") or {}).get("GroupId")
+        attributes = {
+            "security_group_id": f"${{{AWS_SECURITY_GROUP}.{rule.get('GroupId')}.id}}",
+            "ip_protocol": PROTOCOL_NUMBERS.get(raw, raw),
+            "from_port": rule.get("FromPort"),
+            "to_port": rule.get("ToPort"),
+            "cidr_ipv4": rule.get("CidrIpv4"),
+            "cidr_ipv6": rule.get("CidrIpv6"),
+            "referenced_security_group_id": referenced,
+            "description": str(rule.get("Description", "")),
+            "tags": _tag_map(rule.get("Tags")),
+        }
+        address = f"{kind}.{rule.get('SecurityGroupRuleId', '')}"
+        out[address] = {k: v for k, v in attributes.items() if v is not None}
+    return dict(sorted(out.items()))

@@ -17,10 +17,11 @@ from typing import Any, Protocol
 
 from crm_ports.audit.compare import Item, compare, tag_text
 from crm_ports.audit.model import AuditReport, Finding
-from crm_ports.audit.policy import PolicyScope, azure_live_resources, policy_findings
+from crm_ports.audit.policy import PolicyScope, policy_findings
 from crm_ports.errors import InputError
 from crm_ports.plans.azure import AzurePlan, NsgRuleSpec
 from crm_ports.plans.text import TAG_PREFIX
+from crm_ports.review.resources import AZURE_NSG, AZURE_RULE, NSG_KEY, Resources
 
 LAB_TAG = f"{TAG_PREFIX}lab"
 PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "esp": "Esp", "ah": "Ah", "*": "*"}
@@ -316,3 +317,35 @@ def audit_azure(
             else ()
         ),
     )
+
+
+# -- live rules in Terraform's shape, for the policy checks --------------------------------
+
+
+def azure_live_resources(nsg_name: str, rules: list[Any]) -> Resources:
+    """The NSG's security rules (SDK models) as resources, addressed by rule name."""
+    out: Resources = {f"{AZURE_NSG}.{NSG_KEY}": {"name": nsg_name}}
+    for rule in rules:
+        attributes: dict[str, Any] = {
+            "name": _text(_field(rule, "name")),
+            "network_security_group_name": f"${{{AZURE_NSG}.{NSG_KEY}.name}}",
+            "priority": _field(rule, "priority"),
+            "direction": _text(_field(rule, "direction")),
+            "access": _text(_field(rule, "access")),
+            "protocol": _text(_field(rule, "protocol")),
+            "description": _text(_field(rule, "description")),
+        }
+        for name in (
+            "source_address_prefix",
+            "source_address_prefixes",
+            "destination_address_prefix",
+            "destination_port_range",
+            "destination_port_ranges",
+        ):
+            value = _field(rule, name)
+            if value:
+                attributes[name] = (
+                    tuple(_text(v) for v in value) if isinstance(value, list) else _text(value)
+                )
+        out[f"{AZURE_RULE}.{attributes['name']}"] = attributes
+    return dict(sorted(out.items()))

@@ -2,8 +2,9 @@
 host groups and peers, with the ports, catalogue flows and citations that ask for it.
 
 It goes through `resolve_lab`, so a lab's own placement and its lab-local rules are
-expected like the catalogue's flows; the evaluators never see it. The members group (`lab-servers`) is a rendering device,
-"every server", so its flows are stated here for each server group it stands for.
+expected like the catalogue's flows; the evaluators never see it. The members group
+(`lab-servers`) is a rendering device, "every server", so its flows are stated here for
+each server group it stands for.
 """
 
 from __future__ import annotations
