@@ -144,17 +144,13 @@ def graph(head: RuleSet, base: RuleSet | None = None, title: str = "") -> Graph:
 def _range_notes(base: RuleSet | None, head: RuleSet) -> dict[str, str]:
     """Peer -> 'ranges +0.0.0.0/0, -10.100.0.0/16' for peers whose ranges changed: their
     edges carry the same ports to other addresses, which is a change to review."""
-    if base is None:
-        return {}
-    old = {g.name: g.cidrs for g in base.groups if g.is_peer}
-    out = {}
-    for group in head.groups:
-        if not group.is_peer or group.name not in old or old[group.name] == group.cidrs:
-            continue
-        came = [f"+{c}" for c in group.cidrs if c not in old[group.name]]
-        went = [f"-{c}" for c in old[group.name] if c not in group.cidrs]
-        out[group.name] = "ranges " + ", ".join(came + went)
-    return out
+    from crm_ports.review.reach import peer_changes  # reach draws on this module
+
+    return {
+        change.peer: "ranges "
+        + ", ".join([f"+{c}" for c in change.added] + [f"-{c}" for c in change.removed])
+        for change in peer_changes(base, head)
+    }
 
 
 # -- Mermaid ------------------------------------------------------------------------------
