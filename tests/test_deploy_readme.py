@@ -213,6 +213,12 @@ def session(tmp_path: Path, moto_server: MotoServer) -> Iterator[Session]:
             "AWS_EC2_METADATA_DISABLED": "true",
             "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
             "CI": "1",
+            # moto's development server, on a loaded machine, can carry out a request whose
+            # answer the AWS SDK then retries: the retry reads InvalidPermission.Duplicate
+            # (seen once under a load average of 11 on 2 cores). Fewer requests in flight
+            # per apply; the README's commands stay as written.
+            "TF_CLI_ARGS_apply": "-parallelism=4",
+            "TF_CLI_ARGS_destroy": "-parallelism=4",
         }
     )
     result = Session(root, env, moto_server)
