@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from crm_ports import yamlio
+from crm_ports import warmup, yamlio
 from crm_ports.commands.common import catalogue, given_flags, option_flags
 from crm_ports.errors import InputError
 from crm_ports.lab import Lab, default_labs, load_lab
@@ -81,7 +81,8 @@ def synth(
             "`npx cdktf deploy` and `crm-ports audit` target the same emulator",
         )
     labs = _with_flags([load_lab(p) for p in lab_paths], given_flags(values))
-    stacks = plan_stacks(labs, catalogue(ctx))
+    with warmup.overlapping():  # Node starts while the labs are resolved and planned
+        stacks = plan_stacks(labs, catalogue(ctx))
     parent = out.parent if str(out.parent) else Path(".")
     if out.exists() and not out.is_dir():
         raise InputError(yamlio.display_name(out), "", "--out", "exists and is not a folder")
