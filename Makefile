@@ -17,7 +17,7 @@ $(BIN)/python:
 
 setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bindings]'
+	$(BIN)/python -m pip install --quiet -e '.[audit,test,bindings]'
 
 # What `make synth` needs: crm-ports with its runtime dependencies (cdktf, constructs and
 # jsii's Node runtime among them). Skipped when already installed, so a second run
