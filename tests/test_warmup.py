@@ -19,7 +19,8 @@ UNPLACED = """\
 name: half-lab
 topology:
   hosts:
-    - {name: app, roles: [web-application, asynchronous-service, sandbox-processing, deployment-web-service]}
+    - name: app
+      roles: [web-application, asynchronous-service, sandbox-processing, deployment-web-service]
     - {name: dc, roles: [domain-controller, reporting-services]}
 """
 
