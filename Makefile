@@ -1,20 +1,35 @@
 # The two commands of the README. Both set up what they need first and are idempotent.
-#   make synth   set up, then synthesize the default labs into cdktf.out/
-#   make test    set up (Python, npm, Debian tools), then run the whole test suite
+#   make synth   set up only what synthesis needs (crm-ports and its runtime dependencies:
+#                no test tools, no prebuilt provider bindings), then synthesize the default
+#                labs into cdktf.out/
+#   make test    set up everything (Python with the test tools and bindings, npm, Debian
+#                tools), then run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # Debian packages the review tests drive: Graphviz for DOT, Chromium for mermaid-cli.
 SYSTEM_TOOLS := dot:graphviz chromium:chromium
 
-.PHONY: setup setup-node setup-system synth test lint bench clean
+.PHONY: setup setup-synth setup-node setup-system synth test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 setup: $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bindings]'
+	$(BIN)/python -m pip install --quiet -e '.[audit,test,bindings]'
+
+# What `make synth` needs: crm-ports with its runtime dependencies (cdktf, constructs and
+# jsii's Node runtime among them). Skipped when already installed, so a second run
+# starts synthesizing at once.
+setup-synth: $(BIN)/python
+	@if [ -x $(BIN)/crm-ports ] && $(BIN)/python -c 'import importlib.util as u, sys; \
+	  sys.exit(not all(map(u.find_spec, ("crm_ports", "cdktf", "constructs", "jsii"))))'; then \
+	  echo "make synth: crm-ports is installed in $(VENV)"; \
+	else \
+	  echo "make synth: installing crm-ports and its runtime dependencies into $(VENV) (no test tools)"; \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check -e .; \
+	fi
 
 # puppeteer (under mermaid-cli) would download its own browser; it uses Debian's instead.
 setup-node:
@@ -28,7 +43,8 @@ setup-system:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "not installed:$$missing (the tests that need them will skip)"; fi
 
-synth: setup
+synth: setup-synth
+	@echo "make synth: synthesizing the default labs into cdktf.out/"
 	$(BIN)/crm-ports synth
 
 test: setup setup-node setup-system

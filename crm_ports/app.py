@@ -81,6 +81,9 @@ def synth_app(
 ) -> list[Path]:
     """Build and synthesize the stacks into `outdir` (created by the caller); returns the
     stack directories written."""
+    from crm_ports import warmup
+
+    warmup.finish()  # the stack modules may be importing on another thread
     from cdktf import App
 
     from crm_ports.stacks.aws import AwsLabStack
@@ -115,6 +118,7 @@ def main() -> None:
     """Entry point of `cdktf.json`'s app: cdktf-cli sets CDKTF_OUTDIR. Progress goes to
     standard output, which cdktf-cli shows as information (standard error reads as an
     error there); bad input is one line on standard error and exit 2."""
+    from crm_ports import warmup
     from crm_ports.cli import fail
     from crm_ports.errors import InputError
     from crm_ports.state import refuse_state_inside
@@ -122,7 +126,9 @@ def main() -> None:
     outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
     try:
         refuse_state_inside(outdir)
-        stacks = plan_stacks(labs_from_environment())
+        labs = labs_from_environment()
+        with warmup.overlapping():  # Node starts while the labs are resolved and planned
+            stacks = plan_stacks(labs)
     except InputError as exc:
         fail(str(exc))
         sys.exit(2)

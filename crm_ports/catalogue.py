@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_ports import yamlio
+from crm_ports.cache import cached
 from crm_ports.errors import InputError
 from crm_ports.model import (
     EVERY_SERVER,
@@ -101,15 +102,21 @@ def _describer(doc: Document):  # type: ignore[no-untyped-def]
     return describe
 
 
-def _read(directory: Path) -> list[Document]:
+def _files(directory: Path) -> list[tuple[str, bytes]]:
+    """Each catalogue file as (the name messages show, its bytes), in a fixed order."""
     if directory.is_file():
-        return [yamlio.load(directory)]
+        shown = yamlio.display_name(directory)
+        return [(shown, yamlio.read(directory, shown))]
     if not directory.is_dir():
         raise InputError(yamlio.display_name(directory), "", "", "no such catalogue directory")
     files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
     if not files:
         raise InputError(yamlio.display_name(directory), "", "", "no .yaml files in catalogue")
-    return [yamlio.load(p, _shown(directory, p)) for p in files]
+    out = []
+    for path in files:
+        shown = _shown(directory, path)
+        out.append((shown, yamlio.read(path, shown)))
+    return out
 
 
 def _shown(directory: Path, path: Path) -> str:
@@ -351,13 +358,24 @@ class _Builder:
 
 
 def load_catalogue(path: Path | None = None) -> Catalogue:
-    """Load a catalogue directory (or one file holding every section); default: built-in."""
+    """Load a catalogue directory (or one file holding every section); default: built-in.
+
+    Through the parse cache (`crm_ports.cache`): unchanged files are not parsed again."""
     if path is None:
         return _builtin()
-    return _Builder(_read(path)).build(yamlio.display_name(path))
+    return _load(path, yamlio.display_name(path))
 
 
 @cache
 def _builtin() -> Catalogue:
-    directory = default_catalogue_dir()
-    return _Builder(_read(directory)).build("catalog")
+    return _load(default_catalogue_dir(), "catalog")
+
+
+def _load(directory: Path, name: str) -> Catalogue:
+    files = _files(directory)
+
+    def build() -> Catalogue:
+        docs = [yamlio.parse_bytes(content, shown) for shown, content in files]
+        return _Builder(docs).build(name)
+
+    return cached("catalogue", [(name, b""), *files], Catalogue, build)

@@ -1,7 +1,8 @@
 """Tabular output in the four formats every listing command offers.
 
 Tables are rendered by tabulate, which (unlike terminal-width-aware renderers) gives the
-same bytes on every machine, so table output can be diffed and pinned like JSON.
+same bytes on every machine, so table output can be diffed and pinned like JSON. It is
+imported only for tables: JSON, markdown and CSV do not need it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import io
 import json
 from collections.abc import Sequence
 from typing import Any
-
-from tabulate import tabulate
 
 FORMATS = ("table", "json", "markdown", "csv")
 
@@ -44,6 +43,8 @@ def render_rows(
         lines = [list(headers), ["---"] * len(headers), *rows]
         return "".join("| " + " | ".join(_cell_md(c) for c in line) + " |\n" for line in lines)
     if fmt == "table":
+        from tabulate import tabulate
+
         widths = None
         if wrap:
             widths = [wrap.get(i) for i in range(len(headers))]

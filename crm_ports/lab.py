@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_ports import yamlio
+from crm_ports.cache import cached
 from crm_ports.errors import InputError
 from crm_ports.extra import ExtraRule
 from crm_ports.model import Location
@@ -107,7 +108,15 @@ def _cidr(doc: yamlio.Document, path: tuple[PathItem, ...], value: str) -> str:
 
 
 def load_lab(path: Path) -> Lab:
-    doc = yamlio.load(path)
+    """A lab file as a `Lab`, through the parse cache (`crm_ports.cache`)."""
+    shown = yamlio.display_name(path)
+    content = yamlio.read(path, shown)
+    return cached(
+        "lab", [(shown, content)], Lab, lambda: _build(yamlio.parse_bytes(content, shown))
+    )
+
+
+def _build(doc: yamlio.Document) -> Lab:
     if not isinstance(doc.data, dict):
         raise InputError(doc.name, "lab", "", "expected a mapping with at least 'name'", 1)
     check(doc, "lab.schema.json", _describe)

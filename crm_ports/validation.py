@@ -2,7 +2,8 @@
 
 jsonschema does the structural checking (well-kept, declarative schema files ship in
 `crm_ports/schema/`); this module only translates its first error into an `InputError`
-located through the YAML document's line table.
+located through the YAML document's line table. jsonschema is imported on first use: a
+command whose inputs come from the parse cache never pays for it.
 """
 
 from __future__ import annotations
@@ -11,18 +12,22 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from importlib import resources
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING
 
 from crm_ports.errors import InputError
 from crm_ports.yamlio import Document, PathItem
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 Describe = Callable[[Sequence[PathItem]], tuple[str, str]]
 
 
 @cache
 def validator(schema_name: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     text = resources.files("crm_ports.schema").joinpath(schema_name).read_text(encoding="utf-8")
     schema = json.loads(text)
     Draft202012Validator.check_schema(schema)
@@ -50,6 +55,8 @@ def _message(error: ValidationError) -> str:
 
 
 def check(doc: Document, schema_name: str, describe: Describe) -> None:
+    from jsonschema.exceptions import best_match
+
     error = best_match(validator(schema_name).iter_errors(doc.data))
     if error is None:
         return

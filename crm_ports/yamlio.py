@@ -2,7 +2,8 @@
 
 ruamel.yaml's round-trip loader keeps each mapping's and sequence's source positions;
 `Document.line` walks a path of keys/indexes to the nearest known line. The plain data
-(`Document.data`) is what the schema validator and loaders read.
+(`Document.data`) is what the schema validator and loaders read. ruamel is imported only
+when a file is parsed: with the parse cache warm (`crm_ports.cache`) a command never needs it.
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from ruamel.yaml import YAML
-from ruamel.yaml.constructor import DuplicateKeyError
-from ruamel.yaml.error import MarkedYAMLError
 
 from crm_ports.errors import InputError
 
@@ -72,6 +69,10 @@ def display_name(path: Path) -> str:
 
 
 def parse(text: str, name: str) -> Document:
+    from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import DuplicateKeyError
+    from ruamel.yaml.error import MarkedYAMLError
+
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
@@ -88,12 +89,24 @@ def parse(text: str, name: str) -> Document:
     return Document(name=name, tree=tree, data=_plain(tree))
 
 
-def load(path: Path, name: str | None = None) -> Document:
-    shown = name or display_name(path)
+def read(path: Path, shown: str) -> bytes:
+    """A file's bytes; a missing or unreadable file is bad input named `shown`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(shown, "", "", "no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise InputError(shown, "", "", f"cannot read: {exc}") from None
-    return parse(text, shown)
+
+
+def parse_bytes(content: bytes, name: str) -> Document:
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(name, "", "", f"cannot read: {exc}") from None
+    return parse(text, name)
+
+
+def load(path: Path, name: str | None = None) -> Document:
+    shown = name or display_name(path)
+    return parse_bytes(read(path, shown), shown)

@@ -3,8 +3,9 @@ which skips with a reason, or fails when CI sets CRM_PORTS_REQUIRE_TOOLS=1."""
 
 from __future__ import annotations
 
+import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,20 @@ class Result:
     code: int
     out: str
     err: str
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _parse_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test run (and each process it starts) gets a parse cache of its own, so a
+    developer's ~/.cache never decides an outcome and the tests never write there."""
+    folder = tmp_path_factory.mktemp("crm-ports-cache")
+    saved = os.environ.get("CRM_PORTS_CACHE_DIR")
+    os.environ["CRM_PORTS_CACHE_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("CRM_PORTS_CACHE_DIR", None)
+    else:
+        os.environ["CRM_PORTS_CACHE_DIR"] = saved
 
 
 @pytest.fixture(scope="session")

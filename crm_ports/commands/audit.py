@@ -82,6 +82,25 @@ def lab_for_audit(
     return replace(lab, name=name), resolve_lab(catalogue(ctx), lab)
 
 
+def _needs(module: str, cloud: str) -> None:
+    """The cloud SDKs are the `audit` extra: synthesis and review never need them, so a
+    plain `pip install crm-ports` (and `make synth`) leaves them out."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a missing parent package (`azure`)
+        found = False
+    if not found:
+        raise InputError(
+            "command line",
+            "",
+            f"audit {cloud}",
+            f"needs {module.split('.')[0]} ({module}), which crm-ports installs with its "
+            "audit extra: pip install 'crm-ports[audit]'",
+        )
+
+
 def _required(flag: str, value: str | None) -> str:
     if not value:
         raise InputError("command line", "options", flag, "required for an Azure audit")
@@ -151,6 +170,7 @@ def aws(
     compared, rule by rule, with the AWS plan of the lab. Credentials come from the usual
     AWS chain (environment, profile, SSO, instance or task role); the audit only needs
     ec2:DescribeSecurityGroups and ec2:DescribeSecurityGroupRules."""
+    _needs("boto3", "aws")
     from crm_ports.audit.aws import AwsTarget, audit_aws
     from crm_ports.plans.aws import plan_aws
 
@@ -213,6 +233,8 @@ def azure(
     The lab's NSG (named by the plan) and the resource group's ASGs are compared with the
     Azure plan of the lab. Credentials come from DefaultAzureCredential (environment,
     workload or managed identity, az login); the Reader role is enough."""
+    _needs("azure.mgmt.network", "azure")
+    _needs("azure.identity", "azure")
     from crm_ports.audit.azure import AzureTarget, audit_azure
     from crm_ports.plans.azure import default_resource_group, plan_azure
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from crm_ports import yamlio
+from crm_ports import warmup, yamlio
 from crm_ports.commands.common import catalogue, given_flags, option_flags
 from crm_ports.errors import InputError
 from crm_ports.lab import Lab, default_labs, load_lab
@@ -83,7 +83,8 @@ def synth(
         )
     flags = given_flags(values)
     labs = _with_flags([load_lab(p) for p in lab_paths], flags)
-    stacks = plan_stacks(labs, catalogue(ctx))
+    with warmup.overlapping():  # Node starts while the labs are resolved and planned
+        stacks = plan_stacks(labs, catalogue(ctx))
     if flags:
         # The cdktf.json app reads lab files only: say so before a deploy rebuilds
         # these stacks without the flags.

@@ -1,0 +1,63 @@
+"""Start Node while Python plans the stacks.
+
+Importing cdktf starts jsii's Node process and has it load the `constructs` and `cdktf`
+assemblies; for much of that time Python only waits on a pipe. A synthesizing command
+starts that import on a background thread first, then loads the labs, resolves them and
+checks the cloud limits on the main thread meanwhile, so the two overlap instead of
+adding up. Commands that do not synthesize never call this, so they never start Node.
+
+A failure in the background import is not reported there: `finish()` waits for it, and
+the main thread's own `import cdktf` then raises it as usual. Bad input found while the
+import runs waits for it too (`finish()` in a `finally`), so the process never exits with
+jsii half started.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_started: threading.Thread | None = None
+
+
+def _import_stacks() -> None:
+    try:
+        import crm_ports.stacks.aws
+        import crm_ports.stacks.azure  # noqa: F401
+    except BaseException:  # the main thread imports again and reports it
+        return
+
+
+def start() -> None:
+    """Begin importing cdktf and the stack modules, once per process.
+
+    The pure-Python modules planning needs are imported here first, on the calling
+    thread: the two threads then never import the same module of ours at once, so no
+    import can wait on the other thread's half-finished one."""
+    global _started
+    if _started is not None or "crm_ports.stacks.azure" in sys.modules:
+        return
+    import crm_ports.app
+    import crm_ports.plans.aws
+    import crm_ports.plans.azure  # noqa: F401
+
+    _started = threading.Thread(target=_import_stacks, name="crm-ports-warmup", daemon=True)
+    _started.start()
+
+
+def finish() -> None:
+    """Wait for the background import, if one was started."""
+    if _started is not None:
+        _started.join()
+
+
+@contextmanager
+def overlapping() -> Iterator[None]:
+    """Start the import on entry; on the way out (normal or an error) wait for it."""
+    start()
+    try:
+        yield
+    finally:
+        finish()
