@@ -39,7 +39,7 @@ ACCESS_CODES = frozenset(
         "UnrecognizedClientException",
     }
 )
-PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
+PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "50": "esp"}
 
 
 class Ec2Client(Protocol):

@@ -16,6 +16,9 @@ from dataclasses import dataclass
 MAX_PORT = 65535
 MAX_ADDRESS = 2**32 - 1
 
+# Protocols without ports: a rule for one of them admits the whole protocol.
+PORTLESS = ("all", "icmp", "esp")
+
 
 @dataclass(frozen=True)
 class Spans:

@@ -263,7 +263,7 @@ class SecurityGroup(_AwsResource[SecurityGroupConfig]):
         return self._string_attribute("name")
 
 
-_PORTLESS_PROTOCOLS = frozenset({"-1", "all"})
+_PORTLESS_PROTOCOLS = frozenset({"-1", "all", "50", "esp"})
 _PORTED_PROTOCOLS = frozenset({"tcp", "udp", "6", "17"})
 _ICMP_PROTOCOLS = frozenset({"icmp", "1", "icmpv6", "58"})
 
@@ -323,7 +323,7 @@ class SecurityGroupRuleConfig:
         protocol = self.ip_protocol.lower()
         if protocol in _PORTLESS_PROTOCOLS:
             if self.from_port is not None or self.to_port is not None:
-                raise ValueError("ip_protocol -1 (all traffic) takes no from_port/to_port")
+                raise ValueError(f"ip_protocol {self.ip_protocol} takes no from_port/to_port")
         elif protocol in _PORTED_PROTOCOLS:
             if self.from_port is None or self.to_port is None:
                 raise ValueError(f"ip_protocol {self.ip_protocol} needs from_port and to_port")
