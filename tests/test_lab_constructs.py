@@ -217,3 +217,33 @@ def test_variable_peer_ranges_recheck_the_quota_at_plan(tmp_path: Path) -> None:
     assert "lifecycle" not in data["resource"]["aws_security_group"]["sg_sql"]  # no clients
     (tmp_path / "cdk.tf.json").write_text(json.dumps(data))
     terraform_validate(tmp_path)
+
+
+def test_two_domain_controllers_through_the_construct_api() -> None:
+    """`domain-controller` on two hosts: the hosts replicate inside IPsec (the default
+    `ad_replication`), ESP rendered as IP protocol 50 on AWS and `Esp` on Azure."""
+    from cdktf import TerraformStack, Testing
+
+    from crm_ports.constructs import AzureCrmLab
+    from crm_ports.constructs.resources.azure import AzurermProvider, AzurermProviderConfig
+
+    stack, lab = aws_app(["crm-app", "sql", "dc"])
+    lab.add_host("dc-2", roles=["domain-controller"])
+    rules = synth(stack)["resource"]["aws_vpc_security_group_ingress_rule"]
+    esp = sorted(k for k, v in rules.items() if v["ip_protocol"] == "50")
+    assert len(esp) == 2 and all(rules[k]["from_port"] == -1 for k in esp)
+    assert lab.resolve().options.domain_controllers == 2
+
+    azure_stack = TerraformStack(Testing.app(), "z")
+    AzurermProvider(azure_stack, "azurerm", AzurermProviderConfig())
+    azure = AzureCrmLab(azure_stack, "crm", resource_group_name="rg", location="westeurope")
+    for name in ("dc", "sql", "crm-app"):
+        azure.add_host(name, roles=HOSTS[name])
+    azure.add_host("dc-2", roles=["domain-controller"])
+    nsr = synth(azure_stack)["resource"]["azurerm_network_security_rule"]
+    assert {k for k, v in nsr.items() if v["protocol"] == "Esp"} == {
+        "nsr_dc_dc-2_esp",
+        "nsr_dc-2_dc_esp",
+    }
+    with pytest.raises(InputError, match="more than 2 hosts"):
+        azure.add_host("dc-3", roles=["domain-controller"])

@@ -77,7 +77,10 @@ def _protocol(rule: Rule) -> tuple[str, int | None, int | None]:
     if rule.protocol.value == "all":
         return "-1", None, None
     if rule.protocol.value == "esp":
-        return "50", None, None  # EC2 names protocols without a keyword by number
+        # EC2 names protocols without a keyword by number and reports their ports as -1
+        # ("a protocol other than tcp, udp, or icmp: traffic on all ports is allowed");
+        # saying so keeps the plan after apply empty (and moto 5.2.5 needs the ports).
+        return "50", -1, -1
     return rule.protocol.value, rule.from_port, rule.to_port
 
 
