@@ -39,7 +39,7 @@ ACCESS_CODES = frozenset(
         "UnrecognizedClientException",
     }
 )
-PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "50": "esp"}
+PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 
 
 class Ec2Client(Protocol):

@@ -34,7 +34,7 @@ from crm_ports.review.resources import (
 )
 from crm_ports.ruleset import RuleSet
 
-PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "50": "esp"}
+PROTOCOL_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
 
 
 @dataclass(frozen=True)
