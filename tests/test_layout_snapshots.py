@@ -146,6 +146,7 @@ def test_two_dcs_apply_to_moto_and_audit_clean(
         if "all-traffic" in f["name"] and {c["field"] for c in f["changes"]} == {"description"}
     ]
     assert gaps == report["findings"] and len(gaps) == len(left), report["findings"]
+    assert code == (1 if gaps else 0)
     terraform.apply("destroy")
 
 
