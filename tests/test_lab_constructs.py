@@ -240,10 +240,10 @@ def test_two_domain_controllers_through_the_construct_api() -> None:
     for name in ("dc", "sql", "crm-app"):
         azure.add_host(name, roles=HOSTS[name])
     azure.add_host("dc-2", roles=["domain-controller"])
+    with pytest.raises(InputError, match="more than 2 hosts"):
+        azure.add_host("dc-3", roles=["domain-controller"])
     nsr = synth(azure_stack)["resource"]["azurerm_network_security_rule"]
     assert {k for k, v in nsr.items() if v["protocol"] == "Esp"} == {
         "nsr_dc_dc-2_esp",
         "nsr_dc-2_dc_esp",
     }
-    with pytest.raises(InputError, match="more than 2 hosts"):
-        azure.add_host("dc-3", roles=["domain-controller"])
