@@ -178,12 +178,16 @@ class _Builder:
     def port_spec(self, entry: _Entry, index: int, text: str) -> PortSpec:
         where = ["ports", index]
         proto, sep, value = text.partition("/")
+        if proto.strip().lower() == Protocol.ESP.value and not sep:
+            return PortSpec(Protocol.ESP, "0-65535")  # ESP has no ports
         if not sep or not value:
             raise entry.error(where, f"'{text}' is not PROTOCOL/PORT (e.g. tcp/1433)")
         try:
             protocol = Protocol(proto.strip().lower())
         except ValueError:
-            raise entry.error(where, f"unknown protocol '{proto}' (tcp, udp, icmp, all)") from None
+            raise entry.error(
+                where, f"unknown protocol '{proto}' (tcp, udp, icmp, all, esp)"
+            ) from None
         spec = PortSpec(protocol, value.strip())
         option = spec.option
         if option is not None:

@@ -21,6 +21,12 @@ class Protocol(StrEnum):
     UDP = "udp"
     ICMP = "icmp"
     ALL = "all"
+    # IPsec's Encapsulating Security Payload, IP protocol 50: a protocol without ports.
+    ESP = "esp"
+
+
+# Protocols a rule opens whole, without ports; they carry the range 0-65535.
+PORTLESS = frozenset({Protocol.ALL, Protocol.ESP})
 
 
 @dataclass(frozen=True, order=True)

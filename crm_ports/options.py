@@ -17,12 +17,17 @@ DEFAULT_CLIENT_CIDRS = ("10.100.0.0/16",)
 DEFAULT_ADMIN_CIDRS = ("10.200.0.0/24",)
 DEFAULT_MAIL_CIDRS = ("10.150.0.0/24",)
 DEFAULT_RPC_RANGE = PortRange(49152, 65535)  # KB 929851
+# KB 224196 lets the administrator pick the fixed replication ports; it gives no default.
+# These are ours: above the old dynamic range (1025-5000) and below the new one
+# (49152-65535, KB 929851), so Windows never hands them out to another RPC server.
+DEFAULT_NTDS_PORT = 38901
+DEFAULT_NETLOGON_PORT = 38902
 
 
 @dataclass(frozen=True)
 class OptionSpec:
     name: str  # snake_case: lab-file key, JSON key, `when:` key
-    kind: str  # choice | topology | bool | port | range | cidrs
+    kind: str  # choice | count | topology | bool | port | range | cidrs
     help: str
     choices: tuple[str, ...] = ()
 
@@ -66,6 +71,11 @@ SPECS: tuple[OptionSpec, ...] = (
         ("2013", "2007", "2003", "online"),
     ),
     OptionSpec(
+        "exchange_in_lab",
+        "bool",
+        "Run Exchange Server 2013 as a server of the lab (its own group) in a built-in topology.",
+    ),
+    OptionSpec(
         "web_port", "port", "CRM web site port (80; 5555 is Setup's default for new sites)."
     ),
     OptionSpec("https", "bool", "Open the HTTPS ports (strongly recommended by the seeds)."),
@@ -82,6 +92,21 @@ SPECS: tuple[OptionSpec, ...] = (
         ("setup", "operation"),
     ),
     OptionSpec("sql_views", "bool", "Let users reach SQL Server directly (not recommended)."),
+    OptionSpec(
+        "domain_controllers",
+        "count",
+        "Domain controllers in a built-in topology; two replicate through the firewall.",
+        ("1", "2"),
+    ),
+    OptionSpec(
+        "ad_replication",
+        "choice",
+        "How two domain controllers replicate through the firewall (seed 001's three "
+        "approaches): rpc-dynamic (KB 179442), rpc-fixed (KB 224196), ipsec (KB 832017).",
+        ("rpc-dynamic", "rpc-fixed", "ipsec"),
+    ),
+    OptionSpec("ntds_port", "port", "Fixed AD replication port, NTDS 'TCP/IP Port' (KB 224196)."),
+    OptionSpec("netlogon_port", "port", "Fixed Netlogon port, 'DCTcpipPort' (KB 224196)."),
     OptionSpec("client_cidrs", "cidrs", "Address range of CRM users (repeatable)."),
     OptionSpec("admin_cidrs", "cidrs", "Address range of administrators (repeatable)."),
     OptionSpec("mail_cidrs", "cidrs", "Address range of the Exchange / mail servers (repeatable)."),
@@ -100,6 +125,7 @@ class Options:
     email_incoming: str | None = None
     email_outgoing: str | None = None
     exchange_server: str = "2013"
+    exchange_in_lab: bool = False
     web_port: int = 80
     https: bool = True
     sql_port: int = 1433
@@ -108,6 +134,11 @@ class Options:
     rpc_range: PortRange = DEFAULT_RPC_RANGE
     phase: str = "setup"
     sql_views: bool = False
+    domain_controllers: int = 1
+    # Seed 001: "more pros than cons associated with the third option" (IPsec).
+    ad_replication: str = "ipsec"
+    ntds_port: int = DEFAULT_NTDS_PORT
+    netlogon_port: int = DEFAULT_NETLOGON_PORT
     client_cidrs: tuple[str, ...] = DEFAULT_CLIENT_CIDRS
     admin_cidrs: tuple[str, ...] = DEFAULT_ADMIN_CIDRS
     mail_cidrs: tuple[str, ...] = DEFAULT_MAIL_CIDRS
@@ -219,6 +250,16 @@ def _choice(spec: OptionSpec) -> Callable[[Any], str]:
     return parse
 
 
+def _count(spec: OptionSpec) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        text = to_text(value).strip()
+        if isinstance(value, bool) or text not in spec.choices:
+            raise ValueError(f"'{text}' is not one of {', '.join(spec.choices)}")
+        return int(text)
+
+    return parse
+
+
 def _topology(value: Any) -> str:
     if not isinstance(value, str) or not TOPOLOGY_ID.match(value):
         raise ValueError(f"'{value}' is not a topology id (lower-case words and hyphens)")
@@ -228,6 +269,8 @@ def _topology(value: Any) -> str:
 def parser_for(spec: OptionSpec) -> Callable[[Any], Any]:
     if spec.kind == "choice":
         return _choice(spec)
+    if spec.kind == "count":
+        return _count(spec)
     return {
         "bool": _bool,
         "port": _port,
@@ -280,4 +323,23 @@ def build(
                 f"not email {result.email}",
                 line_of(name),
             )
+    if result.exchange_in_lab and result.exchange_server != "2013":
+        raise InputError(
+            origin,
+            entry,
+            "exchange_in_lab",
+            f"an Exchange of the lab is Exchange Server 2013 on-premises, the one version "
+            f"server-side synchronization supports; exchange_server is {result.exchange_server}",
+            line_of("exchange_in_lab"),
+        )
+    if result.ntds_port == result.netlogon_port:
+        name = "netlogon_port" if "netlogon_port" in parsed else "ntds_port"
+        raise InputError(
+            origin,
+            entry,
+            name,
+            f"ntds_port and netlogon_port are both {result.ntds_port}; KB 224196 gives "
+            f"replication and Netlogon each their own fixed port",
+            line_of(name),
+        )
     return result

@@ -30,7 +30,7 @@ through `mail_cidrs`). The other peers (`client`, `admin`) are always outside th
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from crm_ports.errors import InputError
 from crm_ports.model import NOWHERE, Catalogue, HostGroup, Location, Topology
@@ -49,6 +49,10 @@ REQUIRED = (
 REQUIRED_WHEN: dict[str, tuple[str, tuple[str, ...]]] = {"adfs": ("auth", ("claims",))}
 # An optional role left unplaced runs on the host of another role (NLB on the web servers).
 FOLLOWS = {"load-balancer": "web-application"}
+# The one role that may sit on two hosts: a second domain controller replicates with the
+# first through the firewall (seed 001, "Replicating traffic between domain controllers").
+REPEATABLE = ("domain-controller",)
+MAX_HOSTS_PER_REPEATABLE = 2
 # Peer roles a lab may run itself; every other peer is always outside the lab.
 PLACEABLE_PEERS = ("exchange", "mail-server")
 
@@ -120,6 +124,7 @@ def check_hosts(catalogue: Catalogue, placement: Placement) -> None:
     }
     names: set[str] = set()
     placed: dict[str, str] = {}
+    repeats: dict[str, int] = {}
     for index, host in enumerate(placement.hosts):
         where = host.field_path or f"hosts[{index}]"
         if not HOST_NAME.match(host.name) or len(host.name) > HOST_NAME_MAX:
@@ -157,13 +162,23 @@ def check_hosts(catalogue: Catalogue, placement: Placement) -> None:
                     f"role '{role}' is always outside the lab (reached through its address "
                     f"ranges) and cannot be placed on a host",
                 )
-            if role in placed:
+            if role in placed and role not in REPEATABLE:
                 raise _error(
                     placement,
                     host,
                     at,
-                    f"role '{role}' is placed on both '{placed[role]}' and '{host.name}'",
+                    f"role '{role}' is placed on both '{placed[role]}' and '{host.name}'; "
+                    f"only {', '.join(REPEATABLE)} may sit on two hosts",
                 )
+            if role in placed and repeats.get(role, 1) >= MAX_HOSTS_PER_REPEATABLE:
+                raise _error(
+                    placement,
+                    host,
+                    at,
+                    f"role '{role}' is placed on more than {MAX_HOSTS_PER_REPEATABLE} hosts "
+                    f"(domain_controllers is 1 or 2)",
+                )
+            repeats[role] = repeats.get(role, 0) + 1
             placed[role] = host.name
 
 
@@ -218,3 +233,30 @@ def topology_for(catalogue: Catalogue, placement: Placement, options: Options) -
         location=Location(placement.origin),
         absent=absent,
     )
+
+
+EXCHANGE = "exchange"
+EXCHANGE_GROUP = "exchange"
+
+
+def exchange_inside(catalogue: Catalogue, topology: Topology) -> Topology:
+    """`exchange_in_lab` for a topology that keeps Exchange outside: the `exchange` role
+    leaves the outside mail peers for a server group of its own, as a lab placement that
+    puts it on a host does. Server-side synchronization needs Exchange Server 2013
+    on-premises (seed 001), so in a hosted lab it is a server to protect like the others."""
+    kinds = {r.id: r.kind for r in catalogue.roles}
+    groups: list[HostGroup] = []
+    for group in topology.groups:
+        kind = group.kind or kinds.get(group.roles[0], "")
+        if EXCHANGE in group.roles and kind == "server":
+            return topology  # already a server of the lab
+        if EXCHANGE in group.roles:
+            rest = tuple(r for r in group.roles if r != EXCHANGE)
+            if rest:
+                groups.append(replace(group, roles=rest))
+            continue
+        groups.append(group)
+    if any(g.name == EXCHANGE_GROUP for g in groups):
+        return topology
+    inside = HostGroup(EXCHANGE_GROUP, (EXCHANGE,), kind="server")
+    return replace(topology, groups=(*groups, inside))

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from crm_ports.errors import InputError
 from crm_ports.extra import add_extra_rules
 from crm_ports.lab import Lab
 from crm_ports.model import EVERY_SERVER, Catalogue, Flow, PortRange, Protocol, Topology
 from crm_ports.options import Options
-from crm_ports.placement import topology_for
+from crm_ports.placement import REPEATABLE, Placement, exchange_inside, topology_for
 from crm_ports.ruleset import Advisory, Group, Rule, RuleSet
 
 
@@ -38,7 +38,7 @@ class _Candidate:
 class _Placement:
     topology: Topology
     groups: tuple[Group, ...]
-    group_of: dict[str, str]  # role id -> group name (active groups only)
+    group_of: dict[str, tuple[str, ...]]  # role id -> group names (active groups only)
 
     def server_groups(self) -> list[Group]:
         return [g for g in self.groups if not g.is_peer and not g.is_members]
@@ -59,7 +59,35 @@ def resolve_lab(catalogue: Catalogue, lab: Lab) -> RuleSet:
                 f"'{placement.name}' of the same name: rename the lab",
             )
         catalogue = catalogue.with_topology(topology_for(catalogue, placement, lab.options))
+        return add_extra_rules(
+            resolve(catalogue, _with_placed_servers(lab, placement)), lab.extra_rules
+        )
     return add_extra_rules(resolve(catalogue, lab.options), lab.extra_rules)
+
+
+def _with_placed_servers(lab: Lab, placement: Placement) -> Options:
+    """In a lab's own placement the hosts say how many domain controllers there are and
+    whether Exchange is a server of the lab; `domain_controllers` and `exchange_in_lab`
+    follow them, so the flows' conditions hold, and may not contradict them."""
+    count = sum(1 for h in placement.hosts if "domain-controller" in h.roles)
+    exchange = any("exchange" in h.roles for h in placement.hosts)
+    for name, said, placed, fix in (
+        (
+            "domain_controllers",
+            lab.options.domain_controllers == 2,
+            count >= 2,
+            "place domain-controller on a second host",
+        ),
+        ("exchange_in_lab", lab.options.exchange_in_lab, exchange, "place exchange on a host"),
+    ):
+        if said and not placed:
+            raise InputError(
+                placement.origin,
+                f"lab '{lab.name}'",
+                f"options.{name}",
+                f"{name} asks for what the placement does not hold: {fix}",
+            )
+    return replace(lab.options, domain_controllers=max(count, 1), exchange_in_lab=exchange)
 
 
 def resolve(catalogue: Catalogue, options: Options) -> RuleSet:
@@ -127,6 +155,8 @@ def _refuse_unsupported(catalogue: Catalogue, options: Options) -> None:
 def _place(catalogue: Catalogue, options: Options) -> _Placement:
     try:
         topology = catalogue.topology(options.topology)
+        if options.exchange_in_lab:
+            topology = exchange_inside(catalogue, topology)
     except StopIteration:
         known = ", ".join(t.id for t in catalogue.topologies)
         raise InputError(
@@ -135,7 +165,7 @@ def _place(catalogue: Catalogue, options: Options) -> _Placement:
             "topology",
             f"unknown topology '{options.topology}' (known: {known})",
         ) from None
-    group_of: dict[str, str] = {}
+    group_of: dict[str, tuple[str, ...]] = {}
     groups: list[Group] = []
     server_roles: list[str] = []
     server_names: list[str] = []
@@ -143,15 +173,15 @@ def _place(catalogue: Catalogue, options: Options) -> _Placement:
         if not host.when.matches(options):
             continue
         for role in host.roles:
-            if role in group_of:
+            if role in group_of and (role not in REPEATABLE or len(group_of[role]) >= 2):
                 raise InputError(
                     host.location.file,
                     f"topology '{topology.id}'",
                     "groups",
-                    f"role '{role}' is placed on both '{group_of[role]}' and '{host.name}'",
+                    f"role '{role}' is placed on both '{group_of[role][-1]}' and '{host.name}'",
                     host.location.line,
                 )
-            group_of[role] = host.name
+            group_of[role] = (*group_of.get(role, ()), host.name)
         kind = host.kind or catalogue.role(host.roles[0]).kind
         cidrs: tuple[str, ...] = ()
         cidr_option = catalogue.role(host.roles[0]).cidr_option if kind == "peer" else None
@@ -172,9 +202,9 @@ def _place(catalogue: Catalogue, options: Options) -> _Placement:
     return _Placement(topology, tuple(ordered), group_of)
 
 
-def _group_of(role: str, flow: Flow, field: str, placement: _Placement) -> str:
-    group = placement.group_of.get(role)
-    if group is None:
+def _group_of(role: str, flow: Flow, field: str, placement: _Placement) -> tuple[str, ...]:
+    groups = placement.group_of.get(role)
+    if groups is None:
         raise InputError(
             flow.location.file,
             f"flow '{flow.id}'",
@@ -182,22 +212,26 @@ def _group_of(role: str, flow: Flow, field: str, placement: _Placement) -> str:
             f"role '{role}' is not placed by topology '{placement.topology.id}' with these options",
             flow.location.line,
         )
-    return group
+    return groups
 
 
 def _sources(flow: Flow, placement: _Placement, catalogue: Catalogue) -> list[str]:
     if flow.sources == (EVERY_SERVER,):
         return [placement.topology.members_group]
     absent = placement.topology.absent
-    return sorted({_group_of(r, flow, "from", placement) for r in flow.sources if r not in absent})
+    return sorted(
+        {g for r in flow.sources if r not in absent for g in _group_of(r, flow, "from", placement)}
+    )
 
 
 def _targets(flow: Flow, placement: _Placement, catalogue: Catalogue) -> list[str]:
     if flow.targets == (EVERY_SERVER,):
-        skip = {placement.group_of[r] for r in flow.excluded if r in placement.group_of}
+        skip = {g for r in flow.excluded for g in placement.group_of.get(r, ())}
         return [g.name for g in placement.server_groups() if g.name not in skip]
     absent = placement.topology.absent
-    return sorted({_group_of(r, flow, "to", placement) for r in flow.targets if r not in absent})
+    return sorted(
+        {g for r in flow.targets if r not in absent for g in _group_of(r, flow, "to", placement)}
+    )
 
 
 def _merge(candidates: Iterable[_Candidate], catalogue: Catalogue) -> tuple[Rule, ...]:

@@ -108,6 +108,8 @@ def ports_text(rule: Rule) -> str:
         return "all traffic"
     if rule.protocol.value == "icmp":
         return "ICMP"
+    if rule.protocol.value == "esp":
+        return "ESP (IP protocol 50)"
     return f"{rule.protocol.value.upper()} {rule.ports}"
 
 

@@ -10,9 +10,9 @@ from collections import defaultdict
 from typing import Any
 
 from crm_ports.formats import render_rows, to_json
-from crm_ports.model import Catalogue
+from crm_ports.model import Catalogue, Protocol
 from crm_ports.options import Options
-from crm_ports.ruleset import RuleSet, ports_text
+from crm_ports.ruleset import Rule, RuleSet, ports_text
 
 
 def ports_data(catalogue: Catalogue, options: Options) -> dict[str, Any]:
@@ -54,6 +54,8 @@ def render_ports(catalogue: Catalogue, options: Options, fmt: str) -> str:
             number = str(port["from_port"])
             if port["to_port"] != port["from_port"]:
                 number += f"-{port['to_port']}"
+            if port["protocol"] == Protocol.ESP.value:
+                number = "-"  # IP protocol 50 has no ports
             if "option" in port:
                 number += f" (--{port['option'].replace('_', '-')})"
             explanation = service["explanation"]
@@ -75,11 +77,15 @@ def render_ports(catalogue: Catalogue, options: Options, fmt: str) -> str:
     return render_rows(headers, rows, fmt, wrap={4: 60, 5: 50})
 
 
+def _ports(rule: Rule) -> str:
+    return "-" if rule.protocol == Protocol.ESP else str(rule.ports)
+
+
 def render_rules(ruleset: RuleSet, fmt: str) -> str:
     if fmt == "json":
         return to_json(ruleset.to_json())
     rows = [
-        [r.source, r.target, r.protocol.value.upper(), str(r.ports), r.service, r.description]
+        [r.source, r.target, r.protocol.value.upper(), _ports(r), r.service, r.description]
         for r in ruleset.rules
     ]
     headers = ("From", "To", "Protocol", "Ports", "Service", "Description")

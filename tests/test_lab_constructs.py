@@ -236,3 +236,33 @@ def test_add_rule_refuses_what_a_lab_file_refuses(
     with pytest.raises(InputError) as caught:
         lab.add_rule("crm-app", "10.20.0.0/24", protocol=protocol, ports=ports, reason=reason)
     assert fragment in str(caught.value)
+
+
+def test_two_domain_controllers_through_the_construct_api() -> None:
+    """`domain-controller` on two hosts: the hosts replicate inside IPsec (the default
+    `ad_replication`), ESP rendered as IP protocol 50 on AWS and `Esp` on Azure."""
+    from cdktf import TerraformStack, Testing
+
+    from crm_ports.constructs import AzureCrmLab
+    from crm_ports.constructs.resources.azure import AzurermProvider, AzurermProviderConfig
+
+    stack, lab = aws_app(["crm-app", "sql", "dc"])
+    lab.add_host("dc-2", roles=["domain-controller"])
+    rules = synth(stack)["resource"]["aws_vpc_security_group_ingress_rule"]
+    esp = sorted(k for k, v in rules.items() if v["ip_protocol"] == "50")
+    assert len(esp) == 2 and all(rules[k]["from_port"] == -1 for k in esp)
+    assert lab.resolve().options.domain_controllers == 2
+
+    azure_stack = TerraformStack(Testing.app(), "z")
+    AzurermProvider(azure_stack, "azurerm", AzurermProviderConfig())
+    azure = AzureCrmLab(azure_stack, "crm", resource_group_name="rg", location="westeurope")
+    for name in ("dc", "sql", "crm-app"):
+        azure.add_host(name, roles=HOSTS[name])
+    azure.add_host("dc-2", roles=["domain-controller"])
+    with pytest.raises(InputError, match="more than 2 hosts"):
+        azure.add_host("dc-3", roles=["domain-controller"])
+    nsr = synth(azure_stack)["resource"]["azurerm_network_security_rule"]
+    assert {k for k, v in nsr.items() if v["protocol"] == "Esp"} == {
+        "nsr_dc_dc-2_esp",
+        "nsr_dc-2_dc_esp",
+    }

@@ -1,5 +1,7 @@
-"""Two layouts that are not built in, from lab files: synthesized JSON pinned by
-snapshots, the AWS stacks checked by `terraform validate`, and one applied to moto."""
+"""Layouts that are not built in, from lab files: synthesized JSON pinned by snapshots,
+the AWS stacks checked by `terraform validate`, and applied to moto: two-box, and
+two-dcs (two domain controllers replicating inside IPsec, Exchange in the lab) in each
+`ad_replication` mode."""
 
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ if TYPE_CHECKING:
     from tests.moto_server import MotoServer
 
 LABS = Path(__file__).parent / "fixtures" / "labs"
-LAYOUTS = ("two-box", "own-exchange")
+LAYOUTS = ("two-box", "own-exchange", "two-dcs")
+AD_MODES = ("rpc-dynamic", "rpc-fixed", "ipsec")
 
 
 @pytest.fixture
@@ -48,6 +51,103 @@ def test_layout_passes_terraform_validate(tmp_path: Path, layout: str) -> None:
     stack = synth_stack(load_lab(LABS / f"{layout}.yaml"), "aws")
     (tmp_path / "cdk.tf.json").write_text(json.dumps(stack))
     terraform_validate(tmp_path)
+
+
+def _two_dcs(mode: str, folder: Path, endpoint: str | None = None) -> Path:
+    text = (LABS / "two-dcs.yaml").read_text(encoding="utf-8")
+    pointed = text.replace("ad_replication: ipsec", f"ad_replication: {mode}")
+    if endpoint is not None:
+        pointed += f"aws: {{endpoint_url: {endpoint}}}\n"
+    path = folder / "two-dcs.yaml"
+    path.write_text(pointed, encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", AD_MODES)
+def test_two_dcs_each_mode_validates_verifies_and_checks(
+    cli: Cli, tmp_path: Path, mode: str
+) -> None:
+    """Both clouds synthesize; AWS passes `terraform validate`; `verify` evaluates both
+    stacks as each cloud would and finds every flow, ESP included; `check` passes."""
+    lab = _two_dcs(mode, tmp_path)
+    out = tmp_path / "out"
+    synth = cli("synth", "--lab", str(lab), "--out", str(out))
+    assert synth.code == 0, synth.err
+    terraform_validate(out / "stacks" / "aws-two-dcs")
+    verify = cli("verify", "--synth", str(out), "--lab", str(lab), "--format", "json")
+    assert verify.code == 0, verify.out + verify.err
+    assert [r["ok"] for r in json.loads(verify.out)["stacks"]] == [True, True]
+    check = cli("check", "--lab", str(lab), "--synth", str(out), "--format", "json")
+    assert check.code == 0, check.out + check.err
+
+
+@pytest.mark.slow
+def test_verify_misses_a_removed_esp_rule(cli: Cli, tmp_path: Path) -> None:
+    """ESP is evaluated, not skipped: without the AWS rule for IP protocol 50, verify
+    reports the replication flow missing."""
+    lab = _two_dcs("ipsec", tmp_path)
+    out = tmp_path / "out"
+    assert cli("synth", "--lab", str(lab), "--out", str(out)).code == 0
+    path = out / "stacks" / "aws-two-dcs" / "cdk.tf.json"
+    stack = json.loads(path.read_text(encoding="utf-8"))
+    rules = stack["resource"]["aws_vpc_security_group_ingress_rule"]
+    esp = [k for k, v in rules.items() if v["ip_protocol"] == "50"]
+    assert len(esp) == 2
+    del rules[esp[0]]
+    path.write_text(json.dumps(stack), encoding="utf-8")
+    verify = cli("verify", "--synth", str(out), "--lab", str(lab), "--format", "json")
+    assert verify.code == 1, verify.out + verify.err
+    [aws] = [r for r in json.loads(verify.out)["stacks"] if r["cloud"] == "aws"]
+    assert {m["protocol"] for m in aws["missing"]} == {"esp"}
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_two_dcs_apply_to_moto_and_audit_clean(
+    cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
+) -> None:
+    """Two DCs replicating inside IPsec (ESP as IP protocol 50) and Exchange in the lab:
+    apply, an empty plan, a clean audit, destroy."""
+    lab = _two_dcs("ipsec", tmp_path, moto_server.url)
+    out = tmp_path / "cdktf.out"
+    synth = cli("synth", "--lab", str(lab), "--out", str(out))
+    assert synth.code == 0, synth.err
+    terraform = terraform_for(out / "stacks" / "aws-two-dcs", tmp_path / "work")
+    terraform.apply()
+    pending = changes(terraform.show_plan())
+    unexplained = [describe(c) for c in pending if not only_moto_description_gap(c)]
+    assert unexplained == [], "plan after apply is not empty:\n" + "\n".join(unexplained)
+    # moto 5.2.5's ModifySecurityGroupRules refuses an all-traffic rule ("Must specify
+    # both from and to ports with TCP/UDP"; EC2 takes it), so the description gap is
+    # re-applied to every other rule, and the all-traffic ones (Exchange <-> DCs) keep it.
+    fixable = [c for c in pending if c["change"]["after"].get("ip_protocol") != "-1"]
+    if fixable:
+        terraform.run(
+            "apply",
+            "-auto-approve",
+            "-no-color",
+            "-input=false",
+            *(f"-target={c['address']}" for c in fixable),
+        )
+    left = changes(terraform.show_plan())
+    assert all(only_moto_description_gap(c) for c in left)
+    assert {c["change"]["after"]["ip_protocol"] for c in left} <= {"-1"}
+    ec2 = moto_server.ec2()
+    esp = ec2.describe_security_group_rules(
+        Filters=[{"Name": "tag:crm-ports:lab", "Values": ["two-dcs"]}]
+    )["SecurityGroupRules"]
+    assert sum(1 for r in esp if r["IpProtocol"] == "50") == 2
+    code, report = audit_json(cli, moto_server.url, "--lab", str(lab))
+    # What the audit may still see is that same moto gap, on the all-traffic rules only.
+    gaps = [
+        f
+        for f in report["findings"]
+        if "all-traffic" in f["name"] and {c["field"] for c in f["changes"]} == {"description"}
+    ]
+    assert gaps == report["findings"] and len(gaps) == len(left), report["findings"]
+    assert code == (1 if gaps else 0)
+    terraform.apply("destroy")
 
 
 @pytest.mark.e2e

@@ -109,11 +109,19 @@ def test_exchange_placed_on_a_host_is_a_lab_server(cli: Cli) -> None:
     groups = {g["name"]: g for g in data["groups"]}
     assert groups["exchange"]["kind"] == "server"
     assert groups["mail-system"]["roles"] == ["mail-server"]  # still outside, via mail_cidrs
-    to_exchange = {(r["from"], r["service"]) for r in data["rules"] if r["to"] == "exchange"}
+    to_exchange = {
+        (r["from"], service)
+        for r in data["rules"]
+        if r["to"] == "exchange"
+        for service in r["service"].split("+")
+    }
     assert {
         ("clients", "ews"),
         ("clients", "ews-https"),
+        ("clients", "exchange-https"),  # Outlook, Autodiscover, OWA
+        ("clients", "autodiscover-http"),
     } <= to_exchange  # Outlook to Exchange is now a rule
+    assert ("dc", "all-traffic") in to_exchange  # Exchange 2013 and its DCs, unrestricted
     assert ("back-end", "ews-https") in to_exchange
     assert ("lab-servers", "msrpc") in to_exchange  # a domain member like every server
 

@@ -22,7 +22,7 @@ from crm_ports.commands.common import (
 )
 from crm_ports.lab import load_lab
 from crm_ports.model import Catalogue
-from crm_ports.options import SPECS, Options
+from crm_ports.options import SPEC_BY_NAME, SPECS, Options, OptionSpec, parser_for
 from crm_ports.resolver import resolve
 from crm_ports.views import render_matrix, render_ports, render_rules
 
@@ -91,30 +91,49 @@ def matrix(
     return 0
 
 
+# Switches of the domain controllers' replication: their flows name only the domain
+# controller, so they vary in a table of their own (every topology, both Exchange
+# placements) rather than multiplying the product below sixfold.
+DC_SWITCHES = ("domain_controllers", "ad_replication")
 # Options that switch flows, services or groups on and off; the others only refuse a lab
 # (exchange_server, the email profiles) or change port numbers.
 SWITCHES = tuple(
     spec
     for spec in SPECS
-    if spec.kind == "bool"
-    or (
-        spec.kind == "choice"
-        and spec.name not in ("topology", "exchange_server")
-        and not spec.name.startswith("email_")
+    if spec.name not in DC_SWITCHES
+    and (
+        spec.kind == "bool"
+        or (
+            spec.kind == "choice"
+            and spec.name not in ("topology", "exchange_server")
+            and not spec.name.startswith("email_")
+        )
     )
 )
 
 
+def _switch_values(spec: OptionSpec) -> tuple[Any, ...]:
+    if spec.kind == "bool":
+        return (True, False)
+    return tuple(parser_for(spec)(choice) for choice in spec.choices)
+
+
 def _variants(cat: Catalogue) -> list[Options]:
     """Every topology of the catalogue under every combination of the switches."""
-    choices = [
-        (spec.name, (True, False) if spec.kind == "bool" else spec.choices) for spec in SWITCHES
-    ]
+    choices = [(spec.name, _switch_values(spec)) for spec in SWITCHES]
     out: list[Options] = []
     for topology in cat.topologies:
         for combo in itertools.product(*(values for _, values in choices)):
             values = dict(zip((name for name, _ in choices), combo, strict=True))
             out.append(Options(topology=topology.id, origin="validate").with_values(values))
+        for mode in SPEC_BY_NAME["ad_replication"].choices:
+            for inside in (True, False):
+                values = {
+                    "domain_controllers": 2,
+                    "ad_replication": mode,
+                    "exchange_in_lab": inside,
+                }
+                out.append(Options(topology=topology.id, origin="validate").with_values(values))
     return out
 
 

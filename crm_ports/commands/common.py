@@ -61,7 +61,7 @@ def option_flags(func: F) -> F:
         if spec.kind == "bool":
             flag = f"{spec.flag}/--no-{spec.flag[2:]}"
             func = click.option(flag, spec.name, default=None, help=help_text)(func)
-        elif spec.kind == "choice":
+        elif spec.kind in ("choice", "count"):
             func = click.option(
                 spec.flag, spec.name, type=click.Choice(spec.choices), default=None, help=help_text
             )(func)

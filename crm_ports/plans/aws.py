@@ -41,7 +41,7 @@ class SgRuleSpec:
     key: str
     direction: str  # "ingress" | "egress"
     group: str  # the group whose security group holds the rule
-    ip_protocol: str  # "tcp" | "udp" | "icmp" | "-1"
+    ip_protocol: str  # "tcp" | "udp" | "icmp" | "-1" | "50" (ESP)
     from_port: int | None
     to_port: int | None
     peer_group: str | None  # referenced security group (by group name) ...
@@ -76,6 +76,11 @@ def describe(rule: Rule) -> str:
 def _protocol(rule: Rule) -> tuple[str, int | None, int | None]:
     if rule.protocol.value == "all":
         return "-1", None, None
+    if rule.protocol.value == "esp":
+        # EC2 names protocols without a keyword by number and reports their ports as -1
+        # ("a protocol other than tcp, udp, or icmp: traffic on all ports is allowed");
+        # saying so keeps the plan after apply empty (and moto 5.2.5 needs the ports).
+        return "50", -1, -1
     return rule.protocol.value, rule.from_port, rule.to_port
 
 

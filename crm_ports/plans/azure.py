@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from crm_ports.errors import InputError
+from crm_ports.model import PORTLESS
 from crm_ports.plans.text import TAG_PREFIX, clean, resource_key
 from crm_ports.ruleset import Rule, RuleSet
 
@@ -28,7 +29,7 @@ NAME_LIMIT = 80
 DESCRIPTION_LIMIT = 140
 DESCRIPTION_CHARS = r"a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*'"
 DENY_ALL = "deny-all-other-inbound"
-PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "all": "*"}
+PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "all": "*", "esp": "Esp"}
 
 Tags = tuple[tuple[str, str], ...]
 
@@ -95,7 +96,7 @@ def assign_priorities(names: list[str]) -> dict[str, int]:
 
 
 def _ports(rules: list[Rule]) -> tuple[str, ...]:
-    if any(r.protocol.value == "all" for r in rules):
+    if any(r.protocol in PORTLESS for r in rules):
         return ("*",)
     return tuple(str(r.ports) for r in sorted(rules, key=lambda r: r.ports))
 

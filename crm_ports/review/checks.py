@@ -193,7 +193,7 @@ def _overlaps(spans: Iterable[Span], guarded: Iterable[Span]) -> list[Span]:
 def _rule_spans(rule: Rule) -> list[Span]:
     if rule.protocol == Protocol.ALL:
         return [ALL_PORTS]
-    if rule.protocol == Protocol.ICMP:
+    if rule.protocol in (Protocol.ICMP, Protocol.ESP):
         return []
     return [(rule.ports.start, rule.ports.end)]
 
@@ -202,7 +202,7 @@ def _aws_spans(attributes: dict[str, Any]) -> list[Span]:
     protocol = str(attributes.get("ip_protocol", "")).lower()
     if protocol in ("-1", "all"):
         return [ALL_PORTS]
-    if protocol in ("icmp", "1", "icmpv6", "58"):
+    if protocol in ("icmp", "1", "icmpv6", "58", "esp", "50"):
         return []
     low, high = attributes.get("from_port"), attributes.get("to_port")
     if not isinstance(low, int) or not isinstance(high, int) or low < 0:
@@ -211,7 +211,7 @@ def _aws_spans(attributes: dict[str, Any]) -> list[Span]:
 
 
 def _azure_spans(attributes: dict[str, Any]) -> list[Span]:
-    if str(attributes.get("protocol", "")).lower() == "icmp":
+    if str(attributes.get("protocol", "")).lower() in ("icmp", "esp"):
         return []
     texts = list(attributes.get("destination_port_ranges") or ())
     if attributes.get("destination_port_range") is not None:
@@ -360,6 +360,22 @@ class InternetDatabasePorts(InternetWide):
 
 # -- CRM004: all protocols or all ports ---------------------------------------------------
 
+# The catalogue's one all-ports requirement: Exchange 2013 is supported only with free
+# communication to its domain controllers ("Network ports for clients and mail flow in
+# Exchange 2013"). A rule carrying these flows and nothing else is accepted, its finding
+# shown as waived with the rule's citations; any other all-ports rule is still an error.
+UNRESTRICTED_FLOWS = frozenset({"exchange-directory", "directory-exchange"})
+UNRESTRICTED_SERVICE = "all-traffic"
+
+
+def accepted_unrestricted(rule: Rule) -> str | None:
+    """The reason an all-ports rule is accepted (its citations), or None."""
+    if rule.service != UNRESTRICTED_SERVICE or not set(rule.flows) <= UNRESTRICTED_FLOWS:
+        return None
+    if not rule.flows or is_extra(rule):
+        return None
+    return f"accepted, flow {', '.join(rule.flows)}: {'; '.join(rule.refs)}"
+
 
 @register
 class AllTrafficIngress(Check):
@@ -373,26 +389,38 @@ class AllTrafficIngress(Check):
                 continue  # outbound to a peer: not an inbound rule of ours
             spans = _rule_spans(rule)
             if rule.protocol == Protocol.ALL or any(a <= 1 and b == 65535 for a, b in spans):
-                yield self.finding(
+                found = self.finding(
                     subject,
                     "rule set",
                     rule.id,
                     f"{ports_text(rule)} from {rule.source} to {rule.target} admits everything",
                     (rule.id,),
                 )
+                yield replace(found, waived=accepted_unrestricted(rule))
 
     def on_stack(self, subject: Subject, stack: Stack) -> Iterator[Finding]:
         for address, attributes, _, spans in _inbound(stack):
             every_protocol = str(attributes.get("ip_protocol", attributes.get("protocol")))
             if every_protocol in ("-1", "*") or any(a <= 1 and b == 65535 for a, b in spans):
-                yield self.finding(
+                ids = stack.rule_ids.get(address, ())
+                found = self.finding(
                     subject,
                     stack.name,
                     address,
                     f"protocol {every_protocol}, ports {_span_text(spans) or 'none'}: "
                     "admits all traffic",
-                    stack.rule_ids.get(address, ()),
+                    ids,
                 )
+                yield replace(found, waived=self._accepted(subject, ids))
+
+    @staticmethod
+    def _accepted(subject: Subject, ids: tuple[str, ...]) -> str | None:
+        """A stack resource is accepted when every rule it carries is."""
+        by_id = {r.id: r for r in subject.ruleset.rules}
+        reasons = [accepted_unrestricted(by_id[i]) if i in by_id else None for i in ids]
+        if not reasons or any(r is None for r in reasons):
+            return None
+        return reasons[0] if len(set(reasons)) == 1 else "; ".join(sorted(set(map(str, reasons))))
 
 
 # -- CRM005: HTTPS ------------------------------------------------------------------------
@@ -578,6 +606,8 @@ class LabLocalRule(Check):
 
 def waive(finding: Finding, lab: Lab) -> Finding:
     """The finding with the reason of the lab's first waiver that covers it."""
+    if finding.waived is not None:
+        return finding  # accepted by the check itself, with its citation
     for waiver in lab.waivers:
         if waiver.check != finding.check:
             continue

@@ -23,7 +23,7 @@ from crm_ports.ruleset import Group, Rule, RuleSet, ports_text
 BOX = "every-server"  # edge endpoint standing for the box of all server groups
 FORMATS = ("mermaid", "dot")
 STATUS_COLOURS = {"added": "#1a7f37", "changed": "#bf8700", "removed": "#cf222e"}
-PROTOCOL_ORDER = {"tcp": 0, "udp": 1, "icmp": 2, "all": 3}
+PROTOCOL_ORDER = {"tcp": 0, "udp": 1, "icmp": 2, "esp": 3, "all": 4}
 
 
 @dataclass(frozen=True)

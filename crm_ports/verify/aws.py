@@ -13,12 +13,12 @@ from typing import Any
 
 from crm_ports.errors import InputError
 from crm_ports.verify.model import AddressReach, Principal, Verdict
-from crm_ports.verify.spans import ALL_ADDRESSES, ALL_PORTS, Spans, cidr_span, port_span
+from crm_ports.verify.spans import ALL_ADDRESSES, ALL_PORTS, PORTLESS, Spans, cidr_span, port_span
 from crm_ports.verify.stack import Stack, reference
 
 MEMBERSHIP_OUTPUT = "instance_security_group_ids"
 _PROTOCOLS = {"-1": "all", "all": "all", "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"}
-_PROTOCOLS |= {"icmp": "icmp", "1": "icmp"}
+_PROTOCOLS |= {"icmp": "icmp", "1": "icmp", "esp": "esp", "50": "esp"}
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class SgRule:
     address: str
     group: str  # the security group it belongs to
     egress: bool
-    protocol: str  # tcp | udp | icmp | all | other
+    protocol: str  # tcp | udp | icmp | esp | all | other
     ports: Spans
     cidr: str | None
     addresses: Spans  # of `cidr`; empty for a group reference
@@ -47,7 +47,7 @@ class SgRule:
 
 def _ports(raw: dict[str, Any], protocol: str) -> Spans:
     """Raises ValueError (with the reason) on ports EC2 would refuse."""
-    if protocol in ("all", "icmp"):
+    if protocol in PORTLESS:
         return ALL_PORTS
     start, end = raw.get("from_port"), raw.get("to_port")
     if start is None or end is None or int(start) < 0:

@@ -14,12 +14,19 @@ from typing import Any
 
 from crm_ports.errors import InputError
 from crm_ports.verify.model import AddressReach, Principal, Verdict
-from crm_ports.verify.spans import ALL_ADDRESSES, ALL_PORTS, Spans, cidr_span, port_span
+from crm_ports.verify.spans import (
+    ALL_ADDRESSES,
+    ALL_PORTS,
+    PORTLESS,
+    Spans,
+    cidr_span,
+    port_span,
+)
 from crm_ports.verify.stack import Stack, reference
 
 MEMBERSHIP_OUTPUT = "nic_application_security_group_ids"
 LOAD_BALANCER = "168.63.129.16/32"
-_PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "*": "all"}
+_PROTOCOLS = {"tcp": "tcp", "udp": "udp", "icmp": "icmp", "esp": "esp", "*": "all"}
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,7 @@ class AzureFirewall:
                 self.stack.name, address, "destination_port_ranges", f"{exc}"
             ) from None
         protocol = _PROTOCOLS.get(str(raw.get("protocol", "")).lower(), "other")
-        if protocol in ("all", "icmp"):
+        if protocol in PORTLESS:
             ports = ALL_PORTS if ports else ports
         try:
             priority = int(raw.get("priority", 0))

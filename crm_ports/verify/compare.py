@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from crm_ports.verify.expected import PROTOCOLS, Expected, Want
 from crm_ports.verify.model import Firewall, Principal, source_label
-from crm_ports.verify.spans import MAX_PORT, Spans, cidr_span
+from crm_ports.verify.spans import MAX_PORT, PORTLESS, Spans, cidr_span
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ def principals(expected: Expected, firewall: Firewall) -> tuple[list[Principal],
 
 def segments(boundaries: set[int], protocol: str) -> Iterator[tuple[int, int]]:
     """Stretches of ports over which no rule's verdict can change."""
-    if protocol == "icmp":
+    if protocol in PORTLESS:
         yield (0, MAX_PORT)
         return
     points = sorted({0, *(b for b in boundaries if 0 < b <= MAX_PORT)})

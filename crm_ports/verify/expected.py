@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from crm_ports.lab import Lab
 from crm_ports.model import Catalogue
 from crm_ports.resolver import resolve_lab
-from crm_ports.verify.spans import ALL_PORTS, Spans
+from crm_ports.verify.spans import ALL_PORTS, PORTLESS, Spans
 
-PROTOCOLS = ("tcp", "udp", "icmp")
+PROTOCOLS = ("tcp", "udp", "icmp", "esp")
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Want:
 
     source: str
     target: str
-    protocol: str  # tcp | udp | icmp
+    protocol: str  # tcp | udp | icmp | esp
     ports: Spans
     flows: tuple[str, ...]
     refs: tuple[str, ...]
@@ -74,7 +74,7 @@ def expected_reach(catalogue: Catalogue, lab: Lab) -> Expected:
         for protocol in protocols:
             ports = (
                 ALL_PORTS
-                if rule.protocol.value == "all" or protocol == "icmp"
+                if rule.protocol.value == "all" or protocol in PORTLESS
                 else Spans.one(rule.ports.start, rule.ports.end)
             )
             wants.extend(

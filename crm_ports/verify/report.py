@@ -8,13 +8,14 @@ from typing import Any
 
 from crm_ports.formats import render_rows, to_json
 from crm_ports.verify.compare import Extra, Missing, Result
+from crm_ports.verify.spans import PORTLESS
 
 SUMMARY = ("Lab", "Cloud", "Stack", "Flows checked", "Missing", "Extra", "Result")
 DETAIL = ("Stack", "Finding", "Protocol", "Ports", "From", "To", "Flow / rule", "Why")
 
 
 def _ports(protocol: str, ports: Any) -> str:
-    return "" if protocol == "icmp" else str(ports.ports_text())
+    return "" if protocol in PORTLESS else str(ports.ports_text())
 
 
 def _missing_json(item: Missing) -> dict[str, Any]:

@@ -18,6 +18,9 @@ from crm_ports.model import PortRange
 MAX_PORT = 65535
 MAX_ADDRESS = 2**32 - 1
 
+# Protocols without ports: a rule for one of them admits the whole protocol.
+PORTLESS = ("all", "icmp", "esp")
+
 
 @dataclass(frozen=True)
 class Spans:

@@ -10,9 +10,9 @@ from crm_ports.errors import InputError
 from crm_ports.verify.compare import principals
 from crm_ports.verify.expected import PROTOCOLS, Expected, Want
 from crm_ports.verify.model import Firewall, Principal, Verdict
-from crm_ports.verify.spans import MAX_PORT, Spans, cidr_span
+from crm_ports.verify.spans import MAX_PORT, PORTLESS, Spans, cidr_span
 
-_PACKET = re.compile(r"^(tcp|udp|icmp)(?:/(\d{1,5}))?$", re.IGNORECASE)
+_PACKET = re.compile(r"^(tcp|udp|icmp|esp)(?:/(\d{1,5}))?$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -21,13 +21,15 @@ class Packet:
     port: int
 
     def __str__(self) -> str:
-        return "ICMP" if self.protocol == "icmp" else f"{self.protocol.upper()} {self.port}"
+        if self.protocol in PORTLESS:
+            return self.protocol.upper()
+        return f"{self.protocol.upper()} {self.port}"
 
 
 def parse_packet(text: str) -> Packet:
-    """'tcp/1433', 'udp/53', 'icmp'."""
+    """'tcp/1433', 'udp/53', 'icmp', 'esp'."""
     match = _PACKET.match(text.strip())
-    if not match or (match.group(1).lower() != "icmp" and match.group(2) is None):
+    if not match or (match.group(1).lower() not in PORTLESS and match.group(2) is None):
         raise InputError("command line", "why", "PROTO/PORT", f"'{text}': expected e.g. tcp/1433")
     port = int(match.group(2) or 0)
     if port > MAX_PORT:

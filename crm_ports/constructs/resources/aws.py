@@ -264,6 +264,8 @@ class SecurityGroup(_AwsResource[SecurityGroupConfig]):
 
 
 _PORTLESS_PROTOCOLS = frozenset({"-1", "all"})
+# Protocols EC2 knows by number only (ESP is 50): ports are ignored, reported as -1.
+_NUMBERED_PROTOCOLS = frozenset({"50", "esp"})
 _PORTED_PROTOCOLS = frozenset({"tcp", "udp", "6", "17"})
 _ICMP_PROTOCOLS = frozenset({"icmp", "1", "icmpv6", "58"})
 
@@ -323,7 +325,7 @@ class SecurityGroupRuleConfig:
         protocol = self.ip_protocol.lower()
         if protocol in _PORTLESS_PROTOCOLS:
             if self.from_port is not None or self.to_port is not None:
-                raise ValueError("ip_protocol -1 (all traffic) takes no from_port/to_port")
+                raise ValueError(f"ip_protocol {self.ip_protocol} takes no from_port/to_port")
         elif protocol in _PORTED_PROTOCOLS:
             if self.from_port is None or self.to_port is None:
                 raise ValueError(f"ip_protocol {self.ip_protocol} needs from_port and to_port")
@@ -332,6 +334,9 @@ class SecurityGroupRuleConfig:
                     f"port range {self.from_port}-{self.to_port} is not within 0-65535 "
                     "in ascending order"
                 )
+        elif protocol in _NUMBERED_PROTOCOLS:
+            if {self.from_port, self.to_port} - {None, -1}:
+                raise ValueError(f"ip_protocol {self.ip_protocol} has no ports: give -1 or none")
         elif protocol in _ICMP_PROTOCOLS:
             for port in (self.from_port, self.to_port):
                 if port is not None and not -1 <= port <= 255:
