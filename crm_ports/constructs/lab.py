@@ -89,26 +89,47 @@ class _LabModel:
         return self._rules
 
 
-def _extra(
-    where: str,
-    index: int,
-    source: str,
-    target: str,
-    protocol: str,
-    ports: int | str,
-    reason: str,
-    name: str | None,
-) -> ExtraRule:
-    return ExtraRule.parse(
-        source=source,
-        target=target,
-        protocol=protocol,
-        ports=ports,
-        reason=reason,
-        name=name,
-        location=Location(where),
-        field_path=f"add_rule[{index}]",
-    )
+class _DeclaredLab:
+    """What both per-role constructs share: lab rules, per-rule overrides and resolving,
+    all on the pure-Python `_LabModel` (the cloud classes add hosts and resources)."""
+
+    _model: _LabModel
+    _overrides: list[tuple[str, str, Any]]
+
+    def add_rule(
+        self,
+        source: str,
+        target: str,
+        *,
+        protocol: str,
+        ports: int | str,
+        reason: str,
+        name: str | None = None,
+    ) -> None:
+        """A lab-local rule, as `extra_rules:` in a lab file: `source`/`target` name a
+        host, a peer group (`clients`), a role or an IPv4 CIDR. Azure renders the inbound
+        ones."""
+        self._model.add_rule(
+            ExtraRule.parse(
+                source=source,
+                target=target,
+                protocol=protocol,
+                ports=ports,
+                reason=reason,
+                name=name,
+                location=Location(self._model.where),
+                field_path=f"add_rule[{len(self._model.extra_rules)}]",
+            )
+        )
+
+    def override_rule(self, rule_id: str, path: str, value: Any) -> None:
+        """Override one attribute (`tags.Owner`) of the resources of one rule id."""
+        self._overrides.append((rule_id, path, value))
+
+    def resolve(self) -> RuleSet:
+        """The lab's rule set now (raises InputError naming host and role); synthesis
+        calls this too, so a CDKTF app never needs to."""
+        return self._model.rules()
 
 
 class _DeferredBatch(ResourceBatch):
@@ -182,7 +203,7 @@ class AwsCrmHost(Construct):
         self.security_group_ids = security_group_ids
 
 
-class AwsCrmLab(Construct):
+class AwsCrmLab(_DeclaredLab, Construct):
     """A CRM lab's security groups and rules, declared host by host.
 
     `options` are the lab options (`Options(auth="claims")`; `topology` is ignored: the
@@ -233,33 +254,7 @@ class AwsCrmLab(Construct):
         )
         return self.hosts[name]
 
-    def add_rule(
-        self,
-        source: str,
-        target: str,
-        *,
-        protocol: str,
-        ports: int | str,
-        reason: str,
-        name: str | None = None,
-    ) -> None:
-        """A lab-local rule, as `extra_rules:` in a lab file: `source`/`target` name a
-        host, a peer group (`clients`), a role or an IPv4 CIDR."""
-        index = len(self._model.extra_rules)
-        self._model.add_rule(
-            _extra(self._model.where, index, source, target, protocol, ports, reason, name)
-        )
-
-    def override_rule(self, rule_id: str, path: str, value: Any) -> None:
-        """Override one attribute (`tags.Owner`) of the resources of one rule id."""
-        self._overrides.append((rule_id, path, value))
-
     # -- resolving ------------------------------------------------------------------------
-    def resolve(self) -> RuleSet:
-        """The lab's rule set now (raises InputError naming host and role); synthesis
-        calls this too, so a CDKTF app never needs to."""
-        return self._model.rules()
-
     @property
     def plan(self) -> AwsPlan:
         if self._plan is None:
@@ -334,7 +329,7 @@ class AzureCrmHost(Construct):
         self.application_security_group_ids = application_security_group_ids
 
 
-class AzureCrmLab(Construct):
+class AzureCrmLab(_DeclaredLab, Construct):
     """A CRM lab's ASGs and NSG, declared host by host. Associate
     `network_security_group_id` with the lab's subnet."""
 
@@ -394,29 +389,6 @@ class AzureCrmLab(Construct):
             application_security_group_ids=[own, self.members_application_security_group_id],
         )
         return self.hosts[name]
-
-    def add_rule(
-        self,
-        source: str,
-        target: str,
-        *,
-        protocol: str,
-        ports: int | str,
-        reason: str,
-        name: str | None = None,
-    ) -> None:
-        """A lab-local rule (see AwsCrmLab.add_rule); Azure renders the inbound ones."""
-        index = len(self._model.extra_rules)
-        self._model.add_rule(
-            _extra(self._model.where, index, source, target, protocol, ports, reason, name)
-        )
-
-    def override_rule(self, rule_id: str, path: str, value: Any) -> None:
-        """Override one attribute of the NSG rule carrying `rule_id`."""
-        self._overrides.append((rule_id, path, value))
-
-    def resolve(self) -> RuleSet:
-        return self._model.rules()
 
     @property
     def plan(self) -> AzurePlan:
