@@ -14,7 +14,7 @@ from typing import Any
 from crm_ports.errors import InputError
 from crm_ports.verify.model import AddressReach, Principal, Verdict
 from crm_ports.verify.spans import ALL_ADDRESSES, ALL_PORTS, PORTLESS, Spans, cidr_span, port_span
-from crm_ports.verify.stack import Stack, reference
+from crm_ports.verify.stack import Stack, carried_groups, reference
 
 MEMBERSHIP_OUTPUT = "instance_security_group_ids"
 _PROTOCOLS = {"-1": "all", "all": "all", "tcp": "tcp", "6": "tcp", "udp": "udp", "17": "udp"}
@@ -92,18 +92,9 @@ class AwsFirewall:
             ("aws_vpc_security_group_egress_rule", True),
         ):
             self.rules.extend(_rule(a, raw, egress, stack.name) for a, raw in stack.of_type(kind))
-        membership = stack.outputs.get(MEMBERSHIP_OUTPUT)
-        if not isinstance(membership, dict):
-            raise InputError(
-                stack.name,
-                "output",
-                MEMBERSHIP_OUTPUT,
-                "missing: verify reads which groups each host group's instances carry from it",
-            )
-        self.carries = {
-            name: frozenset(reference(g) for g in (groups if isinstance(groups, tuple) else ()))
-            for name, groups in membership.items()
-        }
+        self.carries = carried_groups(
+            stack, MEMBERSHIP_OUTPUT, "which groups each host group's instances carry"
+        )
         subnets = [raw.get("cidr_block") for _, raw in stack.of_type("aws_subnet")]
         self.subnet = cidr_span(str(subnets[0])) if len(subnets) == 1 and subnets[0] else None
 

@@ -22,7 +22,7 @@ from crm_ports.verify.spans import (
     cidr_span,
     port_span,
 )
-from crm_ports.verify.stack import Stack, reference
+from crm_ports.verify.stack import Stack, carried_groups, reference
 
 MEMBERSHIP_OUTPUT = "nic_application_security_group_ids"
 LOAD_BALANCER = "168.63.129.16/32"
@@ -84,18 +84,9 @@ class AzureFirewall:
         ]
         self.rules = sorted(explicit + self._defaults(), key=lambda r: (r.priority, r.address))
         self._by_direction: dict[tuple[bool, str], list[NsgRule]] = {}
-        membership = stack.outputs.get(MEMBERSHIP_OUTPUT)
-        if not isinstance(membership, dict):
-            raise InputError(
-                stack.name,
-                "output",
-                MEMBERSHIP_OUTPUT,
-                "missing: verify reads which ASGs each host group's NICs carry from it",
-            )
-        self.carries = {
-            name: frozenset(reference(g) for g in (groups if isinstance(groups, tuple) else ()))
-            for name, groups in membership.items()
-        }
+        self.carries = carried_groups(
+            stack, MEMBERSHIP_OUTPUT, "which ASGs each host group's NICs carry"
+        )
 
     def _spans(self, prefixes: Any) -> Spans:
         out = Spans()

@@ -159,3 +159,15 @@ def read_var_file(path: Path) -> dict[str, Any]:
                 shown, "", match.group(1), "only strings, numbers, booleans and lists", line
             ) from None
     return out
+
+
+def carried_groups(stack: Stack, output: str, what: str) -> dict[str, frozenset[str]]:
+    """Host group -> the groups (AWS) or ASGs (Azure) its machines carry, from the stack
+    output that says so: the evaluators read membership nowhere else."""
+    membership = stack.outputs.get(output)
+    if not isinstance(membership, dict):
+        raise InputError(stack.name, "output", output, f"missing: verify reads {what} from it")
+    return {
+        name: frozenset(reference(g) for g in (groups if isinstance(groups, tuple) else ()))
+        for name, groups in membership.items()
+    }
