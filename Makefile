@@ -48,7 +48,7 @@ synth: setup-synth
 	$(BIN)/crm-ports synth
 
 test: setup setup-node setup-system
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --durations=15
 
 bench: setup
 	$(BIN)/python benchmarks/synth_bench.py

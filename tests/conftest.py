@@ -20,6 +20,13 @@ REPO = Path(__file__).resolve().parent.parent
 pytest_plugins = ("tests.moto_server",)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """End-to-end tests first (stable order otherwise): under `pytest -n 2` the longest
+    tests then start at once and the short ones fill the gaps, instead of one worker
+    starting the README deploy session when the other has nothing left to do."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+
+
 @dataclass(frozen=True)
 class Result:
     code: int

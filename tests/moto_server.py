@@ -3,9 +3,9 @@
 Test modules opt in with ``pytest_plugins = ("tests.moto_server",)`` and ask for the
 ``moto_server`` fixture (and ``aws_env`` for credentials only moto accepts): one server
 per session (per xdist worker) on a free 127.0.0.1 port, its state reset before each
-test, always stopped at the end, with every wait bounded. The server is the venv's own
-``moto_server`` (or ``python -m moto.server``): a ``moto_server`` elsewhere on PATH may
-belong to another interpreter and another moto.
+test, always stopped at the end, with every wait bounded. The server is this
+interpreter's moto, run by ``serial_moto_server.py`` (one request at a time): a
+``moto_server`` elsewhere on PATH may belong to another interpreter and another moto.
 Missing moto skips, or fails under CRM_PORTS_REQUIRE_TOOLS=1 (``require_tool``).
 """
 
@@ -47,6 +47,12 @@ class MotoServer:
         with urllib.request.urlopen(request, timeout=10):
             pass
 
+    def failed_requests(self, lines: int = 12) -> str:
+        """The last requests moto answered with an error status, from its access log: what a
+        failing Terraform run sent, for the assertion message."""
+        failed = [line for line in _tail(self.log, 100_000).splitlines() if _error_status(line)]
+        return "\n".join(failed[-lines:]) or "(none)"
+
     def ec2(self, region: str = "us-east-1") -> Any:
         import boto3
 
@@ -56,12 +62,12 @@ class MotoServer:
 
 
 def server_command() -> list[str]:
-    script = Path(sys.executable).parent / "moto_server"
-    if script.is_file():
-        return [str(script)]
+    """This interpreter's moto, through `serial_moto_server.py`: moto's server, one request
+    at a time, because moto's EC2 backend loses changes under concurrent requests."""
     if importlib.util.find_spec("moto") and importlib.util.find_spec("flask"):
-        return [sys.executable, "-m", "moto.server"]
-    return [str(require_tool("moto_server", "emulates EC2 for the audit tests (moto[server])"))]
+        return [sys.executable, str(Path(__file__).with_name("serial_moto_server.py"))]
+    require_tool("moto_server", "emulates EC2 for the audit tests (moto[server])")
+    pytest.fail("moto_server is on PATH but this interpreter cannot import moto[server]")
 
 
 def _free_port() -> int:
@@ -88,6 +94,13 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=STOP_TIMEOUT_S)
+
+
+def _error_status(access_line: str) -> bool:
+    """True for a werkzeug access-log line (`... "POST / HTTP/1.1" 400 -`) with status >= 400."""
+    _, quote, after = access_line.rpartition('" ')
+    status = after.split(" ", 1)[0]
+    return bool(quote) and status.isdigit() and int(status) >= 400
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -115,7 +115,7 @@ class Session:
         )
         assert result.returncode in ok, (
             f"`{line}` exited {result.returncode}:\n{result.stdout[-6000:]}\n"
-            f"{result.stderr[-4000:]}"
+            f"{result.stderr[-4000:]}\nmoto's last error answers:\n{self.moto.failed_requests()}"
         )
         return result
 
@@ -213,10 +213,10 @@ def session(tmp_path: Path, moto_server: MotoServer) -> Iterator[Session]:
             "AWS_EC2_METADATA_DISABLED": "true",
             "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
             "CI": "1",
-            # moto's development server, on a loaded machine, can carry out a request whose
-            # answer the AWS SDK then retries: the retry reads InvalidPermission.Duplicate
-            # (seen once under a load average of 11 on 2 cores). Fewer requests in flight
-            # per apply; the README's commands stay as written.
+            # moto loses changes under concurrent requests (a destroy in CI read
+            # InvalidPermission.NotFound, an apply once InvalidPermission.Duplicate): the test
+            # server runs one request at a time (tests/serial_moto_server.py), and fewer
+            # requests wait in flight per apply. The README's commands stay as written.
             "TF_CLI_ARGS_apply": "-parallelism=4",
             "TF_CLI_ARGS_destroy": "-parallelism=4",
         }

@@ -1,0 +1,68 @@
+"""moto's server, carrying out one request at a time.
+
+moto's EC2 backend is not thread-safe: a revoke rebuilds a group's rule list from a copy
+(``group.ingress_rules = [r for r in group.ingress_rules if ...]``), so two revokes on one
+group at the same moment can lose each other's change, and the threaded development
+server lets Terraform's parallel requests do exactly that. AWS serializes changes to one
+group; this server does the same for all of moto, one request at a time. Connections stay
+threaded (HTTP/1.1 keep-alive, as ``moto_server`` has it), so a client holding an idle
+connection never blocks the others; only the work inside moto is serialized.
+
+Run as a script with ``moto_server``'s own ``-H HOST -p PORT``: it imports nothing from
+this repository, because it runs in the emulator's temporary directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import run_simple
+
+Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class OneAtATime:
+    """WSGI middleware: the wrapped app runs, and its body is read, under one lock."""
+
+    def __init__(self, app: Wsgi) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        with self._lock:
+            body = self._app(environ, start_response)
+            try:
+                return [b"".join(body)]
+            finally:
+                close = getattr(body, "close", None)
+                if close is not None:
+                    close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-H", "--host", default="127.0.0.1")
+    parser.add_argument("-p", "--port", type=int, required=True)
+    args = parser.parse_args()
+    os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs from it
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(
+        args.host,
+        args.port,
+        OneAtATime(app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
+
+
+if __name__ == "__main__":
+    main()
