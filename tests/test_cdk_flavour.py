@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -187,3 +188,19 @@ def test_the_constructs_in_a_users_own_cdktn_app(tmp_path: Path) -> None:
     here = json.loads((tmp_path / "here/stacks/network/cdk.tf.json").read_text())
     assert without_metadata(written) == without_metadata(here)
     assert written["resource"]["aws_security_group"]
+
+
+def test_a_provider_of_the_other_flavour_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checked without building a tree: the flavour is read from the classes' packages."""
+    monkeypatch.setattr(cdk, "_chosen", "cdktf")
+    provider = type("AwsProvider", (), {"__module__": "cdktn_provider_aws.provider"})
+    base = type("TerraformProvider", (), {"__module__": "cdktn"})
+    theirs = type("AwsProvider", (base,), {"__module__": "cdktn_provider_aws.provider"})()
+    scope = SimpleNamespace(node=SimpleNamespace(scopes=[]))
+    cdk.check_scope(scope, "AwsCrmFirewall 'fw'", provider(), None)  # neutral: accepted
+    with pytest.raises(FlavourError) as raised:
+        cdk.check_scope(scope, "AwsCrmFirewall 'fw'", theirs)
+    assert str(raised.value).startswith(
+        "CRM_PORTS_CDK: AwsCrmFirewall 'fw': field 'provider': "
+        "cdktn_provider_aws.provider.AwsProvider belongs to cdktn, but crm-ports runs on cdktf"
+    )
