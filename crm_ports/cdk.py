@@ -109,12 +109,14 @@ def check_scope(scope: Construct, what: str, *given: object) -> None:
     """Refuse a scope whose tree, or a given object such as a provider, belongs to the other
     flavour, before jsii or typeguard fail with a traceback far from the cause.
 
-    The scope's ancestors are walked nearest first (one jsii call): a plain `Construct`
-    between a user's stack and ours is judged by the first flavoured construct above it."""
+    A scope of a flavoured class (a stack, an app) decides alone, with no jsii call; only
+    a plain `Construct` costs one (its ancestors, nearest first: the first flavoured one
+    above it decides)."""
     ours = flavour()
     for obj in given:
         _refuse(what, "provider", obj, ours)
-    for node in reversed(scope.node.scopes):
+    ancestors = [scope] if flavour_of(scope) is not None else reversed(scope.node.scopes)
+    for node in ancestors:
         if flavour_of(node) is not None:
             _refuse(what, "scope", node, ours)
             return
