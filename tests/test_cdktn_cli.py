@@ -1,90 +1,47 @@
-"""CDK Terrain's own CLI, once, end to end against moto: `cdktn synth`, `deploy` and
-`destroy` through the same `cdktf.json`, on the Node 22 that `make setup-node` installs,
-with CRM_PORTS_CDK=cdktn as the README says.
+"""CDK Terrain's own CLI, once, end to end against moto: the README's cdktn session word for
+word (`cdktn synth`, `deploy` and `destroy` through the same `cdktf.json`, on the Node 22
+that `make setup-node` installs, with CRM_PORTS_CDK=cdktn), in a fresh copy of the
+repository whose lab file points at the emulator, as `tests/test_deploy_readme.py` does.
 
-Between deploy and destroy, the same lab synthesized on cdktf is planned against the state
-cdktn wrote and Terraform finds nothing to change: the two flavours share state file and
-resource addresses, which moving a deployed lab across (README, "CDK flavours") relies on.
+After the deploy, the same lab synthesized on cdktf is planned against the state cdktn
+wrote and Terraform finds nothing to change: the two flavours share state file and resource
+addresses, which moving a deployed lab across (README, "CDK flavours") relies on.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+import re
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crm_ports.lab import load_lab
 from tests.flavours import cdktn_cli, require_flavour, without_metadata
-from tests.test_deploy_readme import fresh_copy, point_at_emulator
+from tests.readme import block
+from tests.test_deploy_readme import Session, fresh_copy, point_at_emulator, words
 from tests.test_e2e_moto import describe, only_moto_description_gap
 from tests.tf_harness import require_tool, terraform_env
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from tests.moto_server import MotoServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
-TIMEOUT_S = 600
 LAB = "labs/contoso-claims.yaml"
-STACK = "aws-contoso-claims"
 
 
-@dataclass(frozen=True)
-class Project:
-    root: Path
-    env: dict[str, str]
-    moto: MotoServer
-
-    def run(self, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            argv,
-            cwd=self.root,
-            env={**self.env, **env},
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            check=False,
-        )
-        assert result.returncode == 0, (
-            f"`{' '.join(argv)}` exited {result.returncode}:\n{result.stdout[-6000:]}\n"
-            f"{result.stderr[-4000:]}"
-        )
-        return result
-
-    def cdktn(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.run("cdktn", *args, CRM_PORTS_CDK="cdktn")
-
-    def stack_json(self, out: str = "cdktf.out") -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(
-            (self.root / out / "stacks" / STACK / "cdk.tf.json").read_text(encoding="utf-8")
-        )
-        return data
-
-    def planned_changes(self) -> list[dict[str, Any]]:
-        """What `terraform plan` in the stack's folder would change (no-ops left out)."""
-        folder = str(self.root / "cdktf.out" / "stacks" / STACK)
-        self.run("terraform", f"-chdir={folder}", "init", "-input=false", "-no-color")
-        self.run("terraform", f"-chdir={folder}", "plan", "-input=false", "-out=plan")
-        shown = self.run("terraform", f"-chdir={folder}", "show", "-json", "plan")
-        plan: dict[str, Any] = json.loads(shown.stdout)
-        return [c for c in plan.get("resource_changes", []) if c["change"]["actions"] != ["no-op"]]
-
-    def groups(self) -> list[str]:
-        lab = load_lab(self.root / LAB)
-        found = self.moto.ec2(lab.aws.region).describe_security_groups(
-            Filters=[{"Name": "tag:crm-ports:lab", "Values": [lab.name]}]
-        )["SecurityGroups"]
-        return sorted(g["GroupId"] for g in found)
+def session_commands() -> list[str]:
+    """The lines of the README's cdktn block, as written."""
+    fence = re.search(r"```sh\n(.*?)```", block("cdktn"), re.DOTALL)
+    assert fence, "the README's cdktn block has no sh fence"
+    return [line for line in fence.group(1).splitlines() if line.strip()]
 
 
 @pytest.fixture
-def project(tmp_path: Path, moto_server: MotoServer) -> Iterator[Project]:
+def session(tmp_path: Path, moto_server: MotoServer) -> Session:
     require_flavour("cdktn")
     bin_dir = cdktn_cli()
     require_tool("terraform", "cdktn-cli deploys through terraform")
@@ -99,52 +56,72 @@ def project(tmp_path: Path, moto_server: MotoServer) -> Iterator[Project]:
     }
     env.update(
         {
-            # As the README's export: cdktn and Node 22 first, then the venv's crm-ports.
-            "PATH": os.pathsep.join(
-                [
-                    str(root / "flavours/cdktn/node_modules/.bin"),
-                    str(root / ".venv/bin"),
-                    env["PATH"],
-                ]
-            ),
-            "CRM_PORTS_LABS": LAB,
+            "PATH": f"{root / '.venv' / 'bin'}{os.pathsep}{env['PATH']}",
             "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/credentials",
             "AWS_CONFIG_FILE": "/nonexistent/config",
             "AWS_EC2_METADATA_DISABLED": "true",
-            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
             "CI": "1",
             "TF_CLI_ARGS_apply": "-parallelism=4",
             "TF_CLI_ARGS_destroy": "-parallelism=4",
         }
     )
-    yield Project(root, env, moto_server)
+    return Session(root, env, moto_server)
 
 
-def test_cdktn_synth_deploy_then_cdktf_plans_no_change_then_destroy(project: Project) -> None:
-    cdktf_json = (project.root / "cdktf.json").read_bytes()
-    assert project.run("node", "--version").stdout.startswith("v22.")
+def test_the_readme_cdktn_session(session: Session) -> None:
+    cdktf_json = (session.root / "cdktf.json").read_bytes()
+    steps: list[str] = []
+    theirs: dict[str, Any] = {}  # the stack as cdktn synthesized it
+    for line in session_commands():
+        argv = words(line)
+        if argv[0] == "export":
+            session.export(line)
+            continue
+        assert argv[0] == "cdktn", f"the README's cdktn block runs something else: {line}"
+        steps.append(argv[1])
+        if argv[1] == "synth":
+            assert session.run("node --version").stdout.startswith("v22."), "not on Node 22"
+            session.run(line)
+            theirs = stack_json(session, "aws-contoso-claims")
+            assert theirs["//"]["metadata"]["version"].startswith("0.24."), theirs["//"]
+        elif argv[1] == "deploy":
+            assert theirs, "the README deploys before `cdktn synth`"
+            (stack,) = session.stacks([argv[2]])
+            deployed = session.run(line)
+            assert "Apply complete" in deployed.stdout, deployed.stdout[-2000:]
+            session.deployed.add(stack)
+            assert session.resources(stack), f"{stack}: no resources in its state"
+            assert session.groups(stack), f"{stack}: no security group on the emulator"
+            the_other_flavour_plans_no_change(session, stack, theirs)
+        elif argv[1] == "destroy":
+            session.run(line)
+            for stack in session.deployed:
+                assert session.groups(stack) == [], f"{stack}: groups left after destroy"
+                assert session.resources(stack) == [], f"{stack}: resources left in its state"
+        else:
+            pytest.fail(f"the README's cdktn block has a command this test does not know: {line}")
+    assert steps == ["synth", "deploy", "destroy"]
+    assert (session.root / "cdktf.json").read_bytes() == cdktf_json, "cdktn-cli edited cdktf.json"
 
-    project.cdktn("synth")
-    theirs = project.stack_json()
-    assert theirs["//"]["metadata"]["version"].startswith("0.24."), theirs["//"]
-    deployed = project.cdktn(
-        "deploy", STACK, "--skip-synth", "--skip-provider-lock", "--auto-approve"
-    )
-    assert "Apply complete" in deployed.stdout, deployed.stdout[-2000:]
-    assert project.groups(), "no security group on the emulator after cdktn deploy"
-    state = json.loads((project.root / f"terraform.{STACK}.tfstate").read_text())
-    assert state["resources"], "cdktn deploy left no resources in the lab's state file"
 
-    # The other flavour writes the same stack (version aside) into the same folder, and
-    # Terraform plans it against the state cdktn wrote: nothing to create or destroy.
-    project.run("crm-ports", "synth", "--lab", LAB, CRM_PORTS_CDK="cdktf")
-    ours = project.stack_json()
+def the_other_flavour_plans_no_change(session: Session, stack: str, theirs: dict[str, Any]) -> None:
+    """cdktf writes the same stack (version aside) into the same folder, and Terraform plans
+    it against the state cdktn wrote: nothing to create, replace or destroy."""
+    session.run(f"CRM_PORTS_CDK=cdktf crm-ports synth --lab {LAB}")
+    ours = stack_json(session, stack)
     assert ours["//"]["metadata"]["version"] == "0.21.0"
     assert without_metadata(theirs) == without_metadata(ours)
-    changes = project.planned_changes()
+    folder = f"cdktf.out/stacks/{stack}"
+    session.run(f"terraform -chdir={folder} init -input=false -no-color")
+    session.run(f"terraform -chdir={folder} plan -input=false -no-color -out=plan")
+    shown = session.run(f"terraform -chdir={folder} show -json plan")
+    plan: dict[str, Any] = json.loads(shown.stdout)
+    changes = [c for c in plan.get("resource_changes", []) if c["change"]["actions"] != ["no-op"]]
     unexplained = [describe(c) for c in changes if not only_moto_description_gap(c)]
     assert unexplained == [], f"cdktf's stack would change what cdktn deployed: {unexplained}"
 
-    project.cdktn("destroy", STACK, "--skip-provider-lock", "--auto-approve")
-    assert project.groups() == [], "groups left after cdktn destroy"
-    assert (project.root / "cdktf.json").read_bytes() == cdktf_json, "cdktn-cli edited cdktf.json"
+
+def stack_json(session: Session, stack: str) -> dict[str, Any]:
+    path = session.root / "cdktf.out" / "stacks" / stack / "cdk.tf.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
