@@ -32,8 +32,13 @@ setup-synth: $(BIN)/python
 	fi
 
 # puppeteer (under mermaid-cli) would download its own browser; it uses Debian's instead.
+# CDK Terrain's CLI needs Node >= 22.19: flavours/cdktn/ installs it with the npm registry's
+# `node` package (the Node 22 binary, as an npm package) in a folder of its own, so the
+# cdktf-cli of package.json keeps the system's Node.
 setup-node:
 	PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
+	@echo "make setup-node: installing cdktn-cli and Node 22 (npm package node@22) into flavours/cdktn/node_modules"
+	npm ci --prefix flavours/cdktn --no-audit --no-fund --loglevel=error
 
 setup-system:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
@@ -47,8 +52,11 @@ synth: setup-synth
 	@echo "make synth: synthesizing the default labs into cdktf.out/"
 	$(BIN)/crm-ports synth
 
+# The second pass runs the tests marked `flavoured` (constructs, snapshots, end to end) on
+# CDK Terrain: one CDK flavour per process, so it cannot share the first pass's workers.
 test: setup setup-node setup-system
 	$(BIN)/python -m pytest -n 2 --durations=15
+	CRM_PORTS_CDK=cdktn $(BIN)/python -m pytest -n 2 -m flavoured
 
 bench: setup
 	$(BIN)/python benchmarks/synth_bench.py

@@ -84,8 +84,7 @@ def synth_app(
     from crm_ports import warmup
 
     warmup.finish()  # the stack modules may be importing on another thread
-    from cdktf import App
-
+    from crm_ports.cdk import App
     from crm_ports.stacks.aws import AwsLabStack
     from crm_ports.stacks.azure import AzureLabStack
     from crm_ports.stacks.common import stack_metadata

@@ -37,6 +37,9 @@ def start() -> None:
     thread: the two threads then never import the same module of ours at once, so no
     import can wait on the other thread's half-finished one."""
     global _started
+    from crm_ports.cdk import flavour
+
+    flavour()  # a bad CRM_PORTS_CDK is one line and exit 2 here, before Node starts
     if _started is not None or "crm_ports.stacks.azure" in sys.modules:
         return
     import crm_ports.app

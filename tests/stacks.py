@@ -30,8 +30,7 @@ def lab(
 
 def synth_stack(the_lab: Lab, cloud: str, catalogue: Catalogue | None = None) -> dict[str, Any]:
     """`Testing.synth` of one lab stack, parsed (cdktf's "//" metadata dropped)."""
-    from cdktf import Testing
-
+    from crm_ports.cdk import Testing
     from crm_ports.stacks.aws import AwsLabStack
     from crm_ports.stacks.azure import AzureLabStack
 

@@ -124,8 +124,8 @@ def test_core_commands_never_load_cdktf() -> None:
         "import sys; from crm_ports.cli import run;"
         "codes = [run(a) for a in (['rules'], ['ports'], ['matrix'], ['validate', 'catalog'],"
         " ['--help'])];"
-        "print(codes, sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'jsii',"
-        " 'constructs')))"
+        "print(codes, sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'cdktn',"
+        " 'jsii', 'constructs')))"
     )
     run = subprocess.run(
         [sys.executable, "-c", code],

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cdktf import App, TerraformOutput, TerraformStack, TerraformVariable
-from cdktf import Testing as CdktfTesting
 
 from crm_ports.catalogue import load_catalogue
+from crm_ports.cdk import App, TerraformOutput, TerraformStack, TerraformVariable
+from crm_ports.cdk import Testing as CdktfTesting
 from crm_ports.constructs.aws import AwsCrmFirewall
 from crm_ports.constructs.azure import AzureCrmFirewall
 from crm_ports.constructs.resources.aws import AwsProvider, AwsProviderConfig
@@ -21,7 +21,7 @@ from crm_ports.resolver import resolve
 from crm_ports.ruleset import RuleSet
 from tests.tf_harness import terraform_validate
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.flavoured]
 
 
 def _rules(**values: Any) -> RuleSet:

@@ -330,7 +330,7 @@ def test_malformed_synthesized_folder_names_file_and_field(cli: CLI, tmp_path: P
 def test_review_never_imports_cdktf_or_jsii() -> None:
     code = (
         "import sys, crm_ports.commands.review, crm_ports.review.synth, crm_ports.review.subjects;"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'jsii')))"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'cdktn', 'jsii')))"
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO

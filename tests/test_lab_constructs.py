@@ -42,8 +42,7 @@ HOSTS: dict[str, list[str]] = {
 
 
 def aws_app(order: list[str], **kwargs: Any) -> tuple[Any, Any]:
-    from cdktf import TerraformStack, Testing
-
+    from crm_ports.cdk import TerraformStack, Testing
     from crm_ports.constructs import AwsCrmLab
     from crm_ports.constructs.resources.aws import AwsProvider, AwsProviderConfig
 
@@ -56,18 +55,20 @@ def aws_app(order: list[str], **kwargs: Any) -> tuple[Any, Any]:
 
 
 def synth(stack: Any) -> dict[str, Any]:
-    from cdktf import Testing
+    from crm_ports.cdk import Testing
 
     data: dict[str, Any] = json.loads(Testing.synth(stack))
     return data
 
 
+@pytest.mark.flavoured
 def test_hosts_in_any_order_synthesize_the_same() -> None:
     first = synth(aws_app(["crm-app", "sql", "dc"], egress="strict")[0])
     second = synth(aws_app(["dc", "sql", "crm-app"], egress="strict")[0])
     assert first["resource"] == second["resource"]
 
 
+@pytest.mark.flavoured
 def test_same_rules_as_the_lab_file() -> None:
     lab_file = load_lab(TWO_BOX)
     stack, lab = aws_app(
@@ -96,12 +97,13 @@ def test_same_rules_as_the_lab_file() -> None:
     assert sg["tags"]["crm-ports:roles"] == "sql-server+reporting-services"
 
 
+@pytest.mark.flavoured
 def test_host_objects_carry_what_an_instance_needs() -> None:
     stack, lab = aws_app(["crm-app", "sql", "dc"])
     sql = lab.hosts["sql"]
     assert len(sql.security_group_ids) == 2
     assert sql.security_group_ids[1] == lab.members_security_group_id
-    from cdktf import TerraformOutput
+    from crm_ports.cdk import TerraformOutput
 
     TerraformOutput(stack, "sql_sgs", value=sql.security_group_ids)
     out = synth(stack)["output"]["sql_sgs"]["value"]
@@ -111,6 +113,7 @@ def test_host_objects_carry_what_an_instance_needs() -> None:
     ]
 
 
+@pytest.mark.flavoured
 def test_bad_hosts_raise_at_add_host() -> None:
     _, lab = aws_app(["crm-app"])
     with pytest.raises(InputError, match=r"host 'sql'.*unknown role 'sql-servr'"):
@@ -123,6 +126,7 @@ def test_bad_hosts_raise_at_add_host() -> None:
         lab.add_host("SQL", roles=["sql-server"])
 
 
+@pytest.mark.flavoured
 def test_a_missing_role_fails_synthesis_naming_it() -> None:
     stack, lab = aws_app(["crm-app", "dc"])
     with pytest.raises(InputError, match=r"role 'sql-server' .* is placed on no host"):
@@ -131,6 +135,7 @@ def test_a_missing_role_fails_synthesis_naming_it() -> None:
         synth(stack)
 
 
+@pytest.mark.flavoured
 def test_override_one_rule() -> None:
     stack, lab = aws_app(["crm-app", "sql", "dc"])
     lab.override_rule("crm-app.sql.tcp.ms-sql", "tags.Owner", "dba-team")
@@ -139,6 +144,7 @@ def test_override_one_rule() -> None:
     assert "Owner" not in rules["in_crm-app_sql_tcp_ssrs-http"]["tags"]
 
 
+@pytest.mark.flavoured
 def test_aws_lab_passes_terraform_validate(tmp_path: Path) -> None:
     stack, lab = aws_app(["crm-app", "sql", "dc"], egress="strict")
     lab.add_rule("crm-app", "10.20.0.0/24", protocol="tcp", ports=8080, reason="patching proxy")
@@ -146,9 +152,9 @@ def test_aws_lab_passes_terraform_validate(tmp_path: Path) -> None:
     terraform_validate(tmp_path)
 
 
+@pytest.mark.flavoured
 def test_azure_lab() -> None:
-    from cdktf import TerraformStack, Testing
-
+    from crm_ports.cdk import TerraformStack, Testing
     from crm_ports.constructs import AzureCrmLab
     from crm_ports.constructs.resources.azure import AzurermProvider, AzurermProviderConfig
 
@@ -204,8 +210,9 @@ def test_readme_lab_app_runs_and_validates(tmp_path: Path) -> None:
     terraform_validate(stack_dir)
 
 
+@pytest.mark.flavoured
 def test_variable_peer_ranges_recheck_the_quota_at_plan(tmp_path: Path) -> None:
-    from cdktf import TerraformVariable
+    from crm_ports.cdk import TerraformVariable
 
     stack, _ = aws_app(["crm-app", "sql", "dc"], peer_cidrs={"client_cidrs": "${var.offices}"})
     TerraformVariable(stack, "offices", type="list(string)", default=["10.1.0.0/16"])
@@ -228,6 +235,7 @@ def test_variable_peer_ranges_recheck_the_quota_at_plan(tmp_path: Path) -> None:
         (8080, "tcp", "short", "field 'add_rule[0].reason'"),
     ],
 )
+@pytest.mark.flavoured
 def test_add_rule_refuses_what_a_lab_file_refuses(
     ports: int, protocol: str, reason: str, fragment: str
 ) -> None:
@@ -238,11 +246,11 @@ def test_add_rule_refuses_what_a_lab_file_refuses(
     assert fragment in str(caught.value)
 
 
+@pytest.mark.flavoured
 def test_two_domain_controllers_through_the_construct_api() -> None:
     """`domain-controller` on two hosts: the hosts replicate inside IPsec (the default
     `ad_replication`), ESP rendered as IP protocol 50 on AWS and `Esp` on Azure."""
-    from cdktf import TerraformStack, Testing
-
+    from crm_ports.cdk import TerraformStack, Testing
     from crm_ports.constructs import AzureCrmLab
     from crm_ports.constructs.resources.azure import AzurermProvider, AzurermProviderConfig
 

@@ -38,6 +38,7 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
+@pytest.mark.flavoured
 @pytest.mark.slow
 @pytest.mark.parametrize("cloud", ["aws", "azure"])
 @pytest.mark.parametrize("layout", LAYOUTS)

@@ -37,6 +37,7 @@ def snapshot_json(snapshot: SnapshotAssertion) -> SnapshotAssertion:
     return snapshot.use_extension(JSONSnapshotExtension)
 
 
+@pytest.mark.flavoured
 @pytest.mark.slow
 @pytest.mark.parametrize(("cloud", "topology", "variant"), CASES)
 def test_stack_snapshot(
@@ -46,6 +47,7 @@ def test_stack_snapshot(
     assert synth_stack(the_lab, cloud) == snapshot_json
 
 
+@pytest.mark.flavoured
 @pytest.mark.slow
 def test_strict_egress_snapshot(snapshot_json: SnapshotAssertion) -> None:
     the_lab = lab("split-roles-strict", clouds=("aws",), egress="strict")

@@ -33,6 +33,7 @@ Examples:
   crm-ports synth --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml
   crm-ports synth --auth claims --email pop3-smtp       # both default labs, these options
   crm-ports synth --topology full-server --out build/cdktf.out
+  CRM_PORTS_CDK=cdktn crm-ports synth     # on CDK Terrain: pip install 'crm-ports[cdktn]'
 Then deploy with the same lab files, which say where each lab goes (aws.endpoint_url for
 an emulator) and where its state lives (backend:, else terraform.<stack>.tfstate beside
 the output folder):

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from cdktf import Precondition, TerraformProvider, TerraformResourceLifecycle
 from constructs import Construct
 
+from crm_ports.cdk import Precondition, TerraformProvider, TerraformResourceLifecycle, check_scope
 from crm_ports.constructs.peers import CidrList, as_set_expression, expression, peer_cidrs_for
 from crm_ports.constructs.resources._base import ResourceBatch
 from crm_ports.constructs.resources.aws import (
@@ -99,6 +99,7 @@ class AwsCrmFirewall(Construct):
         provider: TerraformProvider | None = None,
         logical_id_prefix: str = "",
     ) -> None:
+        check_scope(scope, f"AwsCrmFirewall {id!r}", provider)
         super().__init__(scope, id)
         self.plan: AwsPlan = plan_aws(rules, lab or rules.topology, egress=egress)
         self._cidrs = peer_cidrs_for(rules, peer_cidrs)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from cdktf import TerraformProvider
 from constructs import Construct
 
+from crm_ports.cdk import TerraformProvider, check_scope
 from crm_ports.constructs.peers import CidrList, peer_cidrs_for
 from crm_ports.constructs.resources._base import ResourceBatch
 from crm_ports.constructs.resources.azure import (
@@ -91,6 +91,7 @@ class AzureCrmFirewall(Construct):
         provider: TerraformProvider | None = None,
         logical_id_prefix: str = "",
     ) -> None:
+        check_scope(scope, f"AzureCrmFirewall {id!r}", provider)
         super().__init__(scope, id)
         self.plan: AzurePlan = plan_azure(rules, lab or rules.topology)
         by_peer = peer_cidrs_for(rules, peer_cidrs)

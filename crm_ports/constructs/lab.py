@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from cdktf import TerraformProvider
 from constructs import Construct
 
 from crm_ports.catalogue import load_catalogue
+from crm_ports.cdk import TerraformProvider, check_scope
 from crm_ports.constructs.aws import add_rules, override_rule, quota_conditions
 from crm_ports.constructs.azure import add_nsg_rules, override_nsg_rule
 from crm_ports.constructs.peers import CidrList, peer_cidrs_for
@@ -225,6 +225,7 @@ class AwsCrmLab(_DeclaredLab, Construct):
         logical_id_prefix: str = "",
         catalogue: Catalogue | None = None,
     ) -> None:
+        check_scope(scope, f"AwsCrmLab {id!r}", provider)
         super().__init__(scope, id)
         where = f"AwsCrmLab {lab!r}"
         self._model = _LabModel(lab, options or Options(), catalogue or load_catalogue(), where)
@@ -347,6 +348,7 @@ class AzureCrmLab(_DeclaredLab, Construct):
         logical_id_prefix: str = "",
         catalogue: Catalogue | None = None,
     ) -> None:
+        check_scope(scope, f"AzureCrmLab {id!r}", provider)
         super().__init__(scope, id)
         where = f"AzureCrmLab {lab!r}"
         self._model = _LabModel(lab, options or Options(), catalogue or load_catalogue(), where)

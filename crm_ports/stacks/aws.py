@@ -3,9 +3,9 @@ CRM firewall, and outputs with every security group id."""
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput, TerraformStack, TerraformVariable
 from constructs import Construct
 
+from crm_ports.cdk import TerraformOutput, TerraformStack, TerraformVariable, check_scope
 from crm_ports.constructs.aws import AwsCrmFirewall
 from crm_ports.constructs.resources.aws import (
     AwsProvider,
@@ -28,6 +28,7 @@ class AwsLabStack(TerraformStack):
     unless `vpc_id` (variable, or `aws.vpc_id` in the lab file) names an existing one."""
 
     def __init__(self, scope: Construct, name: str, *, lab: Lab, rules: RuleSet) -> None:
+        check_scope(scope, f"AwsLabStack {name!r}")
         super().__init__(scope, name)
         state_backend(self, name, lab.backend, lab.aws.endpoint_url)
         settings = lab.aws

@@ -4,9 +4,9 @@ every application security group id."""
 
 from __future__ import annotations
 
-from cdktf import TerraformOutput, TerraformStack, TerraformVariable
 from constructs import Construct
 
+from crm_ports.cdk import TerraformOutput, TerraformStack, TerraformVariable, check_scope
 from crm_ports.constructs.azure import AzureCrmFirewall
 from crm_ports.constructs.resources.azure import (
     AzurermProvider,
@@ -35,6 +35,7 @@ class AzureLabStack(TerraformStack):
     ARM_SUBSCRIPTION_ID or the Azure CLI login, as azurerm 4.x expects)."""
 
     def __init__(self, scope: Construct, name: str, *, lab: Lab, rules: RuleSet) -> None:
+        check_scope(scope, f"AzureLabStack {name!r}")
         super().__init__(scope, name)
         state_backend(self, name, lab.backend)
         settings = lab.azure

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cdktf import (
+from crm_ports.cdk import (
     AzurermBackend,
     LocalBackend,
     S3Backend,
@@ -16,7 +16,6 @@ from cdktf import (
     TerraformStack,
     TerraformVariable,
 )
-
 from crm_ports.extra import citation
 from crm_ports.lab import Lab
 from crm_ports.ruleset import RuleSet

@@ -16,7 +16,9 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from cdktf import (
+from constructs import Construct
+
+from crm_ports.cdk import (
     ITerraformDependable,
     TerraformElement,
     TerraformProvider,
@@ -24,7 +26,6 @@ from cdktf import (
     TerraformResource,
     TerraformResourceLifecycle,
 )
-from constructs import Construct
 
 __all__ = [
     "JsonResource",

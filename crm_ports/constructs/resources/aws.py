@@ -16,13 +16,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from cdktf import (
-    TerraformProvider,
-    TerraformProviderGeneratorMetadata,
-)
 from constructs import Construct
 
 from crm_ports import emulator
+from crm_ports.cdk import (
+    TerraformProvider,
+    TerraformProviderGeneratorMetadata,
+)
 from crm_ports.constructs.resources._base import C, JsonResource, compact
 
 __all__ = [

@@ -14,12 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from cdktf import (
+from constructs import Construct
+
+from crm_ports.cdk import (
     TerraformProvider,
     TerraformProviderGeneratorMetadata,
 )
-from constructs import Construct
-
 from crm_ports.constructs.resources._base import C, JsonResource, compact
 
 __all__ = [
