@@ -15,7 +15,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from crm_ports.errors import InputError
-from crm_ports.yamlio import Document, PathItem
+from crm_ports.yamlio import Document, PathItem, field_path
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -32,13 +32,6 @@ def validator(schema_name: str) -> Draft202012Validator:
     schema = json.loads(text)
     Draft202012Validator.check_schema(schema)
     return Draft202012Validator(schema)
-
-
-def field_path(path: Sequence[PathItem]) -> str:
-    out = ""
-    for item in path:
-        out += f"[{item}]" if isinstance(item, int) else (f".{item}" if out else str(item))
-    return out
 
 
 def _message(error: ValidationError) -> str:
