@@ -353,6 +353,9 @@ class TreeSampler(threading.Thread):
 
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
+    # A user's interpreter caches compiled modules (.pyc); a CI or sandbox setting that
+    # turns that off would add compiling crm_ports to every measured run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     return env

@@ -80,7 +80,9 @@ def _cell(value: Any, width: int | None) -> str:
     return text
 
 
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], wrap: dict[int, int]) -> str:
+def render_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], wrap: dict[int, int]
+) -> str:
     """Left-aligned columns two spaces apart, a dashed line under the headers, cells with
     several lines spread over several lines, trailing blanks removed; column `i` wrapped
     at `wrap[i]` characters."""
@@ -97,15 +99,19 @@ def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], wrap: di
         for i, text in enumerate(row):
             width = max(map(len, text.replace("\r", "\n").split("\n"))) if multiline else len(text)
             widths[i] = max(widths[i], width)
-    lines = ["  ".join(h.ljust(w) for h, w in zip(heads, widths)).rstrip()]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True)).rstrip()]
     lines.append("  ".join("-" * w for w in widths))
     for row in cells:
         if not multiline:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+            lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
             continue
-        columns = [[part.ljust(w) for part in c.splitlines()] for c, w in zip(row, widths)]
+        columns = [
+            [part.ljust(w) for part in c.splitlines()] for c, w in zip(row, widths, strict=True)
+        ]
         height = max(map(len, columns), default=0)
         for n in range(height):
-            parts = (col[n] if n < len(col) else " " * w for col, w in zip(columns, widths))
+            parts = (
+                col[n] if n < len(col) else " " * w for col, w in zip(columns, widths, strict=True)
+            )
             lines.append("  ".join(parts).rstrip())
     return "\n".join(lines) + "\n"

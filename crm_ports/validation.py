@@ -15,7 +15,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from crm_ports.errors import InputError
-from crm_ports.yamlio import Document, PathItem, field_path
+from crm_ports.yamlio import Document, PathItem
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
