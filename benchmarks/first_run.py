@@ -4,7 +4,8 @@ The copy is the committed tree (`git archive HEAD`, what a clone checks out) in 
 temporary folder, with no virtual environment and an empty parse cache, so `make synth`
 creates `.venv`, installs crm-ports and its runtime dependencies, and synthesizes the
 default labs. pip's download cache is the machine's own: the result says whether it held
-anything, since a cold cache adds the downloads (network speed, not ours) to the figure.
+anything, and whether pip installs from a local wheel folder, since downloads (network
+speed, not ours) would add to the figure.
 """
 
 from __future__ import annotations
@@ -46,7 +47,25 @@ def _pip_cache(python: Path) -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         return {"warm": None, "mb": None}
     size = _tree_size(Path(folder)) if folder and Path(folder).is_dir() else 0
-    return {"warm": size > 0, "mb": round(size / 2**20)}
+    return {"warm": size > 0, "mb": round(size / 2**20), "local_wheels": _local_wheels(python)}
+
+
+def _local_wheels(python: Path) -> bool:
+    """Whether pip installs from a folder or file:// index on this machine (a sandbox's
+    wheelhouse): then nothing is downloaded even with an empty cache."""
+    try:
+        config = subprocess.run(
+            [str(python), "-m", "pip", "config", "list"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        config = ""
+    settings = config + "\n" + os.environ.get("PIP_FIND_LINKS", "")
+    return (
+        "find-links" in settings or "file://" in settings or bool(os.environ.get("PIP_FIND_LINKS"))
+    )
 
 
 def _export(repo: Path, target: Path) -> None:

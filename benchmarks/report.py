@@ -128,7 +128,8 @@ def first_run_lines(document: Mapping[str, Any]) -> list[str]:
         f"First run, `{first['command']}`: **{first['wall_s']:.1f} s** wall, "
         f"{first['cpu_s']:.1f} s CPU, peak RSS {first['peak_rss_mb']['sampled_tree']:.0f} MB "
         f"(sampled tree), a {first['venv_mb']} MB `.venv`, {len(first['stacks'])} stacks; "
-        f"pip's download cache {state} ({cache['mb']} MB).",
+        f"pip's download cache {state} ({cache['mb']} MB)"
+        + ("; packages from a local wheel folder." if cache.get("local_wheels") else "."),
     ]
 
 
