@@ -11,7 +11,6 @@ dependency as the reference.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import textwrap
@@ -39,6 +38,8 @@ def render_rows(
     """Rows as a terminal table, GitHub markdown or CSV (JSON is the caller's own shape)."""
     if fmt == "csv":
         out = io.StringIO()
+        import csv  # only for CSV output
+
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(headers)
         writer.writerows(rows)

@@ -8,7 +8,7 @@ adding up. Commands that do not synthesize never call this, so they never start 
 
 The background thread imports cdktf (which never imports crm_ports) at once, before the
 main thread loads anything of ours, so Node starts as early as it can. Only once the main
-thread has imported the modules planning needs (`planning_loaded()`) does the thread go
+thread has imported the modules planning needs (`load_planning()`) does the thread go
 on to the stack modules: by then every module of ours that both import is whole, so the
 two threads never import the same module of ours at once and neither can wait on the
 other's half-finished import.
