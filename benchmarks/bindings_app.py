@@ -25,7 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 # Before cdktf loads: jsii prints an end-of-life banner on Node 20, which we support.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from cdktf import TerraformOutput, TerraformStack, TerraformVariable, Token
+from cdktf import (
+    Precondition,
+    TerraformOutput,
+    TerraformResourceLifecycle,
+    TerraformStack,
+    TerraformVariable,
+    Token,
+)
 from cdktf_cdktf_provider_aws.provider import AwsProvider
 from cdktf_cdktf_provider_aws.security_group import SecurityGroup
 from cdktf_cdktf_provider_aws.subnet import Subnet
@@ -35,6 +42,7 @@ from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurity
 from constructs import Construct
 
 from crm_ports.app import StackPlan
+from crm_ports.constructs.aws import quota_conditions
 from crm_ports.constructs.peers import CidrList, as_set_expression, peer_cidrs_for
 from crm_ports.lab import Lab
 from crm_ports.plans.aws import SgRuleSpec, plan_aws
@@ -131,6 +139,11 @@ class _Firewall(Construct):
         self.groups: dict[str, SecurityGroup] = {}
         for spec in sorted(plan.security_groups, key=lambda s: s.group != self._members):
             holder = Construct(self, spec.group)
+            # the same plan-time quota re-check AwsCrmFirewall puts on each group
+            conditions = [
+                Precondition(condition=condition, error_message=message)
+                for condition, message in quota_conditions(plan, spec, cidrs)
+            ]
             group = SecurityGroup(
                 holder,
                 "sg",
@@ -139,6 +152,9 @@ class _Firewall(Construct):
                 vpc_id=vpc_id,
                 tags=dict(spec.tags),
                 provider=provider,
+                lifecycle=TerraformResourceLifecycle(precondition=conditions)
+                if conditions
+                else None,
             )
             group.override_logical_id(spec.key)
             self._holders[spec.group] = holder

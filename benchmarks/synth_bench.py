@@ -112,15 +112,17 @@ def _default_plans() -> list[StackPlan]:
 
 def _case_default(outdir: Path, mark: Mark) -> None:
     """As `crm-ports synth` and `cdktf.json`'s app run: cdktf is imported on a second
-    thread while the labs are planned (`crm_ports.warmup`), so its import time shows up
-    in *plan* and *build* (where the main thread waits for it), not in *import*."""
+    thread while our modules load and the labs are planned (`crm_ports.warmup`), so its
+    import time and ours both show up in *plan* (where the main thread waits for it), not
+    in *import*."""
     from crm_ports import warmup
-    from crm_ports.app import synth_app
 
     mark("import")
     with warmup.overlapping():
         stacks = _default_plans()
     mark("plan")
+    from crm_ports.app import synth_app
+
     synth_app(stacks, outdir, progress=_progress(mark))
 
 
@@ -153,13 +155,15 @@ def generated_labs(count: int) -> list[Lab]:
 def _case_labs(count: int) -> Callable[[Path, Mark], None]:
     def run(outdir: Path, mark: Mark) -> None:
         from crm_ports import warmup
-        from crm_ports.app import plan_stacks, synth_app
 
         mark("import")
-        labs = generated_labs(count)
         with warmup.overlapping():
-            stacks = plan_stacks(labs)
+            from crm_ports.app import plan_stacks
+
+            stacks = plan_stacks(generated_labs(count))
         mark("plan")
+        from crm_ports.app import synth_app
+
         synth_app(stacks, outdir, progress=_progress(mark))
 
     return run
@@ -351,8 +355,17 @@ class TreeSampler(threading.Thread):
         self.join()
 
 
+def _started_sampler(pid: int) -> TreeSampler:
+    sampler = TreeSampler(pid)
+    sampler.start()
+    return sampler
+
+
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
+    # A user's interpreter caches compiled modules (.pyc); a CI or sandbox setting that
+    # turns that off would add compiling crm_ports to every measured run.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     return env
@@ -715,6 +728,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="only these commands (repeatable; default all)",
     )
     parser.add_argument("--no-commands", action="store_true", help="measure no commands")
+    parser.add_argument(
+        "--first-run",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="time `make synth` in a fresh copy of the repository (default: in full runs)",
+    )
+    parser.add_argument(
+        "--markdown",
+        nargs="?",
+        type=Path,
+        const=RESULTS,
+        default=None,
+        metavar="RESULTS",
+        help="only print the README's tables from a results file (default: results.json)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS, help="results JSON file")
     parser.add_argument("--child", choices=sorted(CASES), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -722,6 +750,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.child:
         print(json.dumps(run_child(args.child, args.out)))
+        return 0
+    if args.markdown is not None:
+        from benchmarks.report import readme_tables
+
+        print(readme_tables(json.loads(args.markdown.read_text(encoding="utf-8"))), end="")
         return 0
 
     runs = args.runs if args.runs is not None else (1 if args.quick else 3)
@@ -733,6 +766,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command_names = (
         [] if args.no_commands else [n for n in COMMANDS if not args.command or n in args.command]
     )
+    first_run = args.first_run if args.first_run is not None else not (args.case or args.command)
+    machine = {"load_average": round(os.getloadavg()[0], 1), "cpus": os.cpu_count()}
     results: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     command_runs: dict[str, list[dict[str, Any]]] = {n: [] for n in command_names}
     first_out: dict[str, Path] = {}
@@ -762,6 +797,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             report = measure_command(name, outdir, cache)
             command_runs[name].append(report)
             print(f"run {index + 1}/{runs}: {name}: {report['wall_s']:.3f} s", file=sys.stderr)
+        first_run_report = None
+        if first_run:
+            from benchmarks.first_run import measure_first_run
+
+            print("first run: make synth in a fresh copy ...", file=sys.stderr, flush=True)
+            first_run_report = measure_first_run(REPO, _started_sampler, _child_env())
+            print(f"  {first_run_report['wall_s']:.1f} s", file=sys.stderr, flush=True)
         checks = check_outputs(first_out)
         cases = [
             summarize(n, results[n], _resource_count(first_out[n]), len(_stack_dirs(first_out[n])))
@@ -781,6 +823,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "process tree every 10 ms (lower bound); largest_process = os.wait4 ru_maxrss"
         ),
         "versions": _versions(),
+        "machine": machine,
+        "first_run": first_run_report,
         "cases": cases,
         "commands": commands,
         "parse_cache": "warm: each command ran once, unmeasured, before the measured runs",
@@ -790,6 +834,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(markdown(cases, goals, runs))
     if commands:
         print("\n" + commands_markdown(commands, runs))
+    from benchmarks.report import readme_tables
+
+    print("\nFor the README (also `synth_bench.py --markdown`):\n\n" + readme_tables(document))
     for name, check in checks.items():
         print(f"\ncheck {name}: {json.dumps(check, sort_keys=True)}")
     failed = [n for n, c in checks.items() if not all(v for v in c.values() if isinstance(v, bool))]

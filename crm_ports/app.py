@@ -125,9 +125,8 @@ def main() -> None:
     outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
     try:
         refuse_state_inside(outdir)
-        labs = labs_from_environment()
-        with warmup.overlapping():  # Node starts while the labs are resolved and planned
-            stacks = plan_stacks(labs)
+        with warmup.overlapping():  # Node starts while the labs are loaded and planned
+            stacks = plan_stacks(labs_from_environment())
     except InputError as exc:
         fail(str(exc))
         sys.exit(2)

@@ -34,8 +34,7 @@ from crm_ports.model import (
     Unsupported,
 )
 from crm_ports.options import SPEC_BY_NAME, check_condition_value
-from crm_ports.validation import check, field_path
-from crm_ports.yamlio import Document, PathItem
+from crm_ports.yamlio import Document, PathItem, field_path
 
 SECTIONS = ("sources", "services", "roles", "flows", "topologies", "unsupported")
 SINGULAR = {
@@ -128,6 +127,8 @@ def _shown(directory: Path, path: Path) -> str:
 
 class _Builder:
     def __init__(self, docs: list[Document]) -> None:
+        from crm_ports.validation import check  # only when parsing: a cache hit skips it
+
         self.entries: dict[str, list[_Entry]] = {s: [] for s in SECTIONS}
         for doc in docs:
             if doc.data is None:

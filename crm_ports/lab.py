@@ -24,8 +24,7 @@ from crm_ports.model import Location
 from crm_ports.options import Options, build
 from crm_ports.placement import Host, Placement
 from crm_ports.state import LOCAL, Backend, backend_from
-from crm_ports.validation import check, field_path
-from crm_ports.yamlio import PathItem
+from crm_ports.yamlio import PathItem, field_path
 
 CLOUDS = ("aws", "azure")
 TOPOLOGIES = ("full-server", "split-roles")
@@ -119,6 +118,8 @@ def load_lab(path: Path) -> Lab:
 def _build(doc: yamlio.Document) -> Lab:
     if not isinstance(doc.data, dict):
         raise InputError(doc.name, "lab", "", "expected a mapping with at least 'name'", 1)
+    from crm_ports.validation import check  # only when parsing: a cache hit skips jsonschema
+
     check(doc, "lab.schema.json", _describe)
     data: dict[str, Any] = doc.data
     entry = f"lab '{data['name']}'"

@@ -34,13 +34,6 @@ def validator(schema_name: str) -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def field_path(path: Sequence[PathItem]) -> str:
-    out = ""
-    for item in path:
-        out += f"[{item}]" if isinstance(item, int) else (f".{item}" if out else str(item))
-    return out
-
-
 def _message(error: ValidationError) -> str:
     if error.validator == "additionalProperties":
         return error.message.replace("Additional properties are not allowed", "unknown key")

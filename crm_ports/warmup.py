@@ -6,6 +6,13 @@ starts that import on a background thread first, then loads the labs, resolves t
 checks the cloud limits on the main thread meanwhile, so the two overlap instead of
 adding up. Commands that do not synthesize never call this, so they never start Node.
 
+The background thread imports cdktf (which never imports crm_ports) at once, before the
+main thread loads anything of ours, so Node starts as early as it can. Only once the main
+thread has imported the modules planning needs (`load_planning()`) does the thread go
+on to the stack modules: by then every module of ours that both import is whole, so the
+two threads never import the same module of ours at once and neither can wait on the
+other's half-finished import.
+
 A failure in the background import is not reported there: `finish()` waits for it, and
 the main thread's own `import cdktf` then raises it as usual. Bad input found while the
 import runs waits for it too (`finish()` in a `finally`), so the process never exits with
@@ -20,10 +27,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 _started: threading.Thread | None = None
+_planning = threading.Event()
 
 
 def _import_stacks() -> None:
     try:
+        import cdktf  # noqa: F401  (starts Node; imports nothing of ours)
+
+        _planning.wait()
         import crm_ports.stacks.aws
         import crm_ports.stacks.azure  # noqa: F401
     except BaseException:  # the main thread imports again and reports it
@@ -31,28 +42,33 @@ def _import_stacks() -> None:
 
 
 def start() -> None:
-    """Begin importing cdktf and the stack modules, once per process.
-
-    The pure-Python modules planning needs are imported here first, on the calling
-    thread: the two threads then never import the same module of ours at once, so no
-    import can wait on the other thread's half-finished one."""
+    """Begin importing cdktf, and the stack modules once planning's are loaded; once per
+    process. Cheap to call as early as a command knows it will synthesize."""
     global _started
     from crm_ports.cdk import flavour
 
     flavour()  # a bad CRM_PORTS_CDK is one line and exit 2 here, before Node starts
     if _started is not None or "crm_ports.stacks.azure" in sys.modules:
         return
-    import crm_ports.app
-    import crm_ports.plans.aws
-    import crm_ports.plans.azure  # noqa: F401
-
     _started = threading.Thread(target=_import_stacks, name="crm-ports-warmup", daemon=True)
     _started.start()
+
+
+def load_planning() -> None:
+    """Import the pure-Python modules planning needs (on the calling thread), then let
+    the background thread go on to the stack modules."""
+    try:
+        import crm_ports.app
+        import crm_ports.plans.aws
+        import crm_ports.plans.azure  # noqa: F401
+    finally:
+        _planning.set()
 
 
 def finish() -> None:
     """Wait for the background import, if one was started."""
     if _started is not None:
+        _planning.set()
         _started.join()
 
 
@@ -61,6 +77,7 @@ def overlapping() -> Iterator[None]:
     """Start the import on entry; on the way out (normal or an error) wait for it."""
     start()
     try:
+        load_planning()
         yield
     finally:
         finish()

@@ -8,6 +8,7 @@ when a file is parsed: with the parse cache warm (`crm_ports.cache`) a command n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,14 @@ from typing import Any
 from crm_ports.errors import InputError
 
 PathItem = str | int
+
+
+def field_path(path: Sequence[PathItem]) -> str:
+    """A path of keys and indexes as error messages name a field: `hosts[1].role`."""
+    out = ""
+    for item in path:
+        out += f"[{item}]" if isinstance(item, int) else (f".{item}" if out else str(item))
+    return out
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,9 @@ def replace_block(name: str, content: str) -> None:
 
 
 if __name__ == "__main__":
+    import json
+
+    from benchmarks.report import readme_tables
     from crm_ports.catalogue import load_catalogue
     from crm_ports.options import Options
     from crm_ports.review.check_report import list_checks
@@ -37,4 +40,6 @@ if __name__ == "__main__":
 
     replace_block("ports", render_ports(load_catalogue(), Options(), "markdown"))
     replace_block("checks", list_checks("markdown"))
-    print("README.md: ports and checks blocks regenerated")
+    results = json.loads((REPO / "benchmarks" / "results.json").read_text(encoding="utf-8"))
+    replace_block("bench", readme_tables(results))
+    print("README.md: ports, checks and bench blocks regenerated")

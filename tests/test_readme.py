@@ -29,6 +29,17 @@ def test_checks_table_matches_the_registry() -> None:
     )
 
 
+def test_speed_tables_are_one_benchmark_run() -> None:
+    """The README's speed figures are `benchmarks/results.json`'s, printed by the
+    benchmark's own report (`synth_bench.py --markdown`), never edited by hand."""
+    import json
+
+    from benchmarks.report import readme_tables
+
+    results = json.loads((REPO / "benchmarks" / "results.json").read_text(encoding="utf-8"))
+    assert block("bench") == readme_tables(results), "regenerate: .venv/bin/python -m tests.readme"
+
+
 def _examples() -> list[str]:
     text = README.read_text(encoding="utf-8")
     lines = []

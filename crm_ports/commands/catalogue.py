@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from crm_ports import yamlio
-from crm_ports.app import plan_stacks
 from crm_ports.catalogue import SECTIONS, load_catalogue
 from crm_ports.commands.common import (
     catalogue,
@@ -163,6 +162,8 @@ def validate(ctx: click.Context, /, paths: tuple[Path, ...]) -> int:
     for path in paths:
         if path.is_file() and not _is_catalogue_file(path):
             lab = load_lab(path)
+            from crm_ports.app import plan_stacks
+
             plan_stacks([lab], catalogue(ctx))  # resolves, then checks each cloud's limits
             click.echo(f"{yamlio.display_name(path)}: lab '{lab.name}' is valid")
             continue

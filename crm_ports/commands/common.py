@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -178,6 +177,8 @@ def write_atomic(path: Path, text: str) -> None:
     if not directory.is_dir():
         raise InputError(shown, "", "--output", "the output directory does not exist")
     try:
+        import tempfile  # only when writing a file
+
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     except OSError as exc:
         raise InputError(shown, "", "--output", f"cannot write: {exc.strerror}") from None

@@ -1,11 +1,12 @@
 """Commands for reviewing a change: diff, check, diagram. None of them synthesizes, so
-none imports cdktf or starts Node."""
+none imports cdktf or starts Node. Each imports the review modules it uses when it runs:
+`check` never loads the git and tar handling of `diff`, nor `diff` the policy checks."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,15 +24,11 @@ from crm_ports.errors import InputError
 from crm_ports.formats import to_json
 from crm_ports.lab import Lab
 from crm_ports.resolver import resolve_lab
-from crm_ports.review.check_report import list_checks, render_report
-from crm_ports.review.checks import NEAR_QUOTA, Subject, quota_rows, run_checks
 from crm_ports.review.diagram import FORMATS as DIAGRAM_FORMATS
-from crm_ports.review.diagram import render as render_diagram
-from crm_ports.review.diff import diff_json, diff_states
-from crm_ports.review.markdown import render_markdown
-from crm_ports.review.states import load_state, repository_root, working_tree
-from crm_ports.review.subjects import from_state, with_synth
 from crm_ports.ruleset import RuleSet
+
+if TYPE_CHECKING:
+    from crm_ports.review.checks import Subject
 
 
 @click.command(
@@ -64,6 +61,10 @@ def diff(ctx: click.Context, base: str, head: str | None, fmt: str, output: Path
 
     A git ref means its catalog/ and labs/*.yaml; the labs compared are the default labs
     plus every labs/*.yaml of each side (a lab file: just that lab)."""
+    from crm_ports.review.diff import diff_json, diff_states
+    from crm_ports.review.markdown import render_markdown
+    from crm_ports.review.states import load_state, repository_root
+
     root = repository_root(Path.cwd())
     old = load_state(base, root, catalogue_path(ctx), "--base")
     new = load_state(head, root, catalogue_path(ctx), "--head")
@@ -80,6 +81,8 @@ Drawn = list[tuple[str, RuleSet, RuleSet | None]]
 
 
 def _one_lab(ctx: click.Context, lab_path: Path | None, values: dict[str, Any]) -> Subject:
+    from crm_ports.review.checks import Subject
+
     lab, options = lab_and_options(lab_path, values)
     if lab is None:
         lab = Lab(name=options.topology, options=options, origin=options.origin)
@@ -140,6 +143,9 @@ def check(
 
     Findings can be waived in the lab file (`waivers: [{check, rule, reason}]`); the
     report repeats the reason. Without --lab, --all or --synth: the options given."""
+    from crm_ports.review.check_report import list_checks, render_report
+    from crm_ports.review.checks import NEAR_QUOTA, quota_rows, run_checks
+
     if list_only:
         emit(list_checks(fmt), output)
         return 0
@@ -147,12 +153,17 @@ def check(
     if all_labs and (lab_path is not None or flags):
         raise click.UsageError("--all checks every lab as it is: drop --lab and option flags")
     if all_labs:
+        from crm_ports.review.states import repository_root, working_tree
+        from crm_ports.review.subjects import from_state
+
         subjects = from_state(working_tree(repository_root(Path.cwd()), catalogue_path(ctx)))
     elif synth_dir is None or lab_path is not None or flags:
         subjects = [_one_lab(ctx, lab_path, values)]
     else:
         subjects = []
     if synth_dir is not None:
+        from crm_ports.review.subjects import with_synth
+
         subjects = with_synth(subjects, synth_dir)
     findings = run_checks(subjects)
     quotas = [row for subject in subjects for row in quota_rows(subject)[0]]
@@ -209,6 +220,9 @@ def diagram(
 
 def _changed_labs(ctx: click.Context, base: str, lab_path: Path | None) -> Drawn:
     """(name, head rule set, base rule set) of every lab that changed since `base`."""
+    from crm_ports.review.diff import diff_states
+    from crm_ports.review.states import load_state, repository_root
+
     root = repository_root(Path.cwd())
     old = load_state(base, root, catalogue_path(ctx), "--base")
     head = str(lab_path) if lab_path is not None else None
@@ -221,6 +235,8 @@ def _changed_labs(ctx: click.Context, base: str, lab_path: Path | None) -> Drawn
 
 
 def _render_labs(drawn: Drawn, fmt: str, base: str | None) -> str:
+    from crm_ports.review.diagram import render as render_diagram
+
     if fmt == "markdown":
         if not drawn:
             return f"No lab changed since `{base}`.\n"

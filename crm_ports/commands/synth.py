@@ -69,6 +69,7 @@ def synth(
 
     Option flags override every lab file given; without --lab they apply to the default
     labs, and --topology builds only the default lab of that topology."""
+    warmup.start()  # Node starts now (if the command line did not start it already)
     from crm_ports.app import plan_stacks, synth_app
     from crm_ports.state import refuse_state_inside
 
@@ -83,8 +84,8 @@ def synth(
             "`npx cdktf deploy` and `crm-ports audit` target the same emulator",
         )
     flags = given_flags(values)
-    labs = _with_flags([load_lab(p) for p in lab_paths], flags)
-    with warmup.overlapping():  # Node starts while the labs are resolved and planned
+    with warmup.overlapping():  # Node starts while the labs are loaded, resolved and planned
+        labs = _with_flags([load_lab(p) for p in lab_paths], flags)
         stacks = plan_stacks(labs, catalogue(ctx))
     if flags:
         # The cdktf.json app reads lab files only: say so before a deploy rebuilds
