@@ -6,8 +6,9 @@ starts that import on a background thread first, then loads the labs, resolves t
 checks the cloud limits on the main thread meanwhile, so the two overlap instead of
 adding up. Commands that do not synthesize never call this, so they never start Node.
 
-The background thread imports cdktf (which never imports crm_ports) at once, before the
-main thread loads anything of ours, so Node starts as early as it can. Only once the main
+The background thread imports the CDK flavour's package (cdktf or cdktn, neither of which
+imports crm_ports) at once, before the main thread loads anything of ours, so Node starts
+as early as it can. Only once the main
 thread has imported the modules planning needs (`load_planning()`) does the thread go
 on to the stack modules: by then every module of ours that both import is whole, so the
 two threads never import the same module of ours at once and neither can wait on the
@@ -21,6 +22,7 @@ jsii half started.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 from collections.abc import Iterator
@@ -30,10 +32,9 @@ _started: threading.Thread | None = None
 _planning = threading.Event()
 
 
-def _import_stacks() -> None:
+def _import_stacks(cdk: str) -> None:
     try:
-        import cdktf  # noqa: F401  (starts Node; imports nothing of ours)
-
+        importlib.import_module(cdk)  # cdktf or cdktn: starts Node, imports nothing of ours
         _planning.wait()
         import crm_ports.stacks.aws
         import crm_ports.stacks.azure  # noqa: F401
@@ -47,10 +48,12 @@ def start() -> None:
     global _started
     from crm_ports.cdk import flavour
 
-    flavour()  # a bad CRM_PORTS_CDK is one line and exit 2 here, before Node starts
+    cdk = flavour()  # a bad CRM_PORTS_CDK is one line and exit 2 here, before Node starts
     if _started is not None or "crm_ports.stacks.azure" in sys.modules:
         return
-    _started = threading.Thread(target=_import_stacks, name="crm-ports-warmup", daemon=True)
+    _started = threading.Thread(
+        target=_import_stacks, args=(cdk,), name="crm-ports-warmup", daemon=True
+    )
     _started.start()
 
 
