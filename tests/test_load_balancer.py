@@ -258,3 +258,39 @@ def test_verify_reports_clients_straight_to_the_front_end_on_aws(catalogue: Cata
     stack = parse_stack(document, "aws-cloud-lb", "stack", {})
     result = compare(expected_reach(catalogue, load_lab(CLOUD_LB), "aws"), firewall(stack), "s")
     assert [(e.source, e.target) for e in result.extra] == [("clients", "crm-front-end")]
+
+
+def test_azure_audit_reads_the_probe_allow_back(catalogue: Catalogue) -> None:
+    """The live NSG rule as the SDK gives it (a service tag in `source_address_prefix`) is
+    the planned one: same identity, same fields, so the audit finds no drift in it."""
+    from types import SimpleNamespace as Model
+
+    from crm_ports.audit.azure import _expected_rule, _live_rule
+
+    plan = plan_azure(resolve(catalogue, Options(load_balancer="cloud")), "lb")
+    [spec] = [r for r in plan.rules if r.source_prefixes == ("AzureLoadBalancer",)]
+    network = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network"
+    asg = f"{network}/applicationSecurityGroups/lb-crm-front-end-asg"
+    live = Model(
+        name=spec.name,
+        id=f"{asg}/rule",
+        priority=spec.priority,
+        direction="Inbound",
+        access="Allow",
+        protocol="Tcp",
+        source_application_security_groups=None,
+        source_address_prefixes=[],
+        source_address_prefix="AzureLoadBalancer",
+        source_port_ranges=[],
+        source_port_range="*",
+        destination_application_security_groups=[Model(id=asg)],
+        destination_address_prefixes=[],
+        destination_address_prefix=None,
+        destination_port_ranges=["80", "443"],
+        destination_port_range=None,
+        description=spec.description,
+    )
+    expected = _expected_rule(spec, plan)
+    found = _live_rule(live, plan.nsg_name, {asg.lower(): "lb-crm-front-end-asg"})
+    assert (found.identity, dict(found.fields)) == (expected.identity, dict(expected.fields))
+    assert found.identity[3] == "AzureLoadBalancer"
