@@ -76,6 +76,14 @@ SPECS: tuple[OptionSpec, ...] = (
         "Run Exchange Server 2013 as a server of the lab (its own group) in a built-in topology.",
     ),
     OptionSpec(
+        "load_balancer",
+        "choice",
+        "What balances the web servers: none (clients reach the front end directly; Windows "
+        "NLB cannot run in either cloud) or cloud (an AWS Application Load Balancer with its "
+        "own security group, or Azure Load Balancer, whose probes the NSG admits).",
+        ("none", "cloud"),
+    ),
+    OptionSpec(
         "web_port", "port", "CRM web site port (80; 5555 is Setup's default for new sites)."
     ),
     OptionSpec("https", "bool", "Open the HTTPS ports (strongly recommended by the seeds)."),
@@ -126,6 +134,10 @@ class Options:
     email_outgoing: str | None = None
     exchange_server: str = "2013"
     exchange_in_lab: bool = False
+    # `none` keeps every existing lab's rules as they are: the seeds' layouts put Windows
+    # NLB on the web servers, which costs no rule of its own, and a cloud balancer is a
+    # billable resource the user creates (crm-ports only firewalls it).
+    load_balancer: str = "none"
     web_port: int = 80
     https: bool = True
     sql_port: int = 1433

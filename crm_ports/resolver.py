@@ -19,7 +19,14 @@ from crm_ports.extra import add_extra_rules
 from crm_ports.lab import Lab
 from crm_ports.model import EVERY_SERVER, Catalogue, Flow, PortRange, Protocol, Topology
 from crm_ports.options import Options
-from crm_ports.placement import REPEATABLE, Placement, exchange_inside, topology_for
+from crm_ports.placement import (
+    BALANCER_KIND,
+    REPEATABLE,
+    Placement,
+    cloud_balancer,
+    exchange_inside,
+    topology_for,
+)
 from crm_ports.ruleset import Advisory, Group, Rule, RuleSet
 
 
@@ -41,7 +48,7 @@ class _Placement:
     group_of: dict[str, tuple[str, ...]]  # role id -> group names (active groups only)
 
     def server_groups(self) -> list[Group]:
-        return [g for g in self.groups if not g.is_peer and not g.is_members]
+        return [g for g in self.groups if not g.is_peer and not g.is_members and not g.is_balancer]
 
 
 def resolve_lab(catalogue: Catalogue, lab: Lab) -> RuleSet:
@@ -157,6 +164,8 @@ def _place(catalogue: Catalogue, options: Options) -> _Placement:
         topology = catalogue.topology(options.topology)
         if options.exchange_in_lab:
             topology = exchange_inside(catalogue, topology)
+        if options.load_balancer == "cloud":
+            topology = cloud_balancer(topology)
     except StopIteration:
         known = ", ".join(t.id for t in catalogue.topologies)
         raise InputError(
@@ -187,7 +196,7 @@ def _place(catalogue: Catalogue, options: Options) -> _Placement:
         cidr_option = catalogue.role(host.roles[0]).cidr_option if kind == "peer" else None
         if kind == "peer" and cidr_option:
             cidrs = tuple(options.value(cidr_option))
-        else:
+        elif kind != BALANCER_KIND:  # the cloud's balancer is no server of the lab
             server_roles.extend(host.roles)
             server_names.append(host.name)
         groups.append(Group(host.name, host.roles, kind, cidrs=cidrs, cidr_option=cidr_option))

@@ -23,7 +23,7 @@ class Group:
 
     name: str
     roles: tuple[str, ...]
-    kind: str  # "server" | "peer"
+    kind: str  # "server" | "peer" | "balancer" (the cloud's load balancer, load_balancer cloud)
     cidrs: tuple[str, ...] = ()
     cidr_option: str | None = None  # peers: the option (and stack variable) holding `cidrs`
     members: tuple[str, ...] = ()  # set on the members group: the groups that carry it
@@ -32,6 +32,12 @@ class Group:
     @property
     def is_peer(self) -> bool:
         return self.kind == "peer"
+
+    @property
+    def is_balancer(self) -> bool:
+        """The cloud's load balancer: a security group of its own on AWS (the ALB carries
+        it); on Azure no ASG, since Azure Load Balancer passes the client's address on."""
+        return self.kind == "balancer"
 
     @property
     def is_members(self) -> bool:
@@ -137,7 +143,8 @@ class RuleSet:
 
     @property
     def server_groups(self) -> tuple[Group, ...]:
-        """Groups that get their own security group / ASG (the members group included)."""
+        """Groups that get their own security group (the members group and the cloud's
+        balancer included; Azure gives the balancer no ASG)."""
         return tuple(g for g in self.groups if not g.is_peer)
 
     def inbound(self, group: str) -> tuple[Rule, ...]:

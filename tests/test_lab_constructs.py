@@ -274,3 +274,28 @@ def test_two_domain_controllers_through_the_construct_api() -> None:
         "nsr_dc_dc-2_esp",
         "nsr_dc-2_dc_esp",
     }
+
+
+def test_aws_lab_gives_the_alb_its_group() -> None:
+    """`load_balancer: cloud` on the per-role construct: the ALB's group exists from
+    construction on (its id can go into an `aws_lb` at once), carries the rules into the
+    front end, and no host's instances carry it."""
+    stack, lab = aws_app(["crm-app", "sql", "dc"], options=Options(load_balancer="cloud"))
+    assert lab.load_balancer_security_group_id is not None
+    data = synth(stack)
+    groups = data["resource"]["aws_security_group"]
+    assert "Application Load Balancer" in groups["sg_cloud-load-balancer"]["description"]
+    ref = "${aws_security_group.sg_cloud-load-balancer.id}"
+    into_app = {
+        (r["from_port"], r["to_port"])
+        for r in data["resource"]["aws_vpc_security_group_ingress_rule"].values()
+        if r.get("referenced_security_group_id") == ref
+    }
+    assert into_app == {(80, 80), (443, 443)}
+    alb = lab.load_balancer_security_group_id
+    assert all(alb not in host.security_group_ids for host in lab.hosts.values())
+    assert alb not in {lab.members_security_group_id} | {
+        h.security_group_id for h in lab.hosts.values()
+    }
+    plain = aws_app(["crm-app", "sql", "dc"])[1]
+    assert plain.load_balancer_security_group_id is None

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from tests.moto_server import MotoServer
 
 LABS = Path(__file__).parent / "fixtures" / "labs"
-LAYOUTS = ("two-box", "own-exchange", "two-dcs")
+LAYOUTS = ("two-box", "own-exchange", "two-dcs", "cloud-lb")
 AD_MODES = ("rpc-dynamic", "rpc-fixed", "ipsec")
 
 

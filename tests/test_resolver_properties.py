@@ -49,6 +49,8 @@ options_strategy = st.builds(
     rpc_range=rpc_ranges(),
     phase=st.sampled_from(["setup", "operation"]),
     sql_views=st.booleans(),
+    load_balancer=st.sampled_from(["none", "cloud"]),
+    exchange_in_lab=st.booleans(),
     client_cidrs=cidrs,
     admin_cidrs=cidrs,
 )
@@ -75,13 +77,18 @@ def test_every_requested_port_is_allowed(options: Options) -> None:
     """Merging never loses a port: the configurable ports all reach their group."""
     ruleset = resolve(CATALOGUE, options)
     front = "crm-full-server" if options.topology == "full-server" else "crm-front-end"
-    assert any(
-        r.source == "clients"
-        and r.target == front
-        and r.protocol.value == "tcp"
-        and r.from_port <= options.web_port <= r.to_port
-        for r in ruleset.rules
-    )
+    # with a cloud balancer users reach it, and it reaches the front end, on the web port
+    hops = [("clients", front)]
+    if options.load_balancer == "cloud":
+        hops = [("clients", "cloud-load-balancer"), ("cloud-load-balancer", front)]
+    for source, target in hops:
+        assert any(
+            r.source == source
+            and r.target == target
+            and r.protocol.value == "tcp"
+            and r.from_port <= options.web_port <= r.to_port
+            for r in ruleset.rules
+        )
     sql_sources = {
         r.source
         for r in ruleset.rules

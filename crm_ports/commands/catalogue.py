@@ -55,7 +55,8 @@ Examples:
   crm-ports rules
   crm-ports rules --topology full-server --auth claims --format markdown
   crm-ports rules --lab labs/contoso-claims.yaml --format json -o rules.json
-  crm-ports rules --phase operation --no-https --client-cidr 192.168.10.0/24"""
+  crm-ports rules --phase operation --no-https --client-cidr 192.168.10.0/24
+  crm-ports rules --load-balancer cloud --exchange-in-lab --domain-controllers 2"""
 )
 @rule_options
 @format_option()

@@ -106,6 +106,7 @@ class AwsCrmFirewall(Construct):
         self._provider = provider
         self._prefix = logical_id_prefix
         members_name = next((g.name for g in rules.groups if g.is_members), None)
+        balancers = {g.name for g in rules.groups if g.is_balancer}
         self.groups: dict[str, AwsCrmGroup] = {}
         ordered = sorted(self.plan.security_groups, key=lambda s: s.group != members_name)
         for spec in ordered:
@@ -114,13 +115,20 @@ class AwsCrmFirewall(Construct):
                 spec.group,
                 spec=spec,
                 vpc_id=vpc_id,
+                # the ALB carries its own group only: it is no server of the lab
                 members_group=None
-                if spec.group == members_name
+                if spec.group == members_name or spec.group in balancers
                 else self.groups.get(members_name or ""),
                 provider=provider,
                 logical_id_prefix=logical_id_prefix,
                 lifecycle=self._quota_precondition(spec),
             )
+        balancer = next((self.groups[name] for name in sorted(balancers)), None)
+        self.load_balancer_security_group_id: str | None = (
+            None if balancer is None else balancer.security_group_id
+        )
+        """The security group to attach to the Application Load Balancer
+        (`load_balancer: cloud`); None without a cloud balancer."""
         # Rules: one batch for the whole firewall (see ResourceBatch for why).
         self.rules = ResourceBatch(self, "rules", provider=provider)
         self._rules()

@@ -36,7 +36,7 @@ from crm_ports.extra import ExtraRule
 from crm_ports.lab import Lab
 from crm_ports.model import Catalogue, Location
 from crm_ports.options import Options
-from crm_ports.placement import Host, Placement, check_hosts
+from crm_ports.placement import CLOUD_BALANCER_GROUP, Host, Placement, check_hosts
 from crm_ports.plans.aws import AwsPlan, plan_aws
 from crm_ports.plans.azure import AzurePlan, plan_azure
 from crm_ports.plans.text import TAG_PREFIX, resource_key
@@ -241,6 +241,12 @@ class AwsCrmLab(_DeclaredLab, Construct):
         self.rules = _DeferredBatch(self, "rules", provider=provider, fill=self._fill)
         self._filled = False
         self.members_security_group_id = self._group(self._model.members_group).id
+        # `load_balancer: cloud`: the group the Application Load Balancer carries.
+        self.load_balancer_security_group_id: str | None = (
+            self._group(CLOUD_BALANCER_GROUP).id
+            if self._model.options.load_balancer == "cloud"
+            else None
+        )
 
     # -- declaring ------------------------------------------------------------------------
     def add_host(self, name: str, *, roles: Sequence[str]) -> AwsCrmHost:

@@ -98,7 +98,12 @@ def plan_aws(ruleset: RuleSet, lab: str, *, egress: str = "allow-all", origin: s
     groups = []
     for group in ruleset.server_groups:
         roles = " ".join(group.roles)
-        what = f"every server of the lab ({roles})" if group.is_members else f"roles: {roles}"
+        if group.is_members:
+            what = f"every server of the lab ({roles})"
+        elif group.is_balancer:  # no instance carries it: the ALB does
+            what = "the Application Load Balancer in front of the web servers"
+        else:
+            what = f"roles: {roles}"
         groups.append(
             SecurityGroupSpec(
                 key=resource_key("sg", group.name),

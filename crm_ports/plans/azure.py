@@ -8,6 +8,13 @@ into 100-4095), so adding or removing a flow never renumbers the other rules; tw
 hashing to one slot are settled by name order and the later one takes the next free slot.
 An explicit deny of all other inbound traffic sits at 4096, the lowest priority Azure
 allows for custom rules and above its built-in AllowVnetInBound (65000).
+
+The cloud's load balancer (`load_balancer: cloud`) gets no ASG: Azure Load Balancer
+passes the client's address on, so a rule into the balancer becomes the same rule into
+each group it balances (the client rules stay), and a rule out of it becomes an allow
+from the `AzureLoadBalancer` service tag, the source of its health probes. Azure's own
+AllowAzureLoadBalancerInBound sits at 65001, behind the deny at 4096, so without that
+allow the probes fail ("Troubleshoot Azure Load Balancer health probe status").
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ DESCRIPTION_LIMIT = 140
 DESCRIPTION_CHARS = r"a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*'"
 DENY_ALL = "deny-all-other-inbound"
 PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "all": "*", "esp": "Esp"}
+LOAD_BALANCER_TAG = "AzureLoadBalancer"
 
 Tags = tuple[tuple[str, str], ...]
 
@@ -98,7 +106,23 @@ def assign_priorities(names: list[str]) -> dict[str, int]:
 def _ports(rules: list[Rule]) -> tuple[str, ...]:
     if any(r.protocol in PORTLESS for r in rules):
         return ("*",)
-    return tuple(str(r.ports) for r in sorted(rules, key=lambda r: r.ports))
+    # a rule reached both directly and through the balancer is listed once
+    return tuple(dict.fromkeys(str(r.ports) for r in sorted(rules, key=lambda r: r.ports)))
+
+
+def _buckets(ruleset: RuleSet) -> dict[tuple[str, str, str], list[Rule]]:
+    """(source, target, protocol) -> rules, with the balancer seen through as Azure does."""
+    balancers = {g.name for g in ruleset.groups if g.is_balancer}
+    behind = {b: sorted({r.target for r in ruleset.outbound(b)}) for b in balancers}
+    buckets: dict[tuple[str, str, str], list[Rule]] = defaultdict(list)
+    for rule in ruleset.rules:
+        if ruleset.group(rule.target).is_peer:
+            continue  # outbound to peers: Azure allows outbound by default
+        targets = behind[rule.target] if rule.target in balancers else [rule.target]
+        for target in targets:
+            if target != rule.source:
+                buckets[(rule.source, target, rule.protocol.value)].append(rule)
+    return buckets
 
 
 def plan_azure(ruleset: RuleSet, lab: str, *, origin: str = "") -> AzurePlan:
@@ -112,12 +136,9 @@ def plan_azure(ruleset: RuleSet, lab: str, *, origin: str = "") -> AzurePlan:
             (*base_tags, (f"{TAG_PREFIX}group", g.name), (f"{TAG_PREFIX}roles", "+".join(g.roles))),
         )
         for g in ruleset.server_groups
+        if not g.is_balancer
     )
-    buckets: dict[tuple[str, str, str], list[Rule]] = defaultdict(list)
-    for rule in ruleset.rules:
-        if ruleset.group(rule.target).is_peer:
-            continue  # outbound to peers: Azure allows outbound by default
-        buckets[(rule.source, rule.target, rule.protocol.value)].append(rule)
+    buckets = _buckets(ruleset)
     names = {key: f"{key[0]}.{key[1]}.{key[2]}" for key in buckets}
     too_long = [n for n in names.values() if len(n) > NAME_LIMIT]
     if too_long:
@@ -141,7 +162,12 @@ def plan_azure(ruleset: RuleSet, lab: str, *, origin: str = "") -> AzurePlan:
     for key, members in sorted(buckets.items()):
         source, target, protocol = key
         source_group = ruleset.group(source)
+        balancer = source_group.is_balancer
         services = ", ".join(dict.fromkeys(r.service.replace("+", ", ") for r in members))
+        if balancer:
+            prefixes: tuple[str, ...] = (LOAD_BALANCER_TAG,)
+        else:
+            prefixes = source_group.cidrs if source_group.is_peer else ()
         rules.append(
             NsgRuleSpec(
                 key=resource_key("nsr", names[key]),
@@ -150,14 +176,18 @@ def plan_azure(ruleset: RuleSet, lab: str, *, origin: str = "") -> AzurePlan:
                 direction="Inbound",
                 access="Allow",
                 protocol=PROTOCOLS[protocol],
-                source_group=None if source_group.is_peer else source,
-                source_prefixes=source_group.cidrs if source_group.is_peer else (),
+                source_group=None if source_group.is_peer or balancer else source,
+                source_prefixes=prefixes,
                 target_group=target,
                 port_ranges=_ports(members),
                 description=clean(
-                    f"{source} to {target}: {services}", DESCRIPTION_CHARS, DESCRIPTION_LIMIT
+                    f"{LOAD_BALANCER_TAG} ({source}) to {target}: {services}"
+                    if balancer
+                    else f"{source} to {target}: {services}",
+                    DESCRIPTION_CHARS,
+                    DESCRIPTION_LIMIT,
                 ),
-                rule_ids=tuple(sorted(r.id for r in members)),
+                rule_ids=tuple(sorted({r.id for r in members})),
                 source_peer=source if source_group.is_peer else None,
             )
         )

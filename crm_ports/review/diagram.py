@@ -134,9 +134,12 @@ def graph(head: RuleSet, base: RuleSet | None = None, title: str = "") -> Graph:
     members = next((g for g in head.groups if g.is_members), None)
     return Graph(
         title=title or head.topology,
-        servers=tuple(g for g in head.groups if not g.is_peer and not g.is_members),
+        servers=tuple(
+            g for g in head.groups if not g.is_peer and not g.is_members and not g.is_balancer
+        ),
         members=members,
-        peers=tuple(g for g in head.groups if g.is_peer),
+        # the cloud's load balancer is no server of the lab: drawn outside the box
+        peers=tuple(g for g in head.groups if g.is_peer or g.is_balancer),
         edges=tuple(out),
     )
 

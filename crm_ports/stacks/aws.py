@@ -90,6 +90,13 @@ class AwsLabStack(TerraformStack):
             value={g: firewall.security_group_ids_for(g) for g in sorted(firewall.groups)},
             description="Host group -> the security group ids its instances carry",
         )
+        if firewall.load_balancer_security_group_id is not None:
+            TerraformOutput(
+                self,
+                "load_balancer_security_group_id",
+                value=firewall.load_balancer_security_group_id,
+                description="The security group to attach to the lab's Application Load Balancer",
+            )
         TerraformOutput(self, "lab_vpc_id", value=vpc_id)
         TerraformOutput(self, "lab_subnet_id", value="${one(aws_subnet.lab[*].id)}")
         self.firewall = firewall

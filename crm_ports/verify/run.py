@@ -53,7 +53,7 @@ def folder_targets(
             continue
         lab = wanted.get(recorded.name, recorded)
         stack = read_stack(directory, overrides)
-        out.append(Target(lab, stack, firewall(stack), expected_reach(catalogue, lab)))
+        out.append(Target(lab, stack, firewall(stack), expected_reach(catalogue, lab, stack.cloud)))
     missing = sorted(set(wanted) - {t.lab.name for t in out})
     if missing:
         raise InputError(
