@@ -50,7 +50,11 @@ class MotoServer:
     def failed_requests(self, lines: int = 12) -> str:
         """The last requests moto answered with an error status, from its access log: what a
         failing Terraform run sent, for the assertion message."""
-        failed = [line for line in _tail(self.log, 100_000).splitlines() if _error_status(line)]
+        failed = [
+            line
+            for line in _tail(self.log, 100_000).splitlines()
+            if _error_status(line) or line.startswith("crm-ports-moto:")
+        ]
         return "\n".join(failed[-lines:]) or "(none)"
 
     def ec2(self, region: str = "us-east-1") -> Any:

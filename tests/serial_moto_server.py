@@ -8,6 +8,14 @@ group; this server does the same for all of moto, one request at a time. Connect
 threaded (HTTP/1.1 keep-alive, as ``moto_server`` has it), so a client holding an idle
 connection never blocks the others; only the work inside moto is serialized.
 
+One answer is made EC2's own: a revoke naming a rule id the group does not hold. EC2
+answers ``InvalidSecurityGroupRuleId.NotFound``, which the aws provider takes as "already
+gone" when it destroys an ``aws_vpc_security_group_*_rule``; moto 5.2.5 answers
+``InvalidPermission.NotFound``, which fails the destroy. Two destroys of the README's
+session failed that way under load, on a rule the state held since the apply (with this
+server serializing requests, so not a race inside moto); the request was most likely sent
+twice. Each such revoke is logged (``crm-ports-moto: ...``), and the tests print it.
+
 Run as a script with ``moto_server``'s own ``-H HOST -p PORT``: it imports nothing from
 this repository, because it runs in the emulator's temporary directory.
 """
@@ -16,10 +24,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from moto.ec2.exceptions import InvalidSecurityGroupRuleIdNotFoundError
+from moto.ec2.models.security_groups import SecurityGroupBackend
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -48,12 +59,36 @@ class OneAtATime:
                     close()
 
 
+def _revoke_as_ec2_does(direction: str) -> None:
+    """Wrap moto's revoke for one direction: unknown rule ids get EC2's error code."""
+    name = f"revoke_security_group_{direction}"
+    revoke = getattr(SecurityGroupBackend, name)
+
+    def revoke_by_id(self: SecurityGroupBackend, *args: Any, **kwargs: Any) -> None:
+        ids = kwargs.get("security_rule_ids") or []
+        if ids:
+            group = self.get_security_group_by_name_or_id(
+                kwargs["group_name_or_id"], kwargs.get("vpc_id")
+            )
+            held = {r.id for r in getattr(group, f"{direction}_rules", [])}
+            unknown = [i for i in ids if i not in held]
+            if group is not None and unknown:
+                print(f"crm-ports-moto: {name} of unknown rule ids {unknown}", file=sys.stderr)
+                sys.stderr.flush()
+                raise InvalidSecurityGroupRuleIdNotFoundError(unknown[0])
+        revoke(self, *args, **kwargs)
+
+    setattr(SecurityGroupBackend, name, revoke_by_id)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
     parser.add_argument("-p", "--port", type=int, required=True)
     args = parser.parse_args()
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs from it
+    _revoke_as_ec2_does("ingress")
+    _revoke_as_ec2_does("egress")
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host,

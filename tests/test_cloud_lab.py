@@ -139,6 +139,20 @@ def test_cloud_lab_each_mode_synthesizes_checks_and_applies(
     assert from_alb == {(80, 80), (443, 443)}
     esp = [r for r in live["SecurityGroupRules"] if r["IpProtocol"] == "50"]
     assert esp == []  # ESP is between the DCs only
+    # ipsec, applied last: the two DCs admit each other's ESP (IP protocol 50, no ports),
+    # one rule each way, and no other group carries it.
+    lab_rules = ec2.describe_security_group_rules(
+        Filters=[{"Name": "tag:crm-ports:lab", "Values": ["cloud-lb"]}]
+    )["SecurityGroupRules"]
+    groups = outputs["security_group_ids"]["value"]
+    dcs = {groups["domain-controller"], groups["domain-controller-2"]}
+    esp_between = {
+        (r["GroupId"], r.get("ReferencedGroupInfo", {}).get("GroupId"))
+        for r in lab_rules
+        if r["IpProtocol"] == "50" and not r["IsEgress"]
+    }
+    assert esp_between == {(a, b) for a in dcs for b in dcs if a != b}
+    assert all(r["FromPort"] == -1 for r in lab_rules if r["IpProtocol"] == "50")
 
     # The audit reads the same moto gap back (it is not re-applied here: that would modify
     # a hundred rules one request at a time, and moto refuses it on all-traffic rules), and
