@@ -55,7 +55,7 @@ synth: setup-synth
 # The second pass runs the tests marked `flavoured` (constructs, snapshots, end to end) on
 # CDK Terrain: one CDK flavour per process, so it cannot share the first pass's workers.
 test: setup setup-node setup-system
-	$(BIN)/python -m pytest -n 2 --durations=15
+	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
 	CRM_PORTS_CDK=cdktn $(BIN)/python -m pytest -n 2 -m flavoured
 
 bench: setup
