@@ -8,11 +8,10 @@ adding up. Commands that do not synthesize never call this, so they never start 
 
 The background thread imports the CDK flavour's package (cdktf or cdktn, neither of which
 imports crm_ports) at once, before the main thread loads anything of ours, so Node starts
-as early as it can. Only once the main
-thread has imported the modules planning needs (`load_planning()`) does the thread go
-on to the stack modules: by then every module of ours that both import is whole, so the
-two threads never import the same module of ours at once and neither can wait on the
-other's half-finished import.
+as early as it can. Only once the main thread has imported the modules planning needs
+(`load_planning()`) does the thread go on to the stack modules: by then every module of
+ours that both import is whole, so the two threads never import the same module of ours
+at once and neither can wait on the other's half-finished import.
 
 A failure in the background import is not reported there: `finish()` waits for it, and
 the main thread's own `import cdktf` then raises it as usual. Bad input found while the
