@@ -50,7 +50,7 @@ setup-system:
 
 synth: setup-synth
 	@echo "make synth: synthesizing the default labs into cdktf.out/"
-	$(BIN)/crm-ports synth
+	$(BIN)/python -O -m crm_ports synth
 
 # The second pass runs the tests marked `flavoured` (constructs, snapshots, end to end) on
 # CDK Terrain: one CDK flavour per process, so it cannot share the first pass's workers.

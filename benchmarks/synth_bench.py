@@ -43,6 +43,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import statistics
 import subprocess
 import sys
@@ -169,25 +170,6 @@ def _case_labs(count: int) -> Callable[[Path, Mark], None]:
     return run
 
 
-def stable_stringify(value: Any, level: int = 0, space: str = "  ") -> str:
-    """`json-stable-stringify(value, {space: 2})`, which cdktf uses for cdk.tf.json and
-    manifest.json: sorted keys, and empty objects/arrays still broken over two lines."""
-    indent = "\n" + space * level
-    if isinstance(value, dict):
-        items = [
-            f"{indent}{space}{json.dumps(k, ensure_ascii=False)}: "
-            f"{stable_stringify(v, level + 1, space)}"
-            for k, v in sorted(value.items())
-        ]
-        return "{" + ",".join(items) + indent + "}"
-    if isinstance(value, list):
-        items = [f"{indent}{space}{stable_stringify(v, level + 1, space)}" for v in value]
-        return "[" + ",".join(items) + indent + "]"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return json.dumps(value, ensure_ascii=False)
-
-
 def _case_to_terraform(outdir: Path, mark: Mark) -> None:
     """What `app.synth()` does for our stacks, minus `prepareStack()`'s first pass over
     every element (one Python callback per resource): per stack, validations, a manifest
@@ -197,6 +179,7 @@ def _case_to_terraform(outdir: Path, mark: Mark) -> None:
     from crm_ports.stacks.azure import AzureLabStack
     from crm_ports.app import METADATA_FILE
     from crm_ports.stacks.common import stack_metadata
+    from crm_ports.shards import stable_stringify
     from cdktf import App, TerraformStack
 
     mark("import")
@@ -371,10 +354,18 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def app_flags() -> list[str]:
+    """The interpreter flags of `cdktf.json`'s app (`-O`: no jsii argument type checks),
+    which every synthesis case runs with, the empty floor included, so the cases compare
+    what `cdktf synth` runs."""
+    words = shlex.split(json.loads((REPO / "cdktf.json").read_text(encoding="utf-8"))["app"])
+    return words[1 : words.index("-m")]
+
+
 def measure(name: str, outdir: Path) -> dict[str, Any]:
     """Run one case in a child process; wall time, memory, and the child's own report."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        command = [sys.executable, __file__, "--child", name, "--out", str(outdir)]
+        command = [sys.executable, *app_flags(), __file__, "--child", name, "--out", str(outdir)]
         start = time.perf_counter()
         child = subprocess.Popen(command, stdout=out, stderr=err, env=_child_env(), cwd=REPO)
         sampler = TreeSampler(child.pid)
@@ -508,6 +499,8 @@ def _spread(values: Sequence[float]) -> dict[str, Any]:
 
 
 def summarize(name: str, runs: list[dict[str, Any]], resources: int, stacks: int) -> dict[str, Any]:
+    from crm_ports import shards
+
     first = runs[0]
     totals = {r["jsii"]["total"] for r in runs}
     return {
@@ -516,6 +509,8 @@ def summarize(name: str, runs: list[dict[str, Any]], resources: int, stacks: int
         "experiment": CASES[name].experiment,
         "stacks": stacks,
         "resources": resources,
+        # processes that synthesized (crm_ports.shards), on this machine
+        "jobs": 1 if name in ("empty", "bindings") else shards.job_count(stacks),
         "wall_s": _spread([r["wall_s"] for r in runs]),
         "cpu_s": _spread([r["cpu_s"] for r in runs]),
         "phases_s": {

@@ -14,12 +14,12 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.lab import Lab, default_labs, load_lab
-from crm_ports.model import Catalogue
-from crm_ports.resolver import resolve_lab
-from crm_ports.ruleset import RuleSet
+if TYPE_CHECKING:  # imported where used, so `main` can start Node before they load
+    from crm_ports.lab import Lab
+    from crm_ports.model import Catalogue
+    from crm_ports.ruleset import RuleSet
 
 METADATA_FILE = "crm-ports.json"
 LABS_ENV = "CRM_PORTS_LABS"
@@ -37,6 +37,9 @@ class StackPlan:
 
 def plan_stacks(labs: Sequence[Lab], catalogue: Catalogue | None = None) -> list[StackPlan]:
     """Resolve every lab first (pure Python): bad input fails before Node starts."""
+    from crm_ports.catalogue import load_catalogue
+    from crm_ports.resolver import resolve_lab
+
     cat = catalogue or load_catalogue()
     out: list[StackPlan] = []
     seen: dict[str, str] = {}
@@ -78,26 +81,36 @@ def synth_app(
     stacks: Sequence[StackPlan],
     outdir: Path,
     progress: Callable[[str], None] = lambda _line: None,
+    jobs: int | None = None,
 ) -> list[Path]:
     """Build and synthesize the stacks into `outdir` (created by the caller); returns the
-    stack directories written."""
-    from crm_ports import warmup
+    stack directories written. Many stacks are shared among `jobs` processes (default:
+    `crm_ports.shards.job_count`); the output is the same either way."""
+    import shutil
 
-    warmup.finish()  # the stack modules may be importing on another thread
-    from crm_ports.cdk import App
-    from crm_ports.stacks.aws import AwsLabStack
-    from crm_ports.stacks.azure import AzureLabStack
+    from crm_ports import shards
     from crm_ports.stacks.common import stack_metadata
 
-    # Absolute: jsii's Node process keeps the working directory it started in, which need
-    # not be ours now (a long-lived Python process, the tests). No path reaches the output.
-    app = App(outdir=str(outdir.resolve()))
-    for index, stack in enumerate(stacks, 1):
-        kind = AwsLabStack if stack.cloud == "aws" else AzureLabStack
-        kind(app, stack.name, lab=stack.lab, rules=stack.rules)
-        progress(f"[{index}/{len(stacks)}] built {stack.name} ({len(stack.rules.rules)} rules)")
-    progress(f"synthesizing {len(stacks)} stack(s)")
-    app.synth()
+    shares = shards.split(stacks, shards.job_count(len(stacks), jobs))
+    workers: list[shards.Worker] = []
+    scratch = shards.scratch_folder(outdir) if len(shares) > 1 else None
+    try:
+        if scratch is not None:
+            workers = shards.start(shares[1:], scratch)
+            progress(
+                f"{len(stacks) - len(shares[0])} of {len(stacks)} stacks go to "
+                f"{len(workers)} more process(es)"
+            )
+        build_and_synth(shares[0], outdir, progress)
+        if workers:
+            progress(f"waiting for {len(workers)} more process(es)")
+            shards.collect(workers, outdir)
+    except BaseException:
+        shards.stop(workers)
+        raise
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     written = []
     for stack in stacks:
         directory = outdir / "stacks" / stack.name
@@ -108,7 +121,33 @@ def synth_app(
     return written
 
 
+def build_and_synth(
+    stacks: Sequence[StackPlan],
+    outdir: Path,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> None:
+    """One cdktf App holding `stacks`, synthesized into `outdir` (cdk.tf.json, manifest)."""
+    from crm_ports import warmup
+
+    warmup.finish()  # the stack modules may be importing on another thread
+    from crm_ports.cdk import App
+    from crm_ports.stacks.aws import AwsLabStack
+    from crm_ports.stacks.azure import AzureLabStack
+
+    # Absolute: jsii's Node process keeps the working directory it started in, which need
+    # not be ours now (a long-lived Python process, the tests). No path reaches the output.
+    app = App(outdir=str(outdir.resolve()))
+    for index, stack in enumerate(stacks, 1):
+        kind = AwsLabStack if stack.cloud == "aws" else AzureLabStack
+        kind(app, stack.name, lab=stack.lab, rules=stack.rules)
+        progress(f"[{index}/{len(stacks)}] built {stack.name} ({len(stack.rules.rules)} rules)")
+    progress(f"synthesizing {len(stacks)} stack(s)")
+    app.synth()
+
+
 def labs_from_environment() -> list[Lab]:
+    from crm_ports.lab import default_labs, load_lab
+
     paths = [p for p in os.environ.get(LABS_ENV, "").split(os.pathsep) if p]
     return [load_lab(Path(p)) for p in paths] if paths else list(default_labs())
 
@@ -118,20 +157,27 @@ def main() -> None:
     standard output, which cdktf-cli shows as information (standard error reads as an
     error there); bad input is one line on standard error and exit 2."""
     from crm_ports import warmup
-    from crm_ports.cli import fail
     from crm_ports.errors import InputError
-    from crm_ports.state import refuse_state_inside
 
     outdir = Path(os.environ.get("CDKTF_OUTDIR", "cdktf.out"))
     try:
-        refuse_state_inside(outdir)
-        with warmup.overlapping():  # Node starts while the labs are loaded and planned
+        # First thing: Node starts while the rest of ours loads and the labs are planned;
+        # on the way out, however planning ends, it waits for Node.
+        with warmup.overlapping():
+            from crm_ports.state import refuse_state_inside
+
+            refuse_state_inside(outdir)
             stacks = plan_stacks(labs_from_environment())
+            from crm_ports.shards import job_count
+
+            jobs = job_count(len(stacks))  # a bad CRM_PORTS_JOBS fails here
     except InputError as exc:
+        from crm_ports.cli import fail
+
         fail(str(exc))
         sys.exit(2)
     outdir.mkdir(parents=True, exist_ok=True)
-    synth_app(stacks, outdir, progress=lambda line: print(line, flush=True))
+    synth_app(stacks, outdir, progress=lambda line: print(line, flush=True), jobs=jobs)
 
 
 if __name__ == "__main__":

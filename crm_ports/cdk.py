@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # mypy checks against cdktf; cdktn's Python API is a superset
     from cdktf import App as App
     from cdktf import AzurermBackend as AzurermBackend
     from cdktf import Fn as Fn
+    from cdktf import IResolvable as IResolvable
     from cdktf import ITerraformDependable as ITerraformDependable
     from cdktf import LocalBackend as LocalBackend
     from cdktf import Precondition as Precondition

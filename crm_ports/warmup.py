@@ -61,8 +61,11 @@ def load_planning() -> None:
     the background thread go on to the stack modules."""
     try:
         import crm_ports.app
+        import crm_ports.catalogue
+        import crm_ports.lab
         import crm_ports.plans.aws
-        import crm_ports.plans.azure  # noqa: F401
+        import crm_ports.plans.azure
+        import crm_ports.resolver  # noqa: F401
     finally:
         _planning.set()
 

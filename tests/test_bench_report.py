@@ -39,9 +39,21 @@ DOCUMENT: dict[str, Any] = {
 
 def test_scaling_slope_is_the_cost_of_each_added_lab() -> None:
     rows = scaling_table(DOCUMENT)
-    assert rows[2].startswith("| 1 | 109 | 1.50 | 1.60 | 170 | 80 | - |")
+    assert rows[2].startswith("| 1 | 1 | 109 | 1.50 | 1.60 | 170 | 80 | - |")
     # from 1 to 10 labs: 0.9 s, 0.9 s CPU and 6 MB more over 9 labs
-    assert rows[3] == "| 10 | 1090 | 2.40 | 2.50 | 176 | 764 | 100 / 100 / 0.67 |"
+    assert rows[3] == "| 10 | 1 | 1090 | 2.40 | 2.50 | 176 | 764 | 100 / 100 / 0.67 |"
+
+
+def test_with_workers_memory_is_the_sampled_tree_and_round_trips_the_first_process() -> None:
+    sharded = _case("labs-100", 100, 7.5, 13.0, 260.0) | {"jobs": 2}
+    sharded["peak_rss_mb"] = sharded["peak_rss_mb"] | {"sampled_tree": 420.0}
+    rows = scaling_table(DOCUMENT | {"cases": [*DOCUMENT["cases"], sharded]})
+    # the workers' high-water marks are gone when the case reports: the sampled peak
+    # counts them; 90 labs added cost (420 - 176) / 90 MB each
+    assert rows[4] == (
+        "| 100 | 2 | 10900 | 7.50 | 13.00 | 420 (sampled) | 7604 (first process) "
+        "| 57 / 117 / 2.71 |"
+    )
 
 
 def test_ratios_are_against_the_empty_app_of_the_same_run() -> None:

@@ -96,6 +96,17 @@ def test_byte_identical_from_another_directory(default_out: Path, tmp_path: Path
         assert str(REPO).encode() not in content and str(tmp_path).encode() not in content
 
 
+def test_several_processes_write_the_same_output(default_out: Path, tmp_path: Path) -> None:
+    """Four stacks over three processes (shares of 2, 1, 1; `crm_ports.shards`): the same
+    bytes as one process wrote, manifest included, and no worker folder left behind."""
+    result = _synth_in(tmp_path, "--jobs", "3", "--out", "out")
+    assert result.returncode == 0, result.stderr
+    assert "2 of 4 stacks go to 2 more process(es)" in result.stderr
+    assert _tree(tmp_path / "out") == _tree(default_out)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["manifest.json", "stacks"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 def test_the_lab_file_points_the_provider_at_an_emulator(tmp_path: Path) -> None:
     lab = tmp_path / "emulated.yaml"
     lab.write_text(

@@ -23,6 +23,7 @@ from crm_ports.commands.common import catalogue, given_flags, option_flags
 from crm_ports.errors import InputError
 from crm_ports.lab import Lab, default_labs, load_lab
 from crm_ports.options import Options, build
+from crm_ports.shards import JOBS_ENV, STACKS_PER_JOB
 
 
 @click.command(
@@ -33,6 +34,7 @@ Examples:
   crm-ports synth --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml
   crm-ports synth --auth claims --email pop3-smtp       # both default labs, these options
   crm-ports synth --topology full-server --out build/cdktf.out
+  crm-ports synth --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml --jobs 2
   CRM_PORTS_CDK=cdktn crm-ports synth     # on CDK Terrain: pip install 'crm-ports[cdktn]'
 Then deploy with the same lab files, which say where each lab goes (aws.endpoint_url for
 an emulator) and where its state lives (backend:, else terraform.<stack>.tfstate beside
@@ -54,6 +56,13 @@ the output folder):
     show_default=True,
     help="Output folder; stacks land in OUT/stacks/<cloud>-<lab>/cdk.tf.json.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Processes that synthesize at once (default: one per core, for every "
+    f"{STACKS_PER_JOB} stacks; env {JOBS_ENV}). The output is the same for any number.",
+)
 @click.option("--aws-endpoint-url", default=None, hidden=True, expose_value=True)
 @option_flags
 @click.pass_context
@@ -62,6 +71,7 @@ def synth(
     /,
     lab_paths: tuple[Path, ...],
     out: Path,
+    jobs: int | None,
     aws_endpoint_url: str | None,
     **values: Any,
 ) -> int:
@@ -110,7 +120,7 @@ def synth(
         ) from None
     try:
         report = lambda line: click.echo(line, err=True)  # noqa: E731
-        synth_app(stacks, scratch, progress=report)
+        synth_app(stacks, scratch, progress=report, jobs=jobs)
         for source in sorted(p for p in scratch.rglob("*") if p.is_file()):
             target = out / source.relative_to(scratch)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -46,7 +46,8 @@ class RuleChange:
     @property
     def rule(self) -> Rule:
         found = self.head or self.base
-        assert found is not None
+        if found is None:  # an explicit check: the app may run with `python -O`
+            raise ValueError(f"change of {self.rule_id} has neither a base nor a head rule")
         return found
 
     def words(self) -> str:

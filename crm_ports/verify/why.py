@@ -35,7 +35,8 @@ def parse_packet(text: str) -> Packet:
     if port > MAX_PORT:
         raise InputError("command line", "why", "PROTO/PORT", f"port {port} is outside 0-65535")
     protocol = match.group(1).lower()
-    assert protocol in PROTOCOLS
+    if protocol not in PROTOCOLS:  # the pattern only matches these; kept under `python -O`
+        raise InputError("command line", "why", "PROTO/PORT", f"'{text}': unknown protocol")
     return Packet(protocol, port)
 
 

@@ -19,12 +19,14 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from constructs import Construct
 
 from crm_ports.cdk import (
+    IResolvable,
     ITerraformDependable,
     TerraformElement,
     TerraformProvider,
     TerraformProviderGeneratorMetadata,
     TerraformResource,
     TerraformResourceLifecycle,
+    Token,
 )
 
 __all__ = [
@@ -173,8 +175,10 @@ class ResourceBatch(TerraformElement):
     callbacks, about 0.5 ms each over the Python-Node pipe. A lab's rules are nine in ten
     of its resources and nobody holds a reference to one, so they are rendered here:
     attributes are plain Python dicts (cdktf tokens inside them resolve as usual), and
-    the whole batch reaches Node in one callback per synthesis pass. Resources other code
-    refers to (security groups, ASGs, the NSG) stay `JsonResource`s.
+    the whole batch reaches Node once: the first synthesis pass hands it over as one
+    `Token.as_any` value, which lives on the Node side, and every later pass (cdktf
+    resolves each element twice) answers with a reference to it, until the batch changes.
+    Resources other code refers to (security groups, ASGs, the NSG) stay `JsonResource`s.
     """
 
     def __init__(
@@ -184,6 +188,7 @@ class ResourceBatch(TerraformElement):
         self._crm_provider = None if provider is None else provider.fqn
         self._crm_resources: dict[str, dict[str, dict[str, Any]]] = {}
         self._crm_overrides: list[tuple[str, str, list[str], Any]] = []
+        self._crm_on_node: IResolvable | None = None  # the batch as last sent to Node
 
     def add(
         self,
@@ -202,6 +207,7 @@ class ResourceBatch(TerraformElement):
         if self._crm_provider is not None:
             body["provider"] = self._crm_provider
         bucket[logical_id] = body
+        self._crm_on_node = None
 
     def override_resource(
         self, terraform_type: str, logical_id: str, path: str, value: Any
@@ -212,13 +218,15 @@ class ResourceBatch(TerraformElement):
         if not path or any(not part for part in path.split(".")):
             raise ValueError(f"invalid override path {path!r}")
         self._crm_overrides.append((terraform_type, logical_id, path.split("."), value))
+        self._crm_on_node = None
 
     @property
     def resources(self) -> Mapping[str, Mapping[str, Mapping[str, Any]]]:
         """type -> logical id -> body, as synthesized (no jsii call)."""
         return self._crm_resources
 
-    def to_terraform(self) -> Any:
+    def rendered(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """type -> logical id -> body with the overrides applied (no jsii call)."""
         resources = self._crm_resources
         if self._crm_overrides:
             resources = copy.deepcopy(resources)
@@ -229,4 +237,9 @@ class ResourceBatch(TerraformElement):
                 for part in parts[:-1]:
                     body = body.setdefault(part, {})
                 body[parts[-1]] = _plain(value)
-        return {"resource": resources}
+        return resources
+
+    def to_terraform(self) -> Any:
+        if self._crm_on_node is None:
+            self._crm_on_node = Token.as_any(self.rendered())
+        return {"resource": self._crm_on_node}
