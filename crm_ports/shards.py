@@ -6,8 +6,8 @@ refer to each other, so a long list of them splits cleanly: the calling process 
 first share on the Node it has already started, and worker processes (`python -m
 crm_ports.shards OUTDIR`, the planned stacks pickled on standard input) build the others
 into folders of their own at the same time. Their stack folders are then moved beside the
-caller's and their entries merged into its `manifest.json`, written the way cdktf writes
-it, so the output is byte for byte what one process would have written.
+caller's and their entries merged into its `manifest.json`, written the way the CDK
+flavour writes it, so the output is byte for byte what one process would have written.
 
 A worker costs a Node start (about a second) and 150 MB, so one is only worth it for
 `STACKS_PER_JOB` stacks or more; the four default stacks stay in one process.
@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,7 +140,18 @@ def collect(workers: Sequence[Worker], outdir: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(worker.outdir / "stacks" / name, target)
             manifest["stacks"][name] = entry
-    (outdir / MANIFEST).write_text(stable_stringify(manifest), encoding="utf-8")
+    (outdir / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
+
+
+def manifest_text(manifest: Mapping[str, Any]) -> str:
+    """`manifest.json` as this process's CDK writes it: both sort keys and indent by two,
+    but cdktf's json-stable-stringify breaks empty arrays and objects over two lines
+    where cdktn's safe-stable-stringify writes `[]` and `{}`, as Python's json does."""
+    from crm_ports.cdk import flavour
+
+    if flavour() == "cdktf":
+        return stable_stringify(manifest)
+    return json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def _read(path: Path) -> dict[str, Any]:

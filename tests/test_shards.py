@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from crm_ports import shards
-from crm_ports.app import plan_stacks
+from crm_ports.app import plan_stacks, synth_app
 from crm_ports.errors import InputError
 from crm_ports.lab import default_labs
 from tests.conftest import REPO
@@ -104,3 +104,23 @@ def test_the_cdktf_app_refuses_a_bad_jobs_variable(tmp_path: Path) -> None:
         f"crm-ports: error: {shards.JOBS_ENV}: 'many' is not a whole number of processes >= 1"
     ]
     assert not (tmp_path / "o").exists()
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+@pytest.mark.flavoured
+def test_shares_write_what_one_process_writes_on_this_flavour(tmp_path: Path) -> None:
+    """On cdktf and, in the CRM_PORTS_CDK=cdktn pass, on cdktn, whose manifest writer
+    differs (`[]` on one line): the merged manifest must be the flavour's own bytes."""
+    stacks = plan_stacks(list(default_labs()))
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()  # synth_app writes into a folder its caller made
+    synth_app(stacks, tmp_path / "one", jobs=1)
+    lines: list[str] = []
+    synth_app(stacks, tmp_path / "two", progress=lines.append, jobs=2)
+    assert "2 of 4 stacks go to 1 more process(es)" in lines
+    assert _tree(tmp_path / "two") == _tree(tmp_path / "one")
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["manifest.json", "stacks"]
