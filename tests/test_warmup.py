@@ -48,6 +48,32 @@ def test_bad_input_during_warmup_is_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
+def test_the_cdktf_app_starts_node_first_and_still_fails_in_one_line(tmp_path: Path) -> None:
+    """`cdktf.json`'s app starts Node before its own modules load; bad input found while
+    it starts is one line and exit 2, with no output folder, and Node is waited for."""
+    lab = tmp_path / "half.yaml"
+    lab.write_text(UNPLACED, encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-O", "-m", "crm_ports.app"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "CRM_PORTS_LABS": str(lab),
+            "CDKTF_OUTDIR": "o",
+        },
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("crm-ports: error: "), result.stderr
+    assert "sql-server" in lines[0]
+    assert not (tmp_path / "o").exists()
+
+
 def test_start_is_once_and_finish_without_start_is_harmless() -> None:
     code = (
         "import sys, threading; from crm_ports import warmup\n"
