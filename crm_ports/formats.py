@@ -12,7 +12,6 @@ dependency as the reference.
 from __future__ import annotations
 
 import io
-import json
 import textwrap
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +20,8 @@ FORMATS = ("table", "json", "markdown", "csv")
 
 
 def to_json(data: Any) -> str:
+    import json  # only for JSON output
+
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

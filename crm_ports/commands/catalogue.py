@@ -19,7 +19,6 @@ from crm_ports.commands.common import (
     rule_options,
     ruleset_from,
 )
-from crm_ports.lab import load_lab
 from crm_ports.model import Catalogue
 from crm_ports.options import SPEC_BY_NAME, SPECS, Options, OptionSpec, parser_for
 from crm_ports.resolver import resolve
@@ -162,8 +161,10 @@ def validate(ctx: click.Context, /, paths: tuple[Path, ...]) -> int:
     catalogue; any other YAML file as a lab file (resolved against the built-in catalogue)."""
     for path in paths:
         if path.is_file() and not _is_catalogue_file(path):
-            lab = load_lab(path)
             from crm_ports.app import plan_stacks
+            from crm_ports.lab import load_lab
+
+            lab = load_lab(path)
 
             plan_stacks([lab], catalogue(ctx))  # resolves, then checks each cloud's limits
             click.echo(f"{yamlio.display_name(path)}: lab '{lab.name}' is valid")
