@@ -48,18 +48,13 @@ def _files(directory: Path) -> list[tuple[str, bytes]]:
     files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
     if not files:
         raise InputError(yamlio.display_name(directory), "", "", "no .yaml files in catalogue")
+    # Files of the built-in catalogue are named as in the repository, wherever installed.
+    builtin = directory.resolve() == default_catalogue_dir().resolve()
     out = []
     for path in files:
-        shown = _shown(directory, path)
+        shown = f"catalog/{path.name}" if builtin else yamlio.display_name(path)
         out.append((shown, yamlio.read(path, shown)))
     return out
-
-
-def _shown(directory: Path, path: Path) -> str:
-    """Files of the built-in catalogue are named as in the repository, wherever installed."""
-    if directory.resolve() == default_catalogue_dir().resolve():
-        return f"catalog/{path.name}"
-    return yamlio.display_name(path)
 
 
 def load_catalogue(path: Path | None = None) -> Catalogue:

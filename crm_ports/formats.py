@@ -17,6 +17,9 @@ from collections.abc import Sequence
 from typing import Any
 
 FORMATS = ("table", "json", "markdown", "csv")
+# `crm-ports diagram`'s own formats, here so that declaring the command's options does not
+# load the renderer (`crm_ports.review.diagram`).
+DIAGRAM_FORMATS = ("mermaid", "dot")
 
 
 def to_json(data: Any) -> str:
