@@ -20,6 +20,7 @@ from crm_ports.model import (
     EVERY_SERVER,
     REPEATABLE,
     Catalogue,
+    Citation,
     Flow,
     PortRange,
     Protocol,
@@ -280,6 +281,15 @@ def _merge(candidates: Iterable[_Candidate], catalogue: Catalogue) -> tuple[Rule
     counts: dict[str, int] = defaultdict(int)
     for span in spans:
         counts[base_id(span)] += 1
+    # Every rule names its services, flows and citations: look each up once by id rather
+    # than scanning the catalogue's tuples (`Catalogue.service` and friends) per rule.
+    services_by_id = {s.id: s for s in catalogue.services}
+    flows_by_id = {f.id: f for f in catalogue.flows}
+    sources_by_id = {s.id: s for s in catalogue.sources}
+
+    def cite(citation: Citation) -> str:  # as `Catalogue.cite`
+        return sources_by_id[citation.source].cite(citation.at)
+
     rules = []
     for span in spans:
         source, target, protocol, ports, services, flows = span
@@ -288,13 +298,13 @@ def _merge(candidates: Iterable[_Candidate], catalogue: Catalogue) -> tuple[Rule
             rule_id += f".{ports}"
         service_list = sorted(services)
         flow_list = sorted(flows)
-        names = ", ".join(catalogue.service(s).name for s in service_list)
-        titles = "; ".join(catalogue.flow(fid).title for fid in flow_list)
+        names = ", ".join(services_by_id[s].name for s in service_list)
+        titles = "; ".join(flows_by_id[fid].title for fid in flow_list)
         refs: set[str] = set()
         for fid in flow_list:
-            refs.update(catalogue.cite(c) for c in catalogue.flow(fid).cites)
+            refs.update(cite(c) for c in flows_by_id[fid].cites)
         for sid in service_list:
-            refs.update(catalogue.cite(c) for c in catalogue.service(sid).cites)
+            refs.update(cite(c) for c in services_by_id[sid].cites)
         rules.append(
             Rule(
                 id=rule_id,
