@@ -2,14 +2,19 @@
 
 Parsing YAML with line numbers (ruamel's round-trip loader) and checking it against the
 JSON schemas costs far more than any command's own work, and the inputs rarely change
-between two runs; so the finished value objects are pickled, keyed by a hash of
+between two runs; so the finished value objects are pickled, each entry with what it was
+built from:
 
 - every input file's bytes and the name errors and locations show for it,
-- the source of the modules that turn files into values (this package's top-level
-  modules and its schemas) and the Python version,
+- the code that turns files into values (the name, size and modification time of this
+  package's top-level modules and schemas, what Python itself checks before reusing a
+  `.pyc`) and the Python version,
 
-so an edited file or an upgraded crm-ports is a different key, never a stale hit. Only
-successful loads are stored: bad input is parsed again and reported as before.
+and a hit is an entry whose record equals the current one, byte for byte: an edited file
+or an upgraded crm-ports is never a stale hit. The entry's file name is only a CRC of that
+record, to find it (zlib: hashlib would load OpenSSL, a cost every command paid at start);
+two records sharing a name just take turns. Only successful loads are stored: bad input
+is parsed again and reported as before.
 
 Where: `$CRM_PORTS_CACHE_DIR`, else `$XDG_CACHE_HOME/crm-ports`, else
 `~/.cache/crm-ports`; never inside an output folder. `CRM_PORTS_CACHE=off` turns it off.
@@ -22,10 +27,10 @@ what this user's earlier runs wrote is no more trust than reading their catalogu
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import pickle
 import sys
+import zlib
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
@@ -50,44 +55,54 @@ def cache_dir() -> Path | None:
 
 
 @cache
-def code_fingerprint() -> str:
-    """Hash of the code that builds cached values: a new release, a local edit or another
-    Python is another key."""
-    digest = hashlib.sha256(sys.version.encode())
+def code_fingerprint() -> tuple[str, tuple[tuple[str, int, int], ...]]:
+    """The code that builds cached values, as Python checks a `.pyc` against its source:
+    a new release, a local edit or another Python is another record."""
     files = sorted(_PACKAGE.glob("*.py")) + sorted((_PACKAGE / "schema").glob("*.json"))
-    for path in files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    stats = [(path.name, path.stat()) for path in files]
+    return sys.version, tuple((name, st.st_size, st.st_mtime_ns) for name, st in stats)
 
 
-def key(kind: str, inputs: Sequence[tuple[str, bytes]]) -> str:
-    """The entry name for `inputs` (display name, content) as loaded into `kind`."""
-    digest = hashlib.sha256(f"{kind}\0{code_fingerprint()}\0".encode())
+Record = tuple[str, object, tuple[tuple[str, bytes], ...]]
+
+
+def record(kind: str, inputs: Sequence[tuple[str, bytes]]) -> Record:
+    """What a value of `kind` loaded from `inputs` (display name, content) was built from."""
+    return kind, code_fingerprint(), tuple(inputs)
+
+
+def key(entry: Record) -> str:
+    """The entry's file name: its kind and a CRC of its record."""
+    kind, code, inputs = entry
+    crc = zlib.crc32(repr((kind, code)).encode())
     for name, content in inputs:
-        digest.update(f"{len(name)}:{name}:{len(content)}:".encode())
-        digest.update(content)
-    return f"{kind}-{digest.hexdigest()[:40]}"
+        crc = zlib.crc32(f"{len(name)}:{name}:{len(content)}:".encode(), crc)
+        crc = zlib.crc32(content, crc)
+    return f"{kind}-{crc:08x}"
 
 
-def _read(path: Path) -> Any:
+def _read(path: Path, entry: Record) -> Any:
+    """The value stored for `entry`, or None."""
     try:
         with path.open("rb") as handle:
-            value = pickle.load(handle)
+            stored = pickle.load(handle)
     except FileNotFoundError:
         return None
     except Exception:  # a truncated, foreign or outdated entry is a miss, never an error
         return None
+    if not (isinstance(stored, tuple) and len(stored) == 2 and stored[0] == entry):
+        return None  # another record under the same name, or a foreign file
     with contextlib.suppress(OSError):
         os.utime(path)  # last use, for pruning
-    return value
+    return stored[1]
 
 
-def _write(folder: Path, name: str, value: object) -> None:
+def _write(folder: Path, name: str, entry: Record, value: object) -> None:
     import tempfile  # only on a miss
 
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((entry, value), protocol=pickle.HIGHEST_PROTOCOL)
         handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
         try:
             with os.fdopen(handle, "wb") as out:
@@ -121,10 +136,11 @@ def cached(
     folder = cache_dir()
     if folder is None:
         return build()
-    name = key(kind, inputs)
-    hit = _read(folder / f"{name}.pickle")
+    entry = record(kind, inputs)
+    name = key(entry)
+    hit = _read(folder / f"{name}.pickle", entry)
     if isinstance(hit, expected):
         return hit
     value = build()
-    _write(folder, name, value)
+    _write(folder, name, entry, value)
     return value

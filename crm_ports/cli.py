@@ -32,9 +32,9 @@ class LazyGroup(click.Group):
 
     # name -> (module, attribute, one-line help shown by --help without importing it)
     COMMANDS: ClassVar[dict[str, tuple[str, str, str]]] = {
-        "ports": ("crm_ports.commands.catalogue", "ports", "The catalogue as the seeds' tables."),
-        "rules": ("crm_ports.commands.catalogue", "rules", "The resolved rule set of a lab."),
-        "matrix": ("crm_ports.commands.catalogue", "matrix", "Group-by-group connectivity."),
+        "ports": ("crm_ports.commands.ports", "ports", "The catalogue as the seeds' tables."),
+        "rules": ("crm_ports.commands.rules", "rules", "The resolved rule set of a lab."),
+        "matrix": ("crm_ports.commands.matrix", "matrix", "Group-by-group connectivity."),
         "validate": ("crm_ports.commands.catalogue", "validate", "Check a catalogue or lab."),
         "diff": ("crm_ports.commands.review", "diff", "What a change does to rules and clouds."),
         "check": ("crm_ports.commands.review", "check", "Policy checks on rules and synth output."),

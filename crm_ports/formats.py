@@ -12,15 +12,19 @@ dependency as the reference.
 from __future__ import annotations
 
 import io
-import json
 import textwrap
 from collections.abc import Sequence
 from typing import Any
 
 FORMATS = ("table", "json", "markdown", "csv")
+# `crm-ports diagram`'s own formats, here so that declaring the command's options does not
+# load the renderer (`crm_ports.review.diagram`).
+DIAGRAM_FORMATS = ("mermaid", "dot")
 
 
 def to_json(data: Any) -> str:
+    import json  # only for JSON output
+
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 

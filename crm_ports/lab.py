@@ -14,7 +14,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crm_ports import yamlio
 from crm_ports.cache import cached
@@ -22,9 +22,11 @@ from crm_ports.errors import InputError
 from crm_ports.extra import ExtraRule
 from crm_ports.model import Location
 from crm_ports.options import Options, build
-from crm_ports.placement import Host, Placement
 from crm_ports.state import LOCAL, Backend, backend_from
 from crm_ports.yamlio import PathItem, field_path
+
+if TYPE_CHECKING:  # a lab's own hosts load their module where a lab file gives them
+    from crm_ports.placement import Placement
 
 CLOUDS = ("aws", "azure")
 TOPOLOGIES = ("full-server", "split-roles")
@@ -190,6 +192,8 @@ def _placement(doc: yamlio.Document, data: dict[str, Any]) -> Placement | None:
     raw = data.get("topology")
     if not isinstance(raw, dict):
         return None
+    from crm_ports.placement import Host, Placement
+
     hosts = tuple(
         Host(
             name=h["name"],

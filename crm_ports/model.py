@@ -136,6 +136,9 @@ class Condition:
 ALWAYS = Condition()
 
 EVERY_SERVER = "every-server"
+# The one role that may sit on two hosts: a second domain controller replicates with the
+# first through the firewall (seed 001, "Replicating traffic between domain controllers").
+REPEATABLE = ("domain-controller",)
 
 
 @dataclass(frozen=True)

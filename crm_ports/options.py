@@ -4,7 +4,6 @@ conditions and their validation, so the three can never disagree.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -239,6 +238,8 @@ def _cidrs(value: Any) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not items:
         raise ValueError("expected one or more CIDR ranges")
+    import ipaddress  # only where CIDRs are given: the defaults need no parsing
+
     out = []
     for item in items:
         try:

@@ -12,26 +12,33 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import TYPE_CHECKING, NamedTuple
 
 from crm_ports.errors import InputError
-from crm_ports.extra import add_extra_rules
-from crm_ports.lab import Lab
-from crm_ports.model import EVERY_SERVER, Catalogue, Flow, PortRange, Protocol, Topology
-from crm_ports.options import Options
-from crm_ports.placement import (
-    BALANCER_KIND,
+from crm_ports.model import (
+    EVERY_SERVER,
     REPEATABLE,
-    Placement,
-    cloud_balancer,
-    exchange_inside,
-    topology_for,
+    Catalogue,
+    Citation,
+    Flow,
+    PortRange,
+    Protocol,
+    Topology,
 )
+from crm_ports.options import Options
 from crm_ports.ruleset import Advisory, Group, Rule, RuleSet
+from crm_ports.variants import BALANCER_KIND, cloud_balancer, exchange_inside
+
+if TYPE_CHECKING:  # a lab, its own placement and its lab-local rules only reach `resolve_lab`
+    from crm_ports.lab import Lab
+    from crm_ports.placement import Placement
 
 
-@dataclass(frozen=True, order=True)
-class _Candidate:
+# The two records below live only inside one `resolve` call: named tuples, which compare,
+# hash and sort like a frozen dataclass with `order=True` over the same fields, cost a
+# fraction of one to define, and every command pays for defining its classes at import.
+class _Candidate(NamedTuple):
     source: str
     target: str
     protocol: Protocol
@@ -41,8 +48,7 @@ class _Candidate:
     flow: str
 
 
-@dataclass(frozen=True)
-class _Placement:
+class _Placement(NamedTuple):
     topology: Topology
     groups: tuple[Group, ...]
     group_of: dict[str, tuple[str, ...]]  # role id -> group names (active groups only)
@@ -55,8 +61,12 @@ def resolve_lab(catalogue: Catalogue, lab: Lab) -> RuleSet:
     """A lab's rule set: its own placement (when its options still name it; a
     `--topology` flag may have chosen a catalogue topology instead), then its
     lab-local rules. Every command that takes a lab comes through here."""
+    from crm_ports.extra import add_extra_rules
+
     placement = lab.placement
     if placement is not None and lab.options.topology == placement.name:
+        from crm_ports.placement import topology_for
+
         if any(t.id == placement.name for t in catalogue.topologies):
             raise InputError(
                 placement.origin,
@@ -271,6 +281,15 @@ def _merge(candidates: Iterable[_Candidate], catalogue: Catalogue) -> tuple[Rule
     counts: dict[str, int] = defaultdict(int)
     for span in spans:
         counts[base_id(span)] += 1
+    # Every rule names its services, flows and citations: look each up once by id rather
+    # than scanning the catalogue's tuples (`Catalogue.service` and friends) per rule.
+    services_by_id = {s.id: s for s in catalogue.services}
+    flows_by_id = {f.id: f for f in catalogue.flows}
+    sources_by_id = {s.id: s for s in catalogue.sources}
+
+    def cite(citation: Citation) -> str:  # as `Catalogue.cite`
+        return sources_by_id[citation.source].cite(citation.at)
+
     rules = []
     for span in spans:
         source, target, protocol, ports, services, flows = span
@@ -279,13 +298,13 @@ def _merge(candidates: Iterable[_Candidate], catalogue: Catalogue) -> tuple[Rule
             rule_id += f".{ports}"
         service_list = sorted(services)
         flow_list = sorted(flows)
-        names = ", ".join(catalogue.service(s).name for s in service_list)
-        titles = "; ".join(catalogue.flow(fid).title for fid in flow_list)
+        names = ", ".join(services_by_id[s].name for s in service_list)
+        titles = "; ".join(flows_by_id[fid].title for fid in flow_list)
         refs: set[str] = set()
         for fid in flow_list:
-            refs.update(catalogue.cite(c) for c in catalogue.flow(fid).cites)
+            refs.update(cite(c) for c in flows_by_id[fid].cites)
         for sid in service_list:
-            refs.update(catalogue.cite(c) for c in catalogue.service(sid).cites)
+            refs.update(cite(c) for c in services_by_id[sid].cites)
         rules.append(
             Rule(
                 id=rule_id,

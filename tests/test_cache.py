@@ -184,3 +184,70 @@ def test_catalogue_pickles_by_value(catalogue: Catalogue) -> None:
     import pickle
 
     assert pickle.loads(pickle.dumps(catalogue)) == catalogue
+
+
+# What each everyday command may not load once the cache is warm: parsing (the catalogue
+# builder, schemas, YAML), the modules of lab files it was not given, and the review
+# machinery of other commands. Each is a module that costs import time on every run.
+NOT_LOADED = {
+    "rules": {
+        "crm_ports.catalogue_build",
+        "crm_ports.validation",
+        "crm_ports.lab",
+        "crm_ports.state",
+        "crm_ports.placement",
+        "crm_ports.extra",
+        "crm_ports.review",
+    },
+    "check": {
+        "crm_ports.catalogue_build",
+        "crm_ports.placement",
+        "crm_ports.review.diagram",
+        "crm_ports.review.states",
+        "crm_ports.review.diff",
+        "subprocess",
+        "tarfile",
+    },
+    "diff": {
+        "crm_ports.catalogue_build",
+        "crm_ports.placement",
+        "crm_ports.review.checks",
+        "crm_ports.review.check_report",
+        "tarfile",
+        "tempfile",
+    },
+}
+NOT_LOADED["ports"] = NOT_LOADED["matrix"] = NOT_LOADED["rules"]
+
+
+@pytest.mark.parametrize("command", sorted(NOT_LOADED))
+def test_warm_commands_import_only_their_own_path(tmp_path: Path, command: str) -> None:
+    """A fresh process per command, as a user runs it, after one run has filled the
+    cache: the modules it never needs stay unloaded, and it still answers."""
+    labs = ["--base", "labs/contoso-claims.yaml", "--head", "labs/fabrikam-full-server.yaml"]
+    args = [command, *labs] if command == "diff" else [command]
+    code = (
+        "import contextlib, io, json, sys; from crm_ports.cli import run\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        f"    code = run({args!r})\n"
+        "print(json.dumps([code, sorted(sys.modules), len(out.getvalue())]))"
+    )
+    env = {**os.environ, "CRM_PORTS_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
+    cold, warm = (
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", code],
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=True,
+                env=env,
+            ).stdout
+        )
+        for _ in range(2)
+    )
+    assert warm[0] == cold[0] == (1 if command == "diff" else 0)
+    assert warm[2] == cold[2] > 0
+    assert "crm_ports.catalogue_build" in cold[1]  # the first run did parse
+    assert sorted(NOT_LOADED[command] & set(warm[1])) == []

@@ -1,4 +1,6 @@
-"""Commands over the catalogue and the resolved rules: ports, rules, matrix, validate."""
+"""`crm-ports validate`: catalogues and lab files checked, every topology and option
+combination resolved. (`ports`, `rules` and `matrix` have a module each, so that running
+one declares only its own options.)"""
 
 from __future__ import annotations
 
@@ -10,86 +12,10 @@ import click
 
 from crm_ports import yamlio
 from crm_ports.catalogue import SECTIONS, load_catalogue
-from crm_ports.commands.common import (
-    catalogue,
-    emit,
-    format_option,
-    lab_and_options,
-    output_option,
-    rule_options,
-    ruleset_from,
-)
-from crm_ports.lab import load_lab
+from crm_ports.commands.common import catalogue
 from crm_ports.model import Catalogue
 from crm_ports.options import SPEC_BY_NAME, SPECS, Options, OptionSpec, parser_for
 from crm_ports.resolver import resolve
-from crm_ports.views import render_matrix, render_ports, render_rules
-
-
-@click.command(
-    epilog="""\b
-Examples:
-  crm-ports ports
-  crm-ports ports --format markdown > PORTS.md
-  crm-ports ports --sql-port 1533 --web-port 5555 --format json"""
-)
-@rule_options
-@format_option()
-@output_option
-@click.pass_context
-def ports(
-    ctx: click.Context, /, lab_path: Path | None, fmt: str, output: Path | None, **values: Any
-) -> int:
-    """The catalogue as the seeds' tables: protocol, port, service, explanation, source.
-
-    Ports that an option sets (web, SQL, sandbox, RPC range) show the value for the
-    options given."""
-    _, options = lab_and_options(lab_path, values)
-    emit(render_ports(catalogue(ctx), options, fmt), output)
-    return 0
-
-
-@click.command(
-    epilog="""\b
-Examples:
-  crm-ports rules
-  crm-ports rules --topology full-server --auth claims --format markdown
-  crm-ports rules --lab labs/contoso-claims.yaml --format json -o rules.json
-  crm-ports rules --phase operation --no-https --client-cidr 192.168.10.0/24
-  crm-ports rules --load-balancer cloud --exchange-in-lab --domain-controllers 2"""
-)
-@rule_options
-@format_option()
-@output_option
-@click.pass_context
-def rules(
-    ctx: click.Context, /, lab_path: Path | None, fmt: str, output: Path | None, **values: Any
-) -> int:
-    """The resolved rule set: which group may reach which, on which ports, and why.
-
-    JSON is the stable interface: {"topology", "options", "groups", "rules"}, each rule
-    with id, from, to, protocol, from_port, to_port, service, description and refs."""
-    emit(render_rules(ruleset_from(ctx, lab_path, values), fmt), output)
-    return 0
-
-
-@click.command(
-    epilog="""\b
-Examples:
-  crm-ports matrix
-  crm-ports matrix --topology full-server --format markdown"""
-)
-@rule_options
-@format_option()
-@output_option
-@click.pass_context
-def matrix(
-    ctx: click.Context, /, lab_path: Path | None, fmt: str, output: Path | None, **values: Any
-) -> int:
-    """Group-by-group connectivity: what each host group may open towards each other one."""
-    emit(render_matrix(ruleset_from(ctx, lab_path, values), fmt), output)
-    return 0
-
 
 # Switches of the domain controllers' replication: their flows name only the domain
 # controller, so they vary in a table of their own (every topology, both Exchange
@@ -162,8 +88,10 @@ def validate(ctx: click.Context, /, paths: tuple[Path, ...]) -> int:
     catalogue; any other YAML file as a lab file (resolved against the built-in catalogue)."""
     for path in paths:
         if path.is_file() and not _is_catalogue_file(path):
-            lab = load_lab(path)
             from crm_ports.app import plan_stacks
+            from crm_ports.lab import load_lab
+
+            lab = load_lab(path)
 
             plan_stacks([lab], catalogue(ctx))  # resolves, then checks each cloud's limits
             click.echo(f"{yamlio.display_name(path)}: lab '{lab.name}' is valid")

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,11 +15,13 @@ from crm_ports import yamlio
 from crm_ports.catalogue import load_catalogue
 from crm_ports.errors import InputError
 from crm_ports.formats import FORMATS
-from crm_ports.lab import Lab, load_lab
 from crm_ports.model import Catalogue
 from crm_ports.options import SPECS, Options, build
 from crm_ports.resolver import resolve, resolve_lab
 from crm_ports.ruleset import RuleSet
+
+if TYPE_CHECKING:  # lab files load their module (settings, backends, placements) on demand
+    from crm_ports.lab import Lab
 
 F = Callable[..., Any]
 DEFAULTS = Options()
@@ -141,7 +143,11 @@ def given_flags(values: dict[str, Any]) -> dict[str, Any]:
 
 def lab_and_options(lab_path: Path | None, values: dict[str, Any]) -> tuple[Lab | None, Options]:
     given = given_flags(values)
-    lab = load_lab(lab_path) if lab_path is not None else None
+    lab = None
+    if lab_path is not None:
+        from crm_ports.lab import load_lab
+
+        lab = load_lab(lab_path)
     base = lab.options if lab is not None else None
     if not given and base is not None:
         return lab, base

@@ -1,6 +1,7 @@
 """Commands for reviewing a change: diff, check, diagram. None of them synthesizes, so
 none imports cdktf or starts Node. Each imports the review modules it uses when it runs:
-`check` never loads the git and tar handling of `diff`, nor `diff` the policy checks."""
+`check` never loads the git and tar handling of `diff`, nor `diff` the policy checks, nor
+either the diagram renderer."""
 
 from __future__ import annotations
 
@@ -21,10 +22,8 @@ from crm_ports.commands.common import (
     rule_options,
 )
 from crm_ports.errors import InputError
-from crm_ports.formats import to_json
-from crm_ports.lab import Lab
+from crm_ports.formats import DIAGRAM_FORMATS, to_json
 from crm_ports.resolver import resolve_lab
-from crm_ports.review.diagram import FORMATS as DIAGRAM_FORMATS
 from crm_ports.ruleset import RuleSet
 
 if TYPE_CHECKING:
@@ -81,6 +80,7 @@ Drawn = list[tuple[str, RuleSet, RuleSet | None]]
 
 
 def _one_lab(ctx: click.Context, lab_path: Path | None, values: dict[str, Any]) -> Subject:
+    from crm_ports.lab import Lab
     from crm_ports.review.checks import Subject
 
     lab, options = lab_and_options(lab_path, values)

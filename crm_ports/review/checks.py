@@ -17,7 +17,6 @@ Deliberate choices:
 
 from __future__ import annotations
 
-import ipaddress
 from abc import ABC
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -31,6 +30,7 @@ from crm_ports.options import Options
 from crm_ports.plans.aws import RULES_PER_GROUP, plan_aws
 from crm_ports.plans.azure import RULES_PER_NSG, plan_azure
 from crm_ports.plans.text import TAG_PREFIX
+from crm_ports.review.prefixes import internet_wide as internet_wide
 from crm_ports.review.resources import (
     AWS_EGRESS,
     AWS_INGRESS,
@@ -43,7 +43,6 @@ from crm_ports.ruleset import Rule, RuleSet, ports_text
 ERROR = "error"
 WARNING = "warning"
 NEAR_QUOTA = 0.9  # warn once a group uses this share of its quota
-INTERNET = frozenset({"*", "internet", "any", "0.0.0.0/0", "::/0"})
 ALL_PORTS = (0, 65535)
 
 Span = tuple[int, int]
@@ -226,15 +225,6 @@ def _azure_spans(attributes: dict[str, Any]) -> list[Span]:
         except ValueError:  # a hand-edited value we cannot read: judge it as every port
             return [ALL_PORTS]
     return spans
-
-
-def internet_wide(prefix: str) -> bool:
-    if prefix.strip().lower() in INTERNET:
-        return True
-    try:
-        return ipaddress.ip_network(prefix, strict=False).prefixlen == 0
-    except ValueError:
-        return False
 
 
 def _aws_sources(attributes: dict[str, Any]) -> list[str]:

@@ -18,10 +18,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from crm_ports.extra import is_extra
+from crm_ports.formats import DIAGRAM_FORMATS
 from crm_ports.ruleset import Group, Rule, RuleSet, ports_text
 
 BOX = "every-server"  # edge endpoint standing for the box of all server groups
-FORMATS = ("mermaid", "dot")
+FORMATS = DIAGRAM_FORMATS
 STATUS_COLOURS = {"added": "#1a7f37", "changed": "#bf8700", "removed": "#cf222e"}
 PROTOCOL_ORDER = {"tcp": 0, "udp": 1, "icmp": 2, "esp": 3, "all": 4}
 

@@ -13,10 +13,10 @@ from collections import defaultdict
 from typing import Any
 
 from crm_ports.extra import is_extra
-from crm_ports.review.checks import internet_wide
 from crm_ports.review.diagram import render as render_diagram
 from crm_ports.review.diff import CloudImpact, LabDiff, RuleChange
 from crm_ports.review.impact import ResourceChange, counts
+from crm_ports.review.prefixes import internet_wide
 from crm_ports.review.resources import plain
 
 CLOUD_NAMES = {"aws": "AWS", "azure": "Azure"}

@@ -13,8 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from crm_ports.review.checks import internet_wide
 from crm_ports.review.diagram import PROTOCOL_ORDER, ports_label
+from crm_ports.review.prefixes import internet_wide
 from crm_ports.ruleset import Rule, RuleSet, ports_text
 
 

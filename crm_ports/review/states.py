@@ -9,27 +9,30 @@ file read from a ref names it as `REF:path`, never by its temporary location.
 
 from __future__ import annotations
 
-import io
 import json
-import subprocess
-import tarfile
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from crm_ports import yamlio
 from crm_ports.catalogue import load_catalogue
 from crm_ports.errors import InputError
-from crm_ports.extra import ExtraRule
 from crm_ports.lab import CLOUDS, AwsSettings, Lab, Waiver, default_labs, load_lab, relocated
 from crm_ports.model import Catalogue, Location, PortRange, Protocol
-from crm_ports.placement import Host, Placement
 from crm_ports.plans.aws import EGRESS_MODES
 from crm_ports.resolver import resolve_lab
 from crm_ports.ruleset import RuleSet
+
+# Imported where they are used: `subprocess` where git runs, tar and temporary folders
+# where a git ref is read, placements and lab-local rules where a synthesized folder's
+# lab is read back. A review of two lab files needs none but the first.
+if TYPE_CHECKING:
+    import subprocess
+
+    from crm_ports.extra import ExtraRule
+    from crm_ports.placement import Placement
 
 WORKING_TREE = "working tree"
 STATE_FILE = "crm-ports.json"
@@ -100,6 +103,8 @@ def lab_file(path: Path, catalogue: Catalogue) -> State:
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    import subprocess
+
     try:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
     except FileNotFoundError:
@@ -139,6 +144,10 @@ def _ref_lab(path: Path, tmp: Path, ref: str) -> Lab:
 
 
 def git_ref(root: Path, ref: str) -> State:
+    import io
+    import tarfile
+    import tempfile
+
     listing = _git(root, "ls-tree", "--name-only", f"{ref}^{{commit}}")
     present = set(listing.stdout.decode().split())
     if CATALOGUE_DIR not in present:
@@ -207,6 +216,8 @@ def _placement(raw: Any, name: str, file: str, entry: str) -> Placement | None:
     def parse() -> Placement | None:
         if raw is None:
             return None
+        from crm_ports.placement import Host, Placement
+
         hosts = tuple(Host(h["name"], tuple(str(r) for r in h["roles"])) for h in raw)
         return Placement(name=name, hosts=hosts, origin=file)
 
@@ -215,6 +226,8 @@ def _placement(raw: Any, name: str, file: str, entry: str) -> Placement | None:
 
 def _extra_rules(raw: Any, file: str, entry: str) -> tuple[ExtraRule, ...]:
     def parse() -> tuple[ExtraRule, ...]:
+        from crm_ports.extra import ExtraRule
+
         out = []
         for item in raw or ():
             cited, _, line = str(item["cites"]).rpartition(":")
