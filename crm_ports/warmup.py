@@ -62,10 +62,12 @@ def load_planning() -> None:
     try:
         import crm_ports.app
         import crm_ports.catalogue
+        import crm_ports.extra
         import crm_ports.lab
         import crm_ports.plans.aws
         import crm_ports.plans.azure
-        import crm_ports.resolver  # noqa: F401
+        import crm_ports.resolver
+        import crm_ports.state  # noqa: F401
     finally:
         _planning.set()
 
