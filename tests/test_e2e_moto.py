@@ -1,7 +1,11 @@
-"""End to end against a moto server: `crm-ports synth` of a lab file whose
-`aws.endpoint_url` names the server, then `terraform init / apply`, a `plan` that shows
-no changes, `crm-ports audit aws` clean, tampering reported by the audit, and `destroy`
-leaving no group behind.
+"""End to end against a moto server, with the real `terraform`: peer ranges given at deploy
+time over the quota fail at plan time; and the helpers the other moto tests share (a lab
+file pointed at the server, `terraform init` with the stack's own backend, plan checks).
+
+The split-roles apply, audit, tampering and destroy that lived here are the README deploy
+session's (tests/test_deploy_readme.py), on its split-roles lab through cdktf-cli; the
+cloud lab (tests/test_cloud_lab.py) and two-box (tests/test_layout_snapshots.py) apply
+through plain terraform.
 
 Terraform comes from PATH and the aws provider from a local filesystem mirror
 (tests/tf_harness.py); missing either skips, or fails under CRM_PORTS_REQUIRE_TOOLS=1.
@@ -18,12 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.options import Options
-from crm_ports.plans.aws import plan_aws
-from crm_ports.resolver import resolve
 from tests.conftest import Result
-from tests.test_audit_aws import open_rdp_to_the_world
 from tests.tf_harness import require_tool, terraform_env
 
 if TYPE_CHECKING:  # the plugin below imports it, so that pytest rewrites its asserts
@@ -98,14 +97,6 @@ def terraform_for(stack_dir: Path, workdir: Path) -> Terraform:
     return terraform
 
 
-def lab_audit(cli: Cli, lab: Path) -> tuple[int, dict[str, Any]]:
-    """`crm-ports audit aws --lab LAB` as JSON: the lab's endpoint, its test credentials."""
-    result = cli("audit", "aws", "--lab", str(lab), "--format", "json")
-    assert result.err == "", result.err
-    report: dict[str, Any] = json.loads(result.out)
-    return result.code, report
-
-
 def emulator_lab(folder: Path, topology: str, url: str) -> tuple[Path, str]:
     """A lab file of `topology` whose stacks go to the moto server at `url`; returns its
     path and the lab's name (lab files may not take a default lab's name)."""
@@ -128,79 +119,6 @@ def describe(change: dict[str, Any]) -> str:
     differing = sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
     text = ", ".join(f"{k} {before.get(k)!r} -> {after.get(k)!r}" for k in differing)
     return f"{change['address']} ({'/'.join(change['change']['actions'])}): {text}"
-
-
-# split-roles, the topology with the most groups and references. full-server goes to
-# moto in tests/test_deploy_readme.py (the README's session deploys, diffs, audits and
-# destroys a lab of each topology through cdktf-cli); a second run here would add two
-# minutes and exercise no other code.
-@pytest.mark.e2e(seconds=115)
-@pytest.mark.parametrize("topology", ["split-roles"])
-def test_synth_apply_audit_tamper_destroy(
-    topology: str,
-    cli: Cli,
-    moto_server: MotoServer,
-    aws_env: None,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    out = tmp_path / "cdktf.out"
-    lab, name = emulator_lab(tmp_path, topology, moto_server.url)
-    synth = cli("synth", "--lab", str(lab), "--out", str(out))
-    assert synth.code == 0, synth.err
-    terraform = terraform_for(out / "stacks" / f"aws-{name}", tmp_path / "work")
-    plan = plan_aws(resolve(load_catalogue(), Options(topology=topology)), name)
-
-    terraform.apply()
-    terraform.assert_no_changes()
-
-    # The lab's own endpoint, with the emulator's credentials: none in the environment.
-    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(variable)
-    code, report = lab_audit(cli, lab)
-    assert (code, report["findings"]) == (0, [])
-    assert report["checked"] == {
-        "security_groups": len(plan.security_groups),
-        "rules": len(plan.rules),
-    }
-
-    ec2 = moto_server.ec2()
-    groups = ec2.describe_security_groups(
-        Filters=[{"Name": "tag:crm-ports:lab", "Values": [name]}]
-    )["SecurityGroups"]
-    group_id = {
-        {t["Key"]: t["Value"] for t in g["Tags"]}["crm-ports:group"]: g["GroupId"] for g in groups
-    }
-    victim = next(r for r in plan.rules if r.direction == "ingress" and r.peer_group)
-    live = ec2.describe_security_group_rules(
-        Filters=[
-            {"Name": "group-id", "Values": [group_id[victim.group]]},
-            {"Name": "tag:crm-ports:rule", "Values": [victim.rule_id]},
-        ]
-    )["SecurityGroupRules"]
-    [victim_id] = [r["SecurityGroupRuleId"] for r in live if not r["IsEgress"]]
-    ec2.revoke_security_group_ingress(
-        GroupId=group_id[victim.group], SecurityGroupRuleIds=[victim_id]
-    )
-    exposed = plan.security_groups[0]
-    open_rdp_to_the_world(ec2, group_id[exposed.group])
-
-    code, report = lab_audit(cli, lab)
-    assert code == 1
-    assert sorted((f["status"], f["container"], f["name"]) for f in report["findings"]) == [
-        ("missing", plan.security_group(victim.group).name, victim.key),
-        ("unexpected", exposed.name, "(untagged)"),
-    ]
-
-    terraform.apply("destroy")
-    assert (
-        ec2.describe_security_groups(Filters=[{"Name": "tag:crm-ports:lab", "Values": [name]}])[
-            "SecurityGroups"
-        ]
-        == []
-    )
-    gone = cli("audit", "aws", "--lab", str(lab))
-    assert gone.code == 2 and "no such lab" in gone.err
 
 
 def test_peer_ranges_over_the_quota_fail_at_plan_time(
