@@ -305,8 +305,9 @@ def audit(session: Session, line: str, argv: list[str]) -> None:
     session.audited.append(argv[argv.index("--lab") + 1])
     clean = session.run(line)
     assert "no drift" in clean.stdout, clean.stdout
+    as_json = shlex.join([*argv, "--format", "json"])  # the line without its comment
     plan = plan_aws(resolve_lab(load_catalogue(), lab), lab.name, egress=lab.aws.egress)
-    report = json.loads(session.run(f"{line} --format json").stdout)
+    report = json.loads(session.run(as_json).stdout)
     assert (report["findings"], report["checked"]) == (
         [],
         {"security_groups": len(plan.security_groups), "rules": len(plan.rules)},
@@ -335,7 +336,7 @@ def audit(session: Session, line: str, argv: list[str]) -> None:
     drift = session.run(line, ok=(1,))
     assert "unexpected" in drift.stdout and exposed.name in drift.stdout, drift.stdout
     assert "3389" in drift.stdout and "0.0.0.0/0" in drift.stdout, drift.stdout
-    report = json.loads(session.run(f"{line} --format json", ok=(1,)).stdout)
+    report = json.loads(session.run(as_json, ok=(1,)).stdout)
     assert sorted((f["status"], f["container"], f["name"]) for f in report["findings"]) == [
         ("missing", plan.security_group(victim.group).name, victim.key),
         ("unexpected", exposed.name, "(untagged)"),
