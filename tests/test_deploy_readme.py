@@ -49,7 +49,7 @@ from tests.tf_harness import require_tool, terraform_env
 if TYPE_CHECKING:
     from tests.moto_server import MotoServer
 
-pytestmark = [pytest.mark.slow, pytest.mark.e2e(seconds=315)]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e(seconds=250)]
 
 TIMEOUT_S = 900
 BUCKET = "crm-ports-state"

@@ -121,6 +121,7 @@ def describe(change: dict[str, Any]) -> str:
     return f"{change['address']} ({'/'.join(change['change']['actions'])}): {text}"
 
 
+@pytest.mark.e2e(seconds=40)
 def test_peer_ranges_over_the_quota_fail_at_plan_time(
     cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
 ) -> None:

@@ -138,7 +138,7 @@ def test_verify_misses_a_removed_esp_rule(cli: Cli, tmp_path: Path) -> None:
     assert {m["protocol"] for m in aws["missing"]} == {"esp"}
 
 
-@pytest.mark.e2e(seconds=105)
+@pytest.mark.e2e(seconds=70)
 @pytest.mark.slow
 def test_layout_applies_to_moto_and_audits_clean(
     cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
