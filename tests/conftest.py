@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 pytest_plugins = ("tests.moto_server",)
 
 
+@pytest.hookimpl(trylast=True)  # after `-m`/`-k` deselection: blocks of what runs
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Each worker starts with its share of the end-to-end tests (stable order otherwise).
 
