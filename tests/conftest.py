@@ -20,11 +20,40 @@ REPO = Path(__file__).resolve().parent.parent
 pytest_plugins = ("tests.moto_server",)
 
 
+@pytest.hookimpl(trylast=True)  # after `-m`/`-k` deselection: blocks of what runs
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """End-to-end tests first (stable order otherwise): under `pytest -n 2` the longest
-    tests then start at once and the short ones fill the gaps, instead of one worker
-    starting the README deploy session when the other has nothing left to do."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    """Each worker starts with its share of the end-to-end tests (stable order otherwise).
+
+    `--dist worksteal` hands each worker one contiguous block of the collection and later
+    lets an idle worker take the *tail* of another's queue. With every end-to-end test at
+    the front, the first worker alone would run them all one after the other while the
+    other ran the short tests. So the end-to-end tests are dealt, longest first, to the
+    block of the worker with the least end-to-end time so far (their `e2e(seconds=...)`
+    estimates), each block starts with its own, and the short tests fill the rest.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    e2e = [item for item in items if item.get_closest_marker("e2e") is not None]
+    rest = [item for item in items if item.get_closest_marker("e2e") is None]
+    e2e.sort(key=lambda item: -_estimated_seconds(item))  # stable: ties keep their order
+    blocks: list[list[pytest.Item]] = [[] for _ in range(max(workers, 1))]
+    for item in e2e:
+        min(blocks, key=lambda block: sum(map(_estimated_seconds, block))).append(item)
+    remaining = len(items)
+    for index, block in enumerate(blocks):  # xdist's split: len(pending) // nodes left
+        size = remaining // (len(blocks) - index)
+        remaining -= size
+        fill = max(size - len(block), 0)
+        block.extend(rest[:fill])
+        del rest[:fill]
+    blocks[-1].extend(rest)
+    items[:] = [item for block in blocks for item in block]
+
+
+def _estimated_seconds(item: pytest.Item) -> float:
+    """The `e2e(seconds=...)` estimate of a test (a CI run's duration, for ordering)."""
+    marker = item.get_closest_marker("e2e")
+    seconds = marker.kwargs.get("seconds", 60) if marker is not None else 0
+    return float(seconds)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,12 @@ session failed that way under load, on a rule the state held since the apply (wi
 server serializing requests, so not a race inside moto); the request was most likely sent
 twice. Each such revoke is logged (``crm-ports-moto: ...``), and the tests print it.
 
+A second answer is made EC2's own: the description of a rule that references a security
+group. EC2 keeps it; moto 5.2.5 stores it with the group reference but reads a rule's
+description from its CIDR range only, so DescribeSecurityGroupRules left it out, every
+plan after an apply wanted to set it again, and each end-to-end test paid one more apply
+(or deploy and diff) to converge past that.
+
 Run as a script with ``moto_server``'s own ``-H HOST -p PORT``: it imports nothing from
 this repository, because it runs in the emulator's temporary directory.
 """
@@ -30,7 +36,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.ec2.exceptions import InvalidSecurityGroupRuleIdNotFoundError
-from moto.ec2.models.security_groups import SecurityGroupBackend
+from moto.ec2.models.security_groups import SecurityGroupBackend, SecurityGroupRule
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -81,6 +87,21 @@ def _revoke_as_ec2_does(direction: str) -> None:
     setattr(SecurityGroupBackend, name, revoke_by_id)
 
 
+def _describe_rules_as_ec2_does() -> None:
+    """A rule's description: its CIDR range's, else its group reference's (as EC2 has it).
+
+    The range comes first: ModifySecurityGroupRules writes a new description there.
+    """
+
+    def description(rule: SecurityGroupRule) -> str | None:
+        found: str | None = rule.ip_range.get("Description")
+        if found is None:
+            found = (rule.source_group or {}).get("Description")
+        return found
+
+    SecurityGroupRule.description = property(description)  # type: ignore[assignment,method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -89,6 +110,7 @@ def main() -> None:
     os.environ.setdefault("MOTO_PORT", str(args.port))  # moto builds some URLs from it
     _revoke_as_ec2_does("ingress")
     _revoke_as_ec2_does("egress")
+    _describe_rules_as_ec2_does()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host,

@@ -1,7 +1,11 @@
-"""End to end against a moto server: `crm-ports synth` of a lab file whose
-`aws.endpoint_url` names the server, then `terraform init / apply`, a `plan` that shows
-no changes, `crm-ports audit aws` clean, tampering reported by the audit, and `destroy`
-leaving no group behind.
+"""End to end against a moto server, with the real `terraform`: peer ranges given at deploy
+time over the quota fail at plan time; and the helpers the other moto tests share (a lab
+file pointed at the server, `terraform init` with the stack's own backend, plan checks).
+
+The split-roles apply, audit, tampering and destroy that lived here are the README deploy
+session's (tests/test_deploy_readme.py), on its split-roles lab through cdktf-cli; the
+cloud lab (tests/test_cloud_lab.py) and two-box (tests/test_layout_snapshots.py) apply
+through plain terraform.
 
 Terraform comes from PATH and the aws provider from a local filesystem mirror
 (tests/tf_harness.py); missing either skips, or fails under CRM_PORTS_REQUIRE_TOOLS=1.
@@ -18,12 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.options import Options
-from crm_ports.plans.aws import plan_aws
-from crm_ports.resolver import resolve
 from tests.conftest import Result
-from tests.test_audit_aws import open_rdp_to_the_world
 from tests.tf_harness import require_tool, terraform_env
 
 if TYPE_CHECKING:  # the plugin below imports it, so that pytest rewrites its asserts
@@ -34,7 +33,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 Cli = Callable[..., Result]
 TIMEOUT_S = 600
-RULE_TYPES = ("aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule")
 
 
 @dataclass(frozen=True)
@@ -70,6 +68,13 @@ class Terraform:
             "plan", "-detailed-exitcode", "-no-color", "-input=false", ok=(0, 2)
         ).returncode
 
+    def assert_no_changes(self) -> None:
+        """`plan -detailed-exitcode` exits 0: no resource and no output would change.
+        Only when it does not, a second plan says what would (for the message)."""
+        if self.plan_status() != 0:
+            pending = [describe(c) for c in changes(self.show_plan())]
+            pytest.fail("plan after apply is not empty:\n" + "\n".join(pending), pytrace=False)
+
     def show_plan(self) -> dict[str, Any]:
         """Plan to a file and read it back as JSON."""
         self.run("plan", "-out=tfplan", "-no-color", "-input=false")
@@ -92,14 +97,6 @@ def terraform_for(stack_dir: Path, workdir: Path) -> Terraform:
     return terraform
 
 
-def lab_audit(cli: Cli, lab: Path) -> tuple[int, dict[str, Any]]:
-    """`crm-ports audit aws --lab LAB` as JSON: the lab's endpoint, its test credentials."""
-    result = cli("audit", "aws", "--lab", str(lab), "--format", "json")
-    assert result.err == "", result.err
-    report: dict[str, Any] = json.loads(result.out)
-    return result.code, report
-
-
 def emulator_lab(folder: Path, topology: str, url: str) -> tuple[Path, str]:
     """A lab file of `topology` whose stacks go to the moto server at `url`; returns its
     path and the lab's name (lab files may not take a default lab's name)."""
@@ -116,19 +113,6 @@ def changes(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in plan.get("resource_changes", []) if c["change"]["actions"] != ["no-op"]]
 
 
-def only_moto_description_gap(change: dict[str, Any]) -> bool:
-    """moto 5.2.5 leaves the description out of DescribeSecurityGroupRules for a rule that
-    references a security group, so the first plan after apply wants to set it again.
-    Exactly that, and nothing else, is tolerated once (AWS itself keeps the description)."""
-    before, after = change["change"]["before"], change["change"]["after"]
-    if change["type"] not in RULE_TYPES or change["change"]["actions"] != ["update"]:
-        return False
-    if not after.get("referenced_security_group_id"):
-        return False
-    differing = {k for k in after if before.get(k) != after.get(k)}
-    return differing == {"description"} and not before.get("description")
-
-
 def describe(change: dict[str, Any]) -> str:
     """`address: attribute before -> after, ...` for an assertion message."""
     before, after = change["change"]["before"] or {}, change["change"]["after"] or {}
@@ -137,83 +121,7 @@ def describe(change: dict[str, Any]) -> str:
     return f"{change['address']} ({'/'.join(change['change']['actions'])}): {text}"
 
 
-# split-roles, the topology with the most groups and references. full-server goes to
-# moto in tests/test_deploy_readme.py (the README's session deploys, diffs, audits and
-# destroys a lab of each topology through cdktf-cli); a second run here would add two
-# minutes and exercise no other code.
-@pytest.mark.parametrize("topology", ["split-roles"])
-def test_synth_apply_audit_tamper_destroy(
-    topology: str,
-    cli: Cli,
-    moto_server: MotoServer,
-    aws_env: None,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    out = tmp_path / "cdktf.out"
-    lab, name = emulator_lab(tmp_path, topology, moto_server.url)
-    synth = cli("synth", "--lab", str(lab), "--out", str(out))
-    assert synth.code == 0, synth.err
-    terraform = terraform_for(out / "stacks" / f"aws-{name}", tmp_path / "work")
-    plan = plan_aws(resolve(load_catalogue(), Options(topology=topology)), name)
-
-    terraform.apply()
-    pending = changes(terraform.show_plan())
-    unexplained = [describe(c) for c in pending if not only_moto_description_gap(c)]
-    assert unexplained == [], "plan after apply is not empty:\n" + "\n".join(unexplained)
-    if pending:  # converge past the moto gap: ModifySecurityGroupRules restores them
-        terraform.apply()
-    assert terraform.plan_status() == 0
-
-    # The lab's own endpoint, with the emulator's credentials: none in the environment.
-    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(variable)
-    code, report = lab_audit(cli, lab)
-    assert (code, report["findings"]) == (0, [])
-    assert report["checked"] == {
-        "security_groups": len(plan.security_groups),
-        "rules": len(plan.rules),
-    }
-
-    ec2 = moto_server.ec2()
-    groups = ec2.describe_security_groups(
-        Filters=[{"Name": "tag:crm-ports:lab", "Values": [name]}]
-    )["SecurityGroups"]
-    group_id = {
-        {t["Key"]: t["Value"] for t in g["Tags"]}["crm-ports:group"]: g["GroupId"] for g in groups
-    }
-    victim = next(r for r in plan.rules if r.direction == "ingress" and r.peer_group)
-    live = ec2.describe_security_group_rules(
-        Filters=[
-            {"Name": "group-id", "Values": [group_id[victim.group]]},
-            {"Name": "tag:crm-ports:rule", "Values": [victim.rule_id]},
-        ]
-    )["SecurityGroupRules"]
-    [victim_id] = [r["SecurityGroupRuleId"] for r in live if not r["IsEgress"]]
-    ec2.revoke_security_group_ingress(
-        GroupId=group_id[victim.group], SecurityGroupRuleIds=[victim_id]
-    )
-    exposed = plan.security_groups[0]
-    open_rdp_to_the_world(ec2, group_id[exposed.group])
-
-    code, report = lab_audit(cli, lab)
-    assert code == 1
-    assert sorted((f["status"], f["container"], f["name"]) for f in report["findings"]) == [
-        ("missing", plan.security_group(victim.group).name, victim.key),
-        ("unexpected", exposed.name, "(untagged)"),
-    ]
-
-    terraform.apply("destroy")
-    assert (
-        ec2.describe_security_groups(Filters=[{"Name": "tag:crm-ports:lab", "Values": [name]}])[
-            "SecurityGroups"
-        ]
-        == []
-    )
-    gone = cli("audit", "aws", "--lab", str(lab))
-    assert gone.code == 2 and "no such lab" in gone.err
-
-
+@pytest.mark.e2e(seconds=40)
 def test_peer_ranges_over_the_quota_fail_at_plan_time(
     cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
 ) -> None:

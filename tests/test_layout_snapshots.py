@@ -6,6 +6,7 @@ two-dcs (two domain controllers replicating inside IPsec, Exchange in the lab) i
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,17 +14,15 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
+from crm_ports.cli import run
 from crm_ports.lab import load_lab
 from tests.stacks import synth_stack
 from tests.test_audit_aws import audit_json
 from tests.test_e2e_moto import (
     Cli,
-    changes,
-    describe,
-    only_moto_description_gap,
     terraform_for,
 )
-from tests.tf_harness import terraform_validate
+from tests.tf_harness import Validation, terraform_validate_many
 
 if TYPE_CHECKING:
     from tests.moto_server import MotoServer
@@ -46,14 +45,6 @@ def test_layout_snapshot(snapshot_json: SnapshotAssertion, layout: str, cloud: s
     assert synth_stack(load_lab(LABS / f"{layout}.yaml"), cloud) == snapshot_json
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_layout_passes_terraform_validate(tmp_path: Path, layout: str) -> None:
-    stack = synth_stack(load_lab(LABS / f"{layout}.yaml"), "aws")
-    (tmp_path / "cdk.tf.json").write_text(json.dumps(stack))
-    terraform_validate(tmp_path)
-
-
 def _two_dcs(mode: str, folder: Path, endpoint: str | None = None) -> Path:
     text = (LABS / "two-dcs.yaml").read_text(encoding="utf-8")
     pointed = text.replace("ad_replication: ipsec", f"ad_replication: {mode}")
@@ -64,18 +55,62 @@ def _two_dcs(mode: str, folder: Path, endpoint: str | None = None) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class Synthesized:
+    lab: Path
+    out: Path
+
+
+@pytest.fixture(scope="module")
+def two_dcs_modes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
+    """`crm-ports synth` of the two-dcs lab in each mode, once for the tests below."""
+    synthesized = {}
+    for mode in AD_MODES:
+        folder = tmp_path_factory.mktemp(f"two-dcs-{mode}")
+        lab, out = _two_dcs(mode, folder), folder / "out"
+        assert run(["synth", "--lab", str(lab), "--out", str(out)]) == 0, mode
+        synthesized[mode] = Synthesized(lab, out)
+    return synthesized
+
+
+@pytest.fixture(scope="module")
+def validated(
+    tmp_path_factory: pytest.TempPathFactory, two_dcs_modes: dict[str, Synthesized]
+) -> dict[str, Validation]:
+    """Every AWS stack of this file through one `terraform validate` run (the provider
+    reads its schema once, not once per stack), by layout and by two-dcs mode; each test
+    judges its own stack's diagnostics."""
+    folder = tmp_path_factory.mktemp("layouts")
+    stacks: dict[str, Path] = {}
+    for layout in LAYOUTS:
+        stacks[layout] = folder / layout
+        stacks[layout].mkdir()
+        stack = synth_stack(load_lab(LABS / f"{layout}.yaml"), "aws")
+        (stacks[layout] / "cdk.tf.json").write_text(json.dumps(stack), encoding="utf-8")
+    for mode, synthesized in two_dcs_modes.items():
+        stacks[mode] = synthesized.out / "stacks" / "aws-two-dcs"
+    results = terraform_validate_many(stacks.values())
+    return {key: results[stack_dir] for key, stack_dir in stacks.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_layout_passes_terraform_validate(validated: dict[str, Validation], layout: str) -> None:
+    validated[layout].assert_valid()
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", AD_MODES)
 def test_two_dcs_each_mode_validates_verifies_and_checks(
-    cli: Cli, tmp_path: Path, mode: str
+    cli: Cli,
+    two_dcs_modes: dict[str, Synthesized],
+    validated: dict[str, Validation],
+    mode: str,
 ) -> None:
     """Both clouds synthesize; AWS passes `terraform validate`; `verify` evaluates both
     stacks as each cloud would and finds every flow, ESP included; `check` passes."""
-    lab = _two_dcs(mode, tmp_path)
-    out = tmp_path / "out"
-    synth = cli("synth", "--lab", str(lab), "--out", str(out))
-    assert synth.code == 0, synth.err
-    terraform_validate(out / "stacks" / "aws-two-dcs")
+    lab, out = two_dcs_modes[mode].lab, two_dcs_modes[mode].out
+    validated[mode].assert_valid()
     verify = cli("verify", "--synth", str(out), "--lab", str(lab), "--format", "json")
     assert verify.code == 0, verify.out + verify.err
     assert [r["ok"] for r in json.loads(verify.out)["stacks"]] == [True, True]
@@ -103,7 +138,7 @@ def test_verify_misses_a_removed_esp_rule(cli: Cli, tmp_path: Path) -> None:
     assert {m["protocol"] for m in aws["missing"]} == {"esp"}
 
 
-@pytest.mark.e2e
+@pytest.mark.e2e(seconds=70)
 @pytest.mark.slow
 def test_layout_applies_to_moto_and_audits_clean(
     cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
@@ -123,12 +158,7 @@ def test_layout_applies_to_moto_and_audits_clean(
     assert synth.code == 0, synth.err
     terraform = terraform_for(out / "stacks" / "aws-two-box", tmp_path / "work")
     terraform.apply()
-    pending = changes(terraform.show_plan())
-    unexplained = [describe(c) for c in pending if not only_moto_description_gap(c)]
-    assert unexplained == [], "plan after apply is not empty:\n" + "\n".join(unexplained)
-    if pending:
-        terraform.apply()
-    assert terraform.plan_status() == 0
+    terraform.assert_no_changes()
 
     code, report = audit_json(cli, moto_server.url, "--lab", lab)
     assert (code, report["findings"]) == (0, [])

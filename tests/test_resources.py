@@ -21,7 +21,12 @@ from crm_ports.cdk import App, LocalBackend, TerraformResource, TerraformStack
 from crm_ports.constructs.resources import aws, azure
 from crm_ports.constructs.resources._base import validate_logical_id
 from tests import tf_harness
-from tests.tf_harness import terraform_provider_schema, terraform_validate
+from tests.tf_harness import (
+    Validation,
+    terraform_provider_schema,
+    terraform_validate,
+    terraform_validate_many,
+)
 
 AWS_TYPE = "registry.terraform.io/hashicorp/aws"
 META_KEYS = {"//", "provider", "depends_on", "lifecycle", "count", "for_each"}
@@ -133,14 +138,61 @@ def aws_stack(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synth(build_aws, tmp_path_factory.mktemp("aws") / "out")
 
 
+def build_aws_emulator(stack: TerraformStack) -> None:
+    provider = aws.AwsProvider(
+        stack, "aws", aws.AwsProviderConfig.for_emulator("http://127.0.0.1:5000")
+    )
+    aws.Vpc(stack, "vpc", aws.VpcConfig(cidr_block="10.0.0.0/16"), provider=provider)
+
+
+def build_bad_cidr(stack: TerraformStack) -> None:
+    """A config only the provider rejects (the Python checks bypassed)."""
+    aws.AwsProvider(stack, "aws", aws.AwsProviderConfig(region="eu-west-1"))
+    rule = aws.VpcSecurityGroupIngressRule(
+        stack,
+        "rule",
+        aws.SecurityGroupRuleConfig(
+            security_group_id="sg-1",
+            ip_protocol="tcp",
+            from_port=1,
+            to_port=1,
+            cidr_ipv4="10.0.0.0/8",
+        ),
+    )
+    rule.add_override("cidr_ipv4", "10.0.0.1/8")
+
+
+def build_unknown_attribute(stack: TerraformStack) -> None:
+    """A config Terraform refuses while decoding it, before it asks any provider: in a
+    batch, that stops the validation of every other stack too."""
+    aws.AwsProvider(stack, "aws", aws.AwsProviderConfig(region="eu-west-1"))
+    vpc = aws.Vpc(stack, "vpc", aws.VpcConfig(cidr_block="10.0.0.0/16"))
+    vpc.add_override("no_such_attribute", True)
+
+
+@pytest.fixture(scope="module")
+def batch(aws_stack: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Validation]:
+    """Good and broken stacks through one `terraform_validate_many` call, as the
+    parametrized validate tests batch theirs: each must still be judged on its own."""
+    folder = tmp_path_factory.mktemp("batch")
+    stacks = {
+        "aws": aws_stack,
+        "bad-cidr": synth(build_bad_cidr, folder / "bad-cidr"),
+        "unknown-attribute": synth(build_unknown_attribute, folder / "unknown-attribute"),
+        "emulator": synth(build_aws_emulator, folder / "emulator"),
+    }
+    results = terraform_validate_many(stacks.values())
+    return {name: results[stack_dir] for name, stack_dir in stacks.items()}
+
+
 # --------------------------------------------------------------------------
 # AWS: Terraform is the judge
 # --------------------------------------------------------------------------
 
 
 @pytest.mark.slow
-def test_aws_stack_passes_terraform_validate(aws_stack: Path) -> None:
-    terraform_validate(aws_stack)
+def test_aws_stack_passes_terraform_validate(batch: dict[str, Validation]) -> None:
+    batch["aws"].assert_valid()
 
 
 @pytest.mark.slow
@@ -202,14 +254,8 @@ def test_aws_endpoint_override_provider_block(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_aws_emulator_provider_passes_terraform_validate(tmp_path: Path) -> None:
-    def build(stack: TerraformStack) -> None:
-        provider = aws.AwsProvider(
-            stack, "aws", aws.AwsProviderConfig.for_emulator("http://127.0.0.1:5000")
-        )
-        aws.Vpc(stack, "vpc", aws.VpcConfig(cidr_block="10.0.0.0/16"), provider=provider)
-
-    terraform_validate(synth(build, tmp_path / "out"))
+def test_aws_emulator_provider_passes_terraform_validate(batch: dict[str, Validation]) -> None:
+    batch["emulator"].assert_valid()
 
 
 def test_aws_synthesized_shape(aws_stack: Path) -> None:
@@ -653,24 +699,35 @@ def test_nsg_rule_config_rejects(changes: dict[str, Any], message: str) -> None:
 
 @pytest.mark.slow
 def test_terraform_validate_reports_provider_diagnostics(tmp_path: Path) -> None:
-    def build(stack: TerraformStack) -> None:
-        aws.AwsProvider(stack, "aws", aws.AwsProviderConfig(region="eu-west-1"))
-        rule = aws.VpcSecurityGroupIngressRule(
-            stack,
-            "rule",
-            aws.SecurityGroupRuleConfig(
-                security_group_id="sg-1",
-                ip_protocol="tcp",
-                from_port=1,
-                to_port=1,
-                cidr_ipv4="10.0.0.0/8",
-            ),
-        )
-        # Bypass the Python checks to get a config only the provider rejects.
-        rule.add_override("cidr_ipv4", "10.0.0.1/8")
-
     with pytest.raises(AssertionError, match="valid IPv4 CIDR that represents a network"):
-        terraform_validate(synth(build, tmp_path / "out"))
+        terraform_validate(synth(build_bad_cidr, tmp_path / "out"))
+
+
+@pytest.mark.slow
+def test_batched_validate_pins_each_error_on_its_own_stack(
+    batch: dict[str, Validation],
+) -> None:
+    """The provider's diagnostic for the bad CIDR is found although another stack of the
+    batch stopped Terraform before any provider was asked; each failure names its own
+    file and resource (no `module.` prefix of the batch), and no other stack's."""
+    for name, expected in (
+        ("bad-cidr", "valid IPv4 CIDR that represents a network"),
+        ("unknown-attribute", "no_such_attribute"),
+    ):
+        with pytest.raises(AssertionError) as failure:
+            batch[name].assert_valid()
+        message = str(failure.value)
+        assert message.startswith(
+            f"terraform validate rejected {batch[name].stack_dir / 'cdk.tf.json'}:"
+        )
+        assert expected in message
+        others = [v.stack_dir for k, v in batch.items() if k != name]
+        assert not [d for d in others if str(d) in message]
+        assert "module." not in message
+    [cidr] = batch["bad-cidr"].errors
+    assert cidr["address"] == "aws_vpc_security_group_ingress_rule.rule"
+    assert cidr["range"]["filename"] == str(batch["bad-cidr"].stack_dir / "cdk.tf.json")
+    assert batch["aws"].diagnostics == batch["emulator"].diagnostics == ()
 
 
 def test_require_tool_skips_or_fails(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, Result
-from tests.tf_harness import terraform_validate
+from tests.tf_harness import Validation, terraform_validate_many
 
 pytestmark = pytest.mark.slow
 DEFAULT_STACKS = {"aws-full-server", "aws-split-roles", "azure-full-server", "azure-split-roles"}
@@ -68,22 +68,36 @@ def test_default_stacks(default_out: Path) -> None:
     assert (default_out / "manifest.json").is_file()
 
 
-@pytest.mark.parametrize("stack", sorted(s for s in DEFAULT_STACKS if s.startswith("aws-")))
-def test_aws_stacks_pass_terraform_validate(default_out: Path, stack: str) -> None:
-    terraform_validate(default_out / "stacks" / stack)
+LAB_STACKS = ("aws-contoso-claims", "aws-fabrikam-full-server")
 
 
-def test_lab_stacks_pass_terraform_validate(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def validated(default_out: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Validation]:
+    """The default AWS stacks and two labs' through one `terraform validate` run (the
+    provider reads its schema once, not once per stack); each test judges its own."""
+    where = tmp_path_factory.mktemp("labs")
     result = _synth_in(
-        tmp_path,
+        where,
         "--lab",
         str(REPO / "labs" / "contoso-claims.yaml"),
         "--lab",
         str(REPO / "labs" / "fabrikam-full-server.yaml"),
     )
     assert result.returncode == 0, result.stderr
-    for stack in ("aws-contoso-claims", "aws-fabrikam-full-server"):
-        terraform_validate(tmp_path / "cdktf.out" / "stacks" / stack)
+    stacks = {s: default_out / "stacks" / s for s in DEFAULT_STACKS if s.startswith("aws-")}
+    stacks.update({s: where / "cdktf.out" / "stacks" / s for s in LAB_STACKS})
+    results = terraform_validate_many(stacks.values())
+    return {name: results[stack_dir] for name, stack_dir in stacks.items()}
+
+
+@pytest.mark.parametrize("stack", sorted(s for s in DEFAULT_STACKS if s.startswith("aws-")))
+def test_aws_stacks_pass_terraform_validate(validated: dict[str, Validation], stack: str) -> None:
+    validated[stack].assert_valid()
+
+
+def test_lab_stacks_pass_terraform_validate(validated: dict[str, Validation]) -> None:
+    for stack in LAB_STACKS:
+        validated[stack].assert_valid()
 
 
 def test_byte_identical_from_another_directory(default_out: Path, tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ import platform
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,6 +30,7 @@ __all__ = [
     "AWS_PROVIDER_ADDRESS",
     "MIRROR_ENV",
     "REQUIRE_TOOLS_ENV",
+    "Validation",
     "aws_provider_mirror",
     "require_tool",
     "terraform_available",
@@ -36,6 +38,8 @@ __all__ = [
     "terraform_init",
     "terraform_provider_schema",
     "terraform_validate",
+    "terraform_validate_documents",
+    "terraform_validate_many",
     "write_cli_config",
 ]
 
@@ -242,7 +246,7 @@ def terraform_init(stack_dir: Path, workdir: Path) -> tuple[Path, dict[str, str]
     return run_dir, env
 
 
-def _format_diagnostics(diagnostics: list[dict[str, Any]]) -> str:
+def _format_diagnostics(diagnostics: Sequence[Mapping[str, Any]]) -> str:
     lines = []
     for diag in diagnostics:
         where = diag.get("address") or diag.get("snippet", {}).get("context") or "?"
@@ -252,32 +256,171 @@ def _format_diagnostics(diagnostics: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Validation:
+    """What ``terraform validate`` said about one stack, batched or not."""
+
+    stack_dir: Path
+    diagnostics: tuple[Mapping[str, Any], ...]
+
+    @property
+    def errors(self) -> tuple[Mapping[str, Any], ...]:
+        return tuple(d for d in self.diagnostics if d.get("severity") == "error")
+
+    @property
+    def warnings(self) -> tuple[Mapping[str, Any], ...]:
+        return tuple(d for d in self.diagnostics if d.get("severity") == "warning")
+
+    def assert_valid(self, *, allow_warnings: bool = True) -> None:
+        """Fail naming this stack's file, with only this stack's diagnostics."""
+        if self.errors or (not allow_warnings and self.warnings):
+            raise AssertionError(
+                f"terraform validate rejected {self.stack_dir / 'cdk.tf.json'}:\n"
+                + _format_diagnostics(self.diagnostics)
+            )
+
+
+def _validate_json(run_dir: Path, env: dict[str, str]) -> dict[str, Any]:
+    terraform = str(require_tool("terraform", "validates synthesized Terraform JSON"))
+    result = _run([terraform, "validate", "-json", "-no-color"], run_dir, env)
+    try:
+        report: dict[str, Any] = json.loads(result.stdout)
+    except json.JSONDecodeError:
+        raise AssertionError(
+            f"terraform validate printed no JSON (exit {result.returncode}):\n"
+            f"{result.stdout}\n{result.stderr}"
+        ) from None
+    if not report.get("valid", False) and not report.get("error_count", 0):
+        raise AssertionError(f"terraform validate: invalid without an error:\n{result.stdout}")
+    return report
+
+
+def _validate_alone(stack_dir: Path) -> Validation:
+    """The stack as the root module, exactly as Terraform sees it when deployed."""
+    with tempfile.TemporaryDirectory(prefix="crm-ports-tf-") as tmp:
+        run_dir, env = terraform_init(stack_dir, Path(tmp))
+        report = _validate_json(run_dir, env)
+    return Validation(stack_dir, tuple(report.get("diagnostics", [])))
+
+
+def _batchable(document: Mapping[str, Any]) -> bool:
+    """Whether the stack means the same as a child module as it does as the root.
+
+    A variable without a default would be a missing argument of the module call, and
+    ``import`` blocks are only allowed in the root module: such stacks run alone.
+    """
+    variables: Mapping[str, Mapping[str, Any]] = document.get("variable", {})
+    return "import" not in document and all("default" in v for v in variables.values())
+
+
+def _as_child_module(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The stack without its backend: ``-backend=false`` ignores it in the root module,
+    and Terraform warns about a backend in a child module."""
+    child = dict(document)
+    if "terraform" in child:
+        child["terraform"] = {k: v for k, v in child["terraform"].items() if k != "backend"}
+    return child
+
+
+def _validate_batch(stack_dirs: Sequence[Path]) -> dict[Path, Validation] | None:
+    """One ``terraform init`` and ``validate`` over a root module that calls each stack as
+    a child module ``s<i>``, so the provider's schema is read once rather than per stack.
+
+    Returns None when a diagnostic cannot be pinned on one stack (init failed, or the
+    diagnostic is not in a stack's file): the caller then validates each stack alone.
+    """
+    terraform = require_tool("terraform", "validates synthesized Terraform JSON")
+    mirror = require_tool("aws-provider-mirror", "terraform init cannot reach the registry")
+    with tempfile.TemporaryDirectory(prefix="crm-ports-tf-") as tmp:
+        root = Path(tmp) / "root"
+        files: dict[str, Path] = {}
+        calls: dict[str, dict[str, str]] = {}
+        for index, stack_dir in enumerate(stack_dirs):
+            document = json.loads(_stack_file(stack_dir).read_text(encoding="utf-8"))
+            folder = root / "stacks" / f"s{index}"
+            folder.mkdir(parents=True)
+            (folder / "cdk.tf.json").write_text(
+                json.dumps(_as_child_module(document), indent=2), encoding="utf-8"
+            )
+            files[f"stacks/s{index}/cdk.tf.json"] = stack_dir
+            calls[f"s{index}"] = {"source": f"./stacks/s{index}"}
+        (root / "main.tf.json").write_text(json.dumps({"module": calls}), encoding="utf-8")
+        env = terraform_env(Path(tmp) / "tf", mirror)
+        init = _run(
+            [str(terraform), "init", "-backend=false", "-input=false", "-no-color"], root, env
+        )
+        if init.returncode != 0:
+            return None
+        report = _validate_json(root, env)
+    found: dict[Path, list[Mapping[str, Any]]] = {d: [] for d in stack_dirs}
+    for diag in report.get("diagnostics", []):
+        filename = diag.get("range", {}).get("filename", "")
+        owner = files.get(filename)
+        if owner is None:
+            return None
+        found[owner].append(_as_root_diagnostic(diag, filename, owner))
+    return {d: Validation(d, tuple(found[d])) for d in stack_dirs}
+
+
+def _as_root_diagnostic(diag: Mapping[str, Any], filename: str, owner: Path) -> dict[str, Any]:
+    """The diagnostic as the stack alone would give it: its own file, its own addresses."""
+    module = "module." + filename.split("/")[1] + "."
+    fixed = {**diag, "range": {**diag["range"], "filename": str(owner / "cdk.tf.json")}}
+    address = diag.get("address")
+    if isinstance(address, str) and address.startswith(module):
+        fixed["address"] = address.removeprefix(module)
+    return fixed
+
+
+def terraform_validate_many(stack_dirs: Iterable[Path]) -> dict[Path, Validation]:
+    """``terraform validate`` of many stacks, each judged on its own diagnostics.
+
+    A stack counts as valid only from a batch that reported no error at all: an error
+    in one stack's configuration can stop Terraform before it asks the provider about the
+    others, so the stacks without errors go round again without the failing ones.
+    """
+    pending = list(dict.fromkeys(Path(d) for d in stack_dirs))
+    results: dict[Path, Validation] = {}
+    for stack_dir in pending:
+        document = json.loads(_stack_file(stack_dir).read_text(encoding="utf-8"))
+        if not _batchable(document):
+            results[stack_dir] = _validate_alone(stack_dir)
+    pending = [d for d in pending if d not in results]
+    while len(pending) > 1:
+        batch = _validate_batch(pending)
+        if batch is None:
+            break
+        failed = [d for d in pending if batch[d].errors]
+        if not failed:
+            results.update(batch)
+            return results
+        results.update({d: batch[d] for d in failed})
+        pending = [d for d in pending if d not in failed]
+    results.update({d: _validate_alone(d) for d in pending})
+    return results
+
+
+def terraform_validate_documents(
+    folder: Path, documents: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Validation]:
+    """`terraform_validate_many` of stacks given as parsed JSON: each is written to
+    ``folder/<key>/cdk.tf.json`` first, so a failure names the key's folder."""
+    dirs: dict[str, Path] = {}
+    for key, document in documents.items():
+        dirs[key] = folder / key
+        dirs[key].mkdir(parents=True)
+        (dirs[key] / "cdk.tf.json").write_text(json.dumps(document), encoding="utf-8")
+    results = terraform_validate_many(dirs.values())
+    return {key: results[stack_dir] for key, stack_dir in dirs.items()}
+
+
 def terraform_validate(stack_dir: Path, *, allow_warnings: bool = True) -> None:
     """Assert that the stack in ``stack_dir`` passes ``terraform validate``.
 
     Needs neither credentials nor a region: validate only asks the provider
     to check configuration shape, it never configures a client.
     """
-    with tempfile.TemporaryDirectory(prefix="crm-ports-tf-") as tmp:
-        run_dir, env = terraform_init(stack_dir, Path(tmp))
-        terraform = str(require_tool("terraform", "validates synthesized Terraform JSON"))
-        result = _run([terraform, "validate", "-json", "-no-color"], run_dir, env)
-        try:
-            report: dict[str, Any] = json.loads(result.stdout)
-        except json.JSONDecodeError:
-            raise AssertionError(
-                f"terraform validate printed no JSON (exit {result.returncode}):\n"
-                f"{result.stdout}\n{result.stderr}"
-            ) from None
-        diagnostics: list[dict[str, Any]] = report.get("diagnostics", [])
-        failed = not report.get("valid", False) or (
-            not allow_warnings and report.get("warning_count", 0) > 0
-        )
-        if failed:
-            raise AssertionError(
-                f"terraform validate rejected {stack_dir / 'cdk.tf.json'}:\n"
-                + _format_diagnostics(diagnostics)
-            )
+    _validate_alone(stack_dir).assert_valid(allow_warnings=allow_warnings)
 
 
 def terraform_provider_schema(stack_dir: Path) -> dict[str, Any]:
