@@ -85,23 +85,38 @@ def start(shares: Sequence[list[StackPlan]], scratch: Path) -> list[Worker]:
 
     env = dict(os.environ, CRM_PORTS_CDK=flavour())
     command = [sys.executable, *_interpreter_flags(), "-m", "crm_ports.shards"]
-    workers = []
-    for index, share in enumerate(shares):
-        outdir = scratch / f"shard-{index + 1}"
-        # A file, not a pipe: nobody reads until the caller's own share is done.
-        with open(scratch / f"shard-{index + 1}.err", "wb") as errors:
-            process = subprocess.Popen(
-                [*command, str(outdir)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=errors,
-                env=env,
-            )
-        if process.stdin is not None:  # always, with stdin=PIPE
-            process.stdin.write(pickle.dumps(share))
-            process.stdin.close()
-        workers.append(Worker(process, outdir, share))
+    workers: list[Worker] = []
+    try:
+        # Every worker starts its Node first; the stacks follow, read while Node starts.
+        for index, share in enumerate(shares):
+            outdir = scratch / f"shard-{index + 1}"
+            # A file, not a pipe: nobody reads until the caller's own share is done.
+            with open(scratch / f"shard-{index + 1}.err", "wb") as errors:
+                process = subprocess.Popen(
+                    [*command, str(outdir)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=errors,
+                    env=env,
+                )
+            workers.append(Worker(process, outdir, share))
+        for worker in workers:
+            _send(worker)
+    except BaseException:
+        stop(workers)
+        raise
     return workers
+
+
+def _send(worker: Worker) -> None:
+    pipe = worker.process.stdin
+    if pipe is None:  # never, with stdin=PIPE
+        return
+    try:
+        pipe.write(pickle.dumps(worker.stacks))
+        pipe.close()
+    except BrokenPipeError:
+        pass  # the worker died first: `collect` reports its exit status and stderr
 
 
 def _interpreter_flags() -> list[str]:
@@ -185,10 +200,10 @@ def scratch_folder(outdir: Path) -> Path:
 
 def main() -> None:
     """A worker: synthesize the pickled stacks on standard input into the folder given."""
-    import crm_ports.cdk
+    from crm_ports import warmup
 
-    crm_ports.cdk.module()  # Node starts while the stacks are read
-    stacks: list[StackPlan] = pickle.loads(sys.stdin.buffer.read())
+    with warmup.overlapping():  # Node starts on another thread while the stacks are read
+        stacks: list[StackPlan] = pickle.loads(sys.stdin.buffer.read())
     from crm_ports.app import build_and_synth
 
     outdir = Path(sys.argv[1])
