@@ -70,7 +70,7 @@ def split(stacks: Sequence[StackPlan], jobs: int) -> list[list[StackPlan]]:
     return shares
 
 
-@dataclass
+@dataclass(frozen=True)
 class Worker:
     """One worker process and the folder it writes into."""
 

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -159,21 +160,7 @@ def test_warm_simple_commands_skip_yaml_and_schema_libraries(tmp_path: Path) -> 
         " 'tabulate', 'cdktf', 'jsii'})\n"
         "print(json.dumps([codes, heavy, len(out.getvalue())]))"
     )
-    env = {**os.environ, "CRM_PORTS_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
-    runs = [
-        json.loads(
-            subprocess.run(
-                [sys.executable, "-c", code],
-                cwd=tmp_path,
-                capture_output=True,
-                text=True,
-                check=True,
-                env=env,
-            ).stdout
-        )
-        for _ in range(2)
-    ]
-    cold, warm = runs
+    cold, warm = _cold_then_warm(code, cwd=tmp_path, cache=tmp_path / "cache")
     assert cold[0] == warm[0] == [0, 0, 0, 1]
     assert "ruamel" in cold[1] and "jsonschema" in cold[1]
     assert warm[1] == []
@@ -233,12 +220,22 @@ def test_warm_commands_import_only_their_own_path(tmp_path: Path, command: str) 
         f"    code = run({args!r})\n"
         "print(json.dumps([code, sorted(sys.modules), len(out.getvalue())]))"
     )
-    env = {**os.environ, "CRM_PORTS_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
+    cold, warm = _cold_then_warm(code, cwd=REPO, cache=tmp_path / "cache")
+    assert warm[0] == cold[0] == (1 if command == "diff" else 0)
+    assert warm[2] == cold[2] > 0
+    assert "crm_ports.catalogue_build" in cold[1]  # the first run did parse
+    assert sorted(NOT_LOADED[command] & set(warm[1])) == []
+
+
+def _cold_then_warm(code: str, *, cwd: Path, cache: Path) -> tuple[Any, Any]:
+    """`code`'s JSON answer from two fresh interpreters sharing one parse cache: the first
+    fills it, the second finds it warm."""
+    env = {**os.environ, "CRM_PORTS_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
     cold, warm = (
         json.loads(
             subprocess.run(
                 [sys.executable, "-c", code],
-                cwd=REPO,
+                cwd=cwd,
                 capture_output=True,
                 text=True,
                 check=True,
@@ -247,7 +244,4 @@ def test_warm_commands_import_only_their_own_path(tmp_path: Path, command: str) 
         )
         for _ in range(2)
     )
-    assert warm[0] == cold[0] == (1 if command == "diff" else 0)
-    assert warm[2] == cold[2] > 0
-    assert "crm_ports.catalogue_build" in cold[1]  # the first run did parse
-    assert sorted(NOT_LOADED[command] & set(warm[1])) == []
+    return cold, warm
