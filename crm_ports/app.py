@@ -181,4 +181,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m crm_ports.app` runs this file as `__main__`, where `StackPlan` would be
+    # `__main__.StackPlan`: a worker process (crm_ports.shards) could not unpickle it. The
+    # imported module's copy names its classes `crm_ports.app.*`.
+    from crm_ports import app as _app
+
+    _app.main()

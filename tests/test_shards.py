@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -104,6 +105,28 @@ def test_the_cdktf_app_refuses_a_bad_jobs_variable(tmp_path: Path) -> None:
         f"crm-ports: error: {shards.JOBS_ENV}: 'many' is not a whole number of processes >= 1"
     ]
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_the_cdktf_app_shares_stacks_among_processes(tmp_path: Path) -> None:
+    """`cdktf.json`'s own command, on two processes: it runs `crm_ports.app` as `__main__`,
+    and the stacks its workers receive must still unpickle there."""
+    command = shlex.split(json.loads((REPO / "cdktf.json").read_text(encoding="utf-8"))["app"])
+    command[0] = sys.executable  # `.venv/bin/python`, relative to the project
+    runs = {}
+    for jobs in ("1", "2"):
+        outdir = tmp_path / f"jobs-{jobs}"
+        result = subprocess.run(
+            command,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, shards.JOBS_ENV: jobs, "CDKTF_OUTDIR": str(outdir)},
+        )
+        assert result.returncode == 0, result.stderr
+        runs[jobs] = _tree(outdir)
+    assert runs["2"] == runs["1"]
 
 
 def _tree(root: Path) -> dict[str, bytes]:
