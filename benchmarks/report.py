@@ -17,6 +17,7 @@ CASE_TITLES = {
     "default": "default app (4 stacks, in-process phases)",
     "bindings": "default app on the prebuilt provider bindings",
     "default-to-terraform": "experiment: default app via `stack.to_terraform()`",
+    "default-content-floor": "experiment: the default stacks' JSON, one element per stack",
 }
 
 

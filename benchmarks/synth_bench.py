@@ -15,6 +15,9 @@ The cases (see benchmarks/README.md):
     default-to-terraform
                       experiment: the default app written from `stack.to_terraform()`
                       instead of `app.synth()`; must be byte-identical to `default`
+    default-content-floor
+                      experiment: the default stacks' finished JSON, each stack handed to
+                      Node as one cdktf element: what any construct layer must at least pay
 
 Measurements:
 
@@ -205,6 +208,44 @@ def _case_to_terraform(outdir: Path, mark: Mark) -> None:
     app.manifest.write_to_file()
 
 
+REFERENCE_ENV = "CRM_PORTS_BENCH_REFERENCE"
+
+
+def _case_content_floor(outdir: Path, mark: Mark) -> None:
+    """The lower bound of any construct design for the default labs: their finished
+    configuration (from an unmeasured synthesis of the default app, in REFERENCE_ENV),
+    four stacks, each with its backend and one element whose body crosses to Node once.
+    No planning, no per-resource objects, no callbacks beyond one per stack and pass."""
+    import cdktf
+
+    reference = Path(os.environ[REFERENCE_ENV])
+    mark("import")
+    bodies = {
+        stack.name: json.loads((stack / "cdk.tf.json").read_text(encoding="utf-8"))
+        for stack in _stack_dirs(reference)
+    }
+    mark("plan")
+
+    class WholeStack(cdktf.TerraformElement):
+        def __init__(self, scope: cdktf.TerraformStack, body: dict[str, Any]) -> None:
+            super().__init__(scope, "configuration")
+            self._body = body
+            self._on_node: Any = None
+
+        def to_terraform(self) -> Any:
+            if self._on_node is None:
+                self._on_node = cdktf.Token.as_any(self._body)
+            return self._on_node
+
+    app = cdktf.App(outdir=str(outdir))
+    for name, body in bodies.items():
+        stack = cdktf.TerraformStack(app, name)
+        cdktf.LocalBackend(stack, path=body["terraform"].pop("backend")["local"]["path"])
+        WholeStack(stack, {key: value for key, value in body.items() if key != "//"})
+    mark("build")
+    app.synth()
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -228,6 +269,12 @@ CASES: dict[str, Case] = {
             "default-to-terraform",
             "experiment: default app via stack.to_terraform(), no prepareStack pass",
             _case_to_terraform,
+            experiment=True,
+        ),
+        Case(
+            "default-content-floor",
+            "experiment: default stacks' own JSON, one cdktf element per stack",
+            _case_content_floor,
             experiment=True,
         ),
     )
@@ -431,20 +478,25 @@ def _files(outdir: Path) -> dict[str, bytes]:
     }
 
 
+def _compare_configurations(ours_dir: Path, theirs_dir: Path) -> dict[str, Any]:
+    ours = {p.name: _configuration(p) for p in _stack_dirs(ours_dir)}
+    theirs = {p.name: _configuration(p) for p in _stack_dirs(theirs_dir)}
+    return {
+        "same_configuration_as_default": ours == theirs,
+        "stacks_differing": sorted(
+            n for n in ours.keys() | theirs.keys() if ours.get(n) != theirs.get(n)
+        ),
+    }
+
+
 def check_outputs(outdirs: Mapping[str, Path]) -> dict[str, dict[str, Any]]:
-    """Guard the comparison: the bindings must synthesize the same configuration as our
-    app, and the experiments must write byte-identical files."""
+    """Guard the comparison: the bindings and the content floor must synthesize the same
+    configuration as our app, and `default-to-terraform` must write byte-identical files."""
     checks: dict[str, dict[str, Any]] = {}
     default = outdirs.get("default")
-    if default is not None and "bindings" in outdirs:
-        ours = {p.name: _configuration(p) for p in _stack_dirs(default)}
-        theirs = {p.name: _configuration(p) for p in _stack_dirs(outdirs["bindings"])}
-        checks["bindings"] = {
-            "same_configuration_as_default": ours == theirs,
-            "stacks_differing": sorted(
-                n for n in ours.keys() | theirs.keys() if ours.get(n) != theirs.get(n)
-            ),
-        }
+    for other in ("bindings", "default-content-floor"):
+        if default is not None and other in outdirs:
+            checks[other] = _compare_configurations(default, outdirs[other])
     for experiment in ("default-to-terraform",):
         if default is None or experiment not in outdirs:
             continue
@@ -770,6 +822,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         cache = Path(tmp) / "parse-cache"
         for name in command_names:  # unmeasured: fills the parse cache, as any earlier run
             measure_command(name, Path(tmp) / "warm", cache)
+        if "default-content-floor" in names:  # unmeasured: the configuration it hands over
+            reference = Path(tmp) / "reference"
+            reference.mkdir()
+            measure("default", reference)
+            os.environ[REFERENCE_ENV] = str(reference)
         for index, name in _rounds(names, runs):
             if CASES[name].max_runs is not None and index >= CASES[name].max_runs:
                 continue

@@ -30,7 +30,7 @@ from crm_ports.options import Options
 from crm_ports.plans.aws import RULES_PER_GROUP, plan_aws
 from crm_ports.plans.azure import RULES_PER_NSG, plan_azure
 from crm_ports.plans.text import TAG_PREFIX
-from crm_ports.review.prefixes import internet_wide as internet_wide
+from crm_ports.review.prefixes import internet_wide
 from crm_ports.review.resources import (
     AWS_EGRESS,
     AWS_INGRESS,

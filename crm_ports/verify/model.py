@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from crm_ports.review.prefixes import internet_wide
 from crm_ports.verify.spans import Spans
 
 
@@ -70,6 +71,4 @@ class Firewall(Protocol):
 def source_label(source: str) -> str:
     """'0.0.0.0/0 (the internet)' for internet-wide sources (as the policy checks judge
     them), else the source as written."""
-    from crm_ports.review.checks import internet_wide
-
     return f"{source} (the internet)" if internet_wide(source) else source
