@@ -53,7 +53,10 @@ def check(doc: Document, schema_name: str, describe: Describe) -> None:
     error = best_match(validator(schema_name).iter_errors(doc.data))
     if error is None:
         return
-    path = list(error.path)
+    # absolute_path: an error inside one alternative of an anyOf (a role or a list of
+    # roles; a topology id or the lab's own hosts) has a `path` relative to that
+    # alternative, which would name the wrong field and line.
+    path = list(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
         extra = sorted(k for k in error.instance if k not in allowed)

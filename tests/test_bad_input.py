@@ -92,6 +92,15 @@ CATALOGUE_BREAKS = [
         1,
         ["flows.yaml:", "flow 'admin-rdp'", "field 'cites[0].source'", "unknown source 'seed-009'"],
     ),
+    # A field whose schema has alternatives (a role or a list of roles) is named in full,
+    # at its own line, not relative to the alternative that matched best.
+    (
+        "flows.yaml",
+        "from: client\n",
+        "from: [5]\n",
+        1,
+        ["flows.yaml:", "flow 'client-web'", "field 'from[0]'", "5 is not of type 'string'"],
+    ),
 ]
 
 
@@ -171,6 +180,16 @@ LAB_BREAKS = [
         ["lab 'x'", "field 'backend.s3.key'", "put {stack} in it"],
     ),
     ("name: x\nbackend: {s3: {bucket: B}}\n", ["field 'backend.s3.bucket'", "an S3 bucket name"]),
+    # The lab's own placement is one of two forms of `topology`: its fields are named in full.
+    ("name: x\ntopology: {hosts: 5}\n", ["lab.yaml:2:", "field 'topology.hosts'", "not of type"]),
+    (
+        "name: x\ntopology:\n  hosts:\n    - {name: a, roles: 5}\n",
+        ["lab.yaml:4:", "field 'topology.hosts[0].roles'", "5 is not of type 'array'"],
+    ),
+    (
+        "name: x\ntopology:\n  hosts:\n    - {name: a, roles: [x], colour: red}\n",
+        ["lab.yaml:4:", "field 'topology.hosts[0].colour'", "unknown key"],
+    ),
     (
         "name: split-roles\n",
         ["lab 'split-roles'", "field 'name'", "the name of a default lab"],
