@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result
+from tests.conftest import REPO, Result
 
 # (file, old text, new text, occurrence to replace (1-based), expected fragments of the message)
 CATALOGUE_BREAKS = [
@@ -242,3 +242,38 @@ def test_bad_command_line(
     cli: Callable[..., Result], args: list[str], fragments: list[str]
 ) -> None:
     _one_line_error(cli("rules", *args), fragments)
+
+
+LAB = str(REPO / "labs" / "contoso-claims.yaml")
+# Every command that writes a report with -o, each in a form that needs no git, synthesis
+# or cloud.
+WRITERS = [
+    ["ports"],
+    ["rules", "--lab", LAB],
+    ["matrix"],
+    ["check", "--lab", LAB],
+    ["check", "--list"],
+    ["diagram", "--lab", LAB],
+    ["diff", "--base", LAB, "--head", str(REPO / "labs" / "fabrikam-full-server.yaml")],
+]
+
+
+@pytest.mark.parametrize("args", WRITERS, ids=lambda args: " ".join(args[:2]))
+@pytest.mark.parametrize(
+    ("output", "fragments"),
+    [
+        ("missing/out.txt", ["missing/out.txt", "field '--output'", "directory does not exist"]),
+        ("", ["field '--output'", "is a directory"]),  # the empty path is the working folder
+    ],
+)
+def test_bad_output_path(
+    cli: Callable[..., Result],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    output: str,
+    fragments: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _one_line_error(cli(*args, "-o", output), fragments)
+    assert list(tmp_path.iterdir()) == []

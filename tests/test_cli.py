@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -103,6 +104,27 @@ def test_output_file_is_written_whole(cli: Callable[..., Result], tmp_path: Path
     assert cli("rules", "--format", "csv", "-o", str(target)).code == 0
     assert target.read_text().startswith("From,To,Protocol")
     assert [p.name for p in tmp_path.iterdir()] == ["rules.csv"]
+
+
+def test_output_over_an_existing_file_is_a_redirection(
+    cli: Callable[..., Result], tmp_path: Path
+) -> None:
+    """`-o FILE` on an existing file leaves what `> FILE` would: the file keeps its own
+    permissions (a private report stays private), and a symbolic link is written through
+    to its target rather than replaced by a file."""
+    private = tmp_path / "private.csv"
+    private.write_text("old\n")
+    private.chmod(0o600)
+    assert cli("rules", "--format", "csv", "-o", str(private)).code == 0
+    assert private.read_text().startswith("From,To,Protocol")
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    target = tmp_path / "target.csv"
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to("target.csv")
+    assert cli("rules", "--format", "csv", "-o", str(link)).code == 0
+    assert link.is_symlink() and target.read_text().startswith("From,To,Protocol")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "private.csv", "target.csv"]
 
 
 def test_lab_options_and_flag_overrides(cli: Callable[..., Result]) -> None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -177,11 +178,23 @@ def emit(text: str, output: Path | None) -> None:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """FILE written whole or not at all, with the permissions a plain open() would give."""
-    directory = path.parent if str(path.parent) else Path(".")
+    """FILE written whole or not at all, and otherwise left as `> FILE` would leave it: a
+    new file gets the permissions a plain open() would give, an existing one keeps its
+    own, and a symbolic link is written through to its target (the temporary file is
+    renamed over the target, never over the link)."""
     shown = yamlio.display_name(path)
+    path = Path(os.path.realpath(path))
+    directory = path.parent
+    if path.is_dir():
+        raise InputError(shown, "", "--output", "is a directory")
     if not directory.is_dir():
         raise InputError(shown, "", "--output", "the output directory does not exist")
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:  # a new file
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     try:
         import tempfile  # only when writing a file
 
@@ -191,9 +204,7 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
