@@ -40,6 +40,17 @@ def test_speed_tables_are_one_benchmark_run() -> None:
     assert block("bench") == readme_tables(results), "regenerate: .venv/bin/python -m tests.readme"
 
 
+def test_validate_count_is_what_validate_prints(cli: Callable[..., Result]) -> None:
+    """The README says how many topology and option combinations `validate` resolves for
+    the built-in catalogue: the number the command prints."""
+    stated = re.search(r"\((\d+) for the built-in one\)", README.read_text(encoding="utf-8"))
+    assert stated, "README.md no longer states the count"
+    result = cli("validate", str(REPO / "catalog"))
+    printed = re.search(r"resolved (\d+) topology and option combinations", result.out)
+    assert result.code == 0 and printed, result
+    assert stated.group(1) == printed.group(1)
+
+
 def _examples() -> list[str]:
     text = README.read_text(encoding="utf-8")
     lines = []
