@@ -244,6 +244,23 @@ def test_bad_command_line(
     _one_line_error(cli("rules", *args), fragments)
 
 
+def test_validate_missing_path(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A path that does not exist is neither a catalogue folder nor a lab file."""
+    monkeypatch.chdir(tmp_path)
+    _one_line_error(cli("validate", "my-lab.yaml"), ["my-lab.yaml", "no such file or directory"])
+
+
+def test_validate_resolves_a_lab_against_the_catalogue_in_use(
+    cli: Callable[..., Result], catalogue_copy: Path
+) -> None:
+    """`--catalog` applies to the lab files `validate` checks, as its help says."""
+    _break(catalogue_copy, "topologies.yaml", "id: split-roles", "id: split-rolez", 1)
+    result = cli("--catalog", str(catalogue_copy), "validate", LAB)
+    _one_line_error(result, ["contoso-claims.yaml", "unknown topology 'split-roles'"])
+
+
 LAB = str(REPO / "labs" / "contoso-claims.yaml")
 # Every command that writes a report with -o, each in a form that needs no git, synthesis
 # or cloud.

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import shlex
 import stat
 import subprocess
 import sys
@@ -135,10 +136,55 @@ def test_lab_options_and_flag_overrides(cli: Callable[..., Result]) -> None:
     assert data["options"]["web_port"] == 8080 and data["options"]["sql_port"] == 1533
 
 
-@pytest.mark.parametrize("command", ["ports", "rules", "matrix", "validate", "synth"])
+COMMANDS = [
+    "audit",
+    "audit aws",
+    "audit azure",
+    "check",
+    "diagram",
+    "diff",
+    "matrix",
+    "ports",
+    "rules",
+    "synth",
+    "validate",
+    "verify",
+    "why",
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_help_has_examples(cli: Callable[..., Result], command: str) -> None:
-    result = cli(command, "--help")
+    result = cli(*command.split(), "--help")
     assert result.code == 0 and "Examples:" in result.out
+
+
+def _help_examples(cli: Callable[..., Result], command: str) -> list[str]:
+    text = cli(command, "--help").out
+    lines = text.split("Examples:", 1)[1].splitlines()
+    return [line.split("#", 1)[0].strip() for line in lines if line.strip().startswith("crm-")]
+
+
+@pytest.mark.parametrize("command", ["ports", "rules", "matrix", "validate", "check", "diagram"])
+def test_help_examples_run(
+    cli: Callable[..., Result], command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each example of a command's --help runs as a new user would type it, in a folder
+    holding the files the examples name (those needing a git ref, a synthesized folder or
+    a pipe run in the README's tests)."""
+    (tmp_path / "labs").symlink_to(REPO / "labs")
+    (tmp_path / "catalog").symlink_to(REPO / "catalog")
+    catalogue = "".join(p.read_text() for p in sorted((REPO / "catalog").glob("*.yaml")))
+    (tmp_path / "my-catalogue.yaml").write_text(catalogue)
+    monkeypatch.chdir(tmp_path)
+    examples = _help_examples(cli, command)
+    assert examples
+    for example in examples:
+        if any(skip in example for skip in ("origin/", "cdktf.out", "|", "--all")):
+            continue
+        words = shlex.split(example.split(">", 1)[0])[1:]
+        result = cli(*words)
+        assert result.code in (0, 1) and "Traceback" not in result.err, (example, result.err)
 
 
 def test_core_commands_never_load_cdktf() -> None:

@@ -114,6 +114,11 @@ def finish(text: str, output: Path | None, drift: bool, fail_on: str) -> int:
 
 @click.group(
     epilog="""\b
+Examples:
+  crm-ports audit aws --lab labs/contoso-claims.yaml
+  crm-ports audit azure --lab labs/contoso-claims.yaml --subscription-id SUB
+  crm-ports audit aws --help
+\b
 Exit status: 0 no drift and no policy error, 1 drift or a live rule breaking a policy
 check with severity error (with --fail-on drift, the default),
 2 bad input, no credentials, no access, no such lab or endpoint unreachable."""

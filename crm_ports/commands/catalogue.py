@@ -13,6 +13,7 @@ import click
 from crm_ports import yamlio
 from crm_ports.catalogue import SECTIONS, load_catalogue
 from crm_ports.commands.common import catalogue
+from crm_ports.errors import InputError
 from crm_ports.model import Catalogue
 from crm_ports.options import SPEC_BY_NAME, SPECS, Options, OptionSpec, parser_for
 from crm_ports.resolver import resolve
@@ -76,7 +77,7 @@ def check_catalogue(cat: Catalogue) -> int:
     epilog="""\b
 Examples:
   crm-ports validate catalog/
-  crm-ports validate my-catalog/flows.yaml
+  crm-ports validate my-catalogue.yaml      # one file holding every section
   crm-ports validate labs/contoso-claims.yaml"""
 )
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -84,9 +85,12 @@ Examples:
 def validate(ctx: click.Context, /, paths: tuple[Path, ...]) -> int:
     """Check catalogue directories, catalogue files or lab files; exit 2 on the first error.
 
-    A file whose top level has catalogue sections (services, flows, ...) is checked as a
-    catalogue; any other YAML file as a lab file (resolved against the built-in catalogue)."""
+    A folder, or a file whose top level has catalogue sections (services, flows, ...), is
+    checked as a catalogue; any other YAML file as a lab file, resolved against the
+    catalogue in use (--catalog, else the built-in one)."""
     for path in paths:
+        if not path.exists():  # neither kind: say so, not "no such catalogue directory"
+            raise InputError(yamlio.display_name(path), "", "", "no such file or directory")
         if path.is_file() and not _is_catalogue_file(path):
             from crm_ports.app import plan_stacks
             from crm_ports.lab import load_lab
