@@ -51,6 +51,18 @@ def test_validate_count_is_what_validate_prints(cli: Callable[..., Result]) -> N
     assert stated.group(1) == printed.group(1)
 
 
+def test_options_are_on_the_commands_the_readme_names(cli: Callable[..., Result]) -> None:
+    """The README's Options section names the commands that take the option flags: those
+    whose --help lists them (validate, diff, verify and why take none)."""
+    text = README.read_text(encoding="utf-8")
+    section = text.split("### Options", 1)[1].split(") and in lab files", 1)[0]
+    named = set(re.findall(r"`((?:audit )?[a-z]+)`", section))
+    commands = ["check", "diagram", "diff", "matrix", "ports", "rules", "synth", "validate"]
+    commands += ["verify", "why", "audit aws", "audit azure"]
+    taking = {c for c in commands if "--web-port" in cli(*c.split(), "--help").out}
+    assert named == taking
+
+
 def _examples() -> list[str]:
     text = README.read_text(encoding="utf-8")
     lines = []
