@@ -294,3 +294,37 @@ def test_bad_output_path(
     monkeypatch.chdir(tmp_path)
     _one_line_error(cli(*args, "-o", output), fragments)
     assert list(tmp_path.iterdir()) == []
+
+
+# (command line, the input file that -o names): a report never replaces what it was made from
+OVERWRITES = [
+    (["ports", "--lab", "lab.yaml"], "lab.yaml"),
+    (["rules", "--lab", "lab.yaml"], "lab.yaml"),
+    (["matrix", "--lab", "lab.yaml"], "lab.yaml"),
+    (["check", "--lab", "lab.yaml"], "lab.yaml"),
+    (["diagram", "--lab", "lab.yaml"], "lab.yaml"),
+    (["diff", "--base", "lab.yaml", "--head", "other.yaml"], "other.yaml"),
+    (["--catalog", "catalog", "rules"], "catalog/flows.yaml"),
+    (["audit", "aws", "--lab", "lab.yaml"], "lab.yaml"),  # refused before any cloud call
+    (["verify", "--synth", "out", "--var-file", "vars.tfvars"], "vars.tfvars"),
+]
+
+
+@pytest.mark.parametrize(("args", "target"), OVERWRITES, ids=[" ".join(a) for a, _ in OVERWRITES])
+def test_output_never_replaces_an_input(
+    cli: Callable[..., Result],
+    catalogue_copy: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    target: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("lab.yaml").write_text("name: x\nclouds: [aws]\n")
+    Path("other.yaml").write_text("name: y\nclouds: [aws]\n")
+    Path("vars.tfvars").write_text('client_cidrs = ["10.1.0.0/16"]\n')
+    Path("out").mkdir()
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    fragments = [target, "field '--output'", "is an input of this command"]
+    _one_line_error(cli(*args, "-o", f"./{target}"), fragments)
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before

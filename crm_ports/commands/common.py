@@ -169,6 +169,32 @@ def ruleset_from(ctx: click.Context, lab_path: Path | None, values: dict[str, An
     return resolve_for(ctx, lab, options)
 
 
+def refuse_overwriting_inputs(
+    ctx: click.Context, output: Path | None, *inputs: Path | str | None
+) -> None:
+    """`-o` naming a file the command reads (a lab file, a catalogue file, a var file) is a
+    typo that would replace it with the report: refused before any work is done. `inputs`
+    are the paths given on the command line (a git ref that is no file never matches);
+    the catalogue in use is always one."""
+    if output is None:
+        return
+    from crm_ports.catalogue import default_catalogue_dir
+
+    catalog = catalogue_path(ctx) or default_catalogue_dir()
+    files = [Path(p) for p in inputs if p is not None]
+    files += sorted(catalog.iterdir()) if catalog.is_dir() else [catalog]
+    target = os.path.realpath(output)
+    for path in files:
+        if os.path.realpath(path) == target:
+            raise InputError(
+                yamlio.display_name(output),
+                "",
+                "--output",
+                f"is an input of this command ({yamlio.display_name(path)}): write the "
+                "report to another file",
+            )
+
+
 def emit(text: str, output: Path | None) -> None:
     """Standard output, or FILE written whole or not at all."""
     if output is None:

@@ -13,6 +13,7 @@ from crm_ports.commands.common import (
     format_option,
     lab_and_options,
     output_option,
+    refuse_overwriting_inputs,
     rule_options,
 )
 from crm_ports.views import render_ports
@@ -36,6 +37,7 @@ def ports(
 
     Ports that an option sets (web, SQL, sandbox, RPC range) show the value for the
     options given."""
+    refuse_overwriting_inputs(ctx, output, lab_path)
     _, options = lab_and_options(lab_path, values)
     emit(render_ports(catalogue(ctx), options, fmt), output)
     return 0

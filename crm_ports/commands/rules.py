@@ -11,6 +11,7 @@ from crm_ports.commands.common import (
     emit,
     format_option,
     output_option,
+    refuse_overwriting_inputs,
     rule_options,
     ruleset_from,
 )
@@ -37,5 +38,6 @@ def rules(
 
     JSON is the stable interface: {"topology", "options", "groups", "rules"}, each rule
     with id, from, to, protocol, from_port, to_port, service, description and refs."""
+    refuse_overwriting_inputs(ctx, output, lab_path)
     emit(render_rules(ruleset_from(ctx, lab_path, values), fmt), output)
     return 0
