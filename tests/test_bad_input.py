@@ -244,6 +244,20 @@ def test_bad_command_line(
     _one_line_error(cli("rules", *args), fragments)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["diff", "--base", "no-such-ref"], ["diagram", "--base", "no-such-ref"]],
+    ids=["diff", "diagram"],
+)
+def test_unknown_state_names_its_option(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """The field is the option, as for every other flag; the value is in the message."""
+    monkeypatch.chdir(tmp_path)
+    fragments = ["command line", "field '--base'", "'no-such-ref' is neither", "git ref"]
+    _one_line_error(cli(*args), fragments)
+
+
 def test_validate_missing_path(
     cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -353,7 +353,7 @@ def load_state(spec: str | None, root: Path, catalogue_path: Path | None, option
         return git_ref(root, spec)
     raise InputError(
         "command line",
+        "",
         option,
-        spec,
-        "is neither a synthesized folder, a lab file nor a git ref of this repository",
+        f"'{spec}' is neither a synthesized folder, a lab file nor a git ref of this repository",
     )
