@@ -159,6 +159,15 @@ def test_help_has_examples(cli: Callable[..., Result], command: str) -> None:
     assert result.code == 0 and "Examples:" in result.out
 
 
+def test_why_help_names_the_peer_groups(cli: Callable[..., Result]) -> None:
+    """`why` takes host groups and peer groups by name: its help names the peers as
+    `rules` calls them (a role name such as mail-server is no group)."""
+    help_text = " ".join(cli("why", "--help").out.split())
+    listed = help_text.split("peers (", 1)[1].split(")", 1)[0].split(", ")
+    groups = json.loads(cli("rules", "--format", "json").out)["groups"]
+    assert sorted(listed) == sorted(g["name"] for g in groups if g["kind"] == "peer")
+
+
 def _help_examples(cli: Callable[..., Result], command: str) -> list[str]:
     text = cli(command, "--help").out
     lines = text.split("Examples:", 1)[1].splitlines()

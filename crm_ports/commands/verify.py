@@ -177,7 +177,7 @@ def why(
     """Explain one answer: is PROTO/PORT from FROM to TO allowed, by which rule (its
     resource address), and which catalogue flow asks for it with its citations; or why
     nothing allows it. FROM and TO are host groups or peers (clients, administrators,
-    mail-server); FROM may also be an IPv4 address or range."""
+    mail-system); FROM may also be an IPv4 address or range."""
     wanted = parse_packet(packet)
     answers: list[Answer] = []
     unknown: UnknownName | None = None
