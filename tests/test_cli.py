@@ -168,6 +168,35 @@ def test_why_help_names_the_peer_groups(cli: Callable[..., Result]) -> None:
     assert sorted(listed) == sorted(g["name"] for g in groups if g["kind"] == "peer")
 
 
+def _check_ids(text: str) -> list[str]:
+    """`CRM001-CRM004, CRM006` as the ids it names."""
+    ids = []
+    for part in text.split(", "):
+        first, _, last = part.partition("-")
+        ids += [f"CRM{n:03d}" for n in range(int(first[3:]), int((last or first)[3:]) + 1)]
+    return ids
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure"])
+def test_audit_help_names_the_checks_live_rules_can_fail(
+    cli: Callable[..., Result], cloud: str
+) -> None:
+    """--fail-on's help lists the error checks that judge live rules (those with a stack
+    side, and the quotas), as the README does; CRM005 and CRM008 judge options only."""
+    from crm_ports.review.checks import ERROR, REGISTRY, Check, Quotas
+
+    live = sorted(
+        c.id
+        for c in REGISTRY.values()
+        if c.severity == ERROR and (type(c).on_stack is not Check.on_stack or isinstance(c, Quotas))
+    )
+    help_text = " ".join(cli("audit", cloud, "--help").out.split())
+    listed = help_text.split("a policy error (", 1)[1].split(")", 1)[0]
+    assert _check_ids(listed) == live
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert f"policy checks ({listed};" in readme
+
+
 def _help_examples(cli: Callable[..., Result], command: str) -> list[str]:
     text = cli(command, "--help").out
     lines = text.split("Examples:", 1)[1].splitlines()

@@ -51,8 +51,8 @@ def fail_on_option(func: Any) -> Any:
         type=click.Choice(FAIL_ON),
         default="drift",
         show_default=True,
-        help="Exit 1 when drift or a policy error (CRM001-CRM008) is found in the live "
-        "rules (drift), or report only (never).",
+        help="Exit 1 when drift or a policy error (CRM001-CRM004, CRM006, CRM007) is found "
+        "in the live rules (drift), or report only (never).",
     )(func)
 
 
