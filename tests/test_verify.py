@@ -292,6 +292,8 @@ def test_var_file_values_replace_defaults(tmp_path: Path, catalogue: Catalogue) 
         ("bad.tfvars", "client_cidrs = {a = 1}\n", "bad.tfvars:1: field 'client_cidrs'"),
         ("bad.tfvars", "just words\n", "bad.tfvars:1: expected `name = value`"),
         ("bad.tfvars.json", "[1]", "expected an object of variable values"),
+        # the stacks' for_each expands a list: a value of another type is named as such
+        ("bad.tfvars.json", '{"client_cidrs": 5}', "variable 'client_cidrs' is 5, not a list"),
     ],
 )
 def test_bad_var_file_is_one_line(

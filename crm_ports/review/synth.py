@@ -41,8 +41,10 @@ def _for_each(expression: Any, variables: dict[str, Any]) -> list[str]:
         match = pattern.match(text)
         if match:
             value = variables.get(match.group(1))
-            if not isinstance(value, list):
+            if value is None:
                 raise _Unresolved(f"variable '{match.group(1)}' has no list default")
+            if not isinstance(value, list):  # a -var-file's value (or a hand-edited default)
+                raise _Unresolved(f"variable '{match.group(1)}' is {value!r}, not a list")
             return [str(v) for v in value]
     match = _TOSET_LIST.match(text)
     if match:
