@@ -258,6 +258,17 @@ def test_unknown_state_names_its_option(
     _one_line_error(cli(*args), fragments)
 
 
+def test_bad_jobs_environment_is_the_only_line(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad CRM_PORTS_JOBS is found with the rest of the input, before synth says anything
+    else (the note about option flags came first) and before anything is written."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CRM_PORTS_JOBS", "two")
+    _one_line_error(cli("synth", "--auth", "claims", "--out", "out"), ["CRM_PORTS_JOBS", "'two'"])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_validate_missing_path(
     cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -23,7 +23,7 @@ from crm_ports.commands.common import catalogue, given_flags, option_flags
 from crm_ports.errors import InputError
 from crm_ports.lab import Lab, default_labs, load_lab
 from crm_ports.options import Options, build
-from crm_ports.shards import JOBS_ENV, STACKS_PER_JOB
+from crm_ports.shards import JOBS_ENV, STACKS_PER_JOB, job_count
 
 
 @click.command(
@@ -97,6 +97,7 @@ def synth(
     with warmup.overlapping():  # Node starts while the labs are loaded, resolved and planned
         labs = _with_flags([load_lab(p) for p in lab_paths], flags)
         stacks = plan_stacks(labs, catalogue(ctx))
+    jobs = job_count(len(stacks), jobs)  # a bad CRM_PORTS_JOBS is bad input like the rest
     if flags:
         # The cdktf.json app reads lab files only: say so before a deploy rebuilds
         # these stacks without the flags.
