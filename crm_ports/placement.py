@@ -188,12 +188,15 @@ def topology_for(catalogue: Catalogue, placement: Placement, options: Options) -
     check_hosts(catalogue, placement)
     kinds = {r.id: r.kind for r in catalogue.roles}
     placed = {role: host.name for host in placement.hosts for role in host.roles}
+    # The hosts' own field as their source names it (`topology.hosts` in a lab file).
+    first = placement.hosts[0].field_path if placement.hosts else ""
+    hosts_field = first.rpartition("[")[0] if first.endswith("]") else "hosts"
     for role in REQUIRED:
         if role in kinds and role not in placed:
             raise _error(
                 placement,
                 None,
-                "hosts",
+                hosts_field,
                 f"role '{role}' ({catalogue.role(role).name}) is placed on no host; "
                 f"CRM 2013 cannot run without it",
             )
@@ -202,7 +205,7 @@ def topology_for(catalogue: Catalogue, placement: Placement, options: Options) -
             raise _error(
                 placement,
                 None,
-                "hosts",
+                hosts_field,
                 f"role '{role}' ({catalogue.role(role).name}) is placed on no host; "
                 f"{option} {options.text(option)} needs it",
             )

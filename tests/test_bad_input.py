@@ -191,6 +191,10 @@ LAB_BREAKS = [
         ["lab.yaml:4:", "field 'topology.hosts[0].colour'", "unknown key"],
     ),
     (
+        "name: x\ntopology:\n  hosts:\n    - {name: dc, roles: [domain-controller]}\n",
+        ["placement 'x'", "field 'topology.hosts'", "role 'web-application'", "on no host"],
+    ),
+    (
         "name: split-roles\n",
         ["lab 'split-roles'", "field 'name'", "the name of a default lab"],
     ),
