@@ -161,14 +161,13 @@ def collect(own: Path, workers: Sequence[Worker], outdir: Path) -> None:
         if status != 0:
             raise SynthesisError(_failure(worker, status))
     manifest = _read(own / MANIFEST)
-    for folder in [own] + [worker.outdir for worker in workers]:
-        theirs = _read(folder / MANIFEST) if folder != own else manifest
-        for name, entry in sorted(theirs["stacks"].items()):
-            if folder != own:
-                if name in manifest["stacks"]:
-                    raise RuntimeError(f"stack {name} was synthesized twice")
-                manifest["stacks"][name] = entry
-            move_files(folder / "stacks" / name, outdir / "stacks" / name)
+    for worker in workers:
+        for name, entry in sorted(_read(worker.outdir / MANIFEST)["stacks"].items()):
+            if name in manifest["stacks"]:
+                raise RuntimeError(f"stack {name} was synthesized twice")
+            manifest["stacks"][name] = entry
+    for folder in [own, *(worker.outdir for worker in workers)]:
+        move_files(folder / "stacks", outdir / "stacks")
     temporary = outdir / f".{MANIFEST}.{os.getpid()}.tmp"
     temporary.write_text(manifest_text(manifest), encoding="utf-8")
     os.replace(temporary, outdir / MANIFEST)
