@@ -187,9 +187,20 @@ def _failure(worker: Worker, status: int) -> str:
     names = ", ".join(s.name for s in worker.stacks)
     if status < 0:
         return f"the worker process synthesizing {names} was killed by {_signal_name(-status)}"
-    errors = worker.outdir.with_suffix(".err").read_text(errors="replace").strip()
-    last = errors.splitlines()[-1].strip() if errors else "no message"
-    return f"the worker process synthesizing {names} failed (exit {status}): {last}"
+    errors = worker.outdir.with_suffix(".err").read_text(errors="replace")
+    return f"the worker process synthesizing {names} failed (exit {status}): {last_error(errors)}"
+
+
+def last_error(stderr: str) -> str:
+    """The exception a traceback ends with, on one line: from its last unindented line on,
+    without the JavaScript stack frames (`at ...`) a jsii error carries below it."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return "no message"
+    starts = [i for i, line in enumerate(lines) if not line[0].isspace()]
+    tail = lines[starts[-1] :] if starts else lines[-1:]
+    kept = [line.strip() for line in tail if not line.strip().startswith("at ")]
+    return " ".join(kept) or lines[-1].strip()
 
 
 def _signal_name(number: int) -> str:

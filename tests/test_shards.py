@@ -296,3 +296,28 @@ def _session(session: int) -> list[tuple[int, str]]:
         if int(fields[3]) == session and fields[0] != "Z":
             found.append((int(stat.parent.name), command))
     return found
+
+
+@pytest.mark.parametrize(
+    ("stderr", "expected"),
+    [
+        (
+            'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
+            "FileExistsError: [Errno 17] File exists: 'shard-1'\n",
+            "FileExistsError: [Errno 17] File exists: 'shard-1'",
+        ),
+        (  # jsii: the JavaScript error under the Python one, then Node's stack frames
+            "Traceback (most recent call last):\n    app.synth()\n"
+            "jsii.errors.JavaScriptError: \n"
+            "  @jsii/kernel.RuntimeError: AwsProvider supports JSON synthesis only\n"
+            "      at KernelHost.callbackHandler (/tmp/x/lib/program.js:1:233156)\n"
+            "      at TerraformProvider.value (/tmp/x/lib/program.js:1:67747)\n",
+            "jsii.errors.JavaScriptError: @jsii/kernel.RuntimeError: AwsProvider supports "
+            "JSON synthesis only",
+        ),
+        ("", "no message"),
+        ("   \n", "no message"),
+    ],
+)
+def test_a_failed_worker_is_reported_by_its_last_error(stderr: str, expected: str) -> None:
+    assert shards.last_error(stderr) == expected
