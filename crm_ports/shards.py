@@ -23,9 +23,11 @@ A worker costs a Node start (about a second) and 150 MB, so one is only worth it
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -245,9 +247,26 @@ def stable_stringify(value: Any, level: int = 0, space: str = "  ") -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def scratch_folder(outdir: Path) -> Path:
-    """Where workers write: a fresh folder inside `outdir`, removed by the caller."""
-    return Path(tempfile.mkdtemp(prefix=".crm-ports-shards-", dir=outdir))
+def scratch_folder(outdir: Path, prefix: str = ".crm-ports-shards-") -> Path:
+    """A fresh folder in `outdir` named `PREFIX<host>-<pid>-...`, which its caller removes.
+    A process killed outright (SIGKILL, a CI runner's last resort) removes nothing, so first
+    the folders this prefix names for processes of this host that no longer run go."""
+    owner = f"{prefix}{os.uname().nodename}-"
+    for stale in outdir.glob(glob.escape(owner) + "*") if outdir.is_dir() else ():
+        pid = stale.name[len(owner) :].partition("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{owner}{os.getpid()}-", dir=outdir))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
 
 
 def _exit_with_caller() -> None:

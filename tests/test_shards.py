@@ -321,3 +321,21 @@ def _session(session: int) -> list[tuple[int, str]]:
 )
 def test_a_failed_worker_is_reported_by_its_last_error(stderr: str, expected: str) -> None:
     assert shards.last_error(stderr) == expected
+
+
+def test_scratch_of_a_process_killed_outright_goes_with_the_next_run(tmp_path: Path) -> None:
+    """SIGKILL lets no process remove its scratch: the next run on this host removes the
+    folders of processes that are gone, and keeps those of processes still running."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    owner = f".crm-ports-shards-{os.uname().nodename}-"
+    stale = tmp_path / f"{owner}{gone.pid}-abc"
+    running = tmp_path / f"{owner}{os.getppid()}-def"
+    other = tmp_path / ".crm-ports-shards-another-host-1-ghi"  # not ours to judge
+    for folder in (stale, running, other):
+        (folder / "shard-1" / "stacks").mkdir(parents=True)
+    (tmp_path / "stacks").mkdir()
+    fresh = shards.scratch_folder(tmp_path)
+    assert fresh.name.startswith(f"{owner}{os.getpid()}-")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([fresh.name, running.name, other.name, "stacks"])

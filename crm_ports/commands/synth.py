@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ from crm_ports.errors import InputError
 from crm_ports.interrupts import terminated_as_exception
 from crm_ports.lab import Lab, default_labs, load_lab
 from crm_ports.options import Options, build
-from crm_ports.shards import JOBS_ENV, MANIFEST, STACKS_PER_JOB, move_files
+from crm_ports.shards import JOBS_ENV, MANIFEST, STACKS_PER_JOB, move_files, scratch_folder
 
 if TYPE_CHECKING:
     from crm_ports.app import StackPlan
@@ -132,7 +131,7 @@ def _write(stacks: list[StackPlan], out: Path, jobs: int | None) -> None:
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+        scratch = scratch_folder(parent, prefix=f".{out.name}.")
     except OSError as exc:
         raise InputError(
             yamlio.display_name(out), "", "--out", f"cannot write: {exc.strerror}"
