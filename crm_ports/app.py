@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:  # imported where used, so `main` can start Node before they load
     from crm_ports.lab import Lab
@@ -86,31 +86,14 @@ def synth_app(
     """Build and synthesize the stacks into `outdir` (created by the caller); returns the
     stack directories written. Many stacks are shared among `jobs` processes (default:
     `crm_ports.shards.job_count`); the output is the same either way."""
-    import shutil
-
     from crm_ports import shards
     from crm_ports.stacks.common import stack_metadata
 
     shares = shards.split(stacks, shards.job_count(len(stacks), jobs))
-    workers: list[shards.Worker] = []
-    scratch = shards.scratch_folder(outdir) if len(shares) > 1 else None
-    try:
-        if scratch is not None:
-            workers = shards.start(shares[1:], scratch)
-            progress(
-                f"{len(stacks) - len(shares[0])} of {len(stacks)} stacks go to "
-                f"{len(workers)} more process(es)"
-            )
-        build_and_synth(shares[0], outdir, progress)
-        if workers:
-            progress(f"waiting for {len(workers)} more process(es)")
-            shards.collect(workers, outdir)
-    except BaseException:
-        shards.stop(workers)
-        raise
-    finally:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+    if len(shares) == 1:
+        build_and_synth(stacks, outdir, progress)
+    else:
+        _synth_shares(shares, outdir, progress)
     written = []
     for stack in stacks:
         directory = outdir / "stacks" / stack.name
@@ -119,6 +102,35 @@ def synth_app(
         )
         written.append(directory)
     return written
+
+
+def _synth_shares(
+    shares: Sequence[list[StackPlan]], outdir: Path, progress: Callable[[str], None]
+) -> None:
+    """The first share here, the others in worker processes, all into a scratch folder
+    inside `outdir`; its files reach `outdir` only once every share is done."""
+    import shutil
+
+    from crm_ports import shards
+
+    total = sum(map(len, shares))
+    workers: list[shards.Worker] = []
+    scratch = shards.scratch_folder(outdir)
+    try:
+        workers = shards.start(shares[1:], scratch)
+        progress(
+            f"{total - len(shares[0])} of {total} stacks go to {len(workers)} more process(es)"
+        )
+        own = scratch / "shard-0"
+        own.mkdir()
+        build_and_synth(shares[0], own, progress)
+        progress(f"waiting for {len(workers)} more process(es)")
+        shards.collect(own, workers, outdir)
+    except BaseException:
+        shards.stop(workers)
+        raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def build_and_synth(
@@ -155,7 +167,31 @@ def labs_from_environment() -> list[Lab]:
 def main() -> None:
     """Entry point of `cdktf.json`'s app: cdktf-cli sets CDKTF_OUTDIR. Progress goes to
     standard output, which cdktf-cli shows as information (standard error reads as an
-    error there); bad input is one line on standard error and exit 2."""
+    error there); bad input is one line on standard error and exit 2, a failed worker
+    process one line and exit 1, an interruption (Ctrl-C, SIGTERM, SIGHUP) one line and
+    128 + the signal's number, after the workers are stopped and the scratch is gone."""
+    from crm_ports.errors import SynthesisError, Terminated
+    from crm_ports.interrupts import terminated_as_exception
+
+    try:
+        with terminated_as_exception():
+            _main()
+    except SynthesisError as exc:
+        _exit(str(exc), 1)
+    except KeyboardInterrupt:
+        _exit("interrupted", 130)
+    except Terminated as exc:
+        _exit(str(exc), exc.exit_status)
+
+
+def _exit(message: str, status: int) -> NoReturn:
+    from crm_ports.cli import fail  # click loads only now: Node starts first in `_main`
+
+    fail(message)
+    sys.exit(status)
+
+
+def _main() -> None:
     from crm_ports import warmup
     from crm_ports.errors import InputError
 

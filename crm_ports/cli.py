@@ -14,7 +14,7 @@ from typing import ClassVar
 import click
 
 from crm_ports import __version__
-from crm_ports.errors import InputError
+from crm_ports.errors import InputError, SynthesisError, Terminated
 
 EPILOG = """\b
 Examples:
@@ -126,6 +126,12 @@ def run(args: list[str] | None = None) -> int:
     except click.Abort:
         fail("aborted")
         return 130
+    except Terminated as exc:
+        fail(str(exc))
+        return exc.exit_status
+    except SynthesisError as exc:
+        fail(str(exc))
+        return 1
     except click.ClickException as exc:
         fail(exc.format_message())
         return exc.exit_code

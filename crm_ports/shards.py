@@ -5,9 +5,16 @@ one process synthesizes on about one core however many the machine has. Lab stac
 refer to each other, so a long list of them splits cleanly: the calling process builds the
 first share on the Node it has already started, and worker processes (`python -m
 crm_ports.shards OUTDIR`, the planned stacks pickled on standard input) build the others
-into folders of their own at the same time. Their stack folders are then moved beside the
-caller's and their entries merged into its `manifest.json`, written the way the CDK
-flavour writes it, so the output is byte for byte what one process would have written.
+at the same time. Every share is written into a scratch folder of its own; only when all
+succeeded are their files moved into the output, stack by stack, keeping what else is in a
+stack's folder (Terraform's `.terraform/` and lock file, as one cdktf App keeps them), and
+`manifest.json` comes last, merged the way the CDK flavour writes it: the output is byte
+for byte what one process would have written, and a failed or interrupted synthesis
+leaves the previous manifest and stacks as they were.
+
+A worker's standard input stays open while it runs: it is the worker's lifeline. When the
+caller dies, however it dies (SIGKILL included), the worker reads end-of-file and exits at
+once, and its Node with it, instead of running on as an orphan.
 
 A worker costs a Node start (about a second) and 150 MB, so one is only worth it for
 `STACKS_PER_JOB` stacks or more; the four default stacks stay in one process.
@@ -15,19 +22,23 @@ A worker costs a Node start (about a second) and 150 MB, so one is only worth it
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import json
 import os
 import pickle
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from crm_ports.errors import InputError
+from crm_ports.errors import InputError, SynthesisError
 
 if TYPE_CHECKING:
     from crm_ports.app import StackPlan
@@ -109,12 +120,13 @@ def start(shares: Sequence[list[StackPlan]], scratch: Path) -> list[Worker]:
 
 
 def _send(worker: Worker) -> None:
+    """The stacks, pickled; the pipe stays open as the worker's lifeline (`main`)."""
     pipe = worker.process.stdin
     if pipe is None:  # never, with stdin=PIPE
         return
     try:
         pipe.write(pickle.dumps(worker.stacks))
-        pipe.close()
+        pipe.flush()
     except BrokenPipeError:
         pass  # the worker died first: `collect` reports its exit status and stderr
 
@@ -129,33 +141,75 @@ def stop(workers: Sequence[Worker]) -> None:
     for worker in workers:
         if worker.process.poll() is None:
             worker.process.kill()
-        worker.process.wait()
+        _close(worker)
 
 
-def collect(workers: Sequence[Worker], outdir: Path) -> None:
-    """Wait for every worker, then move its stacks into `outdir` and merge its manifest
-    entries into `outdir`'s manifest. A worker that failed fails the whole synthesis."""
+def _close(worker: Worker) -> None:
+    """Reap the worker, then cut its lifeline."""
+    worker.process.wait()
+    if worker.process.stdin is not None:
+        # A worker that never read all its stacks leaves them in the pipe: its status says why.
+        with contextlib.suppress(BrokenPipeError):
+            worker.process.stdin.close()
+
+
+def collect(own: Path, workers: Sequence[Worker], outdir: Path) -> None:
+    """Wait for every worker; then move the stacks of the caller's folder `own` and of
+    each worker into `outdir`, and write `outdir`'s manifest last, merged from theirs.
+    A worker that failed fails the whole synthesis before anything is moved."""
     for worker in workers:
         status = worker.process.wait()
+        _close(worker)
         if status != 0:
-            names = ", ".join(s.name for s in worker.stacks)
-            errors = worker.outdir.with_suffix(".err").read_text(errors="replace")
-            raise RuntimeError(
-                f"the worker process synthesizing {names} failed (exit {status}):\n{errors}"
-            )
-    manifest = _read(outdir / MANIFEST)
+            raise SynthesisError(_failure(worker, status))
+    manifest = _read(own / MANIFEST)
     for worker in workers:
-        theirs = _read(worker.outdir / MANIFEST)
-        for name, entry in sorted(theirs["stacks"].items()):
+        for name, entry in sorted(_read(worker.outdir / MANIFEST)["stacks"].items()):
             if name in manifest["stacks"]:
                 raise RuntimeError(f"stack {name} was synthesized twice")
-            target = outdir / "stacks" / name
-            if target.exists():
-                shutil.rmtree(target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(worker.outdir / "stacks" / name, target)
             manifest["stacks"][name] = entry
-    (outdir / MANIFEST).write_text(manifest_text(manifest), encoding="utf-8")
+    for folder in [own, *(worker.outdir for worker in workers)]:
+        move_files(folder / "stacks", outdir / "stacks")
+    temporary = outdir / f".{MANIFEST}.{os.getpid()}.tmp"
+    temporary.write_text(manifest_text(manifest), encoding="utf-8")
+    os.replace(temporary, outdir / MANIFEST)
+
+
+def move_files(source: Path, target: Path) -> None:
+    """Each file under `source` to the same place under `target`, replacing only those:
+    other files in `target` (Terraform's working folder and lock file) stay."""
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        destination = target / path.relative_to(source)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, destination)
+
+
+def _failure(worker: Worker, status: int) -> str:
+    """One line: which stacks, how the worker ended, and its last word on stderr."""
+    names = ", ".join(s.name for s in worker.stacks)
+    if status < 0:
+        return f"the worker process synthesizing {names} was killed by {_signal_name(-status)}"
+    errors = worker.outdir.with_suffix(".err").read_text(errors="replace")
+    return f"the worker process synthesizing {names} failed (exit {status}): {last_error(errors)}"
+
+
+def last_error(stderr: str) -> str:
+    """The exception a traceback ends with, on one line: from its last unindented line on,
+    without the JavaScript stack frames (`at ...`) a jsii error carries below it."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return "no message"
+    starts = [i for i, line in enumerate(lines) if not line[0].isspace()]
+    tail = lines[starts[-1] :] if starts else lines[-1:]
+    kept = [line.strip() for line in tail if not line.strip().startswith("at ")]
+    return " ".join(kept) or lines[-1].strip()
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def manifest_text(manifest: Mapping[str, Any]) -> str:
@@ -193,9 +247,36 @@ def stable_stringify(value: Any, level: int = 0, space: str = "  ") -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def scratch_folder(outdir: Path) -> Path:
-    """Where workers write: a fresh folder inside `outdir`, removed by the caller."""
-    return Path(tempfile.mkdtemp(prefix=".crm-ports-shards-", dir=outdir))
+def scratch_folder(outdir: Path, prefix: str = ".crm-ports-shards-") -> Path:
+    """A fresh folder in `outdir` named `PREFIX<host>-<pid>-...`, which its caller removes.
+    A process killed outright (SIGKILL, a CI runner's last resort) removes nothing, so first
+    the folders this prefix names for processes of this host that no longer run go."""
+    owner = f"{prefix}{os.uname().nodename}-"
+    for stale in outdir.glob(glob.escape(owner) + "*") if outdir.is_dir() else ():
+        pid = stale.name[len(owner) :].partition("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{owner}{os.getpid()}-", dir=outdir))
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
+
+
+def _exit_with_caller() -> None:
+    """The caller closes our standard input only once we have exited; end-of-file before
+    that means it died. Exit at once (Node sees its own input close and follows). The file
+    descriptor, not `sys.stdin`: a daemon thread blocked inside a buffered reader makes
+    interpreter shutdown abort on its lock."""
+    while os.read(0, 4096):
+        pass
+    os._exit(1)
 
 
 def main() -> None:
@@ -203,7 +284,8 @@ def main() -> None:
     from crm_ports import warmup
 
     with warmup.overlapping():  # Node starts on another thread while the stacks are read
-        stacks: list[StackPlan] = pickle.loads(sys.stdin.buffer.read())
+        stacks: list[StackPlan] = pickle.load(sys.stdin.buffer)
+    threading.Thread(target=_exit_with_caller, name="crm-ports-lifeline", daemon=True).start()
     from crm_ports.app import build_and_synth
 
     outdir = Path(sys.argv[1])

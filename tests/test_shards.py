@@ -7,15 +7,17 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from crm_ports import shards
 from crm_ports.app import plan_stacks, synth_app
-from crm_ports.errors import InputError
+from crm_ports.errors import InputError, SynthesisError
 from crm_ports.lab import default_labs
 from tests.conftest import REPO
 
@@ -80,15 +82,19 @@ def test_a_failing_worker_fails_the_synthesis_with_its_error(tmp_path: Path) -> 
     scratch = tmp_path / "scratch"
     (scratch / "shard-1").mkdir(parents=True)  # the worker refuses to write into it
     workers = shards.start([stacks], scratch)
+    own = scratch / "shard-0"
+    own.mkdir()
+    (own / shards.MANIFEST).write_text('{"stacks": {}, "version": "0.21.0"}', encoding="utf-8")
     out = tmp_path / "out"
     out.mkdir()
-    (out / shards.MANIFEST).write_text('{"stacks": {}, "version": "0.21.0"}', encoding="utf-8")
-    with pytest.raises(RuntimeError) as caught:
-        shards.collect(workers, out)
+    with pytest.raises(SynthesisError) as caught:
+        shards.collect(own, workers, out)
     message = str(caught.value)
-    assert f"synthesizing {stacks[0].name} failed (exit 1)" in message
-    assert "FileExistsError" in message
-    assert not (out / "stacks").exists()
+    assert message.startswith(f"the worker process synthesizing {stacks[0].name} failed (exit 1)")
+    assert message.endswith("shard-1'") and "FileExistsError" in message  # its last word
+    assert "\n" not in message
+    assert list(out.iterdir()) == []
+    assert workers[0].process.stdin is not None and workers[0].process.stdin.closed
 
 
 def test_the_cdktf_app_refuses_a_bad_jobs_variable(tmp_path: Path) -> None:
@@ -111,11 +117,15 @@ def test_the_cdktf_app_refuses_a_bad_jobs_variable(tmp_path: Path) -> None:
 def test_the_cdktf_app_shares_stacks_among_processes(tmp_path: Path) -> None:
     """`cdktf.json`'s own command, on two processes: it runs `crm_ports.app` as `__main__`,
     and the stacks its workers receive must still unpickle there."""
-    command = shlex.split(json.loads((REPO / "cdktf.json").read_text(encoding="utf-8"))["app"])
-    command[0] = sys.executable  # `.venv/bin/python`, relative to the project
+    command = _cdktf_app()
     runs = {}
     for jobs in ("1", "2"):
         outdir = tmp_path / f"jobs-{jobs}"
+        # What `cdktf deploy` left in a worker's stack folder: one App keeps it, so must two.
+        working = outdir / "stacks" / "azure-split-roles"
+        (working / ".terraform").mkdir(parents=True)
+        (working / ".terraform" / "terraform.tfstate").write_text("{}")  # backend settings
+        (working / ".terraform.lock.hcl").write_text("# lock")
         result = subprocess.run(
             command,
             cwd=REPO,
@@ -126,7 +136,16 @@ def test_the_cdktf_app_shares_stacks_among_processes(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, result.stderr
         runs[jobs] = _tree(outdir)
+        assert runs[jobs]["stacks/azure-split-roles/.terraform.lock.hcl"] == b"# lock"
+        assert sorted(p.name for p in outdir.iterdir()) == ["manifest.json", "stacks"]
     assert runs["2"] == runs["1"]
+
+
+def _cdktf_app() -> list[str]:
+    """`cdktf.json`'s command, with this interpreter for its `.venv/bin/python`."""
+    command = shlex.split(json.loads((REPO / "cdktf.json").read_text(encoding="utf-8"))["app"])
+    command[0] = sys.executable
+    return command
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -147,3 +166,176 @@ def test_shares_write_what_one_process_writes_on_this_flavour(tmp_path: Path) ->
     assert "2 of 4 stacks go to 1 more process(es)" in lines
     assert _tree(tmp_path / "two") == _tree(tmp_path / "one")
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == ["manifest.json", "stacks"]
+
+
+# Interrupting a many-stack synthesis, as a user, a CI timeout or cdktf-cli's abort does:
+# the default labs on two processes (the worker gets the last two stacks), a signal once
+# the worker runs. Afterwards no process of the run is left, no scratch folder, and the
+# previous output is as it was.
+PREVIOUS = b"previous"
+WORKER_STACKS = "aws-split-roles, azure-split-roles"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["synth", "app"])
+@pytest.mark.parametrize(
+    ("target", "number", "status", "message"),
+    [
+        ("caller", signal.SIGTERM, 143, "terminated by SIGTERM"),
+        ("caller", signal.SIGHUP, 129, "terminated by SIGHUP"),
+        ("caller", signal.SIGINT, 130, None),  # Ctrl-C: "aborted" / "interrupted"
+        (
+            "worker",
+            signal.SIGKILL,
+            1,
+            f"the worker process synthesizing {WORKER_STACKS} was killed by SIGKILL",
+        ),
+    ],
+)
+def test_an_interrupted_synthesis_leaves_no_process_and_the_previous_output(
+    tmp_path: Path, command: str, target: str, number: int, status: int, message: str | None
+) -> None:
+    out = tmp_path / ("out" if command == "synth" else "cdktf.out")
+    previous = _previous_output(out)
+    run = _start(tmp_path, command)
+    worker = _wait_for_worker(run)
+    os.kill(worker if target == "worker" else run.pid, number)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == status, err
+    last = err.strip().splitlines()[-1]
+    if message is None:
+        message = "aborted" if command == "synth" else "interrupted"
+    assert last == f"crm-ports: error: {message}"
+    assert "Traceback" not in err
+    assert _survivors(run.pid) == []
+    assert _tree(out) == previous
+    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # no scratch beside it
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "stacks"]  # nor in it
+
+
+@pytest.mark.slow
+def test_a_worker_exits_with_a_caller_killed_outright(tmp_path: Path) -> None:
+    """SIGKILL leaves the caller no time to stop anything: the worker's lifeline (its
+    standard input) closes, and it exits at once instead of synthesizing on alone."""
+    labs = []
+    for number in range(12):  # 24 stacks: the worker's 12 would take it seconds alone
+        lab = tmp_path / f"lab-{number}.yaml"
+        lab.write_text(f"name: hoster-{number}\ntopology: split-roles\n", encoding="utf-8")
+        labs += ["--lab", str(lab)]
+    run = _start(tmp_path, "synth", *labs)
+    assert run.stderr is not None
+    for line in run.stderr:  # the caller says so once the worker has its stacks
+        if "more process(es)" in line:
+            break
+    os.kill(run.pid, signal.SIGKILL)
+    run.communicate(timeout=60)
+    assert _survivors(run.pid, wait=3) == []
+
+
+def _previous_output(out: Path) -> dict[str, bytes]:
+    """An earlier synthesis, with what Terraform keeps in a stack folder."""
+    for stack in ("aws-full-server", "azure-split-roles"):
+        (out / "stacks" / stack / ".terraform").mkdir(parents=True)
+        (out / "stacks" / stack / "cdk.tf.json").write_bytes(PREVIOUS)
+        (out / "stacks" / stack / ".terraform.lock.hcl").write_bytes(PREVIOUS)
+    (out / shards.MANIFEST).write_bytes(PREVIOUS)
+    return _tree(out)
+
+
+def _start(where: Path, command: str, *labs: str) -> subprocess.Popen[str]:
+    """The command in a session of its own (so its processes can be found), on two
+    processes; signals go to the caller alone, as `kill PID` sends them."""
+    if command == "synth":
+        argv = [sys.executable, "-O", "-m", "crm_ports", "synth", "--jobs", "2", "--out", "out"]
+        argv += labs
+    else:
+        argv = _cdktf_app()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "CDKTF_OUTDIR": "cdktf.out"}
+    env[shards.JOBS_ENV] = "2"
+    env.pop("CRM_PORTS_LABS", None)
+    return subprocess.Popen(
+        argv,
+        cwd=where,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _wait_for_worker(run: subprocess.Popen[str]) -> int:
+    """The worker's process id, once it runs (it then has minutes of Node work ahead)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and run.poll() is None:
+        for pid, command in _session(run.pid):
+            if "crm_ports.shards" in command:
+                return pid
+        time.sleep(0.05)
+    pytest.fail(f"no worker process started (exit {run.poll()})")
+
+
+def _survivors(session: int, wait: float = 10) -> list[str]:
+    """What still runs in the session after `wait` seconds at most (zombies excepted:
+    they are gone, only not yet reaped by init)."""
+    deadline = time.monotonic() + wait
+    while (left := _session(session)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [command for _, command in left]
+
+
+def _session(session: int) -> list[tuple[int, str]]:
+    """Live processes of the session: (pid, command line), from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append((int(stat.parent.name), command))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("stderr", "expected"),
+    [
+        (
+            'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n'
+            "FileExistsError: [Errno 17] File exists: 'shard-1'\n",
+            "FileExistsError: [Errno 17] File exists: 'shard-1'",
+        ),
+        (  # jsii: the JavaScript error under the Python one, then Node's stack frames
+            "Traceback (most recent call last):\n    app.synth()\n"
+            "jsii.errors.JavaScriptError: \n"
+            "  @jsii/kernel.RuntimeError: AwsProvider supports JSON synthesis only\n"
+            "      at KernelHost.callbackHandler (/tmp/x/lib/program.js:1:233156)\n"
+            "      at TerraformProvider.value (/tmp/x/lib/program.js:1:67747)\n",
+            "jsii.errors.JavaScriptError: @jsii/kernel.RuntimeError: AwsProvider supports "
+            "JSON synthesis only",
+        ),
+        ("", "no message"),
+        ("   \n", "no message"),
+    ],
+)
+def test_a_failed_worker_is_reported_by_its_last_error(stderr: str, expected: str) -> None:
+    assert shards.last_error(stderr) == expected
+
+
+def test_scratch_of_a_process_killed_outright_goes_with_the_next_run(tmp_path: Path) -> None:
+    """SIGKILL lets no process remove its scratch: the next run on this host removes the
+    folders of processes that are gone, and keeps those of processes still running."""
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    owner = f".crm-ports-shards-{os.uname().nodename}-"
+    stale = tmp_path / f"{owner}{gone.pid}-abc"
+    running = tmp_path / f"{owner}{os.getppid()}-def"
+    other = tmp_path / ".crm-ports-shards-another-host-1-ghi"  # not ours to judge
+    for folder in (stale, running, other):
+        (folder / "shard-1" / "stacks").mkdir(parents=True)
+    (tmp_path / "stacks").mkdir()
+    fresh = shards.scratch_folder(tmp_path)
+    assert fresh.name.startswith(f"{owner}{os.getpid()}-")
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted([fresh.name, running.name, other.name, "stacks"])

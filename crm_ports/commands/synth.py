@@ -2,28 +2,40 @@
 
 Everything that can be wrong with the input is found before Node starts (labs are loaded
 and resolved, cloud limits checked). Synthesis happens in a scratch folder beside the
-output and each file is then moved into place, so an interrupted run leaves the previous
-output whole. An output folder that still holds Terraform state (the layout before state
-moved beside it) is refused: cdktf-cli and `make clean` would delete that state.
+output and each file is then moved into place, the manifest last, so an interrupted run
+(Ctrl-C, and SIGTERM or SIGHUP too: `crm_ports.interrupts`) stops its worker processes,
+removes the scratch and leaves the previous output whole. An output folder that still
+holds Terraform state (the layout before state moved beside it) is refused: cdktf-cli and
+`make clean` would delete that state.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from crm_ports import warmup, yamlio
 from crm_ports.commands.common import catalogue, given_flags, option_flags
 from crm_ports.errors import InputError
+from crm_ports.interrupts import terminated_as_exception
 from crm_ports.lab import Lab, default_labs, load_lab
 from crm_ports.options import Options, build
-from crm_ports.shards import JOBS_ENV, STACKS_PER_JOB, job_count
+from crm_ports.shards import (
+    JOBS_ENV,
+    MANIFEST,
+    STACKS_PER_JOB,
+    job_count,
+    move_files,
+    scratch_folder,
+)
+
+if TYPE_CHECKING:
+    from crm_ports.app import StackPlan
 
 
 @click.command(
@@ -80,7 +92,7 @@ def synth(
     Option flags override every lab file given; without --lab they apply to the default
     labs, and --topology builds only the default lab of that topology."""
     warmup.start()  # Node starts now (if the command line did not start it already)
-    from crm_ports.app import plan_stacks, synth_app
+    from crm_ports.app import plan_stacks
     from crm_ports.state import refuse_state_inside
 
     if aws_endpoint_url is not None:
@@ -108,24 +120,35 @@ def synth(
             "the options in one to deploy them",
             err=True,
         )
-    parent = out.parent if str(out.parent) else Path(".")
     if out.exists() and not out.is_dir():
         raise InputError(yamlio.display_name(out), "", "--out", "exists and is not a folder")
     refuse_state_inside(out)
+    with terminated_as_exception():  # SIGTERM/SIGHUP stop the workers, as Ctrl-C does
+        _write(stacks, out, jobs)
+    shown = yamlio.display_name(out)
+    for stack in stacks:
+        click.echo(f"{shown}/stacks/{stack.name}/cdk.tf.json")
+    return 0
+
+
+def _write(stacks: list[StackPlan], out: Path, jobs: int | None) -> None:
+    """Synthesize into a scratch folder beside `out`, then move the files in, the manifest
+    last (it never lists a stack whose files are not in place); the scratch always goes."""
+    from crm_ports.app import synth_app
+
+    parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=parent))
+        scratch = scratch_folder(parent, prefix=f".{out.name}.")
     except OSError as exc:
         raise InputError(
             yamlio.display_name(out), "", "--out", f"cannot write: {exc.strerror}"
         ) from None
     try:
-        report = lambda line: click.echo(line, err=True)  # noqa: E731
-        synth_app(stacks, scratch, progress=report, jobs=jobs)
-        for source in sorted(p for p in scratch.rglob("*") if p.is_file()):
-            target = out / source.relative_to(scratch)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
+        synth_app(stacks, scratch, progress=lambda line: click.echo(line, err=True), jobs=jobs)
+        out.mkdir(parents=True, exist_ok=True)
+        move_files(scratch / "stacks", out / "stacks")
+        os.replace(scratch / MANIFEST, out / MANIFEST)
         for stale in retire_stale_stacks(out, {s.name for s in stacks}):
             click.echo(
                 f"removed stale stack {stale} (files crm-ports did not write are kept)", err=True
@@ -136,10 +159,6 @@ def synth(
         ) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    shown = yamlio.display_name(out)
-    for stack in stacks:
-        click.echo(f"{shown}/stacks/{stack.name}/cdk.tf.json")
-    return 0
 
 
 def _with_flags(labs: list[Lab], given: dict[str, Any]) -> list[Lab]:
