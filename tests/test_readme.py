@@ -43,7 +43,9 @@ def test_speed_tables_are_one_benchmark_run() -> None:
 def test_validate_count_is_what_validate_prints(cli: Callable[..., Result]) -> None:
     """The README says how many topology and option combinations `validate` resolves for
     the built-in catalogue: the number the command prints."""
-    stated = re.search(r"\((\d+) for the built-in one\)", README.read_text(encoding="utf-8"))
+    stated = re.search(
+        r"\((\d+)\s+for\s+the\s+built-in\s+one\)", README.read_text(encoding="utf-8")
+    )
     assert stated, "README.md no longer states the count"
     result = cli("validate", str(REPO / "catalog"))
     printed = re.search(r"resolved (\d+) topology and option combinations", result.out)

@@ -78,7 +78,7 @@ class AuditReport:
     scope: tuple[tuple[str, str], ...]  # where was looked: region/endpoint, subscription/RG
     checked: tuple[tuple[str, int], ...]  # what the plan holds, per resource kind
     findings: tuple[Finding, ...]
-    policy: tuple[PolicyFinding, ...] = ()  # live rules that break CRM001-CRM008
+    policy: tuple[PolicyFinding, ...] = ()  # live rules that break a policy check
 
     @property
     def drift(self) -> bool:

@@ -1,4 +1,4 @@
-"""The policy checks (CRM001-CRM008) applied to what is live, not only to what is planned.
+"""The policy checks applied to what is live, not only to what is planned.
 
 A rule opened by hand (RDP from 0.0.0.0/0) is drift, but above all it breaks a policy:
 the audit says which, with the check's id and severity, and its exit status follows the
@@ -40,7 +40,8 @@ class PolicyScope:
 def policy_findings(
     scope: PolicyScope, stack_name: str, cloud: str, resources: Resources
 ) -> tuple[Finding, ...]:
-    """Every live-rule finding of CRM001-CRM008, waivers applied, sorted."""
+    """Every finding the live rules give (CRM001-CRM004, CRM006, CRM007), waivers applied,
+    sorted."""
     stack = Stack(stack_name, cloud, resources, rule_tags(resources))
     subject = Subject(scope.lab, scope.ruleset, (stack,))
     found: list[Finding] = []
