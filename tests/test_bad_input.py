@@ -213,6 +213,8 @@ def test_broken_lab_file(
     Path("lab.yaml").write_text(text)
     _one_line_error(cli("rules", "--lab", "lab.yaml"), ["lab.yaml", *fragments])
     _one_line_error(cli("validate", "lab.yaml"), ["lab.yaml", *fragments])
+    # `ports` shows the catalogue under the lab's options, and still refuses a broken lab.
+    _one_line_error(cli("ports", "--lab", "lab.yaml"), ["lab.yaml", *fragments])
 
 
 def test_lab_name_aws_refuses(
@@ -301,6 +303,7 @@ WRITERS = [
     ["check", "--list"],
     ["diagram", "--lab", LAB],
     ["diff", "--base", LAB, "--head", str(REPO / "labs" / "fabrikam-full-server.yaml")],
+    ["audit", "aws", "--lab", LAB],  # refused before any cloud call
 ]
 
 

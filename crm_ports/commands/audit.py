@@ -18,11 +18,11 @@ from crm_ports.audit.policy import PolicyScope
 from crm_ports.audit.report import FORMATS, render
 from crm_ports.commands.common import (
     catalogue,
+    check_output,
     emit,
     format_option,
     lab_and_options,
     output_option,
-    refuse_overwriting_inputs,
     rule_options,
 )
 from crm_ports.errors import InputError
@@ -176,7 +176,7 @@ def aws(
     compared, rule by rule, with the AWS plan of the lab. Credentials come from the usual
     AWS chain (environment, profile, SSO, instance or task role); the audit only needs
     ec2:DescribeSecurityGroups and ec2:DescribeSecurityGroupRules."""
-    refuse_overwriting_inputs(ctx, output, lab_path)
+    check_output(ctx, output, lab_path)
     _needs("boto3", "aws")
     from crm_ports.audit.aws import AwsTarget, audit_aws
     from crm_ports.plans.aws import plan_aws
@@ -240,7 +240,7 @@ def azure(
     The lab's NSG (named by the plan) and the resource group's ASGs are compared with the
     Azure plan of the lab. Credentials come from DefaultAzureCredential (environment,
     workload or managed identity, az login); the Reader role is enough."""
-    refuse_overwriting_inputs(ctx, output, lab_path)
+    check_output(ctx, output, lab_path)
     _needs("azure.mgmt.network", "azure")
     _needs("azure.identity", "azure")
     from crm_ports.audit.azure import AzureTarget, audit_azure

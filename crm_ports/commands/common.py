@@ -169,15 +169,16 @@ def ruleset_from(ctx: click.Context, lab_path: Path | None, values: dict[str, An
     return resolve_for(ctx, lab, options)
 
 
-def refuse_overwriting_inputs(
-    ctx: click.Context, output: Path | None, *inputs: Path | str | None
-) -> None:
-    """`-o` naming a file the command reads (a lab file, a catalogue file, a var file) is a
-    typo that would replace it with the report: refused before any work is done. `inputs`
-    are the paths given on the command line (a git ref that is no file never matches);
-    the catalogue in use is always one."""
+def check_output(ctx: click.Context, output: Path | None, *inputs: Path | str | None) -> None:
+    """`-o FILE` checked before any work is done (for `audit`, before any cloud call): its
+    folder must exist and FILE must not be a folder, as `write_atomic` will find at the
+    end; and FILE naming a file the command reads (a lab file, a catalogue file, a var
+    file) is a typo that would replace it with the report. `inputs` are the paths given on
+    the command line (a git ref that is no file never matches); the catalogue in use is
+    always one."""
     if output is None:
         return
+    _check_destination(output)
     from crm_ports.catalogue import default_catalogue_dir
 
     catalog = catalogue_path(ctx) or default_catalogue_dir()
@@ -203,18 +204,25 @@ def emit(text: str, output: Path | None) -> None:
     write_atomic(output, text)
 
 
+def _check_destination(path: Path) -> Path:
+    """The file `-o` names, links resolved, once it is known it can be written there."""
+    shown = yamlio.display_name(path)
+    resolved = Path(os.path.realpath(path))
+    if resolved.is_dir():
+        raise InputError(shown, "", "--output", "is a directory")
+    if not resolved.parent.is_dir():
+        raise InputError(shown, "", "--output", "the output directory does not exist")
+    return resolved
+
+
 def write_atomic(path: Path, text: str) -> None:
     """FILE written whole or not at all, and otherwise left as `> FILE` would leave it: a
     new file gets the permissions a plain open() would give, an existing one keeps its
     own, and a symbolic link is written through to its target (the temporary file is
     renamed over the target, never over the link)."""
     shown = yamlio.display_name(path)
-    path = Path(os.path.realpath(path))
+    path = _check_destination(path)
     directory = path.parent
-    if path.is_dir():
-        raise InputError(shown, "", "--output", "is a directory")
-    if not directory.is_dir():
-        raise InputError(shown, "", "--output", "the output directory does not exist")
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:  # a new file

@@ -8,10 +8,10 @@ from typing import Any
 import click
 
 from crm_ports.commands.common import (
+    check_output,
     emit,
     format_option,
     output_option,
-    refuse_overwriting_inputs,
     rule_options,
     ruleset_from,
 )
@@ -32,6 +32,6 @@ def matrix(
     ctx: click.Context, /, lab_path: Path | None, fmt: str, output: Path | None, **values: Any
 ) -> int:
     """Group-by-group connectivity: what each host group may open towards each other one."""
-    refuse_overwriting_inputs(ctx, output, lab_path)
+    check_output(ctx, output, lab_path)
     emit(render_matrix(ruleset_from(ctx, lab_path, values), fmt), output)
     return 0

@@ -9,11 +9,12 @@ import click
 
 from crm_ports.commands.common import (
     catalogue,
+    check_output,
     emit,
     format_option,
     lab_and_options,
     output_option,
-    refuse_overwriting_inputs,
+    resolve_for,
     rule_options,
 )
 from crm_ports.views import render_ports
@@ -37,7 +38,11 @@ def ports(
 
     Ports that an option sets (web, SQL, sandbox, RPC range) show the value for the
     options given."""
-    refuse_overwriting_inputs(ctx, output, lab_path)
-    _, options = lab_and_options(lab_path, values)
+    check_output(ctx, output, lab_path)
+    lab, options = lab_and_options(lab_path, values)
+    if lab is not None:
+        # The table needs only the lab's options, but a lab file is bad input here as in
+        # every other command: its placement and the checks that need the catalogue too.
+        resolve_for(ctx, lab, options)
     emit(render_ports(catalogue(ctx), options, fmt), output)
     return 0

@@ -14,12 +14,12 @@ import click
 from crm_ports.commands.common import (
     catalogue,
     catalogue_path,
+    check_output,
     emit,
     format_option,
     given_flags,
     lab_and_options,
     output_option,
-    refuse_overwriting_inputs,
     rule_options,
 )
 from crm_ports.errors import InputError
@@ -65,7 +65,7 @@ def diff(ctx: click.Context, base: str, head: str | None, fmt: str, output: Path
     from crm_ports.review.markdown import render_markdown
     from crm_ports.review.states import load_state, repository_root
 
-    refuse_overwriting_inputs(ctx, output, base, head)
+    check_output(ctx, output, base, head)
     root = repository_root(Path.cwd())
     old = load_state(base, root, catalogue_path(ctx), "--base")
     new = load_state(head, root, catalogue_path(ctx), "--head")
@@ -148,7 +148,7 @@ def check(
     from crm_ports.review.check_report import list_checks, render_report
     from crm_ports.review.checks import NEAR_QUOTA, quota_rows, run_checks
 
-    refuse_overwriting_inputs(ctx, output, lab_path)
+    check_output(ctx, output, lab_path)
     if list_only:
         emit(list_checks(fmt), output)
         return 0
@@ -210,7 +210,7 @@ def diagram(
     in GitHub comments and markdown), Graphviz DOT, or markdown holding one Mermaid block
     per lab. Peers are drawn outside the box of servers; what every server opens to every
     other is one edge into that box."""
-    refuse_overwriting_inputs(ctx, output, lab_path, base)
+    check_output(ctx, output, lab_path, base)
     if base is None:
         subject = _one_lab(ctx, lab_path, values)
         drawn: Drawn = [(subject.lab.name, subject.ruleset, None)]

@@ -8,10 +8,10 @@ from typing import Any
 import click
 
 from crm_ports.commands.common import (
+    check_output,
     emit,
     format_option,
     output_option,
-    refuse_overwriting_inputs,
     rule_options,
     ruleset_from,
 )
@@ -38,6 +38,6 @@ def rules(
 
     JSON is the stable interface: {"topology", "options", "groups", "rules"}, each rule
     with id, from, to, protocol, from_port, to_port, service, description and refs."""
-    refuse_overwriting_inputs(ctx, output, lab_path)
+    check_output(ctx, output, lab_path)
     emit(render_rules(ruleset_from(ctx, lab_path, values), fmt), output)
     return 0

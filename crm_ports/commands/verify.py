@@ -14,10 +14,10 @@ import click
 from crm_ports.commands.common import (
     catalogue,
     catalogue_path,
+    check_output,
     emit,
     format_option,
     output_option,
-    refuse_overwriting_inputs,
 )
 from crm_ports.lab import Lab, default_labs, load_lab
 from crm_ports.model import Catalogue
@@ -134,7 +134,7 @@ def verify(
     NSG's rules in priority order, then the default rules (65000, 65001, 65500), with ASG
     membership and service tags. Both are stateful: replies need no rule. Variables take
     their defaults, or the values of --var-file; for_each expands over them."""
-    refuse_overwriting_inputs(ctx, output, *lab_paths, var_file)
+    check_output(ctx, output, *lab_paths, var_file)
     with _targets(ctx, synth_dir, lab_paths, all_labs, var_file) as targets:
         results = verify_targets(targets)
     text = render_json(results) if fmt == "json" else render_table(results, fmt)
