@@ -144,13 +144,14 @@ def stop(workers: Sequence[Worker]) -> None:
         _close(worker)
 
 
-def _close(worker: Worker) -> None:
-    """Reap the worker, then cut its lifeline."""
-    worker.process.wait()
+def _close(worker: Worker) -> int:
+    """Reap the worker, then cut its lifeline; its exit status."""
+    status = worker.process.wait()
     if worker.process.stdin is not None:
         # A worker that never read all its stacks leaves them in the pipe: its status says why.
         with contextlib.suppress(BrokenPipeError):
             worker.process.stdin.close()
+    return status
 
 
 def collect(own: Path, workers: Sequence[Worker], outdir: Path) -> None:
@@ -158,8 +159,7 @@ def collect(own: Path, workers: Sequence[Worker], outdir: Path) -> None:
     each worker into `outdir`, and write `outdir`'s manifest last, merged from theirs.
     A worker that failed fails the whole synthesis before anything is moved."""
     for worker in workers:
-        status = worker.process.wait()
-        _close(worker)
+        status = _close(worker)
         if status != 0:
             raise SynthesisError(_failure(worker, status))
     manifest = _read(own / MANIFEST)
