@@ -34,8 +34,10 @@ from cdktf import App, TerraformOutput, TerraformStack, TerraformVariable, Token
 from cdktf_cdktf_provider_azurerm.application_security_group import (
     ApplicationSecurityGroup,
 )
-from cdktf_cdktf_provider_azurerm.network_security_group import NetworkSecurityGroup
-from cdktf_cdktf_provider_azurerm.network_security_rule import NetworkSecurityRule
+from cdktf_cdktf_provider_azurerm.network_security_group import (
+    NetworkSecurityGroup,
+    NetworkSecurityGroupSecurityRule,
+)
 from cdktf_cdktf_provider_azurerm.provider import (
     AzurermProvider,
     AzurermProviderFeatures,
@@ -162,7 +164,9 @@ class AzureBindingsLabStack(TerraformStack):
 
 
 class _Firewall(Construct):
-    """`AzureCrmFirewall`'s tree (crm/<group>/asg, crm/nsg, crm/nsg/<rule>) on the bindings."""
+    """`AzureCrmFirewall`'s tree (crm/<group>/asg, crm/nsg with its inline rules) on the
+    bindings. The `removed` blocks for the rule resources of older versions are Terraform's
+    own (no provider schema has a say), so they are not rebuilt here."""
 
     def __init__(
         self,
@@ -199,11 +203,10 @@ class _Firewall(Construct):
             location=location,
             resource_group_name=resource_group_name,
             tags=dict(plan.tags),
+            security_rule=[self._rule(rule, cidrs) for rule in plan.rules],
             provider=provider,
         )
         self.nsg.override_logical_id("nsg")
-        for rule in plan.rules:
-            self._rule(rule, resource_group_name, cidrs, provider)
 
     def nic_ids(self, group: str) -> list[str]:
         own = [self.asgs[group].id]
@@ -212,12 +215,8 @@ class _Firewall(Construct):
         return [*own, self.asgs[self._members].id]
 
     def _rule(
-        self,
-        spec: NsgRuleSpec,
-        resource_group_name: str,
-        cidrs: Mapping[str, CidrList],
-        provider: AzurermProvider,
-    ) -> None:
+        self, spec: NsgRuleSpec, cidrs: Mapping[str, CidrList]
+    ) -> NetworkSecurityGroupSecurityRule:
         every_port = spec.port_ranges == ("*",)
         source_ids = source_prefix = source_prefixes = None
         if spec.source_group is not None:
@@ -227,16 +226,12 @@ class _Firewall(Construct):
         else:
             source_prefix = spec.source_prefixes[0]
         target = spec.target_group
-        NetworkSecurityRule(
-            self.nsg,
-            spec.key,
+        return NetworkSecurityGroupSecurityRule(
             name=spec.name,
             priority=spec.priority,
             direction=spec.direction,
             access=spec.access,
             protocol=spec.protocol,
-            resource_group_name=resource_group_name,
-            network_security_group_name=self.nsg.name,
             # Any source port: the rules constrain destination ports only.
             source_port_range="*",
             destination_port_range="*" if every_port else None,
@@ -249,8 +244,7 @@ class _Firewall(Construct):
                 None if target is None else [self.asgs[target].id]
             ),
             description=spec.description,
-            provider=provider,
-        ).override_logical_id(spec.key)
+        )
 
 
 StackKinds = Mapping[str, Callable[..., TerraformStack]]

@@ -122,8 +122,10 @@ def test_azure_firewall_in_a_users_resource_group() -> None:
     asgs = data["resource"]["azurerm_application_security_group"]
     assert asgs["asg_adfs"]["name"] == "acme-adfs-asg"
     assert {a["resource_group_name"] for a in asgs.values()} == {"rg-crm"}
-    rules = data["resource"]["azurerm_network_security_rule"]
-    claims = rules["nsr_clients_adfs_tcp"]
+    nsg = data["resource"]["azurerm_network_security_group"]["nsg"]
+    rules = {rule["name"]: rule for rule in nsg["security_rule"]}
+    assert "azurerm_network_security_rule" not in data["resource"]  # one request, inline
+    claims = rules["clients.adfs.tcp"]
     assert claims["source_address_prefixes"] == ["10.100.0.0/16"]
     assert claims["destination_application_security_group_ids"] == [
         "${azurerm_application_security_group.asg_adfs.id}"
@@ -135,4 +137,4 @@ def test_azure_firewall_in_a_users_resource_group() -> None:
     ]
     priorities = [r["priority"] for r in rules.values()]
     assert len(priorities) == len(set(priorities))
-    assert max(priorities) == 4096 and rules["nsr_deny-all-other-inbound"]["access"] == "Deny"
+    assert max(priorities) == 4096 and rules["deny-all-other-inbound"]["access"] == "Deny"

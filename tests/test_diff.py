@@ -106,17 +106,24 @@ def test_added_flow_names_the_flow_and_its_rules_in_both_clouds(cli: CLI, repo: 
     assert f"Flows added: `{NEW_FLOW}`" in md
     assert f"TCP 5985-5986 from crm-deployment to ssrs, added — rule `{NEW_RULE}`" in md
     assert "| create | `aws_vpc_security_group_ingress_rule.in_crm-deployment_ssrs_tcp_winrm`" in md
-    assert "| create | `azurerm_network_security_rule.nsr_crm-deployment_ssrs_tcp`" in md
+    assert (
+        '| create | `azurerm_network_security_group.nsg.security_rule["crm-deployment.ssrs.tcp"]`'
+        in md
+    )
     assert "- `crm-deployment.ssrs.tcp`: priority" in md  # the Azure priority it takes
-    assert "| update in place | `azurerm_network_security_rule.nsr_crm-full-server_sql" in md
+    assert (
+        '| update in place | `azurerm_network_security_group.nsg.security_rule["crm-full-server.sql'
+        in md
+    )
 
 
+NSG_RULE = 'azurerm_network_security_group.nsg.security_rule["{}"]'
 # lab -> (rule, AWS resources, Azure resources) the added flow must produce, and nothing else
 EXPECTED = {
     "split-roles": (
         NEW_RULE,
         [("create", "aws_vpc_security_group_ingress_rule.in_crm-deployment_ssrs_tcp_winrm")],
-        [("create", "azurerm_network_security_rule.nsr_crm-deployment_ssrs_tcp")],
+        [("create", NSG_RULE.format("crm-deployment.ssrs.tcp"))],
     ),
     "contoso-claims": (  # strict egress: the rule leaves the source group too
         NEW_RULE,
@@ -124,12 +131,12 @@ EXPECTED = {
             ("create", "aws_vpc_security_group_egress_rule.out_crm-deployment_ssrs_tcp_winrm"),
             ("create", "aws_vpc_security_group_ingress_rule.in_crm-deployment_ssrs_tcp_winrm"),
         ],
-        [("create", "azurerm_network_security_rule.nsr_crm-deployment_ssrs_tcp")],
+        [("create", NSG_RULE.format("crm-deployment.ssrs.tcp"))],
     ),
     "full-server": (  # the NSG rule for TCP between these groups exists: its ports grow
         FULL_RULE,
         [("create", "aws_vpc_security_group_ingress_rule.in_crm-full-server_sql-server_tcp_winrm")],
-        [("update", "azurerm_network_security_rule.nsr_crm-full-server_sql-server_tcp")],
+        [("update", NSG_RULE.format("crm-full-server.sql-server.tcp"))],
     ),
     "fabrikam-full-server": (  # an AWS-only lab
         FULL_RULE,
@@ -243,16 +250,25 @@ def test_security_group_replacement_replaces_its_rules() -> None:
         other: {"security_group_id": Ref("aws_security_group.sg_b"), "from_port": 2},
     }
     head = {
-        sg: {"name": "a", "description": "new"},
+        sg: {"name": "b", "description": "old"},
         rule: {"security_group_id": Ref(sg), "from_port": 1, "description": "d"},
         other: {"security_group_id": Ref("aws_security_group.sg_b"), "from_port": 3},
     }
     actions = {c.address: (c.action, c.forced_by) for c in compare(base, head)}
     assert actions == {
-        sg: ("replace", ("description",)),
+        sg: ("replace", ("name",)),
         rule: ("replace", ("security_group_id",)),
         other: ("update", ()),
     }
+
+
+def test_a_security_groups_description_is_left_as_deployed() -> None:
+    """The stacks ignore changes to a group's description (EC2 cannot change one in place):
+    a new text replaces nothing and updates nothing."""
+    sg = "aws_security_group.sg_a"
+    base = {sg: {"name": "a", "description": "CRM 2013 lab x, a: roles: sql-server"}}
+    head = {sg: {"name": "a", "description": "CRM 2013 lab x, a: host group"}}
+    assert compare(base, head) == ()
 
 
 def test_source_kind_change_replaces_an_aws_rule() -> None:
@@ -269,6 +285,17 @@ def test_azure_rule_name_forces_new_priority_updates_in_place() -> None:
     base = {rule: {"name": "a", "priority": 100}}
     assert compare(base, {rule: {"name": "a", "priority": 200}})[0].action == "update"
     assert compare(base, {rule: {"name": "b", "priority": 100}})[0].action == "replace"
+
+
+def test_an_inline_nsg_rule_is_never_replaced() -> None:
+    """An NSG's inline rules change with one update of the NSG, whatever changes."""
+    rule = 'azurerm_network_security_group.nsg.security_rule["a"]'
+    base = {rule: {"name": "a", "priority": 100, "access": "Allow"}}
+    (change,) = compare(base, {rule: {"name": "a", "priority": 200, "access": "Deny"}})
+    assert (change.action, change.type) == (
+        "update",
+        "azurerm_network_security_group.security_rule",
+    )
 
 
 # -- synthesized folders ------------------------------------------------------------------

@@ -167,15 +167,22 @@ def test_azure_lab() -> None:
     assert len(lab.hosts["sql"].application_security_group_ids) == 2
     data = synth(stack)
     expected = plan_azure(lab.resolve(), "acme")
-    assert set(data["resource"]["azurerm_network_security_rule"]) == {r.key for r in expected.rules}
+    rules = {
+        r["name"]: r
+        for r in data["resource"]["azurerm_network_security_group"]["nsg"]["security_rule"]
+    }
+    assert set(rules) == {r.name for r in expected.rules}
     assert set(data["resource"]["azurerm_application_security_group"]) == {
         "asg_crm-app",
         "asg_dc",
         "asg_sql",
         "asg_lab-servers",
     }
-    rule = data["resource"]["azurerm_network_security_rule"]["nsr_cidr-10-30-0-0-24_sql_tcp"]
+    rule = rules["cidr-10-30-0-0-24.sql.tcp"]
     assert rule["source_address_prefixes"] == ["10.30.0.0/24"]
+    assert [r["from"] for r in data["removed"]] == [
+        f"azurerm_network_security_rule.{r.key}" for r in expected.rules
+    ]
 
 
 def test_readme_lab_app_runs_and_validates(tmp_path: Path) -> None:
@@ -221,7 +228,8 @@ def test_variable_peer_ranges_recheck_the_quota_at_plan(tmp_path: Path) -> None:
     [condition] = sg["lifecycle"]["precondition"]
     assert "length(var.offices)" in condition["condition"]
     assert condition["error_message"].startswith("Security group two-box-crm-app would need")
-    assert "lifecycle" not in data["resource"]["aws_security_group"]["sg_sql"]  # no clients
+    sql = data["resource"]["aws_security_group"]["sg_sql"]
+    assert sql["lifecycle"] == {"ignore_changes": ["description"]}  # no clients, no condition
     (tmp_path / "cdk.tf.json").write_text(json.dumps(data))
     terraform_validate(tmp_path)
 
@@ -269,10 +277,10 @@ def test_two_domain_controllers_through_the_construct_api() -> None:
     azure.add_host("dc-2", roles=["domain-controller"])
     with pytest.raises(InputError, match="more than 2 hosts"):
         azure.add_host("dc-3", roles=["domain-controller"])
-    nsr = synth(azure_stack)["resource"]["azurerm_network_security_rule"]
-    assert {k for k, v in nsr.items() if v["protocol"] == "Esp"} == {
-        "nsr_dc_dc-2_esp",
-        "nsr_dc-2_dc_esp",
+    nsg = synth(azure_stack)["resource"]["azurerm_network_security_group"]["nsg"]
+    assert {r["name"] for r in nsg["security_rule"] if r["protocol"] == "Esp"} == {
+        "dc.dc-2.esp",
+        "dc-2.dc.esp",
     }
 
 

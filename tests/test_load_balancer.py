@@ -237,9 +237,9 @@ def test_verify_misses_the_probe_allow_on_azure(catalogue: Catalogue) -> None:
     """Without the AzureLoadBalancer allow the deny at 4096 hides Azure's own rule at
     65001 from the probes: verify reports the balancer's flows missing."""
     document = copy.deepcopy(_snapshot("azure"))
-    rules = document["resource"]["azurerm_network_security_rule"]
-    [key] = [k for k, v in rules.items() if v.get("source_address_prefix") == "AzureLoadBalancer"]
-    del rules[key]
+    rules = document["resource"]["azurerm_network_security_group"]["nsg"]["security_rule"]
+    [probe] = [r for r in rules if r.get("source_address_prefix") == "AzureLoadBalancer"]
+    rules.remove(probe)
     stack = parse_stack(document, "azure-cloud-lb", "stack", {})
     result = compare(expected_reach(catalogue, load_lab(CLOUD_LB), "azure"), firewall(stack), "s")
     assert {(m.source, m.target) for m in result.missing} == {(BALANCER, "crm-front-end")}

@@ -22,7 +22,13 @@ from crm_ports.plans.aws import plan_aws
 from crm_ports.plans.azure import AzurePlan, plan_azure
 from crm_ports.resolver import resolve
 from crm_ports.review.impact import compare
-from crm_ports.review.resources import AZURE_RULE, Resources, aws_resources, azure_resources
+from crm_ports.review.resources import (
+    AZURE_INLINE_RULE,
+    Resources,
+    aws_resources,
+    azure_resources,
+    nsg_rule_address,
+)
 from crm_ports.review.synth import stack_resources
 from tests.stacks import synth_stack
 
@@ -48,7 +54,7 @@ def plan_resources(catalogue_dir: Path | None, lab: Lab) -> Resources:
 def _with_rules(resources: Resources, azure: AzurePlan) -> Resources:
     """Each resource with the rule ids it carries: AWS rules by their tag, Azure rules by
     the plan (one NSG rule carries several)."""
-    carried = {f"{AZURE_RULE}.{r.key}": r.rule_ids for r in azure.rules}
+    carried = {nsg_rule_address(r): r.rule_ids for r in azure.rules}
     out: Resources = {}
     for address, attributes in resources.items():
         tags = attributes.get("tags", {})
@@ -108,7 +114,7 @@ def test_adding_a_service_changes_only_that_flows_rules(
     assert all(after[a]["priority"] == p for a, p in priorities.items())
     created = {c.address for c in changes if c.action == "create"}
     assert any(ADDED in a and "aws_vpc_security_group_ingress_rule" in a for a in created)
-    updated_azure = {c.address for c in changes if c.type == AZURE_RULE}
+    updated_azure = {c.address for c in changes if c.type == AZURE_INLINE_RULE}
     assert updated_azure, "the Azure rule of the flow carries the new port"
 
 

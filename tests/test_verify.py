@@ -72,7 +72,30 @@ def test_strict_egress_snapshot_passes(catalogue: Catalogue) -> None:
 
 AWS_IN = "aws_vpc_security_group_ingress_rule"
 AWS_OUT = "aws_vpc_security_group_egress_rule"
-NSR = "azurerm_network_security_rule"
+NSG_RULE = 'azurerm_network_security_group.nsg.security_rule["{}"]'
+
+
+class InlineRules:
+    """The lab NSG's inline rules by name (their identity in the set), for the mutations:
+    a rule set under a new name is appended to the set with that name."""
+
+    def __init__(self, resources: dict[str, Any]) -> None:
+        self._rules: list[dict[str, Any]] = resources["azurerm_network_security_group"]["nsg"][
+            "security_rule"
+        ]
+
+    def __getitem__(self, name: str) -> dict[str, Any]:
+        return next(r for r in self._rules if r["name"] == name)
+
+    def __setitem__(self, name: str, rule: dict[str, Any]) -> None:
+        self._rules.append({**rule, "name": name})
+
+    def __delitem__(self, name: str) -> None:
+        self._rules.remove(self[name])
+
+
+def nsr(resources: dict[str, Any]) -> InlineRules:
+    return InlineRules(resources)
 
 
 def mutated(cloud: str, change: Callable[[dict[str, Any]], None]) -> Any:
@@ -183,61 +206,61 @@ def test_strict_egress_without_an_egress_rule_is_a_missing_flow(catalogue: Catal
 
 def test_missing_asg_reference_names_the_flow(catalogue: Catalogue) -> None:
     def change(r: dict[str, Any]) -> None:
-        del r[NSR]["nsr_crm-front-end_sql-server_tcp"]["source_application_security_group_ids"]
+        del nsr(r)["crm-front-end.sql-server.tcp"]["source_application_security_group_ids"]
 
     (missing,) = verify_document(catalogue, mutated("azure", change)).missing
     assert (
         "TCP 1433 from crm-front-end to sql-server is not allowed (flow crm-sql" in missing.text()
     )
-    assert "denied inbound by azurerm_network_security_rule.nsr_deny-all-other-inbound" in (
-        missing.reason
-    )
+    assert "denied inbound by " + NSG_RULE.format("deny-all-other-inbound") in (missing.reason)
 
 
 def test_allow_turned_into_deny_names_the_flows(catalogue: Catalogue) -> None:
     def change(r: dict[str, Any]) -> None:
-        r[NSR]["nsr_clients_crm-front-end_tcp"]["access"] = "Deny"
+        nsr(r)["clients.crm-front-end.tcp"]["access"] = "Deny"
 
     missing = verify_document(catalogue, mutated("azure", change)).missing
     assert [(m.source, m.target, m.ports.ports_text()) for m in missing] == [
         ("clients", "crm-front-end", "80"),
         ("clients", "crm-front-end", "443"),
     ]
-    assert all("nsr_clients_crm-front-end_tcp" in m.reason for m in missing)
+    assert all(NSG_RULE.format("clients.crm-front-end.tcp") in m.reason for m in missing)
 
 
 def test_deny_inserted_above_an_allow_names_it(catalogue: Catalogue) -> None:
     def change(r: dict[str, Any]) -> None:
-        deny = copy.deepcopy(r[NSR]["nsr_clients_crm-front-end_tcp"])
+        deny = copy.deepcopy(nsr(r)["clients.crm-front-end.tcp"])
         deny.update(access="Deny", priority=100, name="block-https")
         deny["destination_port_ranges"] = ["443"]
-        r[NSR]["nsr_block"] = deny
+        nsr(r)["block-https"] = deny
 
     (missing,) = verify_document(catalogue, mutated("azure", change)).missing
     assert missing.ports.ports_text() == "443" and missing.flows == ("client-web",)
-    assert missing.reason.endswith("denied inbound by azurerm_network_security_rule.nsr_block")
+    assert missing.reason.endswith(
+        'denied inbound by azurerm_network_security_group.nsg.security_rule["block-https"]'
+    )
 
 
 def test_a_deny_below_the_allow_changes_nothing(catalogue: Catalogue) -> None:
     def change(r: dict[str, Any]) -> None:
-        deny = copy.deepcopy(r[NSR]["nsr_clients_crm-front-end_tcp"])
+        deny = copy.deepcopy(nsr(r)["clients.crm-front-end.tcp"])
         deny.update(access="Deny", priority=4000, name="late")
-        r[NSR]["nsr_late"] = deny
+        nsr(r)["late"] = deny
 
     assert verify_document(catalogue, mutated("azure", change)).ok
 
 
 def test_extra_azure_allow_from_a_peer_is_reported(catalogue: Catalogue) -> None:
     def change(r: dict[str, Any]) -> None:
-        rule = copy.deepcopy(r[NSR]["nsr_administrators_sql-server_tcp"])
+        rule = copy.deepcopy(nsr(r)["administrators.sql-server.tcp"])
         rule.update(priority=101, name="admins-sql")
         rule["destination_port_ranges"] = ["1433"]
-        r[NSR]["nsr_admins_sql"] = rule
+        nsr(r)["admins-sql"] = rule
 
     result = verify_document(catalogue, mutated("azure", change))
     assert texts(result) == [
         "TCP 1433 from administrators to sql-server is allowed but no flow asks for it "
-        "(by azurerm_network_security_rule.nsr_admins_sql)"
+        '(by azurerm_network_security_group.nsg.security_rule["admins-sql"])'
     ]
 
 
@@ -245,7 +268,7 @@ def test_without_the_explicit_deny_azure_defaults_open_the_virtual_network(
     catalogue: Catalogue,
 ) -> None:
     def change(r: dict[str, Any]) -> None:
-        del r[NSR]["nsr_deny-all-other-inbound"]
+        del nsr(r)["deny-all-other-inbound"]
 
     result = verify_document(catalogue, mutated("azure", change))
     assert result.missing == ()
@@ -256,18 +279,18 @@ def test_without_the_explicit_deny_azure_defaults_open_the_virtual_network(
 
 def test_internet_service_tag_is_exposure(catalogue: Catalogue) -> None:
     def change(r: dict[str, Any]) -> None:
-        rule = copy.deepcopy(r[NSR]["nsr_clients_crm-front-end_tcp"])
+        rule = copy.deepcopy(nsr(r)["clients.crm-front-end.tcp"])
         del rule["source_address_prefixes"]
         rule.update(priority=102, name="web-internet", source_address_prefix="Internet")
-        r[NSR]["nsr_internet"] = rule
+        nsr(r)["web-internet"] = rule
 
     found = texts(verify_document(catalogue, mutated("azure", change)))
     assert found == [
         "TCP 80, 443 from Internet (the internet) to crm-front-end is allowed but no flow "
-        "asks for it (by azurerm_network_security_rule.nsr_internet)",
+        'asks for it (by azurerm_network_security_group.nsg.security_rule["web-internet"])',
         # the Internet tag is every address outside the virtual network: the mail servers too
         "TCP 80, 443 from mail-system to crm-front-end is allowed but no flow asks for it "
-        "(by azurerm_network_security_rule.nsr_internet)",
+        '(by azurerm_network_security_group.nsg.security_rule["web-internet"])',
     ]
 
 
@@ -324,7 +347,7 @@ def test_why_names_the_rule_the_flow_and_its_citation(catalogue: Catalogue, clou
     text = answer.text()
     assert "TCP 1433 from crm-front-end to sql-server: allowed" in text
     assert (
-        "nsr_crm-front-end_sql-server_tcp" in text
+        NSG_RULE.format("crm-front-end.sql-server.tcp") in text
         or "in_crm-front-end_sql-server_tcp_ms-sql" in text
     )
     assert "catalogue: flow crm-sql (rule crm-front-end.sql-server.tcp.ms-sql)" in text
@@ -338,7 +361,10 @@ def test_why_says_why_nothing_allows(catalogue: Catalogue) -> None:
     answer = explain(
         expected, azure, "s", "203.0.113.9", "domain-controller", parse_packet("tcp/389")
     )
-    assert "not allowed" in answer.text() and "nsr_deny-all-other-inbound" in answer.text()
+    assert (
+        "not allowed" in answer.text()
+        and NSG_RULE.format("deny-all-other-inbound") in answer.text()
+    )
     assert "catalogue: no flow asks for it" in answer.text()
     inside = explain(
         expected, azure, "s", "10.100.4.4", "domain-controller", parse_packet("tcp/389")
@@ -407,7 +433,7 @@ def test_verify_folder_fails_naming_what_broke(
     tmp_path: Path, catalogue: Catalogue, cli: Callable[..., CliResult]
 ) -> None:
     def change(r: dict[str, Any]) -> None:
-        r[NSR]["nsr_clients_crm-front-end_tcp"]["access"] = "Deny"
+        nsr(r)["clients.crm-front-end.tcp"]["access"] = "Deny"
 
     out = write_folder(tmp_path, catalogue, {"azure": mutated("azure", change)})
     result = cli(
@@ -549,16 +575,16 @@ def test_ipv6_allows_are_extra_reach(catalogue: Catalogue) -> None:
 
     def azure(priority: int) -> Callable[[dict[str, Any]], None]:
         def change(r: dict[str, Any]) -> None:
-            rule = copy.deepcopy(r[NSR]["nsr_administrators_crm-back-end_tcp"])
+            rule = copy.deepcopy(nsr(r)["administrators.crm-back-end.tcp"])
             del rule["source_address_prefixes"]
             rule.update(priority=priority, name="rdp-v6", source_address_prefix="2001:db8::/32")
-            r[NSR]["nsr_rdp_v6"] = rule
+            nsr(r)["rdp-v6"] = rule
 
         return change
 
     assert texts(verify_document(catalogue, mutated("azure", azure(150)))) == [
         "TCP 3389 from 2001:db8::/32 to crm-back-end is allowed but no flow asks for it "
-        "(by azurerm_network_security_rule.nsr_rdp_v6)"
+        '(by azurerm_network_security_group.nsg.security_rule["rdp-v6"])'
     ]
     assert verify_document(catalogue, mutated("azure", azure(4097))).ok  # below the deny
 
@@ -594,7 +620,8 @@ def test_var_file_with_a_bad_range_is_one_line(
     bad.write_text('{"admin_cidrs": ["10.0.0.0/33"]}')
     result = cli("verify", "--synth", str(out), "--var-file", str(bad))
     assert result.code == 2 and result.out == ""
-    assert "nsr_administrators_crm-back-end_tcp: field 'source_address_prefix'" in result.err
+    rule = NSG_RULE.format("administrators.crm-back-end.tcp")
+    assert f"{rule}: field 'source_address_prefix'" in result.err
     assert "'10.0.0.0/33' is not an IPv4 CIDR" in result.err
 
 
@@ -604,7 +631,7 @@ def _bad_aws_port(r: dict[str, Any]) -> None:
 
 
 def _inverted_azure_range(r: dict[str, Any]) -> None:
-    rule = r[NSR]["nsr_clients_crm-front-end_tcp"]
+    rule = nsr(r)["clients.crm-front-end.tcp"]
     rule.pop("destination_port_ranges", None)
     rule["destination_port_range"] = "443-80"
 
@@ -613,7 +640,11 @@ def _inverted_azure_range(r: dict[str, Any]) -> None:
     ("cloud", "change", "fragments"),
     [
         ("aws", _bad_aws_port, ["in_crm-front-end_sql-server_tcp_ms-sql", "from_port", "70000"]),
-        ("azure", _inverted_azure_range, ["nsr_clients_crm-front-end_tcp", "443-80 is inverted"]),
+        (
+            "azure",
+            _inverted_azure_range,
+            [NSG_RULE.format("clients.crm-front-end.tcp"), "443-80 is inverted"],
+        ),
     ],
 )
 def test_ports_a_cloud_would_refuse_are_one_line(

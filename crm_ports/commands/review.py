@@ -100,6 +100,7 @@ Examples:
   crm-ports check --lab labs/contoso-claims.yaml
   crm-ports check --all --format markdown
   crm-ports check --all --synth cdktf.out
+  crm-ports check --all --base origin/main
   crm-ports check --all --quotas
   crm-ports check --list --format markdown
 \b
@@ -119,6 +120,13 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
     default=None,
     help="Also check the cdk.tf.json files of this synthesized folder.",
 )
+@click.option(
+    "--base",
+    default=None,
+    metavar="STATE",
+    help="Also compare each lab with STATE (git ref, synthesized folder or lab file): a "
+    "group the change would replace while it stays in the lab fails CRM010.",
+)
 @click.option("--list", "list_only", is_flag=True, help="Print the table of checks and exit.")
 @click.option(
     "--quotas",
@@ -135,6 +143,7 @@ def check(
     lab_path: Path | None,
     all_labs: bool,
     synth_dir: Path | None,
+    base: str | None,
     list_only: bool,
     all_quotas: bool,
     fmt: str,
@@ -148,7 +157,7 @@ def check(
     from crm_ports.review.check_report import list_checks, render_report
     from crm_ports.review.checks import NEAR_QUOTA, quota_rows, run_checks
 
-    check_output(ctx, output, lab_path)
+    check_output(ctx, output, lab_path, base)
     if list_only:
         emit(list_checks(fmt), output)
         return 0
@@ -168,6 +177,8 @@ def check(
         from crm_ports.review.subjects import with_synth
 
         subjects = with_synth(subjects, synth_dir)
+    if base is not None:
+        subjects = _with_base(ctx, subjects, base)
     findings = run_checks(subjects)
     quotas = [row for subject in subjects for row in quota_rows(subject)[0]]
     if not all_quotas and fmt != "json":  # JSON keeps every row: it is read by programs
@@ -175,6 +186,18 @@ def check(
     labs = [s.lab.name for s in subjects]
     emit(render_report(findings, quotas, labs, fmt), output)
     return 1 if any(f.blocking for f in findings) else 0
+
+
+def _with_base(ctx: click.Context, subjects: list[Subject], base: str) -> list[Subject]:
+    """Each subject with its lab as `base` had it (none for a lab new since then)."""
+    from crm_ports.review.states import load_state, repository_root
+
+    state = load_state(base, repository_root(Path.cwd()), catalogue_path(ctx), "--base")
+    out = []
+    for subject in subjects:
+        found = state.get(subject.lab.name)
+        out.append(replace(subject, base=None if found is None else (found.lab, found.ruleset)))
+    return out
 
 
 @click.command(

@@ -25,6 +25,7 @@ from crm_ports.constructs.resources.aws import (
     VpcSecurityGroupIngressRule,
 )
 from crm_ports.plans.aws import (
+    GROUP_IGNORED_CHANGES,
     RULES_PER_GROUP,
     AwsPlan,
     SecurityGroupSpec,
@@ -33,6 +34,8 @@ from crm_ports.plans.aws import (
     quota_terms,
 )
 from crm_ports.ruleset import RuleSet
+
+RULE_META = {"lifecycle": {"create_before_destroy": True}}
 
 
 class AwsCrmGroup(Construct):
@@ -121,7 +124,7 @@ class AwsCrmFirewall(Construct):
                 else self.groups.get(members_name or ""),
                 provider=provider,
                 logical_id_prefix=logical_id_prefix,
-                lifecycle=self._quota_precondition(spec),
+                lifecycle=self._group_lifecycle(spec),
             )
         balancer = next((self.groups[name] for name in sorted(balancers)), None)
         self.load_balancer_security_group_id: str | None = (
@@ -133,12 +136,16 @@ class AwsCrmFirewall(Construct):
         self.rules = ResourceBatch(self, "rules", provider=provider)
         self._rules()
 
-    def _quota_precondition(self, spec: SecurityGroupSpec) -> TerraformResourceLifecycle | None:
+    def _group_lifecycle(self, spec: SecurityGroupSpec) -> TerraformResourceLifecycle:
+        """The description stays as deployed (`group_description`); variable peer ranges
+        re-check the quota at `terraform plan`."""
         conditions = [
             Precondition(condition=condition, error_message=message)
             for condition, message in quota_conditions(self.plan, spec, self._cidrs)
         ]
-        return TerraformResourceLifecycle(precondition=conditions) if conditions else None
+        return TerraformResourceLifecycle(
+            ignore_changes=list(GROUP_IGNORED_CHANGES), precondition=conditions or None
+        )
 
     @property
     def security_group_ids(self) -> dict[str, str]:
@@ -199,7 +206,10 @@ def add_rules(
     cidrs: Mapping[str, CidrList],
     logical_id_prefix: str = "",
 ) -> None:
-    """The plan's rules into `batch`: one resource per rule, peer rules `for_each` CIDR."""
+    """The plan's rules into `batch`: one resource per rule, peer rules `for_each` CIDR.
+
+    A rule that must be replaced (the provider replaces one whose kind of source changes)
+    is created before the old one goes, so the flow it carries never closes in between."""
     done: set[str] = set()
     for spec in plan.rules:
         if spec.cidr_peer is None:
@@ -232,7 +242,7 @@ def _add_rule(
     kind = (
         VpcSecurityGroupIngressRule if spec.direction == "ingress" else VpcSecurityGroupEgressRule
     )
-    batch.add(kind.TERRAFORM_TYPE, key, config.to_terraform(), meta=meta)
+    batch.add(kind.TERRAFORM_TYPE, key, config.to_terraform(), meta={**(meta or {}), **RULE_META})
 
 
 def override_rule(

@@ -2,8 +2,11 @@
 security group whose inbound rules reference them.
 
 `crm_ports.plans.azure` decides names, port grouping and stable priorities; this module
-maps each spec onto one Terraform resource. Peer ranges stay whatever the caller passed
-(a list, a list token or a Terraform expression such as "${var.client_cidrs}").
+maps each ASG spec onto one Terraform resource and the rules onto the NSG's inline
+`security_rule` set, which azurerm writes in one request: Azure judges the new set as a
+whole, so an edit never fails half-way on two rules holding one priority for a moment.
+Peer ranges stay whatever the caller passed (a list, a list token or a Terraform
+expression such as "${var.client_cidrs}").
 """
 
 from __future__ import annotations
@@ -13,16 +16,15 @@ from typing import Any
 
 from constructs import Construct
 
-from crm_ports.cdk import TerraformProvider, check_scope
+from crm_ports.cdk import TerraformElement, TerraformProvider, check_scope
 from crm_ports.constructs.peers import CidrList, peer_cidrs_for
-from crm_ports.constructs.resources._base import ResourceBatch
 from crm_ports.constructs.resources.azure import (
     ApplicationSecurityGroup,
     ApplicationSecurityGroupConfig,
     NetworkSecurityGroup,
     NetworkSecurityGroupConfig,
+    NetworkSecurityGroupSecurityRule,
     NetworkSecurityRule,
-    NetworkSecurityRuleConfig,
 )
 from crm_ports.plans.azure import AsgSpec, AzurePlan, NsgRuleSpec, plan_azure
 from crm_ports.ruleset import RuleSet
@@ -119,22 +121,17 @@ class AzureCrmFirewall(Construct):
                 location=location,
                 resource_group_name=resource_group_name,
                 tags=tags,
+                security_rule=nsg_rules(
+                    self.plan,
+                    cidrs=by_peer,
+                    asg_id=lambda group: self.groups[group].application_security_group_id,
+                ),
             ),
             provider=provider,
             logical_id=logical_id_prefix + "nsg",
         )
-        nsg_name = self.network_security_group.name
-        # Rules: one batch for the whole NSG (see ResourceBatch for why).
-        self.rules = ResourceBatch(self, "rules", provider=provider)
-        self._prefix = logical_id_prefix
-        add_nsg_rules(
-            self.rules,
-            self.plan,
-            resource_group_name=resource_group_name,
-            nsg_name=nsg_name,
-            cidrs=by_peer,
-            asg_id=lambda group: self.groups[group].application_security_group_id,
-            logical_id_prefix=logical_id_prefix,
+        self.removed_rule_resources = RemovedRuleResources(
+            self, "removed-rules", plan=lambda: self.plan, logical_id_prefix=logical_id_prefix
         )
 
     @property
@@ -150,46 +147,62 @@ class AzureCrmFirewall(Construct):
         return self.groups[group].application_security_group_ids
 
     def override_rule(self, rule_id: str, path: str, value: Any) -> None:
-        """Override one attribute of the NSG rule that carries `rule_id` (the rules live
-        in one ResourceBatch, out of reach of cdktf's `add_override` and Aspects)."""
-        override_nsg_rule(self.rules, self.plan, rule_id, path, value, self._prefix)
+        """Override one attribute (`description`) of the NSG rule that carries `rule_id`."""
+        for name in rule_names(self.plan, rule_id):
+            self.network_security_group.override_security_rule(name, path, value)
 
 
-def add_nsg_rules(
-    batch: ResourceBatch,
-    plan: AzurePlan,
-    *,
-    resource_group_name: str,
-    nsg_name: str,
-    cidrs: Mapping[str, CidrList],
-    asg_id: Callable[[str], str],
-    logical_id_prefix: str = "",
-) -> None:
-    """The plan's NSG rules into `batch`, one resource each."""
-    for spec in plan.rules:
-        config = _config(spec, resource_group_name, nsg_name, cidrs, asg_id)
-        batch.add(
-            NetworkSecurityRule.TERRAFORM_TYPE, logical_id_prefix + spec.key, config.to_terraform()
-        )
+def nsg_rules(
+    plan: AzurePlan, *, cidrs: Mapping[str, CidrList], asg_id: Callable[[str], str]
+) -> list[NetworkSecurityGroupSecurityRule]:
+    """The plan's NSG rules as the NSG's inline rules, in the plan's order."""
+    return [_rule(spec, cidrs, asg_id) for spec in plan.rules]
 
 
-def override_nsg_rule(
-    batch: ResourceBatch, plan: AzurePlan, rule_id: str, path: str, value: Any, prefix: str = ""
-) -> None:
-    specs = [s for s in plan.rules if rule_id in s.rule_ids]
-    if not specs:
+def rule_names(plan: AzurePlan, rule_id: str) -> list[str]:
+    """The NSG rules that carry `rule_id` (a KeyError if none does)."""
+    names = [s.name for s in plan.rules if rule_id in s.rule_ids]
+    if not names:
         raise KeyError(f"no NSG rule carries {rule_id!r} (Azure renders inbound rules only)")
-    for spec in specs:
-        batch.override_resource(NetworkSecurityRule.TERRAFORM_TYPE, prefix + spec.key, path, value)
+    return names
 
 
-def _config(
-    spec: NsgRuleSpec,
-    resource_group_name: str,
-    nsg_name: str,
-    cidrs: Mapping[str, CidrList],
-    asg_id: Callable[[str], str],
-) -> NetworkSecurityRuleConfig:
+class RemovedRuleResources(TerraformElement):
+    """`removed` blocks (Terraform 1.7+) for the standalone `azurerm_network_security_rule`
+    resources that crm-ports wrote before its NSGs carried their rules inline.
+
+    A lab deployed by that version holds one such resource per rule in its state. Without
+    these blocks the first apply after an upgrade would destroy them, deleting the very
+    rules the NSG's new inline set has just written; with them Terraform forgets the old
+    resources (`destroy = false`) and the NSG's one update takes the rules over in place.
+    A block whose resource is not in the state does nothing.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        plan: Callable[[], AzurePlan],
+        logical_id_prefix: str = "",
+    ) -> None:
+        super().__init__(scope, id, "removed")
+        self._crm_plan = plan  # asked at synthesis: a per-role lab plans only then
+        self._crm_prefix = logical_id_prefix
+
+    def to_terraform(self) -> Any:
+        kind = NetworkSecurityRule.TERRAFORM_TYPE
+        return {
+            "removed": [
+                {"from": f"{kind}.{self._crm_prefix}{spec.key}", "lifecycle": {"destroy": False}}
+                for spec in self._crm_plan().rules
+            ]
+        }
+
+
+def _rule(
+    spec: NsgRuleSpec, cidrs: Mapping[str, CidrList], asg_id: Callable[[str], str]
+) -> NetworkSecurityGroupSecurityRule:
     every_port = spec.port_ranges == ("*",)
     source_ids = source_prefix = source_prefixes = None
     if spec.source_group is not None:
@@ -199,14 +212,12 @@ def _config(
     else:
         source_prefix = spec.source_prefixes[0]
     target = spec.target_group
-    return NetworkSecurityRuleConfig(
+    return NetworkSecurityGroupSecurityRule(
         name=spec.name,
         priority=spec.priority,
         direction=spec.direction,
         access=spec.access,
         protocol=spec.protocol,
-        resource_group_name=resource_group_name,
-        network_security_group_name=nsg_name,
         destination_port_range="*" if every_port else None,
         destination_port_ranges=None if every_port else list(spec.port_ranges),
         source_address_prefix=source_prefix,
@@ -218,4 +229,10 @@ def _config(
     )
 
 
-__all__: Sequence[str] = ("AzureCrmFirewall", "AzureCrmGroup", "add_nsg_rules", "override_nsg_rule")
+__all__: Sequence[str] = (
+    "AzureCrmFirewall",
+    "AzureCrmGroup",
+    "RemovedRuleResources",
+    "nsg_rules",
+    "rule_names",
+)

@@ -22,24 +22,25 @@ from constructs import Construct
 from crm_ports.catalogue import load_catalogue
 from crm_ports.cdk import TerraformProvider, check_scope
 from crm_ports.constructs.aws import add_rules, override_rule, quota_conditions
-from crm_ports.constructs.azure import add_nsg_rules, override_nsg_rule
+from crm_ports.constructs.azure import RemovedRuleResources, nsg_rules, rule_names
 from crm_ports.constructs.peers import CidrList, peer_cidrs_for
-from crm_ports.constructs.resources._base import ResourceBatch, compact
+from crm_ports.constructs.resources._base import ResourceBatch, compact, with_nulls
 from crm_ports.constructs.resources.aws import SecurityGroup, SecurityGroupConfig
 from crm_ports.constructs.resources.azure import (
     ApplicationSecurityGroup,
     ApplicationSecurityGroupConfig,
     NetworkSecurityGroup,
     NetworkSecurityGroupConfig,
+    override_inline_rule,
 )
 from crm_ports.extra import ExtraRule
 from crm_ports.lab import Lab
 from crm_ports.model import Catalogue, Location
 from crm_ports.options import Options
 from crm_ports.placement import CLOUD_BALANCER_GROUP, Host, Placement, check_hosts
-from crm_ports.plans.aws import AwsPlan, plan_aws
+from crm_ports.plans.aws import GROUP_IGNORED_CHANGES, AwsPlan, plan_aws
 from crm_ports.plans.azure import AzurePlan, plan_azure
-from crm_ports.plans.text import TAG_PREFIX, resource_key
+from crm_ports.plans.text import resource_key
 from crm_ports.resolver import resolve_lab
 from crm_ports.ruleset import RuleSet
 
@@ -176,6 +177,18 @@ class _DeferredSecurityGroup(SecurityGroup):
         return attributes
 
 
+class _DeferredNsg(NetworkSecurityGroup):
+    """The NSG: its inline rules come from the resolved plan at synthesis."""
+
+    def __init__(self, *args: Any, attributes: Callable[[], Mapping[str, Any]], **kw: Any) -> None:
+        self._crm_late = attributes
+        super().__init__(*args, **kw)
+
+    def _synthesize_attributes(self) -> Mapping[str, Any]:
+        attributes: Mapping[str, Any] = with_nulls(dict(self._crm_late()))
+        return attributes
+
+
 class _DeferredAsg(ApplicationSecurityGroup):
     def __init__(self, *args: Any, attributes: Callable[[], Mapping[str, Any]], **kw: Any) -> None:
         self._crm_late = attributes
@@ -296,12 +309,16 @@ class AwsCrmLab(_DeclaredLab, Construct):
         return compact(config.to_terraform())
 
     def _sg_lifecycle(self, name: str) -> Mapping[str, Any] | None:
-        """As AwsCrmFirewall: variable peer ranges re-check the quota at `terraform plan`."""
+        """As AwsCrmFirewall: the description stays as deployed, and variable peer ranges
+        re-check the quota at `terraform plan`."""
         cidrs = peer_cidrs_for(self.resolve(), self._peer_cidrs)
         conditions = quota_conditions(self.plan, self.plan.security_group(name), cidrs)
-        if not conditions:
-            return None
-        return {"precondition": [{"condition": c, "error_message": m} for c, m in conditions]}
+        lifecycle: dict[str, Any] = {"ignore_changes": list(GROUP_IGNORED_CHANGES)}
+        if conditions:
+            lifecycle["precondition"] = [
+                {"condition": c, "error_message": m} for c, m in conditions
+            ]
+        return lifecycle
 
     def _fill(self) -> None:
         if self._filled:
@@ -367,20 +384,19 @@ class AzureCrmLab(_DeclaredLab, Construct):
         self._overrides: list[tuple[str, str, Any]] = []
         self._asgs: dict[str, ApplicationSecurityGroup] = {}
         self.hosts: dict[str, AzureCrmHost] = {}
-        self.network_security_group = NetworkSecurityGroup(
+        self.network_security_group = _DeferredNsg(
             self,
             "nsg",
             NetworkSecurityGroupConfig(
-                name=f"{lab}-nsg",
-                location=location,
-                resource_group_name=resource_group_name,
-                tags={f"{TAG_PREFIX}lab": lab, f"{TAG_PREFIX}topology": lab},
+                name=f"{lab}-nsg", location=location, resource_group_name=resource_group_name
             ),
             provider=provider,
             logical_id=logical_id_prefix + "nsg",
+            attributes=self._nsg_attributes,
         )
-        self.rules = _DeferredBatch(self, "rules", provider=provider, fill=self._fill)
-        self._filled = False
+        self.removed_rule_resources = RemovedRuleResources(
+            self, "removed-rules", plan=lambda: self.plan, logical_id_prefix=logical_id_prefix
+        )
         self.members_application_security_group_id = self._asg(self._model.members_group).id
 
     @property
@@ -430,22 +446,24 @@ class AzureCrmLab(_DeclaredLab, Construct):
         )
         return compact(config.to_terraform())
 
-    def _fill(self) -> None:
-        if self._filled:
-            return
-        self._filled = True
-        rules = self.resolve()
-        add_nsg_rules(
-            self.rules,
-            self.plan,
+    def _nsg_attributes(self) -> Mapping[str, Any]:
+        """The NSG with the plan's rules inline, and the overrides asked for by rule id."""
+        config = NetworkSecurityGroupConfig(
+            name=self.plan.nsg_name,
+            location=self._location,
             resource_group_name=self._rg,
-            nsg_name=self.network_security_group.name,
-            cidrs=peer_cidrs_for(rules, self._peer_cidrs),
-            asg_id=lambda group: self._asgs[group].id,
-            logical_id_prefix=self._prefix,
+            tags=dict(self.plan.tags),
+            security_rule=nsg_rules(
+                self.plan,
+                cidrs=peer_cidrs_for(self.resolve(), self._peer_cidrs),
+                asg_id=lambda group: self._asgs[group].id,
+            ),
         )
+        attributes = compact(config.to_terraform())
         for rule_id, path, value in self._overrides:
-            override_nsg_rule(self.rules, self.plan, rule_id, path, value, self._prefix)
+            for name in rule_names(self.plan, rule_id):
+                override_inline_rule(attributes, name, path, value)
+        return attributes
 
 
 __all__: Sequence[str] = ("AwsCrmHost", "AwsCrmLab", "AzureCrmHost", "AzureCrmLab")

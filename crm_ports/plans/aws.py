@@ -23,6 +23,9 @@ DESCRIPTION_LIMIT = 255
 DESCRIPTION_CHARS = r"a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*"
 EGRESS_MODES = ("allow-all", "strict")
 ALL_TRAFFIC = "all-traffic"
+# Security group attributes the stacks tell Terraform to leave as deployed
+# (`lifecycle.ignore_changes`): see `group_description`.
+GROUP_IGNORED_CHANGES = ("description",)
 
 Tags = tuple[tuple[str, str], ...]
 
@@ -69,6 +72,26 @@ class AwsPlan:
         return dict(Counter((r.group, r.direction) for r in self.rules))
 
 
+def group_description(lab: str, group: Group) -> str:
+    """A security group's description, from what identifies the group and nothing else:
+    the lab and the group's name (the balancer's and the members group's names are
+    reserved for them, so their kind comes with the name).
+
+    EC2 cannot change a description, so the provider replaces the group when it changes,
+    and EC2 refuses to delete a group its servers hold: an apply that adds a host would
+    fail half-way if the text listed the lab's roles, as it once did. The roles live in
+    the `crm-ports:roles` tag, which is updated in place. The stacks also ignore changes
+    to the description, so a group created by an older crm-ports keeps its own text.
+    """
+    if group.is_members:
+        what = "every server of the lab carries it"
+    elif group.is_balancer:  # no instance carries it: the ALB does
+        what = "the Application Load Balancer in front of the web servers"
+    else:
+        what = f"host group; roles in tag {TAG_PREFIX}roles"
+    return clean(f"CRM 2013 lab {lab}, {group.name}: {what}", DESCRIPTION_CHARS, DESCRIPTION_LIMIT)
+
+
 def describe(rule: Rule) -> str:
     return clean(rule.description, DESCRIPTION_CHARS, DESCRIPTION_LIMIT)
 
@@ -95,33 +118,21 @@ def plan_aws(ruleset: RuleSet, lab: str, *, egress: str = "allow-all", origin: s
             "name",
             "AWS refuses security group names starting with 'sg-': rename the lab",
         )
-    groups = []
-    for group in ruleset.server_groups:
-        roles = " ".join(group.roles)
-        if group.is_members:
-            what = f"every server of the lab ({roles})"
-        elif group.is_balancer:  # no instance carries it: the ALB does
-            what = "the Application Load Balancer in front of the web servers"
-        else:
-            what = f"roles: {roles}"
-        groups.append(
-            SecurityGroupSpec(
-                key=resource_key("sg", group.name),
-                group=group.name,
-                name=f"{lab}-{group.name}",
-                description=clean(
-                    f"CRM 2013 lab {lab} ({ruleset.topology}), {group.name}: {what}",
-                    DESCRIPTION_CHARS,
-                    DESCRIPTION_LIMIT,
-                ),
-                tags=(
-                    ("Name", f"{lab}-{group.name}"),
-                    *base_tags,
-                    (f"{TAG_PREFIX}group", group.name),
-                    (f"{TAG_PREFIX}roles", "+".join(group.roles)),
-                ),
-            )
+    groups = [
+        SecurityGroupSpec(
+            key=resource_key("sg", group.name),
+            group=group.name,
+            name=f"{lab}-{group.name}",
+            description=group_description(lab, group),
+            tags=(
+                ("Name", f"{lab}-{group.name}"),
+                *base_tags,
+                (f"{TAG_PREFIX}group", group.name),
+                (f"{TAG_PREFIX}roles", "+".join(group.roles)),
+            ),
         )
+        for group in ruleset.server_groups
+    ]
     rules: list[SgRuleSpec] = []
     collapsed = _members_egress(ruleset) if egress == "strict" else {}
     for key, (protocol, low, high, description) in sorted(collapsed.items()):

@@ -30,12 +30,18 @@ from crm_ports.options import Options
 from crm_ports.plans.aws import RULES_PER_GROUP, plan_aws
 from crm_ports.plans.azure import RULES_PER_NSG, plan_azure
 from crm_ports.plans.text import TAG_PREFIX
+from crm_ports.review.hazards import group_hazards
+from crm_ports.review.impact import compare
 from crm_ports.review.prefixes import internet_wide
 from crm_ports.review.resources import (
     AWS_EGRESS,
     AWS_INGRESS,
+    AZURE_INLINE_RULE,
     AZURE_RULE,
+    AZURE_RULE_KINDS,
     Resources,
+    holder_address,
+    lab_resources,
     resource_type,
 )
 from crm_ports.ruleset import Rule, RuleSet, ports_text
@@ -60,11 +66,13 @@ class Stack:
 
 @dataclass(frozen=True)
 class Subject:
-    """One lab to check: its rule set, and its synthesized stacks when given."""
+    """One lab to check: its rule set, its synthesized stacks when given, and the lab as
+    it was at a base state (`check --base`) when the lab existed there."""
 
     lab: Lab
     ruleset: RuleSet
     stacks: tuple[Stack, ...] = ()
+    base: tuple[Lab, RuleSet] | None = None
 
 
 @dataclass(frozen=True)
@@ -249,7 +257,7 @@ def _inbound(stack: Stack) -> Iterator[tuple[str, dict[str, Any], list[str], lis
         kind = resource_type(address)
         if kind == AWS_INGRESS:
             yield address, attributes, _aws_sources(attributes), _aws_spans(attributes)
-        elif kind == AZURE_RULE and _azure_allows_inbound(attributes):
+        elif kind in AZURE_RULE_KINDS and _azure_allows_inbound(attributes):
             yield address, attributes, _azure_sources(attributes), _azure_spans(attributes)
 
 
@@ -455,7 +463,8 @@ class DescribedAndCited(Check):
     def on_stack(self, subject: Subject, stack: Stack) -> Iterator[Finding]:
         for address, attributes in stack.resources.items():
             kind = resource_type(address)
-            if kind in (AWS_INGRESS, AWS_EGRESS, AZURE_RULE) and not attributes.get("description"):
+            described = (AWS_INGRESS, AWS_EGRESS, *AZURE_RULE_KINDS)
+            if kind in described and not attributes.get("description"):
                 yield self.finding(
                     subject,
                     stack.name,
@@ -511,6 +520,10 @@ def _stack_rows(lab: str, stack: Stack) -> list[QuotaRow]:
         elif kind == AZURE_RULE:
             holder = str(attributes.get("network_security_group_name"))
             key = (names.get(holder, holder), "all")
+            counted[key] = counted.get(key, 0) + 1
+        elif kind == AZURE_INLINE_RULE:
+            nsg = holder_address(address)
+            key = (str(stack.resources.get(nsg, {}).get("name", nsg)), "all")
             counted[key] = counted.get(key, 0) + 1
     limit = RULES_PER_GROUP if stack.cloud == "aws" else RULES_PER_NSG
     return [
@@ -588,6 +601,36 @@ class LabLocalRule(Check):
                     f"lab-local {ports_text(rule)} from {rule.source} to {rule.target}, "
                     f"not in the catalogue; {'; '.join(rule.refs)}",
                     (rule.id,),
+                )
+
+
+# -- CRM010: groups servers hold ----------------------------------------------------------
+
+
+@register
+class GroupsKept(Check):
+    id = "CRM010"
+    title = (
+        "A change replaces no security group, ASG or NSG that stays in the lab (servers hold "
+        "them, and neither cloud deletes a group in use); needs --base"
+    )
+    fix = (
+        "Keep the group's name (the host's name) and network as deployed; for a host that "
+        "goes, stop or move its servers before the apply."
+    )
+
+    def on_rules(self, subject: Subject) -> Iterator[Finding]:
+        if subject.base is None:
+            return
+        base_lab, base_rules = subject.base
+        for cloud in ("aws", "azure"):
+            changes = compare(
+                lab_resources(base_lab, base_rules, cloud),
+                lab_resources(subject.lab, subject.ruleset, cloud),
+            )
+            for hazard in group_hazards(cloud, f"{cloud}-{subject.lab.name}", changes):
+                yield self.finding(
+                    subject, hazard.stack, hazard.address, hazard.message, severity=hazard.severity
                 )
 
 

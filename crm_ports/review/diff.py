@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_ports.lab import Lab
-from crm_ports.plans.aws import plan_aws
-from crm_ports.plans.azure import plan_azure
+from crm_ports.review.hazards import GroupHazard, group_hazards
 from crm_ports.review.impact import ResourceChange, compare, counts
 from crm_ports.review.reach import Exposure, PeerChange, new_exposure, peer_changes
-from crm_ports.review.resources import AZURE_RULE, Resources, aws_resources, azure_resources
+from crm_ports.review.resources import AZURE_RULE_KINDS, Resources, lab_resources
 from crm_ports.review.states import LabState, State
 from crm_ports.ruleset import Rule, RuleSet, ports_text
 
@@ -143,7 +142,7 @@ class CloudImpact:
     def priorities(self) -> tuple[PriorityTouch, ...]:
         out = []
         for change in self.changes:
-            if change.type != AZURE_RULE:
+            if change.type not in AZURE_RULE_KINDS:
                 continue
             before, after = change.before or {}, change.after or {}
             out.append(
@@ -156,12 +155,16 @@ class CloudImpact:
             )
         return tuple(sorted(out, key=lambda p: p.name))
 
+    def hazards(self) -> tuple[GroupHazard, ...]:
+        return group_hazards(self.cloud, self.stack, self.changes)
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "cloud": self.cloud,
             "stack": self.stack,
             "counts": counts(self.changes),
             "resources": [c.to_json() for c in self.changes],
+            "hazards": [h.to_json() for h in self.hazards()],
         }
         if self.cloud == "azure":
             out["priorities"] = [p.to_json() for p in self.priorities()]
@@ -170,14 +173,7 @@ class CloudImpact:
 
 def cloud_resources(state: LabState | None, cloud: str) -> Resources:
     """The resources one lab's stack on `cloud` holds; none when the lab skips that cloud."""
-    if state is None or cloud not in state.lab.clouds:
-        return {}
-    lab = state.lab
-    if cloud == "aws":
-        return aws_resources(
-            plan_aws(state.ruleset, lab.name, egress=lab.aws.egress, origin=lab.origin)
-        )
-    return azure_resources(plan_azure(state.ruleset, lab.name, origin=lab.origin))
+    return {} if state is None else lab_resources(state.lab, state.ruleset, cloud)
 
 
 @dataclass(frozen=True)
@@ -200,6 +196,11 @@ class LabDiff:
     @property
     def changed(self) -> bool:
         return self.status != "unchanged"
+
+    @property
+    def hazards(self) -> tuple[GroupHazard, ...]:
+        """Groups servers hold that the change replaces (errors) or deletes (warnings)."""
+        return tuple(h for cloud in self.clouds for h in cloud.hazards())
 
     def deploys_to(self, cloud: str) -> bool:
         """Whether either side of the lab has a stack on `cloud`."""

@@ -5,7 +5,8 @@ provider's decision, so it is kept here as data, next to the plans, taken from t
 providers' schemas:
 
 - hashicorp/aws `aws_security_group`: `name`, `name_prefix`, `description` and `vpc_id`
-  are ForceNew; tags update in place.
+  are ForceNew; tags update in place. The stacks ignore changes to `description`
+  (`lifecycle.ignore_changes`), so only the other three can replace a group.
 - hashicorp/aws `aws_vpc_security_group_ingress_rule` / `_egress_rule` (plugin framework):
   only `security_group_id` has RequiresReplace; ports, protocol, CIDR, referenced group,
   description and tags are changed by ModifySecurityGroupRules. Its ModifyPlan also
@@ -14,9 +15,15 @@ providers' schemas:
 - hashicorp/azurerm `azurerm_network_security_rule`: `name`, `resource_group_name` and
   `network_security_group_name` are ForceNew; priority, ports, prefixes, ASGs, access,
   protocol and description are updated in place.
+- an NSG's inline `security_rule`: every rule added, changed or removed is part of one
+  in-place update of the NSG (one request to Azure), so nothing about a rule forces a
+  replacement.
 - hashicorp/azurerm `azurerm_application_security_group` and
   `azurerm_network_security_group`: `name`, `location` and `resource_group_name` are
   ForceNew; tags update in place.
+- the network the stacks create when the lab names none: hashicorp/aws `aws_vpc`
+  (`cidr_block` is ForceNew) and hashicorp/azurerm `azurerm_resource_group` (`name`,
+  `location`).
 
 An attribute that refers to a resource being created or replaced is unknown at plan time,
 so it counts as changed: a replaced security group replaces every rule it holds.
@@ -28,12 +35,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from crm_ports.plans.aws import GROUP_IGNORED_CHANGES
 from crm_ports.review.resources import (
     AWS_EGRESS,
     AWS_INGRESS,
     AWS_SECURITY_GROUP,
+    AWS_VPC,
     AZURE_ASG,
+    AZURE_INLINE_RULE,
     AZURE_NSG,
+    AZURE_RESOURCE_GROUP,
     AZURE_RULE,
     Ref,
     Resources,
@@ -42,13 +53,19 @@ from crm_ports.review.resources import (
 )
 
 FORCE_NEW: Mapping[str, frozenset[str]] = {
+    AWS_VPC: frozenset({"cidr_block"}),
+    AZURE_RESOURCE_GROUP: frozenset({"name", "location"}),
     AWS_SECURITY_GROUP: frozenset({"name", "name_prefix", "description", "vpc_id"}),
     AWS_INGRESS: frozenset({"security_group_id"}),
     AWS_EGRESS: frozenset({"security_group_id"}),
     AZURE_ASG: frozenset({"name", "location", "resource_group_name"}),
     AZURE_NSG: frozenset({"name", "location", "resource_group_name"}),
     AZURE_RULE: frozenset({"name", "resource_group_name", "network_security_group_name"}),
+    AZURE_INLINE_RULE: frozenset(),
 }
+
+# What the stacks tell Terraform to leave as deployed (`lifecycle.ignore_changes`).
+IGNORED: Mapping[str, frozenset[str]] = {AWS_SECURITY_GROUP: frozenset(GROUP_IGNORED_CHANGES)}
 
 # EC2 cannot change what kind of source a rule has; the provider replaces the rule instead.
 SOURCE_KIND: Mapping[str, tuple[str, ...]] = {
@@ -98,11 +115,14 @@ def _refs(value: Any) -> list[Ref]:
 
 
 def _changed(
-    before: Mapping[str, Any], after: Mapping[str, Any], renewed: set[str]
+    kind: str, before: Mapping[str, Any], after: Mapping[str, Any], renewed: set[str]
 ) -> tuple[str, ...]:
-    """Attributes whose planned value differs, counting references to renewed resources."""
+    """Attributes whose planned value differs, counting references to renewed resources;
+    attributes Terraform is told to ignore never count."""
     out = []
     for name in sorted(set(before) | set(after)):
+        if name in IGNORED.get(kind, frozenset()):
+            continue
         old, new = before.get(name), after.get(name)
         if old != new or any(r.address in renewed for r in _refs(new)):
             out.append(name)
@@ -125,10 +145,10 @@ def compare(base: Resources, head: Resources) -> tuple[ResourceChange, ...]:
                 changes[address] = ResourceChange(address, "create", after=head[address])
                 continue
             before, after = base[address], head[address]
-            attributes = _changed(before, after, renewed)
+            kind = resource_type(address)
+            attributes = _changed(kind, before, after, renewed)
             if not attributes:
                 continue
-            kind = resource_type(address)
             forced = [a for a in attributes if a in FORCE_NEW.get(kind, frozenset())]
             if _source_kind(kind, before) != _source_kind(kind, after):
                 forced.extend(a for a in SOURCE_KIND[kind] if a in attributes)

@@ -93,6 +93,26 @@ def _exposure_lines(labs: tuple[LabDiff, ...]) -> list[str]:
     ]
 
 
+def _hazard_lines(labs: tuple[LabDiff, ...]) -> list[str]:
+    """Groups a change would replace while servers hold them: the apply would fail
+    half-way on a real cloud, so this comes right after the internet exposure."""
+    lines = [
+        f"- `{lab.name}` ({hazard.stack}): {hazard.message}"
+        for lab in labs
+        for hazard in lab.hazards
+        if hazard.severity == "error"
+    ]
+    if not lines:
+        return []
+    return [
+        "> [!CAUTION]",
+        "> **Groups replaced while servers hold them**",
+        ">",
+        *("> " + line for line in lines),
+        "",
+    ]
+
+
 def _summary_table(labs: tuple[LabDiff, ...]) -> list[str]:
     lines = [
         "| Lab | Status | Reach | Rules | AWS (+ ~ ± -) | Azure (+ ~ ± -) |",
@@ -202,7 +222,11 @@ def _impact_table(impact: CloudImpact) -> list[str]:
     priorities = impact.priorities()
     if priorities:
         lines.append("")
-        lines.append("Azure priorities touched:")
+        lines.append(
+            "The NSG's rules change in one update of the NSG (one request to Azure), so a "
+            "priority handed from one rule to another is never held by two. "
+            "Azure priorities touched:"
+        )
         for p in priorities:
             if p.before is not None and p.after is not None and p.before != p.after:
                 value = f"{p.before} -> {p.after}"
@@ -237,6 +261,9 @@ def _section(lab: LabDiff) -> list[str]:
         lines.extend(["**What changes**", "", *flows, ""])
     if lab.rules:
         lines.extend(["**Rules by host group**", "", *_rules_by_group(lab), ""])
+    hazards = [f"- {h.severity}: {h.message}" for h in lab.hazards]
+    if hazards:
+        lines.extend(["**Groups servers hold**", "", *hazards, ""])
     for impact in lab.clouds:
         lines.extend([*_impact_table(impact), ""])
     lines.extend([*_diagram(lab), "", "</details>", ""])
@@ -249,6 +276,7 @@ def render_markdown(base: str, head: str, labs: tuple[LabDiff, ...]) -> str:
         "### crm-ports plan review",
         "",
         *_exposure_lines(labs),  # before anything else: what the internet can now reach
+        *_hazard_lines(labs),
         f"Base `{base}`, head `{head}`: {len(changed)} of {len(labs)} lab(s) change.",
         "",
     ]

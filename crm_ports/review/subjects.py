@@ -12,7 +12,7 @@ from pathlib import Path
 
 from crm_ports.plans.azure import plan_azure
 from crm_ports.review.checks import Stack, Subject, rule_tags
-from crm_ports.review.resources import AZURE_RULE
+from crm_ports.review.resources import AZURE_RULE, nsg_rule_address
 from crm_ports.review.states import StackState, State, folder_labs
 from crm_ports.review.synth import read_stack_resources
 
@@ -23,6 +23,8 @@ def _stack(stack: StackState) -> Stack:
     if stack.cloud == "azure":
         lab = stack.state.lab
         plan = plan_azure(stack.state.ruleset, lab.name, origin=lab.origin)
+        rule_ids.update({nsg_rule_address(r): r.rule_ids for r in plan.rules})
+        # a folder synthesized before the NSGs held their rules inline
         rule_ids.update({f"{AZURE_RULE}.{r.key}": r.rule_ids for r in plan.rules})
     return Stack(f"{stack.cloud}-{stack.state.lab.name}", stack.cloud, resources, rule_ids)
 

@@ -5,7 +5,9 @@ their prefixes from the same variables, so the values a check must see are the v
 defaults. This module evaluates exactly the expressions the stacks write
 (`${var.X}`, `${toset(var.X)}`, `${toset([...])}`, `${each.value}`, `${each.key}`) and
 expands each `for_each` instance as `type.name["key"]`, the address `terraform plan`
-shows. Any other interpolation (a reference to another resource) is kept as written.
+shows, and an NSG's inline rules as one entry each, at
+`azurerm_network_security_group.<name>.security_rule["<rule name>"]`. Any other
+interpolation (a reference to another resource) is kept as written.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 
 from crm_ports import yamlio
 from crm_ports.errors import InputError
-from crm_ports.review.resources import Resources
+from crm_ports.review.resources import AZURE_NSG, Resources, inline_rule_address
 from crm_ports.review.states import read_json
 
 STACK_FILE = "cdk.tf.json"
@@ -102,6 +104,14 @@ def stack_resources(
     for kind, items in sorted((document.get("resource") or {}).items()):
         for key, raw in sorted((items or {}).items()):
             attributes = {k: v for k, v in raw.items() if k not in META}
+            if kind == AZURE_NSG and isinstance(attributes.get("security_rule"), list):
+                try:
+                    out.update(_inline_rules(f"{kind}.{key}", attributes, variables))
+                except _Unresolved as exc:
+                    raise InputError(
+                        name, f"resource '{kind}.{key}'", "security_rule", str(exc)
+                    ) from None
+                continue
             try:
                 if "for_each" not in raw:
                     out[f"{kind}.{key}"] = _value(attributes, variables, None)
@@ -110,6 +120,20 @@ def stack_resources(
                     out[f'{kind}.{key}["{each}"]'] = _value(attributes, variables, each)
             except _Unresolved as exc:
                 raise InputError(name, f"resource '{kind}.{key}'", "for_each", str(exc)) from None
+    return out
+
+
+def _inline_rules(address: str, attributes: dict[str, Any], variables: dict[str, Any]) -> Resources:
+    """The NSG without its rules, and each inline rule by name; a null attribute is
+    unset, as Terraform reads it."""
+    own = {k: v for k, v in attributes.items() if k != "security_rule"}
+    out: Resources = {address: _value(own, variables, None)}
+    for index, rule in enumerate(attributes["security_rule"]):
+        if not isinstance(rule, dict):
+            raise _Unresolved(f"security_rule[{index}] is not an object")
+        body = {k: v for k, v in rule.items() if v is not None}
+        name = str(body.get("name", f"#{index}"))
+        out[inline_rule_address(address, name)] = _value(body, variables, None)
     return out
 
 

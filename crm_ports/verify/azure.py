@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_ports.errors import InputError
+from crm_ports.review.resources import AZURE_RULE_KINDS
 from crm_ports.verify.model import AddressReach, Principal, Verdict
 from crm_ports.verify.spans import (
     ALL_ADDRESSES,
@@ -80,7 +81,8 @@ class AzureFirewall:
             self.vnet = self.vnet | self.subnet
         explicit = [
             self._rule(address, raw)
-            for address, raw in stack.of_type("azurerm_network_security_rule")
+            for kind in AZURE_RULE_KINDS
+            for address, raw in stack.of_kind(kind)
         ]
         self.rules = sorted(explicit + self._defaults(), key=lambda r: (r.priority, r.address))
         self._by_direction: dict[tuple[bool, str], list[NsgRule]] = {}

@@ -16,7 +16,7 @@ from typing import Any
 
 from crm_ports import yamlio
 from crm_ports.errors import InputError
-from crm_ports.review.resources import Resources
+from crm_ports.review.resources import Resources, resource_type
 from crm_ports.review.states import read_json
 from crm_ports.review.synth import STACK_FILE, evaluate, stack_resources, stack_variables
 from crm_ports.verify.spans import cidr_span
@@ -51,6 +51,10 @@ class Stack:
     def of_type(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
         prefix = kind + "."
         return sorted((a, v) for a, v in self.resources.items() if a.startswith(prefix))
+
+    def of_kind(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
+        """As `of_type`, by `resource_type`: an NSG's inline rules are of their own kind."""
+        return sorted((a, v) for a, v in self.resources.items() if resource_type(a) == kind)
 
 
 def reference(value: Any) -> str:

@@ -30,6 +30,7 @@ from crm_ports.cdk import (
 )
 
 __all__ = [
+    "NULL",
     "JsonResource",
     "ResourceBatch",
     "compact",
@@ -58,6 +59,35 @@ def validate_logical_id(logical_id: str) -> str:
     return logical_id
 
 
+class _Null:
+    """JSON `null` in an attribute body: Python's None reaches Node as `undefined`, which
+    drops the key, but a nested block written in attribute syntax (an NSG's inline
+    `security_rule`) must name every attribute, unset ones as null, as the generated
+    provider bindings write them."""
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+
+NULL = _Null()
+
+
+_null_token: list[IResolvable] = []  # one token for every NULL: each new one is a jsii call
+
+
+def with_nulls(value: Any) -> Any:
+    """`value` with each NULL replaced by cdktf's null token, just before it goes to Node."""
+    if value is NULL:
+        if not _null_token:
+            _null_token.append(Token.null_value())
+        return _null_token[0]
+    if isinstance(value, dict):
+        return {k: with_nulls(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [with_nulls(v) for v in value]
+    return value
+
+
 def compact(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """Drop unset attributes and turn tuples/mappings into JSON-shaped values.
 
@@ -73,7 +103,7 @@ def compact(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, str | bool | int | float):
+    if isinstance(value, str | bool | int | float) or value is NULL:
         return value
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items() if v is not None}
@@ -145,7 +175,8 @@ class JsonResource(TerraformResource, Generic[C]):
         return self._crm_attributes
 
     def _synthesize_attributes(self) -> Mapping[str, Any]:
-        return self._crm_attributes
+        attributes: Mapping[str, Any] = with_nulls(self._crm_attributes)
+        return attributes
 
     def _synthesize_hcl_attributes(self) -> Mapping[str, Any]:
         # cdktf's HCL renderer wants typed attribute descriptors that we do

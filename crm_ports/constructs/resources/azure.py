@@ -2,9 +2,13 @@
 
 No azurerm binary is reachable from our CI, so attribute names were checked
 against the generated ``synthesizeAttributes`` of cdktf-cdktf-provider-azurerm
-14.23.1 (built from azurerm 4.55.0) instead of a live schema.  NSGs carry no
-inline ``security_rule``: every rule is an ``azurerm_network_security_rule``
-so rules have stable addresses and never fight an inline rule set.
+14.23.1 (built from azurerm 4.55.0) instead of a live schema.
+
+The lab's NSG carries its rules inline (``security_rule``): azurerm then writes the whole
+rule set in one request, which Azure validates as a whole, so a change that moves one
+rule's priority onto a slot another rule is leaving never meets the refusal of two rules
+at one priority that separate ``azurerm_network_security_rule`` resources, written one by
+one, run into. ``NetworkSecurityRule`` stays for apps that manage rules one by one.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from crm_ports.cdk import (
     TerraformProvider,
     TerraformProviderGeneratorMetadata,
 )
-from crm_ports.constructs.resources._base import C, JsonResource, compact
+from crm_ports.constructs.resources._base import NULL, C, JsonResource, compact
 
 __all__ = [
     "AZURERM_PROVIDER_SOURCE",
@@ -31,6 +35,7 @@ __all__ = [
     "AzurermProviderConfig",
     "NetworkSecurityGroup",
     "NetworkSecurityGroupConfig",
+    "NetworkSecurityGroupSecurityRule",
     "NetworkSecurityRule",
     "NetworkSecurityRuleConfig",
     "ResourceGroup",
@@ -198,9 +203,7 @@ class Subnet(_NamedAzureResource[SubnetConfig]):
 
 @dataclass(frozen=True, kw_only=True)
 class _GroupConfig:
-    """An ASG and an NSG take the same four attributes. The NSG's security_rule is
-    deliberately absent: it is optional+computed, so leaving it unset lets standalone
-    rules own the set."""
+    """An ASG and an NSG take the same four attributes (the NSG also its rules)."""
 
     name: str
     location: str
@@ -225,15 +228,6 @@ class ApplicationSecurityGroupConfig(_GroupConfig):
 
 class ApplicationSecurityGroup(_NamedAzureResource[ApplicationSecurityGroupConfig]):
     TERRAFORM_TYPE = "azurerm_application_security_group"
-
-
-@dataclass(frozen=True, kw_only=True)
-class NetworkSecurityGroupConfig(_GroupConfig):
-    pass
-
-
-class NetworkSecurityGroup(_NamedAzureResource[NetworkSecurityGroupConfig]):
-    TERRAFORM_TYPE = "azurerm_network_security_group"
 
 
 # Azure's documented rule-name pattern: 1-80 chars, starts alphanumeric,
@@ -267,8 +261,9 @@ def _exactly_one(label: str, **candidates: object) -> None:
 
 
 @dataclass(frozen=True, kw_only=True)
-class NetworkSecurityRuleConfig:
-    """One ``azurerm_network_security_rule``.
+class NetworkSecurityGroupSecurityRule:
+    """One rule of an NSG's inline ``security_rule`` set (the prebuilt bindings' struct
+    of the same name).
 
     The checks mirror what ARM rejects at apply time (priority range, one
     port spec and one address spec per side) so a bad catalogue entry fails
@@ -280,8 +275,6 @@ class NetworkSecurityRuleConfig:
     direction: str
     access: str
     protocol: str
-    resource_group_name: str
-    network_security_group_name: str
     # Neither source port field set means any source port ("*"), which is
     # what nearly every rule wants; set one of them to narrow it.
     source_port_range: str | None = None
@@ -345,33 +338,57 @@ class NetworkSecurityRuleConfig:
                 f"rule {self.name}: description exceeds {_MAX_RULE_DESCRIPTION} characters"
             )
 
+    def rule_attributes(self) -> dict[str, Any]:
+        """The rule's own attributes, None where unset."""
+        return {
+            "name": self.name,
+            "priority": self.priority,
+            "direction": self.direction,
+            "access": self.access,
+            "protocol": self.protocol,
+            "source_port_range": (
+                "*"
+                if self.source_port_range is None and self.source_port_ranges is None
+                else self.source_port_range
+            ),
+            "source_port_ranges": _list_or_none(self.source_port_ranges),
+            "destination_port_range": self.destination_port_range,
+            "destination_port_ranges": _list_or_none(self.destination_port_ranges),
+            "source_address_prefix": self.source_address_prefix,
+            "source_address_prefixes": _list_or_none(self.source_address_prefixes),
+            "source_application_security_group_ids": _list_or_none(
+                self.source_application_security_group_ids
+            ),
+            "destination_address_prefix": self.destination_address_prefix,
+            "destination_address_prefixes": _list_or_none(self.destination_address_prefixes),
+            "destination_application_security_group_ids": _list_or_none(
+                self.destination_application_security_group_ids
+            ),
+            "description": self.description,
+        }
+
+    def to_terraform(self) -> dict[str, Any]:
+        """Every attribute, unset ones as null: ``security_rule`` is a block that azurerm
+        takes in attribute syntax, where an object must name them all (the bindings
+        write it so too)."""
+        return {
+            key: NULL if value is None else value
+            for key, value in sorted(self.rule_attributes().items())
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSecurityRuleConfig(NetworkSecurityGroupSecurityRule):
+    """One standalone ``azurerm_network_security_rule``: the inline rule's attributes
+    plus the NSG it belongs to."""
+
+    resource_group_name: str
+    network_security_group_name: str
+
     def to_terraform(self) -> dict[str, Any]:
         return compact(
             {
-                "name": self.name,
-                "priority": self.priority,
-                "direction": self.direction,
-                "access": self.access,
-                "protocol": self.protocol,
-                "source_port_range": (
-                    "*"
-                    if self.source_port_range is None and self.source_port_ranges is None
-                    else self.source_port_range
-                ),
-                "source_port_ranges": _list_or_none(self.source_port_ranges),
-                "destination_port_range": self.destination_port_range,
-                "destination_port_ranges": _list_or_none(self.destination_port_ranges),
-                "source_address_prefix": self.source_address_prefix,
-                "source_address_prefixes": _list_or_none(self.source_address_prefixes),
-                "source_application_security_group_ids": _list_or_none(
-                    self.source_application_security_group_ids
-                ),
-                "destination_address_prefix": self.destination_address_prefix,
-                "destination_address_prefixes": _list_or_none(self.destination_address_prefixes),
-                "destination_application_security_group_ids": _list_or_none(
-                    self.destination_application_security_group_ids
-                ),
-                "description": self.description,
+                **self.rule_attributes(),
                 "resource_group_name": self.resource_group_name,
                 "network_security_group_name": self.network_security_group_name,
             }
@@ -388,6 +405,48 @@ def _list_or_none(values: Sequence[str] | str | None) -> list[str] | str | None:
 
 class NetworkSecurityRule(_NamedAzureResource[NetworkSecurityRuleConfig]):
     TERRAFORM_TYPE = "azurerm_network_security_rule"
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetworkSecurityGroupConfig(_GroupConfig):
+    """An NSG; with `security_rule` given (an empty list included) it owns its whole rule
+    set, and azurerm removes any rule it does not list."""
+
+    security_rule: Sequence[NetworkSecurityGroupSecurityRule] | None = None
+
+    def __post_init__(self) -> None:
+        names = [r.name for r in self.security_rule or ()]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"NSG {self.name}: security rule names used twice: {twice}")
+
+    def to_terraform(self) -> dict[str, Any]:
+        attributes = super().to_terraform()
+        if self.security_rule is not None:
+            attributes["security_rule"] = [r.to_terraform() for r in self.security_rule]
+        return attributes
+
+
+class NetworkSecurityGroup(_NamedAzureResource[NetworkSecurityGroupConfig]):
+    TERRAFORM_TYPE = "azurerm_network_security_group"
+
+    def override_security_rule(self, name: str, path: str, value: Any) -> None:
+        """What `add_override` does, for one inline rule, found by name (its place in the
+        list is no identity): `path` is dotted (`description`)."""
+        override_inline_rule(self._crm_attributes, name, path, value)
+
+
+def override_inline_rule(attributes: dict[str, Any], name: str, path: str, value: Any) -> None:
+    """Set `path` of the inline security rule `name` in an NSG's attribute body."""
+    parts = path.split(".")
+    if not path or any(not part for part in parts):
+        raise ValueError(f"invalid override path {path!r}")
+    rule = next((r for r in attributes.get("security_rule") or () if r.get("name") == name), None)
+    if rule is None:
+        raise KeyError(f"the NSG has no security rule named {name!r}")
+    for part in parts[:-1]:
+        rule = rule.setdefault(part, {})
+    rule[parts[-1]] = compact({"value": value}).get("value", NULL)
 
 
 @dataclass(frozen=True, kw_only=True)
