@@ -485,3 +485,29 @@ def test_policy_error_in_live_rules_sets_the_exit_code(
     assert report["policy"]["counts"] == {"errors": 0, "warnings": 0, "waived": 2}
     assert report["policy"]["findings"][0]["waived"] == "the jump host of this lab"
     assert code == 1  # the rule is still drift
+
+
+def test_a_group_keeps_the_description_it_was_deployed_with(aws_env: None) -> None:
+    """A group created by an older crm-ports, whose description listed its roles: the
+    stacks leave a description as deployed (EC2 cannot change one), so it is no drift."""
+    import boto3
+
+    plan = default_plan()
+    client = boto3.session.Session(region_name="eu-west-1").client("ec2")
+    stubber = Stubber(client)
+    groups = [
+        {
+            "GroupId": f"sg-{i:017x}",
+            "GroupName": sg.name,
+            "Description": f"CRM 2013 lab full-server (full-server), {sg.group}: roles: x y z",
+            "Tags": _tags(sg.tags),
+        }
+        for i, sg in enumerate(plan.security_groups)
+    ]
+    stubber.add_response("describe_security_groups", {"SecurityGroups": groups})
+    stubber.add_response("describe_security_group_rules", {"SecurityGroupRules": []})
+    with stubber:
+        report = audit_aws(plan, AwsTarget("eu-west-1"), client_factory=lambda _t: client)
+    assert groups[0]["Description"] != plan.security_groups[0].description
+    assert [f for f in report.findings if f.resource != "rule"] == []
+    assert {f.status for f in report.findings} == {"missing"}  # the rules, not listed

@@ -293,14 +293,18 @@ def _group_item(
     live_id: str = "",
     note: str = "",
 ) -> Item:
-    """A planned group, or the live group that carries its group tag."""
+    """A planned group, or the live group that carries its group tag.
+
+    Its description is shown but not compared: the stacks leave a deployed description as
+    it is (`lifecycle.ignore_changes`, see `plans.aws.group_description`), so a group
+    created by an older crm-ports keeps its text, and no apply would change it."""
     return Item(
         resource="security-group",
         container=sg.name,
         name=sg.key,
         identity=("group", sg.group),
         fallback=None,
-        fields=(("name", name), ("description", description), ("tags", tags)),
+        fields=(("name", name), ("tags", tags)),
         summary=description,
         live_id=live_id,
         note=note,
