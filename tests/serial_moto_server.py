@@ -137,22 +137,31 @@ def _group_ids(groups: Iterable[Any]) -> set[str]:
 
 
 def _holders(backend: Any, group: SecurityGroup) -> list[str]:
-    """What keeps `group` from being deleted on EC2: interfaces holding it, instances (not
-    terminated) carrying it, and the rules of other groups that reference it."""
-    held = [eni.id for eni in backend.enis.values() if group.id in _group_ids(eni.group_set)]
-    held += [
+    """What keeps `group` from being deleted on EC2, for the log: network interfaces
+    holding it, instances (not terminated) carrying it, and other groups whose rules
+    reference it (with how many of their rules do)."""
+    interfaces = [eni.id for eni in backend.enis.values() if group.id in _group_ids(eni.group_set)]
+    instances = [
         instance.id
         for instance in backend.all_instances()
         if instance.state != "terminated" and group.id in _group_ids(instance.security_groups)
     ]
-    held += [
-        f"{rule.id} of {other.id}"
-        for groups in backend.groups.values()
-        for other in groups.values()
-        if other.id != group.id
-        for rule in [*other.ingress_rules, *other.egress_rules]
-        if rule.source_group.get("GroupId") == group.id
-    ]
+    referencing: dict[str, int] = {}
+    for groups in backend.groups.values():
+        for other in groups.values():
+            if other.id == group.id:
+                continue
+            for rule in [*other.ingress_rules, *other.egress_rules]:
+                if rule.source_group.get("GroupId") == group.id:
+                    referencing[other.id] = referencing.get(other.id, 0) + 1
+    held = []
+    if interfaces:
+        held.append(f"network interfaces {' '.join(interfaces)}")
+    if instances:
+        held.append(f"instances {' '.join(instances)}")
+    if referencing:
+        counted = " ".join(f"{other} ({n})" for other, n in referencing.items())
+        held.append(f"rules of groups {counted}")
     return held
 
 
@@ -175,7 +184,7 @@ def _delete_group_as_ec2_does() -> None:
             if holders:
                 print(
                     f"crm-ports-moto: DeleteSecurityGroup {group.id} refused, in use by "
-                    f"{', '.join(holders)}",
+                    f"{'; '.join(holders)}",
                     file=sys.stderr,
                 )
                 sys.stderr.flush()
