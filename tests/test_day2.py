@@ -12,7 +12,7 @@ so adding a host replaced the group.) Each edit is judged on its saved plan *bef
 applied, so that a regression fails at once with the plan's own words, and the plan that
 was judged is the plan applied (`terraform apply tfplan`).
 
-The test follows the user's path: edit the lab file, `crm-ports synth --lab LAB --out
+Both tests follow the user's path: edit the lab file, `crm-ports synth --lab LAB --out
 OUT`, then `terraform plan` / `apply` in one working folder that keeps `.terraform` and
 the state (`terraform.aws-day2.tfstate` beside `cdktf.out`) from edit to edit. The only
 liberty taken with the synthesized JSON: the harness gives every `aws_security_group` a
@@ -49,6 +49,9 @@ LAB = "day2"
 STACK = f"aws-{LAB}"
 AMI = "ami-12c6146b"  # one of the images moto knows
 GROUP_DELETE_TIMEOUT = "1m"
+UPGRADE = Path(__file__).parent / "fixtures" / "upgrade"
+PREVIOUS = UPGRADE / f"{STACK}.previous.cdk.tf.json"
+ENDPOINT_PLACEHOLDER = "@MOTO_ENDPOINT_URL@"
 REFUSED = "crm-ports-moto: DeleteSecurityGroup"  # tests/serial_moto_server.py logs each
 
 START_HOSTS: dict[str, list[str]] = {
@@ -422,3 +425,44 @@ def test_day2_edits_keep_every_running_hosts_groups(
 
     code, report = audit_json(cli, moto_server.url, "--lab", str(lab.path))
     assert (code, report["findings"]) == (0, []), report["findings"]
+
+
+def previous_version_stack(endpoint: str) -> dict[str, Any]:
+    """The day-2 start lab's AWS stack as the previous version synthesized it."""
+    text = PREVIOUS.read_text(encoding="utf-8")
+    assert text.count(ENDPOINT_PLACEHOLDER) == 3  # the ec2, iam and sts endpoints
+    document: dict[str, Any] = json.loads(text.replace(ENDPOINT_PLACEHOLDER, endpoint))
+    return document
+
+
+@pytest.mark.e2e(seconds=100)
+def test_a_lab_deployed_with_the_previous_version_keeps_its_groups(
+    cli: Cli,
+    moto_server: MotoServer,
+    aws_env: None,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The previous version's stack (tests/fixtures/upgrade/README.md says which commit
+    wrote it) is applied with an instance per host; the same lab synthesized by this
+    version then plans no group deletion or replacement (the deployed descriptions stay),
+    applies with every instance keeping its groups, and re-plans empty."""
+    previous = previous_version_stack(moto_server.url)
+    deployment = Deployment(moto_server.ec2(), moto_server, tmp_path / "work")
+    with counts_printed(deployment, capsys, "upgrade plan counts"):
+        deployment.deploy("previous version", previous)
+        deployment.launch(sorted(START_HOSTS))
+        lab = LabFile(tmp_path / f"{LAB}.yaml", moto_server.url)
+        current = synthesized(cli, lab.write(), tmp_path / "build" / "cdktf.out")
+        deployment.plan_and_apply("this version", current, set())
+
+    # No replacement means the groups keep the descriptions they were created with (EC2
+    # cannot change one in place).
+    deployed = {
+        group["name"]: group["description"]
+        for group in previous["resource"]["aws_security_group"].values()
+    }
+    live = deployment.ec2.describe_security_groups(
+        Filters=[{"Name": "tag:crm-ports:lab", "Values": [LAB]}]
+    )["SecurityGroups"]
+    assert {g["GroupName"]: g["Description"] for g in live} == deployed
