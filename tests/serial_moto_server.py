@@ -22,6 +22,29 @@ description from its CIDR range only, so DescribeSecurityGroupRules left it out,
 plan after an apply wanted to set it again, and each end-to-end test paid one more apply
 (or deploy and diff) to converge past that.
 
+A third answer is made EC2's own: DeleteSecurityGroup refuses a group still in use, with
+``DependencyViolation`` (``resource sg-... has a dependent object``). The DeleteSecurityGroup
+API reference (Amazon EC2 API Reference, DeleteSecurityGroup,
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html): "If
+you attempt to delete a security group that is associated with an instance or network
+interface, is referenced by another security group in the same VPC, or has a VPC
+association, the operation fails with DependencyViolation." In use, here: a network
+interface holds the group (an attached interface also carries its instance's groups), an
+instance that is not terminated carries it, or a rule of *another* group references it,
+ingress or egress (rules of the group naming itself do not keep it). moto 5.2.5 deletes
+such a group, so a plan that replaced a group the lab's instances held applied cleanly in
+the tests, where a real account fails the apply half-way (the aws provider retries the
+refused delete until its timeout). Only the API call refuses: moto's own removal of a
+VPC's default group together with the VPC is left alone. Each refusal is logged.
+
+That needs one more answer as EC2 gives it: the primary network interface RunInstances
+creates by itself (no ``NetworkInterfaces`` in the request) is deleted when the instance
+terminates, as EC2 does with the interface it creates at launch (DescribeInstances shows
+its attachment with ``DeleteOnTermination`` true; "Elastic network interfaces" in the EC2
+user guide, https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-eni.html). moto 5.2.5
+keeps it, in use and holding the instance's groups, so no group a terminated instance
+carried could ever be deleted.
+
 Run as a script with ``moto_server``'s own ``-H HOST -p PORT``: it imports nothing from
 this repository, because it runs in the emulator's temporary directory.
 """
@@ -35,8 +58,14 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moto.ec2.exceptions import InvalidSecurityGroupRuleIdNotFoundError
-from moto.ec2.models.security_groups import SecurityGroupBackend, SecurityGroupRule
+from moto.ec2.exceptions import DependencyViolationError, InvalidSecurityGroupRuleIdNotFoundError
+from moto.ec2.models.instances import Instance
+from moto.ec2.models.security_groups import (
+    SecurityGroup,
+    SecurityGroupBackend,
+    SecurityGroupRule,
+)
+from moto.ec2.responses.security_groups import SecurityGroups
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -102,6 +131,84 @@ def _describe_rules_as_ec2_does() -> None:
     SecurityGroupRule.description = property(description)  # type: ignore[assignment,method-assign]
 
 
+def _group_ids(groups: Iterable[Any]) -> set[str]:
+    """Ids of a list of groups: moto keeps SecurityGroup objects, now and then a bare id."""
+    return {getattr(group, "id", group) for group in groups}
+
+
+def _holders(backend: Any, group: SecurityGroup) -> list[str]:
+    """What keeps `group` from being deleted on EC2, for the log: network interfaces
+    holding it, instances (not terminated) carrying it, and other groups whose rules
+    reference it (with how many of their rules do)."""
+    interfaces = [eni.id for eni in backend.enis.values() if group.id in _group_ids(eni.group_set)]
+    instances = [
+        instance.id
+        for instance in backend.all_instances()
+        if instance.state != "terminated" and group.id in _group_ids(instance.security_groups)
+    ]
+    referencing: dict[str, int] = {}
+    for groups in backend.groups.values():
+        for other in groups.values():
+            if other.id == group.id:
+                continue
+            for rule in [*other.ingress_rules, *other.egress_rules]:
+                if rule.source_group.get("GroupId") == group.id:
+                    referencing[other.id] = referencing.get(other.id, 0) + 1
+    held = []
+    if interfaces:
+        held.append(f"network interfaces {' '.join(interfaces)}")
+    if instances:
+        held.append(f"instances {' '.join(instances)}")
+    if referencing:
+        counted = " ".join(f"{other} ({n})" for other, n in referencing.items())
+        held.append(f"rules of groups {counted}")
+    return held
+
+
+def _delete_group_as_ec2_does() -> None:
+    """Wrap the DeleteSecurityGroup action: a group in use is refused as EC2 refuses it."""
+    delete = SecurityGroups.delete_security_group
+
+    def refuse_in_use(self: SecurityGroups) -> Any:
+        name, group_id = self._get_param("GroupName"), self._get_param("GroupId")
+        backend = self.ec2_backend
+        group = (
+            backend.get_security_group_from_id(group_id)
+            if group_id
+            else backend.get_security_group_by_name_or_id(name)
+            if name
+            else None
+        )
+        if group is not None:
+            holders = _holders(backend, group)
+            if holders:
+                print(
+                    f"crm-ports-moto: DeleteSecurityGroup {group.id} refused, in use by "
+                    f"{'; '.join(holders)}",
+                    file=sys.stderr,
+                )
+                sys.stderr.flush()
+                raise DependencyViolationError(f"resource {group.id} has a dependent object")
+        return delete(self)
+
+    SecurityGroups.delete_security_group = refuse_in_use  # type: ignore[method-assign]
+
+
+def _primary_interface_deleted_on_termination() -> None:
+    """The primary interface RunInstances creates itself goes with its instance, as on EC2."""
+    prep_nics = Instance.prep_nics
+
+    def prep_nics_as_ec2(
+        self: Instance, nic_spec: list[dict[str, Any]], *args: Any, **kwargs: Any
+    ) -> None:
+        prep_nics(self, nic_spec, *args, **kwargs)
+        primary = self.nics.get(0)
+        if not nic_spec and primary is not None:
+            primary.delete_on_termination = True
+
+    Instance.prep_nics = prep_nics_as_ec2  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -111,6 +218,8 @@ def main() -> None:
     _revoke_as_ec2_does("ingress")
     _revoke_as_ec2_does("egress")
     _describe_rules_as_ec2_does()
+    _delete_group_as_ec2_does()
+    _primary_interface_deleted_on_termination()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host,

@@ -1,5 +1,7 @@
 """The test emulator answers as EC2 does where moto 5.2.5 does not: a revoke of an unknown
-rule id, and the description of a rule that references a group."""
+rule id, the description of a rule that references a group, and DeleteSecurityGroup of a
+group still in use (DependencyViolation), which is what a day-2 apply that replaces a group
+the lab's instances hold runs into on a real account."""
 
 from __future__ import annotations
 
@@ -92,3 +94,105 @@ def test_a_group_reference_keeps_its_description_as_in_ec2(
         ],
     )
     assert described()["Description"] == "SQL from the app server"
+
+
+def _lab_network(ec2: Any) -> tuple[str, str]:
+    """A VPC and a subnet in it: (vpc id, subnet id)."""
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    return vpc, subnet
+
+
+def _refused(ec2: Any, group: str) -> str:
+    """Delete `group`, expecting EC2's refusal; returns the error message."""
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as refused:
+        ec2.delete_security_group(GroupId=group)
+    error = refused.value.response["Error"]
+    assert error["Code"] == "DependencyViolation", error
+    assert ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"]  # still there
+    return str(error["Message"])
+
+
+def _deleted(ec2: Any, vpc: str, group: str) -> None:
+    ec2.delete_security_group(GroupId=group)
+    live = ec2.describe_security_groups(Filters=[{"Name": "vpc-id", "Values": [vpc]}])
+    assert group not in {g["GroupId"] for g in live["SecurityGroups"]}
+
+
+def test_a_group_an_instance_holds_is_not_deleted_until_the_instance_is_terminated(
+    moto_server: MotoServer, aws_env: None
+) -> None:
+    """The replaced-group failure of a day-2 apply: EC2 refuses while an instance runs in
+    the group, and deletes it once the instance (and its primary interface) is gone."""
+    ec2 = moto_server.ec2()
+    vpc, subnet = _lab_network(ec2)
+    group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+    [instance] = ec2.run_instances(
+        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, SubnetId=subnet, SecurityGroupIds=[group]
+    )["Instances"]
+    assert instance["NetworkInterfaces"][0]["Attachment"]["DeleteOnTermination"] is True
+    assert _refused(ec2, group) == f"resource {group} has a dependent object"
+    assert f"DeleteSecurityGroup {group} refused" in moto_server.failed_requests()
+
+    ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+    interfaces = ec2.describe_network_interfaces(
+        Filters=[{"Name": "subnet-id", "Values": [subnet]}]
+    )["NetworkInterfaces"]
+    assert interfaces == []  # the primary interface went with the instance, as on EC2
+    _deleted(ec2, vpc, group)
+
+
+def test_a_group_a_standalone_interface_holds_is_not_deleted(
+    moto_server: MotoServer, aws_env: None
+) -> None:
+    ec2 = moto_server.ec2()
+    vpc, subnet = _lab_network(ec2)
+    group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+    eni = ec2.create_network_interface(SubnetId=subnet, Groups=[group])["NetworkInterface"]
+    _refused(ec2, group)
+    ec2.delete_network_interface(NetworkInterfaceId=eni["NetworkInterfaceId"])
+    _deleted(ec2, vpc, group)
+
+
+@pytest.mark.parametrize("direction", ["ingress", "egress"])
+def test_a_group_another_groups_rule_references_is_not_deleted(
+    moto_server: MotoServer, aws_env: None, direction: str
+) -> None:
+    """Until that rule is revoked; Terraform destroys rules before their groups."""
+    ec2 = moto_server.ec2()
+    vpc, _ = _lab_network(ec2)
+    group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+    other = ec2.create_security_group(GroupName="o", Description="o", VpcId=vpc)["GroupId"]
+    authorize = getattr(ec2, f"authorize_security_group_{direction}")
+    [rule] = authorize(
+        GroupId=other,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 1433,
+                "ToPort": 1433,
+                "UserIdGroupPairs": [{"GroupId": group}],
+            }
+        ],
+    )["SecurityGroupRules"]
+    _refused(ec2, group)
+    getattr(ec2, f"revoke_security_group_{direction}")(
+        GroupId=other, SecurityGroupRuleIds=[rule["SecurityGroupRuleId"]]
+    )
+    _deleted(ec2, vpc, group)
+    _deleted(ec2, vpc, other)
+
+
+def test_a_group_referencing_itself_is_deleted(moto_server: MotoServer, aws_env: None) -> None:
+    ec2 = moto_server.ec2()
+    vpc, _ = _lab_network(ec2)
+    group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": group}]},
+        ],
+    )
+    _deleted(ec2, vpc, group)
