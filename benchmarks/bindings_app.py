@@ -41,15 +41,15 @@ from cdktf_cdktf_provider_aws.vpc_security_group_egress_rule import VpcSecurityG
 from cdktf_cdktf_provider_aws.vpc_security_group_ingress_rule import VpcSecurityGroupIngressRule
 from constructs import Construct
 
-from crm_ports.app import StackPlan
 from crm_ports.constructs.aws import quota_conditions
 from crm_ports.constructs.peers import CidrList, as_set_expression, peer_cidrs_for
-from crm_ports.lab import Lab
+from crm_ports.lab.model import Lab
 from crm_ports.plans.aws import SgRuleSpec, plan_aws
 from crm_ports.plans.text import TAG_PREFIX
 from crm_ports.ruleset import RuleSet
 from crm_ports.stacks.aws import CREATE
 from crm_ports.stacks.common import peer_variables, state_backend
+from crm_ports.synth.plan import StackPlan
 from tests.azure_bindings_app import AzureBindingsLabStack, StackKinds, run_cli, synth_stacks
 
 

@@ -123,7 +123,7 @@ def scaling_table(document: Mapping[str, Any]) -> list[str]:
 
 
 def peak_mb(case: Mapping[str, Any]) -> float:
-    """Python + Node high-water marks for one process; with workers (`crm_ports.shards`),
+    """Python + Node high-water marks for one process; with workers (`crm_ports.synth.shards`),
     whose marks are gone when the case reports, the sampled peak of the process tree."""
     rss = case["peak_rss_mb"]
     return float(rss["hwm_sum"] if case.get("jobs", 1) == 1 else rss["sampled_tree"])

@@ -60,8 +60,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crm_ports.app import StackPlan
-    from crm_ports.lab import Lab
+    from crm_ports.lab.model import Lab
+    from crm_ports.synth.plan import StackPlan
 
 REPO = Path(__file__).resolve().parent.parent
 # Runnable as a script: make `benchmarks.` and `tests.` importable.
@@ -108,24 +108,19 @@ def _case_empty(outdir: Path, mark: Mark) -> None:
 
 
 def _default_plans() -> list[StackPlan]:
-    from crm_ports.app import plan_stacks
-    from crm_ports.lab import default_labs
+    from crm_ports.lab.model import default_labs
+    from crm_ports.synth.plan import plan_stacks
 
     return plan_stacks(default_labs())
 
 
 def _case_default(outdir: Path, mark: Mark) -> None:
-    """As `crm-ports synth` and `cdktf.json`'s app run: cdktf is imported on a second
-    thread while our modules load and the labs are planned (`crm_ports.warmup`), so its
-    import time and ours both show up in *plan* (where the main thread waits for it), not
-    in *import*."""
-    from crm_ports import warmup
-
+    """As `crm-ports synth` and `cdktf.json`'s app run: the labs are planned (pure Python),
+    then the stacks are built, which imports cdktf and starts Node (in *build*)."""
     mark("import")
-    with warmup.overlapping():
-        stacks = _default_plans()
+    stacks = _default_plans()
     mark("plan")
-    from crm_ports.app import synth_app
+    from crm_ports.synth.build import synth_app
 
     synth_app(stacks, outdir, progress=_progress(mark))
 
@@ -141,7 +136,7 @@ def _case_bindings(outdir: Path, mark: Mark) -> None:
 
 def generated_labs(count: int) -> list[Lab]:
     """`count` AWS split-roles labs with distinct names (so distinct stacks)."""
-    from crm_ports.lab import Lab
+    from crm_ports.lab.model import Lab
     from crm_ports.options import Options
 
     origin = "<benchmark>"
@@ -158,15 +153,12 @@ def generated_labs(count: int) -> list[Lab]:
 
 def _case_labs(count: int) -> Callable[[Path, Mark], None]:
     def run(outdir: Path, mark: Mark) -> None:
-        from crm_ports import warmup
+        from crm_ports.synth.plan import plan_stacks
 
         mark("import")
-        with warmup.overlapping():
-            from crm_ports.app import plan_stacks
-
-            stacks = plan_stacks(generated_labs(count))
+        stacks = plan_stacks(generated_labs(count))
         mark("plan")
-        from crm_ports.app import synth_app
+        from crm_ports.synth.build import synth_app
 
         synth_app(stacks, outdir, progress=_progress(mark))
 
@@ -180,9 +172,8 @@ def _case_to_terraform(outdir: Path, mark: Mark) -> None:
     do not use: aspects, custom synthesis (assets), cross-stack references, annotations."""
     from crm_ports.stacks.aws import AwsLabStack  # noqa: I001  (silences jsii first)
     from crm_ports.stacks.azure import AzureLabStack
-    from crm_ports.app import METADATA_FILE
-    from crm_ports.stacks.common import stack_metadata
-    from crm_ports.shards import stable_stringify
+    from crm_ports.terraform.metadata import write_metadata
+    from crm_ports.synth.shards import stable_stringify
     from cdktf import App, TerraformStack
 
     mark("import")
@@ -202,9 +193,7 @@ def _case_to_terraform(outdir: Path, mark: Mark) -> None:
         (directory / "cdk.tf.json").write_text(
             stable_stringify(tf_stack.to_terraform()), encoding="utf-8"
         )
-        (directory / METADATA_FILE).write_text(
-            stack_metadata(plan.lab, plan.rules, plan.cloud), encoding="utf-8"
-        )
+        write_metadata(directory, plan.lab, plan.rules, plan.cloud)
     app.manifest.write_to_file()
 
 
@@ -551,7 +540,7 @@ def _spread(values: Sequence[float]) -> dict[str, Any]:
 
 
 def summarize(name: str, runs: list[dict[str, Any]], resources: int, stacks: int) -> dict[str, Any]:
-    from crm_ports import shards
+    from crm_ports.synth import shards
 
     first = runs[0]
     totals = {r["jsii"]["total"] for r in runs}
@@ -561,7 +550,7 @@ def summarize(name: str, runs: list[dict[str, Any]], resources: int, stacks: int
         "experiment": CASES[name].experiment,
         "stacks": stacks,
         "resources": resources,
-        # processes that synthesized (crm_ports.shards), on this machine
+        # processes that synthesized (crm_ports.synth.shards), on this machine
         "jobs": 1 if name in ("empty", "bindings") else shards.job_count(stacks),
         "wall_s": _spread([r["wall_s"] for r in runs]),
         "cpu_s": _spread([r["cpu_s"] for r in runs]),

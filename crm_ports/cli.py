@@ -62,17 +62,6 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(module, target[1])
         return command
 
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        # `synth` starts Node (importing cdktf on a second thread, `crm_ports.warmup`)
-        # before its own module and the labs load; `run` waits for it however it ends.
-        if args and args[0] == "synth" and not {"--help", "-h"} & set(args[1:]):
-            from crm_ports import warmup
-
-            warmup.start()
-        return super().resolve_command(ctx, args)
-
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, self.COMMANDS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
@@ -100,12 +89,7 @@ def fail(message: str) -> None:
 
 
 def _main(args: list[str] | None) -> object:
-    try:
-        return cli.main(args=args, prog_name="crm-ports", standalone_mode=False)
-    finally:
-        warmup = sys.modules.get("crm_ports.warmup")
-        if warmup is not None:  # never leave jsii half started (exit would hang or crash)
-            warmup.finish()
+    return cli.main(args=args, prog_name="crm-ports", standalone_mode=False)
 
 
 def run(args: list[str] | None = None) -> int:

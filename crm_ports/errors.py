@@ -47,7 +47,7 @@ class SynthesisError(RuntimeError):
 
 
 class Terminated(BaseException):
-    """A termination signal arrived (`crm_ports.interrupts`). A BaseException, as
+    """A termination signal arrived (`crm_ports.synth.interrupts`). A BaseException, as
     KeyboardInterrupt is, so that no `except Exception` on the way takes it for an error
     of its own. Here, not there, so the CLI can catch it without loading `signal`."""
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from crm_ports.errors import InputError
-from crm_ports.model import PortRange
+from crm_ports.net import PortRange
 
 DEFAULT_CLIENT_CIDRS = ("10.100.0.0/16",)
 DEFAULT_ADMIN_CIDRS = ("10.200.0.0/24",)

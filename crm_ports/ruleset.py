@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crm_ports.model import PortRange, Protocol
+from crm_ports.net import PortRange, Protocol
 from crm_ports.options import Options
 
 
@@ -117,6 +117,20 @@ def ports_text(rule: Rule) -> str:
     if rule.protocol.value == "esp":
         return "ESP (IP protocol 50)"
     return f"{rule.protocol.value.upper()} {rule.ports}"
+
+
+# The order the views list protocols in.
+PROTOCOL_ORDER = {"tcp": 0, "udp": 1, "icmp": 2, "esp": 3, "all": 4}
+
+
+def ports_label(ports: tuple[str, ...]) -> str:
+    """'TCP 80, 443 · UDP 88' from ('TCP 80', 'TCP 443', 'UDP 88')."""
+    by_protocol: dict[str, list[str]] = {}
+    for text in ports:
+        word, _, number = text.partition(" ")
+        by_protocol.setdefault(word, []).append(number)
+    parts = [f"{p} {', '.join(n for n in nums if n)}".strip() for p, nums in by_protocol.items()]
+    return " · ".join(parts)
 
 
 @dataclass(frozen=True)

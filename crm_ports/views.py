@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from crm_ports.catalogue.model import Catalogue
 from crm_ports.formats import render_rows, to_json
-from crm_ports.model import Catalogue, Protocol
+from crm_ports.net import Protocol
 from crm_ports.options import Options
 from crm_ports.ruleset import Rule, RuleSet, ports_text
 

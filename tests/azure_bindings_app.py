@@ -50,14 +50,15 @@ from cdktf_cdktf_provider_azurerm.subnet_network_security_group_association impo
 from cdktf_cdktf_provider_azurerm.virtual_network import VirtualNetwork
 from constructs import Construct
 
-from crm_ports.app import StackPlan, plan_stacks
 from crm_ports.constructs.peers import CidrList, peer_cidrs_for
-from crm_ports.lab import Lab, default_labs, load_lab
+from crm_ports.lab.file import load_lab
+from crm_ports.lab.model import Lab, default_labs
 from crm_ports.plans.azure import NsgRuleSpec, plan_azure
 from crm_ports.plans.text import TAG_PREFIX
 from crm_ports.ruleset import RuleSet
 from crm_ports.stacks.azure import CREATE_NET, CREATE_RG
 from crm_ports.stacks.common import peer_variables, state_backend
+from crm_ports.synth.plan import StackPlan, plan_stacks
 
 
 def _as_list(value: CidrList) -> list[str]:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from crm_ports.catalogue import default_catalogue_dir, load_catalogue
+from crm_ports.catalogue.load import default_catalogue_dir, load_catalogue
+from crm_ports.catalogue.model import Catalogue
 from crm_ports.cli import run
-from crm_ports.model import Catalogue
 
 REPO = Path(__file__).resolve().parent.parent
 # moto_server, aws_env, start_moto: a local EC2 endpoint per session, always stopped.

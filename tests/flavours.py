@@ -1,7 +1,7 @@
 """The CDK flavours in tests: whether one is installed, and synthesized JSON compared with
 what differs between them (the CDK's version in the `"//"` metadata) left out.
 
-One flavour per process (`crm_ports.cdk`): `make test` runs the tests marked `flavoured`
+One flavour per process (`crm_ports.constructs.cdk`): `make test` runs the tests marked `flavoured`
 a second time with CRM_PORTS_CDK=cdktn, and the same snapshot files serve both passes."""
 
 from __future__ import annotations

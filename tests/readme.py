@@ -33,9 +33,9 @@ if __name__ == "__main__":
     import json
 
     from benchmarks.report import readme_tables
-    from crm_ports.catalogue import load_catalogue
+    from crm_ports.catalogue.load import load_catalogue
     from crm_ports.options import Options
-    from crm_ports.review.check_report import list_checks
+    from crm_ports.policy.report import list_checks
     from crm_ports.views import render_ports
 
     replace_block("ports", render_ports(load_catalogue(), Options(), "markdown"))

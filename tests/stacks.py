@@ -7,10 +7,10 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from crm_ports.app import plan_stacks
-from crm_ports.lab import AwsSettings, Lab
-from crm_ports.model import Catalogue
+from crm_ports.catalogue.model import Catalogue
+from crm_ports.lab.model import AwsSettings, Lab
 from crm_ports.options import Options
+from crm_ports.synth.plan import plan_stacks
 
 
 def lab(
@@ -30,7 +30,7 @@ def lab(
 
 def synth_stack(the_lab: Lab, cloud: str, catalogue: Catalogue | None = None) -> dict[str, Any]:
     """`Testing.synth` of one lab stack, parsed (cdktf's "//" metadata dropped)."""
-    from crm_ports.cdk import Testing
+    from crm_ports.constructs.cdk import Testing
     from crm_ports.stacks.aws import AwsLabStack
     from crm_ports.stacks.azure import AzureLabStack
 

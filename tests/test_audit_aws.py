@@ -15,11 +15,11 @@ import pytest
 from botocore.stub import Stubber
 
 from crm_ports.audit.aws import AwsTarget, audit_aws
-from crm_ports.catalogue import load_catalogue
-from crm_ports.lab import load_lab
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.lab.file import load_lab
 from crm_ports.options import Options
 from crm_ports.plans.aws import AwsPlan, plan_aws
-from crm_ports.resolver import resolve
+from crm_ports.resolver.engine import resolve
 from tests.conftest import REPO, Result
 
 if TYPE_CHECKING:  # the plugin below imports it, so that pytest rewrites its asserts

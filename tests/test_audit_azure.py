@@ -27,12 +27,12 @@ from requests.structures import CaseInsensitiveDict
 from crm_ports.audit import azure as audit_module
 from crm_ports.audit.azure import AzureTarget, NetworkClient, audit_azure
 from crm_ports.audit.policy import PolicyScope
-from crm_ports.catalogue import load_catalogue
+from crm_ports.catalogue.load import load_catalogue
 from crm_ports.errors import InputError
-from crm_ports.lab import Lab
+from crm_ports.lab.model import Lab
 from crm_ports.options import Options
 from crm_ports.plans.azure import AzurePlan, plan_azure
-from crm_ports.resolver import resolve
+from crm_ports.resolver.engine import resolve
 from tests.conftest import REPO, Result
 
 FIXTURES = Path(__file__).parent / "fixtures" / "azure"

@@ -30,8 +30,10 @@ from typing import Any
 
 import pytest
 
-from crm_ports.app import plan_stacks, synth_app
-from crm_ports.lab import Lab, default_labs, load_lab
+from crm_ports.lab.file import load_lab
+from crm_ports.lab.model import Lab, default_labs
+from crm_ports.synth.build import synth_app
+from crm_ports.synth.plan import plan_stacks
 from tests.conftest import REPO
 from tests.tf_harness import _missing
 

@@ -1,4 +1,4 @@
-"""The parse cache (`crm_ports.cache`): a hit gives the same values without parsing, an
+"""The parse cache (`crm_ports.inputs.cache`): a hit gives the same values without parsing, an
 edited file is never served stale, a broken or racing entry is only a miss, and a warm
 simple command loads neither ruamel nor jsonschema."""
 
@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from crm_ports import cache, yamlio
-from crm_ports.catalogue import load_catalogue
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.catalogue.model import Catalogue
 from crm_ports.errors import InputError
-from crm_ports.lab import load_lab
-from crm_ports.model import Catalogue
+from crm_ports.inputs import cache, yamlio
+from crm_ports.lab.file import load_lab
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -178,28 +178,28 @@ def test_catalogue_pickles_by_value(catalogue: Catalogue) -> None:
 # machinery of other commands. Each is a module that costs import time on every run.
 NOT_LOADED = {
     "rules": {
-        "crm_ports.catalogue_build",
-        "crm_ports.validation",
-        "crm_ports.lab",
-        "crm_ports.state",
-        "crm_ports.placement",
-        "crm_ports.extra",
+        "crm_ports.catalogue.build",
+        "crm_ports.inputs.validation",
+        "crm_ports.lab.file",
+        "crm_ports.lab.backend",
+        "crm_ports.lab.placement",
+        "crm_ports.lab.extra",
         "crm_ports.review",
     },
     "check": {
-        "crm_ports.catalogue_build",
-        "crm_ports.placement",
+        "crm_ports.catalogue.build",
+        "crm_ports.lab.placement",
         "crm_ports.review.diagram",
-        "crm_ports.review.states",
+        "crm_ports.review.sides",
         "crm_ports.review.diff",
         "subprocess",
         "tarfile",
     },
     "diff": {
-        "crm_ports.catalogue_build",
-        "crm_ports.placement",
-        "crm_ports.review.checks",
-        "crm_ports.review.check_report",
+        "crm_ports.catalogue.build",
+        "crm_ports.lab.placement",
+        "crm_ports.policy.checks",
+        "crm_ports.policy.report",
         "tarfile",
         "tempfile",
     },
@@ -223,7 +223,7 @@ def test_warm_commands_import_only_their_own_path(tmp_path: Path, command: str) 
     cold, warm = _cold_then_warm(code, cwd=REPO, cache=tmp_path / "cache")
     assert warm[0] == cold[0] == (1 if command == "diff" else 0)
     assert warm[2] == cold[2] > 0
-    assert "crm_ports.catalogue_build" in cold[1]  # the first run did parse
+    assert "crm_ports.catalogue.build" in cold[1]  # the first run did parse
     assert sorted(NOT_LOADED[command] & set(warm[1])) == []
 
 

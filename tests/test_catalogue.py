@@ -3,7 +3,7 @@ names (role ids, topologies) are the ones the issues fixed."""
 
 from __future__ import annotations
 
-from crm_ports.model import Catalogue
+from crm_ports.catalogue.model import Catalogue
 
 FIXED_ROLES = {
     "web-application",

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from crm_ports import cdk
-from crm_ports.cdk import FlavourError
+from crm_ports.constructs import cdk
+from crm_ports.constructs.cdk import FlavourError
 from tests.conftest import REPO
 from tests.flavours import require_flavour, without_metadata
 
@@ -93,11 +93,11 @@ def test_synthesizing_with_an_unknown_flavour_writes_nothing(
 MIXED = """
 import sys
 import {other}
-from crm_ports.catalogue import load_catalogue
+from crm_ports.catalogue.load import load_catalogue
 from crm_ports.constructs import AwsCrmFirewall
 from crm_ports.errors import InputError
 from crm_ports.options import Options
-from crm_ports.resolver import resolve
+from crm_ports.resolver.engine import resolve
 
 rules = resolve(load_catalogue(), Options())
 stack = {other}.TerraformStack({other}.App(), "theirs")
@@ -129,11 +129,11 @@ def test_a_construct_in_the_other_flavours_tree_is_refused(
 USERS_CDKTN_APP = """
 import cdktn
 from constructs import Construct
-from crm_ports.catalogue import load_catalogue
+from crm_ports.catalogue.load import load_catalogue
 from crm_ports.constructs import AwsCrmFirewall
 from crm_ports.constructs.resources.aws import AwsProvider, AwsProviderConfig
 from crm_ports.options import Options
-from crm_ports.resolver import resolve
+from crm_ports.resolver.engine import resolve
 
 
 class Network(cdktn.TerraformStack):
@@ -171,12 +171,12 @@ def test_the_constructs_in_a_users_own_cdktn_app(tmp_path: Path) -> None:
     assert written["//"]["metadata"]["version"].startswith("0.24.")
     from constructs import Construct
 
-    from crm_ports.catalogue import load_catalogue
-    from crm_ports.cdk import App, LocalBackend, TerraformStack
+    from crm_ports.catalogue.load import load_catalogue
     from crm_ports.constructs import AwsCrmFirewall
+    from crm_ports.constructs.cdk import App, LocalBackend, TerraformStack
     from crm_ports.constructs.resources.aws import AwsProvider, AwsProviderConfig
     from crm_ports.options import Options
-    from crm_ports.resolver import resolve
+    from crm_ports.resolver.engine import resolve
 
     app = App(outdir=str(tmp_path / "here"))
     stack = TerraformStack(app, "network")

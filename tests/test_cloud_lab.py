@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from crm_ports.lab import load_lab
-from crm_ports.model import Catalogue
+from crm_ports.catalogue.model import Catalogue
+from crm_ports.lab.file import load_lab
 from crm_ports.plans.aws import RULES_PER_GROUP, plan_aws
 from crm_ports.plans.azure import RULES_PER_NSG, plan_azure
-from crm_ports.resolver import resolve_lab
+from crm_ports.resolver.engine import resolve_lab
 from tests.conftest import Result
 from tests.test_audit_aws import audit_json
 from tests.test_e2e_moto import terraform_for

@@ -9,15 +9,15 @@ from typing import Any
 
 import pytest
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.cdk import App, TerraformOutput, TerraformStack, TerraformVariable
-from crm_ports.cdk import Testing as CdktfTesting
+from crm_ports.catalogue.load import load_catalogue
 from crm_ports.constructs.aws import AwsCrmFirewall
 from crm_ports.constructs.azure import AzureCrmFirewall
+from crm_ports.constructs.cdk import App, TerraformOutput, TerraformStack, TerraformVariable
+from crm_ports.constructs.cdk import Testing as CdktfTesting
 from crm_ports.constructs.resources.aws import AwsProvider, AwsProviderConfig
 from crm_ports.constructs.resources.azure import AzurermProvider
 from crm_ports.options import Options
-from crm_ports.resolver import resolve
+from crm_ports.resolver.engine import resolve
 from crm_ports.ruleset import RuleSet
 from tests.tf_harness import terraform_validate
 

@@ -4,7 +4,7 @@ NSG's rules in one request (inline); and a lab deployed by the previous version 
 synthesized JSON is stored in tests/fixtures/upgrade/) upgrades without losing a rule.
 
 No azurerm provider binary is reachable here, so these are judged on the synthesized JSON
-(the attributes azurerm marks ForceNew are listed in `crm_ports.review.impact`), and the
+(the attributes azurerm marks ForceNew are listed in `crm_ports.terraform.impact`), and the
 `removed` blocks by Terraform itself, with its built-in `terraform_data` resources
 standing in for the rule resources of the old state.
 """
@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.lab import load_lab
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.lab.file import load_lab
 from crm_ports.plans.azure import plan_azure
-from crm_ports.resolver import resolve_lab
-from crm_ports.review.impact import FORCE_NEW
+from crm_ports.resolver.engine import resolve_lab
+from crm_ports.terraform.impact import FORCE_NEW
 from tests.stacks import synth_stack
 from tests.tf_harness import require_tool
 

@@ -36,11 +36,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.lab import Lab, load_lab
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.lab.backend import LocalState, S3State, local_state_file
+from crm_ports.lab.file import load_lab
+from crm_ports.lab.model import Lab
 from crm_ports.plans.aws import plan_aws
-from crm_ports.resolver import resolve_lab
-from crm_ports.state import LocalState, S3State, local_state_file
+from crm_ports.resolver.engine import resolve_lab
 from tests.conftest import REPO
 from tests.readme import block
 from tests.test_audit_aws import open_rdp_to_the_world

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.lab import default_labs
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.lab.model import default_labs
 from crm_ports.options import Options
-from crm_ports.resolver import resolve
+from crm_ports.resolver.engine import resolve
 from crm_ports.review.diagram import BOX, mermaid_id, render
 from tests.conftest import REPO, Result
 from tests.tf_harness import require_tool

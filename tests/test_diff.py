@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.lab import default_labs, load_lab
-from crm_ports.model import Catalogue
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.catalogue.model import Catalogue
+from crm_ports.lab.file import load_lab
+from crm_ports.lab.model import default_labs
 from crm_ports.options import Options
-from crm_ports.resolver import resolve
-from crm_ports.review.impact import compare
-from crm_ports.review.resources import Ref
+from crm_ports.resolver.engine import resolve
 from crm_ports.ruleset import RuleSet
+from crm_ports.terraform.impact import compare
+from crm_ports.terraform.resources import Ref
 from tests.conftest import REPO, Result
 from tests.tf_harness import require_tool
 
@@ -356,7 +357,7 @@ def test_malformed_synthesized_folder_names_file_and_field(cli: CLI, tmp_path: P
 
 def test_review_never_imports_cdktf_or_jsii() -> None:
     code = (
-        "import sys, crm_ports.commands.review, crm_ports.review.synth, crm_ports.review.subjects;"
+        "import sys, crm_ports.commands.review, crm_ports.terraform.stack_json, crm_ports.policy.subjects;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'cdktn', 'jsii')))"
     )
     done = subprocess.run(

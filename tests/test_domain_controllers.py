@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from crm_ports.catalogue.model import Catalogue
 from crm_ports.errors import InputError
-from crm_ports.lab import load_lab
-from crm_ports.model import Catalogue, Protocol
+from crm_ports.lab.file import load_lab
+from crm_ports.net import Protocol
 from crm_ports.options import Options
 from crm_ports.plans.aws import plan_aws
 from crm_ports.plans.azure import plan_azure
-from crm_ports.resolver import resolve, resolve_lab
+from crm_ports.resolver.engine import resolve, resolve_lab
 from crm_ports.ruleset import Rule, RuleSet
 from tests.conftest import Result
 

@@ -1,4 +1,4 @@
-"""`crm_ports.interrupts`: SIGTERM and SIGHUP raise `Terminated` while a synthesis runs, so
+"""`crm_ports.synth.interrupts`: SIGTERM and SIGHUP raise `Terminated` while a synthesis runs, so
 its workers are stopped and its scratch removed (`tests/test_shards.py` sends them to the
 real commands); a signal the process was told to ignore stays ignored."""
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from crm_ports.errors import Terminated
-from crm_ports.interrupts import terminated_as_exception
+from crm_ports.synth.interrupts import terminated_as_exception
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from crm_ports.catalogue import load_catalogue
+from crm_ports.catalogue.load import load_catalogue
 from crm_ports.errors import InputError
-from crm_ports.lab import load_lab
+from crm_ports.lab.file import load_lab
 from crm_ports.options import Options
 from crm_ports.plans.aws import plan_aws
 from crm_ports.plans.azure import plan_azure
-from crm_ports.resolver import resolve_lab
+from crm_ports.resolver.engine import resolve_lab
 from tests.conftest import REPO
 from tests.readme import block
 from tests.tf_harness import terraform_validate
@@ -42,8 +42,8 @@ HOSTS: dict[str, list[str]] = {
 
 
 def aws_app(order: list[str], **kwargs: Any) -> tuple[Any, Any]:
-    from crm_ports.cdk import TerraformStack, Testing
     from crm_ports.constructs import AwsCrmLab
+    from crm_ports.constructs.cdk import TerraformStack, Testing
     from crm_ports.constructs.resources.aws import AwsProvider, AwsProviderConfig
 
     stack = TerraformStack(Testing.app(), "s")
@@ -55,7 +55,7 @@ def aws_app(order: list[str], **kwargs: Any) -> tuple[Any, Any]:
 
 
 def synth(stack: Any) -> dict[str, Any]:
-    from crm_ports.cdk import Testing
+    from crm_ports.constructs.cdk import Testing
 
     data: dict[str, Any] = json.loads(Testing.synth(stack))
     return data
@@ -103,7 +103,7 @@ def test_host_objects_carry_what_an_instance_needs() -> None:
     sql = lab.hosts["sql"]
     assert len(sql.security_group_ids) == 2
     assert sql.security_group_ids[1] == lab.members_security_group_id
-    from crm_ports.cdk import TerraformOutput
+    from crm_ports.constructs.cdk import TerraformOutput
 
     TerraformOutput(stack, "sql_sgs", value=sql.security_group_ids)
     out = synth(stack)["output"]["sql_sgs"]["value"]
@@ -154,8 +154,8 @@ def test_aws_lab_passes_terraform_validate(tmp_path: Path) -> None:
 
 @pytest.mark.flavoured
 def test_azure_lab() -> None:
-    from crm_ports.cdk import TerraformStack, Testing
     from crm_ports.constructs import AzureCrmLab
+    from crm_ports.constructs.cdk import TerraformStack, Testing
     from crm_ports.constructs.resources.azure import AzurermProvider, AzurermProviderConfig
 
     stack = TerraformStack(Testing.app(), "s")
@@ -219,7 +219,7 @@ def test_readme_lab_app_runs_and_validates(tmp_path: Path) -> None:
 
 @pytest.mark.flavoured
 def test_variable_peer_ranges_recheck_the_quota_at_plan(tmp_path: Path) -> None:
-    from crm_ports.cdk import TerraformVariable
+    from crm_ports.constructs.cdk import TerraformVariable
 
     stack, _ = aws_app(["crm-app", "sql", "dc"], peer_cidrs={"client_cidrs": "${var.offices}"})
     TerraformVariable(stack, "offices", type="list(string)", default=["10.1.0.0/16"])
@@ -258,8 +258,8 @@ def test_add_rule_refuses_what_a_lab_file_refuses(
 def test_two_domain_controllers_through_the_construct_api() -> None:
     """`domain-controller` on two hosts: the hosts replicate inside IPsec (the default
     `ad_replication`), ESP rendered as IP protocol 50 on AWS and `Esp` on Azure."""
-    from crm_ports.cdk import TerraformStack, Testing
     from crm_ports.constructs import AzureCrmLab
+    from crm_ports.constructs.cdk import TerraformStack, Testing
     from crm_ports.constructs.resources.azure import AzurermProvider, AzurermProviderConfig
 
     stack, lab = aws_app(["crm-app", "sql", "dc"])

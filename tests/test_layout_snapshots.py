@@ -15,7 +15,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from crm_ports.cli import run
-from crm_ports.lab import load_lab
+from crm_ports.lab.file import load_lab
 from tests.stacks import synth_stack
 from tests.test_audit_aws import audit_json
 from tests.test_e2e_moto import (

@@ -17,14 +17,15 @@ from typing import Any
 
 import pytest
 
+from crm_ports.catalogue.model import Catalogue
 from crm_ports.errors import InputError
-from crm_ports.lab import Lab, load_lab
-from crm_ports.model import Catalogue
+from crm_ports.lab.file import load_lab
+from crm_ports.lab.model import Lab
+from crm_ports.lab.placement import Host, Placement
 from crm_ports.options import Options
-from crm_ports.placement import Host, Placement
 from crm_ports.plans.aws import plan_aws
 from crm_ports.plans.azure import DENY_PRIORITY, plan_azure
-from crm_ports.resolver import resolve, resolve_lab
+from crm_ports.resolver.engine import resolve, resolve_lab
 from crm_ports.ruleset import RuleSet
 from crm_ports.verify.compare import compare
 from crm_ports.verify.expected import expected_reach

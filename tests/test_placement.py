@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from crm_ports.catalogue import load_catalogue
+from crm_ports.catalogue.load import load_catalogue
 from crm_ports.errors import InputError
-from crm_ports.lab import load_lab
-from crm_ports.placement import REQUIRED
-from crm_ports.resolver import resolve_lab
+from crm_ports.lab.file import load_lab
+from crm_ports.lab.placement import REQUIRED
+from crm_ports.resolver.engine import resolve_lab
 from tests.conftest import Result
 
 Cli = Callable[..., Result]

@@ -9,12 +9,12 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.lab import Lab
-from crm_ports.model import EVERY_SERVER, Flow
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.catalogue.model import EVERY_SERVER, Flow
+from crm_ports.lab.model import Lab
+from crm_ports.lab.placement import REQUIRED, Host, Placement
 from crm_ports.options import Options
-from crm_ports.placement import REQUIRED, Host, Placement
-from crm_ports.resolver import resolve_lab
+from crm_ports.resolver.engine import resolve_lab
 from crm_ports.ruleset import RuleSet
 
 CATALOGUE = load_catalogue()

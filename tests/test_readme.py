@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from crm_ports.catalogue import load_catalogue
+from crm_ports.catalogue.load import load_catalogue
 from crm_ports.options import Options
-from crm_ports.review.check_report import list_checks
+from crm_ports.policy.report import list_checks
 from crm_ports.views import render_ports
 from tests.conftest import REPO, Result
 from tests.readme import README, block

@@ -7,10 +7,11 @@ import itertools
 
 import pytest
 
+from crm_ports.catalogue.model import Catalogue
 from crm_ports.errors import InputError
-from crm_ports.model import Catalogue, PortRange
+from crm_ports.net import PortRange
 from crm_ports.options import Options
-from crm_ports.resolver import resolve
+from crm_ports.resolver.engine import resolve
 from crm_ports.ruleset import RuleSet
 
 MIXES = list(

@@ -10,10 +10,10 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.model import PortRange
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.net import PortRange
 from crm_ports.options import Options
-from crm_ports.resolver import resolve
+from crm_ports.resolver.engine import resolve
 
 CATALOGUE = load_catalogue()
 

@@ -17,7 +17,7 @@ import pytest
 from constructs import Construct
 
 from benchmarks.jsii_calls import count_jsii_calls
-from crm_ports.cdk import App, LocalBackend, TerraformResource, TerraformStack
+from crm_ports.constructs.cdk import App, LocalBackend, TerraformResource, TerraformStack
 from crm_ports.constructs.resources import aws, azure
 from crm_ports.constructs.resources._base import validate_logical_id
 from tests import tf_harness

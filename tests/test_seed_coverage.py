@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from crm_ports.model import Catalogue
+from crm_ports.catalogue.model import Catalogue
 from crm_ports.options import Options
-from crm_ports.resolver import resolve
+from crm_ports.resolver.engine import resolve
 from crm_ports.ruleset import RuleSet
 
 WINDOWS_BASE = [

@@ -1,24 +1,29 @@
-"""`crm_ports.shards`: how many processes, which stacks each gets, and a worker that fails
+"""`crm_ports.synth.shards`: how many processes, which stacks each gets, and a worker that fails
 failing the whole synthesis with its own error. That several processes write the same
 bytes as one is `tests/test_synth.py::test_several_processes_write_the_same_output`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from crm_ports import shards
-from crm_ports.app import plan_stacks, synth_app
 from crm_ports.errors import InputError, SynthesisError
-from crm_ports.lab import default_labs
+from crm_ports.lab.model import default_labs
+from crm_ports.synth import shards
+from crm_ports.synth.build import synth_app
+from crm_ports.synth.plan import plan_stacks
+from crm_ports.synth.worker import HOLD_ENV
 from tests.conftest import REPO
 
 
@@ -195,12 +200,18 @@ WORKER_STACKS = "aws-split-roles, azure-split-roles"
 def test_an_interrupted_synthesis_leaves_no_process_and_the_previous_output(
     tmp_path: Path, command: str, target: str, number: int, status: int, message: str | None
 ) -> None:
+    """The signal comes while the worker is held before it synthesizes (`Hold`): the
+    synthesis cannot have finished first, however busy the machine."""
     out = tmp_path / ("out" if command == "synth" else "cdktf.out")
     previous = _previous_output(out)
-    run = _start(tmp_path, command)
-    worker = _wait_for_worker(run)
-    os.kill(worker if target == "worker" else run.pid, number)
-    _, err = run.communicate(timeout=120)
+    hold = Hold(tmp_path / "hold")
+    run = _start(tmp_path, command, hold=hold)
+    try:
+        worker = hold.wait_ready(run)
+        os.kill(worker if target == "worker" else run.pid, number)
+        _, err = run.communicate(timeout=300)
+    finally:
+        hold.release()
     assert run.returncode == status, err
     last = err.strip().splitlines()[-1]
     if message is None:
@@ -209,27 +220,25 @@ def test_an_interrupted_synthesis_leaves_no_process_and_the_previous_output(
     assert "Traceback" not in err
     assert _survivors(run.pid) == []
     assert _tree(out) == previous
-    assert sorted(p.name for p in tmp_path.iterdir()) == [out.name]  # no scratch beside it
+    beside = sorted(p.name for p in tmp_path.iterdir() if p.name != "hold")
+    assert beside == [out.name]  # no scratch beside it
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "stacks"]  # nor in it
 
 
 @pytest.mark.slow
 def test_a_worker_exits_with_a_caller_killed_outright(tmp_path: Path) -> None:
     """SIGKILL leaves the caller no time to stop anything: the worker's lifeline (its
-    standard input) closes, and it exits at once instead of synthesizing on alone."""
-    labs = []
-    for number in range(12):  # 24 stacks: the worker's 12 would take it seconds alone
-        lab = tmp_path / f"lab-{number}.yaml"
-        lab.write_text(f"name: hoster-{number}\ntopology: split-roles\n", encoding="utf-8")
-        labs += ["--lab", str(lab)]
-    run = _start(tmp_path, "synth", *labs)
-    assert run.stderr is not None
-    for line in run.stderr:  # the caller says so once the worker has its stacks
-        if "more process(es)" in line:
-            break
-    os.kill(run.pid, signal.SIGKILL)
-    run.communicate(timeout=60)
-    assert _survivors(run.pid, wait=3) == []
+    standard input) closes, and it exits at once instead of synthesizing on alone (it is
+    held before synthesizing, so only the lifeline can end it)."""
+    hold = Hold(tmp_path / "hold")
+    run = _start(tmp_path, "synth", hold=hold)
+    try:
+        hold.wait_ready(run)
+        os.kill(run.pid, signal.SIGKILL)
+        run.communicate(timeout=60)
+        assert _survivors(run.pid) == []
+    finally:
+        hold.release()
 
 
 def _previous_output(out: Path) -> dict[str, bytes]:
@@ -242,7 +251,50 @@ def _previous_output(out: Path) -> dict[str, bytes]:
     return _tree(out)
 
 
-def _start(where: Path, command: str, *labs: str) -> subprocess.Popen[str]:
+class Hold:
+    """The worker's hold point for tests (`crm_ports.synth.worker.HOLD_ENV`): two FIFOs.
+    The worker writes its pid into `ready`, then waits for `release` to close, so a test
+    acts while the synthesis is known to be under way, on an event, never on timing."""
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir()
+        self.folder = folder
+        os.mkfifo(folder / "ready")
+        os.mkfifo(folder / "release")
+
+    def env(self) -> dict[str, str]:
+        return {HOLD_ENV: str(self.folder)}
+
+    def wait_ready(self, run: subprocess.Popen[str], timeout: float = 300) -> int:
+        """The worker's pid, once it is held; fails if the command ends first."""
+        said: list[str] = []
+
+        def read() -> None:
+            with (self.folder / "ready").open(encoding="utf-8") as ready:
+                said.append(ready.read())
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if not said:
+            with contextlib.suppress(OSError):  # let the reader go: open its other end
+                os.close(os.open(self.folder / "ready", os.O_WRONLY | os.O_NONBLOCK))
+            run.kill()
+            _, err = run.communicate(timeout=60)
+            pytest.fail(
+                f"no worker was held within {timeout:.0f} s (exit {run.returncode}):\n{err}"
+            )
+        return int(said[0])
+
+    def release(self) -> None:
+        """Let a held worker go on (nothing to do if none is waiting any more)."""
+        with contextlib.suppress(OSError):  # ENXIO: no reader, the worker is gone
+            os.close(os.open(self.folder / "release", os.O_WRONLY | os.O_NONBLOCK))
+
+
+def _start(
+    where: Path, command: str, *labs: str, hold: Hold | None = None
+) -> subprocess.Popen[str]:
     """The command in a session of its own (so its processes can be found), on two
     processes; signals go to the caller alone, as `kill PID` sends them."""
     if command == "synth":
@@ -253,6 +305,9 @@ def _start(where: Path, command: str, *labs: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO), "CDKTF_OUTDIR": "cdktf.out"}
     env[shards.JOBS_ENV] = "2"
     env.pop("CRM_PORTS_LABS", None)
+    env.pop(HOLD_ENV, None)
+    if hold is not None:
+        env.update(hold.env())
     return subprocess.Popen(
         argv,
         cwd=where,
@@ -264,24 +319,26 @@ def _start(where: Path, command: str, *labs: str) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for_worker(run: subprocess.Popen[str]) -> int:
-    """The worker's process id, once it runs (it then has minutes of Node work ahead)."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and run.poll() is None:
-        for pid, command in _session(run.pid):
-            if "crm_ports.shards" in command:
-                return pid
-        time.sleep(0.05)
-    pytest.fail(f"no worker process started (exit {run.poll()})")
-
-
-def _survivors(session: int, wait: float = 10) -> list[str]:
-    """What still runs in the session after `wait` seconds at most (zombies excepted:
-    they are gone, only not yet reaped by init)."""
+def _survivors(session: int, wait: float = 60) -> list[str]:
+    """What still runs in the session once each of its processes has exited, or after
+    `wait` seconds at most: each process is watched through a pidfd, which becomes
+    readable when it exits (zombies count as gone: only init has yet to reap them). The
+    deadline only bounds a failure; a passing run returns as soon as the last one ends."""
     deadline = time.monotonic() + wait
-    while (left := _session(session)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    return [command for _, command in left]
+    watched: dict[int, tuple[int, str]] = {}
+    try:
+        for pid, command in _session(session):
+            with contextlib.suppress(ProcessLookupError):
+                watched[os.pidfd_open(pid)] = (pid, command)
+        while watched and (left := deadline - time.monotonic()) > 0:
+            ended, _, _ = select.select(list(watched), [], [], left)
+            for fd in ended:
+                os.close(fd)
+                del watched[fd]
+        return [command for _, command in watched.values()]
+    finally:
+        for fd in watched:
+            os.close(fd)
 
 
 def _session(session: int) -> list[tuple[int, str]]:

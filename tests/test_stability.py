@@ -16,20 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.lab import Lab, default_labs
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.lab.model import Lab, default_labs
 from crm_ports.plans.aws import plan_aws
 from crm_ports.plans.azure import AzurePlan, plan_azure
-from crm_ports.resolver import resolve
-from crm_ports.review.impact import compare
-from crm_ports.review.resources import (
+from crm_ports.resolver.engine import resolve
+from crm_ports.terraform.impact import compare
+from crm_ports.terraform.resources import (
     AZURE_INLINE_RULE,
     Resources,
     aws_resources,
     azure_resources,
     nsg_rule_address,
 )
-from crm_ports.review.synth import stack_resources
+from crm_ports.terraform.stack_json import stack_resources
 from tests.stacks import synth_stack
 
 FLOW = "crm-sql"  # CRM servers -> SQL Server, services [ms-sql]

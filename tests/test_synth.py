@@ -111,7 +111,7 @@ def test_byte_identical_from_another_directory(default_out: Path, tmp_path: Path
 
 
 def test_several_processes_write_the_same_output(default_out: Path, tmp_path: Path) -> None:
-    """Four stacks over three processes (shares of 2, 1, 1; `crm_ports.shards`): the same
+    """Four stacks over three processes (shares of 2, 1, 1; `crm_ports.synth.shards`): the same
     bytes as one process wrote, manifest included, and no worker folder left behind."""
     result = _synth_in(tmp_path, "--jobs", "3", "--out", "out")
     assert result.returncode == 0, result.stderr
@@ -218,7 +218,7 @@ def test_failed_synth_keeps_the_previous_output(
     def explode(*_args: object, **_kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("crm_ports.app.synth_app", explode)
+    monkeypatch.setattr("crm_ports.commands.synth.synth_app", explode)
     assert cli("synth", "--out", "out").code == 130
     assert (stack / "cdk.tf.json").read_text() == "previous"
     assert (stack / ".terraform" / "terraform.tfstate").read_text() == "{}"

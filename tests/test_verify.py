@@ -20,8 +20,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.model import Catalogue, PortRange
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.catalogue.model import Catalogue
+from crm_ports.net import PortRange
 from crm_ports.verify.compare import Result, compare
 from crm_ports.verify.expected import expected_reach
 from crm_ports.verify.run import firewall
@@ -392,7 +393,7 @@ def test_why_bad_input(
 
 
 def write_folder(tmp_path: Path, catalogue: Catalogue, documents: dict[str, Any]) -> Path:
-    from crm_ports.resolver import resolve
+    from crm_ports.resolver.engine import resolve
 
     the_lab = lab("split-roles-default", topology="split-roles")
     rules = resolve(catalogue, the_lab.options)

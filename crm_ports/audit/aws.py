@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from crm_ports import emulator
 from crm_ports.audit.compare import Item, compare, tag_text
 from crm_ports.audit.model import AuditReport, Finding
 from crm_ports.audit.policy import PolicyScope, policy_findings
 from crm_ports.errors import InputError
+from crm_ports.lab import emulator
 from crm_ports.plans.aws import AwsPlan, SecurityGroupSpec, SgRuleSpec
 from crm_ports.plans.text import TAG_PREFIX
-from crm_ports.review.resources import AWS_EGRESS, AWS_INGRESS, AWS_SECURITY_GROUP, Resources
+from crm_ports.terraform.resources import AWS_EGRESS, AWS_INGRESS, AWS_SECURITY_GROUP, Resources
 
 LAB_TAG = f"{TAG_PREFIX}lab"
 GROUP_TAG = f"{TAG_PREFIX}group"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from crm_ports.lab import Lab
-from crm_ports.review.checks import (
+from crm_ports.lab.model import Lab
+from crm_ports.policy.checks import (
     REGISTRY,
     Finding,
     Quotas,
@@ -22,10 +22,10 @@ from crm_ports.review.checks import (
     rule_tags,
     waive,
 )
-from crm_ports.review.resources import (
+from crm_ports.ruleset import RuleSet
+from crm_ports.terraform.resources import (
     Resources,
 )
-from crm_ports.ruleset import RuleSet
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from crm_ports.commands.common import (
     rule_options,
 )
 from crm_ports.errors import InputError
-from crm_ports.lab import Lab, default_labs
-from crm_ports.resolver import resolve_lab
+from crm_ports.lab.model import Lab, default_labs
+from crm_ports.resolver.engine import resolve_lab
 from crm_ports.ruleset import RuleSet
 
 FAIL_ON = ("drift", "never")

@@ -10,13 +10,13 @@ from typing import Any
 
 import click
 
-from crm_ports import yamlio
-from crm_ports.catalogue import SECTIONS, load_catalogue
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.catalogue.model import SECTIONS, Catalogue
 from crm_ports.commands.common import catalogue
 from crm_ports.errors import InputError
-from crm_ports.model import Catalogue
+from crm_ports.inputs import yamlio
 from crm_ports.options import SPEC_BY_NAME, SPECS, Options, OptionSpec, parser_for
-from crm_ports.resolver import resolve
+from crm_ports.resolver.engine import resolve
 
 # Switches of the domain controllers' replication: their flows name only the domain
 # controller, so they vary in a table of their own (every topology, both Exchange
@@ -92,8 +92,8 @@ def validate(ctx: click.Context, /, paths: tuple[Path, ...]) -> int:
         if not path.exists():  # neither kind: say so, not "no such catalogue directory"
             raise InputError(yamlio.display_name(path), "", "", "no such file or directory")
         if path.is_file() and not _is_catalogue_file(path):
-            from crm_ports.app import plan_stacks
-            from crm_ports.lab import load_lab
+            from crm_ports.lab.file import load_lab
+            from crm_ports.synth.plan import plan_stacks
 
             lab = load_lab(path)
 

@@ -12,17 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crm_ports import yamlio
-from crm_ports.catalogue import load_catalogue
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.catalogue.model import Catalogue
 from crm_ports.errors import InputError
 from crm_ports.formats import FORMATS
-from crm_ports.model import Catalogue
+from crm_ports.inputs import yamlio
 from crm_ports.options import SPECS, Options, build
-from crm_ports.resolver import resolve, resolve_lab
+from crm_ports.resolver.engine import resolve, resolve_lab
 from crm_ports.ruleset import RuleSet
 
 if TYPE_CHECKING:  # lab files load their module (settings, backends, placements) on demand
-    from crm_ports.lab import Lab
+    from crm_ports.lab.model import Lab
 
 F = Callable[..., Any]
 DEFAULTS = Options()
@@ -146,7 +146,7 @@ def lab_and_options(lab_path: Path | None, values: dict[str, Any]) -> tuple[Lab 
     given = given_flags(values)
     lab = None
     if lab_path is not None:
-        from crm_ports.lab import load_lab
+        from crm_ports.lab.file import load_lab
 
         lab = load_lab(lab_path)
     base = lab.options if lab is not None else None
@@ -179,7 +179,7 @@ def check_output(ctx: click.Context, output: Path | None, *inputs: Path | str | 
     if output is None:
         return
     _check_destination(output)
-    from crm_ports.catalogue import default_catalogue_dir
+    from crm_ports.catalogue.load import default_catalogue_dir
 
     catalog = catalogue_path(ctx) or default_catalogue_dir()
     files = [Path(p) for p in inputs if p is not None]

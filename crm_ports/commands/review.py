@@ -24,11 +24,11 @@ from crm_ports.commands.common import (
 )
 from crm_ports.errors import InputError
 from crm_ports.formats import DIAGRAM_FORMATS, to_json
-from crm_ports.resolver import resolve_lab
+from crm_ports.resolver.engine import resolve_lab
 from crm_ports.ruleset import RuleSet
 
 if TYPE_CHECKING:
-    from crm_ports.review.checks import Subject
+    from crm_ports.policy.checks import Subject
 
 
 @click.command(
@@ -61,15 +61,15 @@ def diff(ctx: click.Context, base: str, head: str | None, fmt: str, output: Path
 
     A git ref means its catalog/ and labs/*.yaml; the labs compared are the default labs
     plus every labs/*.yaml of each side (a lab file: just that lab)."""
-    from crm_ports.review.diff import diff_json, diff_states
+    from crm_ports.review.diff import diff_json, diff_sides
     from crm_ports.review.markdown import render_markdown
-    from crm_ports.review.states import load_state, repository_root
+    from crm_ports.review.sides import load_side, repository_root
 
     check_output(ctx, output, base, head)
     root = repository_root(Path.cwd())
-    old = load_state(base, root, catalogue_path(ctx), "--base")
-    new = load_state(head, root, catalogue_path(ctx), "--head")
-    labs = diff_states(old, new)
+    old = load_side(base, root, catalogue_path(ctx), "--base")
+    new = load_side(head, root, catalogue_path(ctx), "--head")
+    labs = diff_sides(old, new)
     if fmt == "json":
         text = to_json(diff_json(old, new, labs))
     else:
@@ -82,8 +82,8 @@ Drawn = list[tuple[str, RuleSet, RuleSet | None]]
 
 
 def _one_lab(ctx: click.Context, lab_path: Path | None, values: dict[str, Any]) -> Subject:
-    from crm_ports.lab import Lab
-    from crm_ports.review.checks import Subject
+    from crm_ports.lab.model import Lab
+    from crm_ports.policy.checks import Subject
 
     lab, options = lab_and_options(lab_path, values)
     if lab is None:
@@ -154,8 +154,8 @@ def check(
 
     Findings can be waived in the lab file (`waivers: [{check, rule, reason}]`); the
     report repeats the reason. Without --lab, --all or --synth: the options given."""
-    from crm_ports.review.check_report import list_checks, render_report
-    from crm_ports.review.checks import NEAR_QUOTA, quota_rows, run_checks
+    from crm_ports.policy.checks import NEAR_QUOTA, quota_rows, run_checks
+    from crm_ports.policy.report import list_checks, render_report
 
     check_output(ctx, output, lab_path, base)
     if list_only:
@@ -165,16 +165,16 @@ def check(
     if all_labs and (lab_path is not None or flags):
         raise click.UsageError("--all checks every lab as it is: drop --lab and option flags")
     if all_labs:
-        from crm_ports.review.states import repository_root, working_tree
-        from crm_ports.review.subjects import from_state
+        from crm_ports.policy.subjects import from_side
+        from crm_ports.review.sides import repository_root, working_tree
 
-        subjects = from_state(working_tree(repository_root(Path.cwd()), catalogue_path(ctx)))
+        subjects = from_side(working_tree(repository_root(Path.cwd()), catalogue_path(ctx)))
     elif synth_dir is None or lab_path is not None or flags:
         subjects = [_one_lab(ctx, lab_path, values)]
     else:
         subjects = []
     if synth_dir is not None:
-        from crm_ports.review.subjects import with_synth
+        from crm_ports.policy.subjects import with_synth
 
         subjects = with_synth(subjects, synth_dir)
     if base is not None:
@@ -190,9 +190,9 @@ def check(
 
 def _with_base(ctx: click.Context, subjects: list[Subject], base: str) -> list[Subject]:
     """Each subject with its lab as `base` had it (none for a lab new since then)."""
-    from crm_ports.review.states import load_state, repository_root
+    from crm_ports.review.sides import load_side, repository_root
 
-    state = load_state(base, repository_root(Path.cwd()), catalogue_path(ctx), "--base")
+    state = load_side(base, repository_root(Path.cwd()), catalogue_path(ctx), "--base")
     out = []
     for subject in subjects:
         found = state.get(subject.lab.name)
@@ -247,16 +247,16 @@ def diagram(
 
 def _changed_labs(ctx: click.Context, base: str, lab_path: Path | None) -> Drawn:
     """(name, head rule set, base rule set) of every lab that changed since `base`."""
-    from crm_ports.review.diff import diff_states
-    from crm_ports.review.states import load_state, repository_root
+    from crm_ports.review.diff import diff_sides
+    from crm_ports.review.sides import load_side, repository_root
 
     root = repository_root(Path.cwd())
-    old = load_state(base, root, catalogue_path(ctx), "--base")
+    old = load_side(base, root, catalogue_path(ctx), "--base")
     head = str(lab_path) if lab_path is not None else None
-    new = load_state(head, root, catalogue_path(ctx), "--lab")
+    new = load_side(head, root, catalogue_path(ctx), "--lab")
     return [
         (lab.name, lab.head.ruleset, lab.base.ruleset if lab.base is not None else None)
-        for lab in diff_states(old, new)
+        for lab in diff_sides(old, new)
         if lab.changed and lab.head is not None
     ]
 

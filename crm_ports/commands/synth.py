@@ -3,7 +3,7 @@
 Everything that can be wrong with the input is found before Node starts (labs are loaded
 and resolved, cloud limits checked). Synthesis happens in a scratch folder beside the
 output and each file is then moved into place, the manifest last, so an interrupted run
-(Ctrl-C, and SIGTERM or SIGHUP too: `crm_ports.interrupts`) stops its worker processes,
+(Ctrl-C, and SIGTERM or SIGHUP too: `crm_ports.synth.interrupts`) stops its worker processes,
 removes the scratch and leaves the previous output whole. An output folder that still
 holds Terraform state (the layout before state moved beside it) is refused: cdktf-cli and
 `make clean` would delete that state.
@@ -15,17 +15,22 @@ import os
 import shutil
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from crm_ports import warmup, yamlio
 from crm_ports.commands.common import catalogue, given_flags, option_flags
+from crm_ports.constructs.cdk import flavour
 from crm_ports.errors import InputError
-from crm_ports.interrupts import terminated_as_exception
-from crm_ports.lab import Lab, default_labs, load_lab
+from crm_ports.inputs import yamlio
+from crm_ports.lab.backend import refuse_state_inside
+from crm_ports.lab.file import load_lab
+from crm_ports.lab.model import Lab, default_labs
 from crm_ports.options import Options, build
-from crm_ports.shards import (
+from crm_ports.synth.build import synth_app
+from crm_ports.synth.interrupts import terminated_as_exception
+from crm_ports.synth.plan import StackPlan, plan_stacks
+from crm_ports.synth.shards import (
     JOBS_ENV,
     MANIFEST,
     STACKS_PER_JOB,
@@ -33,9 +38,7 @@ from crm_ports.shards import (
     move_files,
     scratch_folder,
 )
-
-if TYPE_CHECKING:
-    from crm_ports.app import StackPlan
+from crm_ports.terraform.metadata import METADATA_FILE
 
 
 @click.command(
@@ -91,9 +94,7 @@ def synth(
 
     Option flags override every lab file given; without --lab they apply to the default
     labs, and --topology builds only the default lab of that topology."""
-    warmup.start()  # Node starts now (if the command line did not start it already)
-    from crm_ports.app import plan_stacks
-    from crm_ports.state import refuse_state_inside
+    flavour()  # a bad CRM_PORTS_CDK is bad input like the rest, found before any work
 
     if aws_endpoint_url is not None:
         # A flag only this command knew let `npx cdktf deploy` rebuild the same stack
@@ -106,9 +107,8 @@ def synth(
             "`npx cdktf deploy` and `crm-ports audit` target the same emulator",
         )
     flags = given_flags(values)
-    with warmup.overlapping():  # Node starts while the labs are loaded, resolved and planned
-        labs = _with_flags([load_lab(p) for p in lab_paths], flags)
-        stacks = plan_stacks(labs, catalogue(ctx))
+    labs = _with_flags([load_lab(p) for p in lab_paths], flags)
+    stacks = plan_stacks(labs, catalogue(ctx))
     jobs = job_count(len(stacks), jobs)  # a bad CRM_PORTS_JOBS is bad input like the rest
     if flags:
         # The cdktf.json app reads lab files only: say so before a deploy rebuilds
@@ -134,8 +134,6 @@ def synth(
 def _write(stacks: list[StackPlan], out: Path, jobs: int | None) -> None:
     """Synthesize into a scratch folder beside `out`, then move the files in, the manifest
     last (it never lists a stack whose files are not in place); the scratch always goes."""
-    from crm_ports.app import synth_app
-
     parent = out.parent if str(out.parent) else Path(".")
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -179,8 +177,6 @@ def retire_stale_stacks(out: Path, current: set[str]) -> list[str]:
     """Stack folders a previous run wrote for labs this run does not build lose the files
     crm-ports wrote there, so `diff`/`check --synth` never review a lab that is gone;
     anything else in them (a `.terraform` working folder) stays."""
-    from crm_ports.app import METADATA_FILE
-
     stale = []
     stacks = out / "stacks"
     for folder in sorted(stacks.iterdir()) if stacks.is_dir() else ():

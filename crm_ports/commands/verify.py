@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from crm_ports.catalogue.model import Catalogue
 from crm_ports.commands.common import (
     catalogue,
     catalogue_path,
@@ -19,9 +20,9 @@ from crm_ports.commands.common import (
     format_option,
     output_option,
 )
-from crm_ports.lab import Lab, default_labs, load_lab
-from crm_ports.model import Catalogue
-from crm_ports.review.states import repository_root, tree_catalogue, working_tree
+from crm_ports.lab.file import load_lab
+from crm_ports.lab.model import Lab, default_labs
+from crm_ports.review.sides import repository_root, tree_catalogue, working_tree
 from crm_ports.verify.report import render_json, render_table
 from crm_ports.verify.run import Target, folder_targets, synthesized, verify_targets
 from crm_ports.verify.stack import read_var_file

@@ -14,7 +14,12 @@ from typing import Any
 
 from constructs import Construct
 
-from crm_ports.cdk import Precondition, TerraformProvider, TerraformResourceLifecycle, check_scope
+from crm_ports.constructs.cdk import (
+    Precondition,
+    TerraformProvider,
+    TerraformResourceLifecycle,
+    check_scope,
+)
 from crm_ports.constructs.peers import CidrList, as_set_expression, expression, peer_cidrs_for
 from crm_ports.constructs.resources._base import ResourceBatch
 from crm_ports.constructs.resources.aws import (

@@ -16,7 +16,7 @@ from typing import Any
 
 from constructs import Construct
 
-from crm_ports.cdk import TerraformElement, TerraformProvider, check_scope
+from crm_ports.constructs.cdk import TerraformElement, TerraformProvider, check_scope
 from crm_ports.constructs.peers import CidrList, peer_cidrs_for
 from crm_ports.constructs.resources.azure import (
     ApplicationSecurityGroup,

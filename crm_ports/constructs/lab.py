@@ -19,10 +19,11 @@ from typing import Any
 
 from constructs import Construct
 
-from crm_ports.catalogue import load_catalogue
-from crm_ports.cdk import TerraformProvider, check_scope
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.catalogue.model import Catalogue, Location
 from crm_ports.constructs.aws import add_rules, override_rule, quota_conditions
 from crm_ports.constructs.azure import RemovedRuleResources, nsg_rules, rule_names
+from crm_ports.constructs.cdk import TerraformProvider, check_scope
 from crm_ports.constructs.peers import CidrList, peer_cidrs_for
 from crm_ports.constructs.resources._base import ResourceBatch, compact, with_nulls
 from crm_ports.constructs.resources.aws import SecurityGroup, SecurityGroupConfig
@@ -33,15 +34,14 @@ from crm_ports.constructs.resources.azure import (
     NetworkSecurityGroupConfig,
     override_inline_rule,
 )
-from crm_ports.extra import ExtraRule
-from crm_ports.lab import Lab
-from crm_ports.model import Catalogue, Location
+from crm_ports.lab.extra import ExtraRule
+from crm_ports.lab.model import Lab
+from crm_ports.lab.placement import CLOUD_BALANCER_GROUP, Host, Placement, check_hosts
 from crm_ports.options import Options
-from crm_ports.placement import CLOUD_BALANCER_GROUP, Host, Placement, check_hosts
 from crm_ports.plans.aws import GROUP_IGNORED_CHANGES, AwsPlan, plan_aws
 from crm_ports.plans.azure import AzurePlan, plan_azure
 from crm_ports.plans.text import resource_key
-from crm_ports.resolver import resolve_lab
+from crm_ports.resolver.engine import resolve_lab
 from crm_ports.ruleset import RuleSet
 
 

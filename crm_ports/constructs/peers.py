@@ -65,7 +65,10 @@ def as_set_expression(value: CidrList) -> str:
         return f"${{toset({inner})}}"
     items = list(value)
     if any(is_token(item) for item in items):
-        from crm_ports.cdk import Fn, Token  # a list token can only be wrapped on the Node side
+        from crm_ports.constructs.cdk import (  # a list token can only be wrapped on the Node side
+            Fn,
+            Token,
+        )
 
         return Token.as_string(Fn.toset(items))
     return f"${{toset({json.dumps(items)})}}"

@@ -24,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from crm_ports.errors import InputError
-from crm_ports.model import PORTLESS
+from crm_ports.net import PORTLESS
 from crm_ports.plans.text import TAG_PREFIX, clean, resource_key
 from crm_ports.ruleset import Rule, RuleSet
 

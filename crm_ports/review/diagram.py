@@ -17,14 +17,14 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from crm_ports.extra import is_extra
 from crm_ports.formats import DIAGRAM_FORMATS
-from crm_ports.ruleset import Group, Rule, RuleSet, ports_text
+from crm_ports.lab.extra import is_extra
+from crm_ports.review.reach import peer_changes
+from crm_ports.ruleset import PROTOCOL_ORDER, Group, Rule, RuleSet, ports_label, ports_text
 
 BOX = "every-server"  # edge endpoint standing for the box of all server groups
 FORMATS = DIAGRAM_FORMATS
 STATUS_COLOURS = {"added": "#1a7f37", "changed": "#bf8700", "removed": "#cf222e"}
-PROTOCOL_ORDER = {"tcp": 0, "udp": 1, "icmp": 2, "esp": 3, "all": 4}
 
 
 @dataclass(frozen=True)
@@ -59,16 +59,6 @@ class Edge:
         elif kept:
             text += f": {ports_label(kept)}"
         return f"changed: {text}"
-
-
-def ports_label(ports: tuple[str, ...]) -> str:
-    """'TCP 80, 443 · UDP 88' from ('TCP 80', 'TCP 443', 'UDP 88')."""
-    by_protocol: dict[str, list[str]] = defaultdict(list)
-    for text in ports:
-        word, _, number = text.partition(" ")
-        by_protocol[word].append(number)
-    parts = [f"{p} {', '.join(n for n in nums if n)}".strip() for p, nums in by_protocol.items()]
-    return " · ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -148,7 +138,6 @@ def graph(head: RuleSet, base: RuleSet | None = None, title: str = "") -> Graph:
 def _range_notes(base: RuleSet | None, head: RuleSet) -> dict[str, str]:
     """Peer -> 'ranges +0.0.0.0/0, -10.100.0.0/16' for peers whose ranges changed: their
     edges carry the same ports to other addresses, which is a change to review."""
-    from crm_ports.review.reach import peer_changes  # reach draws on this module
 
     return {
         change.peer: "ranges "

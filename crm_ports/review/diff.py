@@ -4,7 +4,7 @@ between host groups) and in Terraform's (resources created, updated, replaced, d
 Rules are matched by id, never by position, so a rule whose ports, flows or text change
 is one "changed" rule rather than a removal and an addition. The cloud impact comes from
 planning both sides with the same plan functions the stacks use and comparing the
-resources by address (`crm_ports.review.impact`).
+resources by address (`crm_ports.terraform.impact`).
 """
 
 from __future__ import annotations
@@ -12,13 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crm_ports.lab import Lab
-from crm_ports.review.hazards import GroupHazard, group_hazards
-from crm_ports.review.impact import ResourceChange, compare, counts
+from crm_ports.lab.model import Lab
+from crm_ports.resolver.engine import ResolvedLab
 from crm_ports.review.reach import Exposure, PeerChange, new_exposure, peer_changes
-from crm_ports.review.resources import AZURE_RULE_KINDS, Resources, lab_resources
-from crm_ports.review.states import LabState, State
+from crm_ports.review.sides import Side
 from crm_ports.ruleset import Rule, RuleSet, ports_text
+from crm_ports.terraform.hazards import GroupHazard, group_hazards
+from crm_ports.terraform.impact import ResourceChange, compare, counts
+from crm_ports.terraform.resources import AZURE_RULE_KINDS, Resources, lab_resources
 
 RULE_FIELDS = ("ports", "service", "flows", "description", "refs")
 
@@ -171,7 +172,7 @@ class CloudImpact:
         return out
 
 
-def cloud_resources(state: LabState | None, cloud: str) -> Resources:
+def cloud_resources(state: ResolvedLab | None, cloud: str) -> Resources:
     """The resources one lab's stack on `cloud` holds; none when the lab skips that cloud."""
     return {} if state is None else lab_resources(state.lab, state.ruleset, cloud)
 
@@ -180,8 +181,8 @@ def cloud_resources(state: LabState | None, cloud: str) -> Resources:
 class LabDiff:
     name: str
     status: str  # "added" | "removed" | "changed" | "unchanged"
-    base: LabState | None
-    head: LabState | None
+    base: ResolvedLab | None
+    head: ResolvedLab | None
     options: tuple[tuple[str, Any, Any], ...]
     groups_added: tuple[str, ...]
     groups_removed: tuple[str, ...]
@@ -244,7 +245,7 @@ def _options(base: Lab | None, head: Lab | None) -> tuple[tuple[str, Any, Any], 
     return tuple((n, old.get(n), new.get(n)) for n in names if old.get(n) != new.get(n))
 
 
-def diff_lab(name: str, base: LabState | None, head: LabState | None) -> LabDiff:
+def diff_lab(name: str, base: ResolvedLab | None, head: ResolvedLab | None) -> LabDiff:
     old_rules = base.ruleset if base else None
     new_rules = head.ruleset if head else None
     rules = rule_changes(old_rules, new_rules)
@@ -284,12 +285,12 @@ def diff_lab(name: str, base: LabState | None, head: LabState | None) -> LabDiff
     )
 
 
-def diff_states(base: State, head: State) -> tuple[LabDiff, ...]:
+def diff_sides(base: Side, head: Side) -> tuple[LabDiff, ...]:
     names = sorted(set(base.names()) | set(head.names()))
     return tuple(diff_lab(n, base.get(n), head.get(n)) for n in names)
 
 
-def diff_json(base: State, head: State, labs: tuple[LabDiff, ...]) -> dict[str, Any]:
+def diff_json(base: Side, head: Side, labs: tuple[LabDiff, ...]) -> dict[str, Any]:
     return {
         "base": base.label,
         "head": head.label,

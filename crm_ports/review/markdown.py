@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from crm_ports.extra import is_extra
+from crm_ports.lab.extra import is_extra
+from crm_ports.net import internet_wide
 from crm_ports.review.diagram import render as render_diagram
 from crm_ports.review.diff import CloudImpact, LabDiff, RuleChange
-from crm_ports.review.impact import ResourceChange, counts
-from crm_ports.review.prefixes import internet_wide
-from crm_ports.review.resources import plain
+from crm_ports.terraform.impact import ResourceChange, counts
+from crm_ports.terraform.resources import plain
 
 CLOUD_NAMES = {"aws": "AWS", "azure": "Azure"}
 ACTION_WORDS = {

@@ -13,9 +13,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from crm_ports.review.diagram import PROTOCOL_ORDER, ports_label
-from crm_ports.review.prefixes import internet_wide
-from crm_ports.ruleset import Rule, RuleSet, ports_text
+from crm_ports.net import internet_wide
+from crm_ports.ruleset import PROTOCOL_ORDER, Rule, RuleSet, ports_label, ports_text
 
 
 def _cidr_words(cidrs: tuple[str, ...]) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from crm_ports.cdk import TerraformOutput, TerraformStack, TerraformVariable, check_scope
 from crm_ports.constructs.aws import AwsCrmFirewall
+from crm_ports.constructs.cdk import TerraformOutput, TerraformStack, TerraformVariable, check_scope
 from crm_ports.constructs.resources.aws import (
     AwsProvider,
     AwsProviderConfig,
@@ -15,7 +15,7 @@ from crm_ports.constructs.resources.aws import (
     Vpc,
     VpcConfig,
 )
-from crm_ports.lab import Lab
+from crm_ports.lab.model import Lab
 from crm_ports.plans.text import TAG_PREFIX
 from crm_ports.ruleset import RuleSet
 from crm_ports.stacks.common import peer_variables, state_backend

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from crm_ports.cdk import TerraformOutput, TerraformStack, TerraformVariable, check_scope
 from crm_ports.constructs.azure import AzureCrmFirewall
+from crm_ports.constructs.cdk import TerraformOutput, TerraformStack, TerraformVariable, check_scope
 from crm_ports.constructs.resources.azure import (
     AzurermProvider,
     AzurermProviderConfig,
@@ -20,7 +20,7 @@ from crm_ports.constructs.resources.azure import (
     VirtualNetwork,
     VirtualNetworkConfig,
 )
-from crm_ports.lab import Lab
+from crm_ports.lab.model import Lab
 from crm_ports.plans.azure import default_resource_group
 from crm_ports.plans.text import TAG_PREFIX
 from crm_ports.ruleset import RuleSet

@@ -1,13 +1,11 @@
 """What both lab stacks share: the state backend the lab chose (never inside the output
-folder, no absolute path in the output), CIDR variables for the outside peers, and the
-names of the lab's variables."""
+folder, no absolute path in the output) and CIDR variables for the outside peers."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from crm_ports.cdk import (
+from crm_ports.constructs.cdk import (
     AzurermBackend,
     LocalBackend,
     S3Backend,
@@ -16,10 +14,8 @@ from crm_ports.cdk import (
     TerraformStack,
     TerraformVariable,
 )
-from crm_ports.extra import citation
-from crm_ports.lab import Lab
+from crm_ports.lab.backend import LOCAL, Backend
 from crm_ports.ruleset import RuleSet
-from crm_ports.state import LOCAL, Backend
 
 PEER_HELP = {
     "client_cidrs": "IPv4 ranges of CRM users (browsers, CRM for Outlook)",
@@ -31,7 +27,7 @@ PEER_HELP = {
 def state_backend(
     stack: TerraformStack, name: str, backend: Backend = LOCAL, emulator: str | None = None
 ) -> TerraformBackend:
-    """The lab's backend block for stack `name` (decided by `crm_ports.state`). Without
+    """The lab's backend block for stack `name` (decided by `crm_ports.lab.backend`). Without
     one, cdktf would add a local backend holding the absolute working directory, which
     breaks byte-identical output across checkouts."""
     kind, config = backend.block(name, emulator)
@@ -70,48 +66,3 @@ def peer_variables(stack: TerraformStack, rules: RuleSet) -> dict[str, str]:
         )
         out[option] = f"${{var.{option}}}"
     return out
-
-
-def lab_extent(lab: Lab) -> dict[str, Any]:
-    """The lab's own placement and lab rules as plain data (see `review.states`)."""
-    out: dict[str, Any] = {}
-    placement = lab.placement
-    if placement is not None and lab.options.topology == placement.name:
-        out["placement"] = [{"name": h.name, "roles": list(h.roles)} for h in placement.hosts]
-    if lab.extra_rules:
-        out["extra_rules"] = [
-            {
-                "from": e.source,
-                "to": e.target,
-                "protocol": e.protocol.value,
-                "ports": str(e.ports),
-                "reason": e.reason,
-                **({"name": e.name} if e.name else {}),
-                "cites": citation(e),
-            }
-            for e in lab.extra_rules
-        ]
-    return out
-
-
-def stack_metadata(lab: Lab, rules: RuleSet, cloud: str) -> str:
-    """crm-ports.json beside cdk.tf.json: the rule set a stack was built from and the lab
-    settings its plan depends on, so a synthesized folder can be reviewed (`crm-ports
-    diff`, `crm-ports check --synth`) without the catalogue that produced it."""
-    data = {
-        "cloud": cloud,
-        "lab": {
-            "name": lab.name,
-            "clouds": list(lab.clouds),
-            "aws": {"egress": lab.aws.egress},
-            "waivers": [
-                {"check": w.check, "reason": w.reason, **({"rule": w.rule} if w.rule else {})}
-                for w in lab.waivers
-            ],
-            # What the lab file says beyond options, so `verify --synth` can judge a
-            # folder against the lab as written (placement, lab rules), never the rule set.
-            **lab_extent(lab),
-        },
-        "ruleset": rules.to_json(),
-    }
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"

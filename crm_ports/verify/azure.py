@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_ports.errors import InputError
-from crm_ports.review.resources import AZURE_RULE_KINDS
+from crm_ports.terraform.resources import AZURE_RULE_KINDS
 from crm_ports.verify.model import AddressReach, Principal, Verdict
 from crm_ports.verify.spans import (
     ALL_ADDRESSES,

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crm_ports.lab import Lab
-from crm_ports.model import Catalogue
-from crm_ports.resolver import resolve_lab
+from crm_ports.catalogue.model import Catalogue
+from crm_ports.lab.model import Lab
+from crm_ports.resolver.engine import resolve_lab
 from crm_ports.ruleset import Group, Rule
 from crm_ports.verify.spans import ALL_PORTS, PORTLESS, Spans
 

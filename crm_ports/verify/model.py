@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from crm_ports.review.prefixes import internet_wide
+from crm_ports.net import internet_wide
 from crm_ports.verify.spans import Spans
 
 

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crm_ports import yamlio
+from crm_ports.catalogue.model import Catalogue
 from crm_ports.errors import InputError
-from crm_ports.lab import Lab
-from crm_ports.model import Catalogue
-from crm_ports.review.states import read_stack as read_stack_state
-from crm_ports.review.states import stack_dirs
+from crm_ports.inputs import yamlio
+from crm_ports.lab.model import Lab
+from crm_ports.terraform.metadata import read_stack as read_stack_state
+from crm_ports.terraform.metadata import stack_dirs
 from crm_ports.verify.aws import AwsFirewall
 from crm_ports.verify.azure import AzureFirewall
 from crm_ports.verify.compare import Result, compare
@@ -48,7 +48,7 @@ def folder_targets(
     wanted = {lab.name: lab for lab in labs}
     out = []
     for directory in stack_dirs(folder):
-        recorded = read_stack_state(directory).state.lab
+        recorded = read_stack_state(directory).lab.lab
         if wanted and recorded.name not in wanted:
             continue
         lab = wanted.get(recorded.name, recorded)
@@ -68,7 +68,8 @@ def folder_targets(
 @contextmanager
 def synthesized(labs: Sequence[Lab], catalogue: Catalogue) -> Iterator[Path]:
     """The labs' stacks in a scratch folder, removed afterwards."""
-    from crm_ports.app import plan_stacks, synth_app
+    from crm_ports.synth.build import synth_app
+    from crm_ports.synth.plan import plan_stacks
 
     stacks = plan_stacks(labs, catalogue)
     scratch = Path(tempfile.mkdtemp(prefix="crm-ports-verify-"))

@@ -13,7 +13,7 @@ import ipaddress
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from crm_ports.model import PortRange
+from crm_ports.net import PortRange
 
 MAX_PORT = 65535
 MAX_ADDRESS = 2**32 - 1

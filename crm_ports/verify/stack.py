@@ -1,7 +1,7 @@
 """One synthesized stack as verify sees it: its `cdk.tf.json` and nothing else.
 
 Variables take their defaults or the values of a `-var-file`; `for_each` rules expand to
-one instance per key (`crm_ports.review.synth` evaluates the expressions the stacks
+one instance per key (`crm_ports.terraform.stack_json` evaluates the expressions the stacks
 write); references such as `${aws_security_group.sg_x.id}` become the resource address
 they name, which is how rules, groups and outputs are joined.
 """
@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crm_ports import yamlio
 from crm_ports.errors import InputError
-from crm_ports.review.resources import Resources, resource_type
-from crm_ports.review.states import read_json
-from crm_ports.review.synth import STACK_FILE, evaluate, stack_resources, stack_variables
+from crm_ports.inputs import yamlio
+from crm_ports.terraform.metadata import read_json
+from crm_ports.terraform.resources import Resources, resource_type
+from crm_ports.terraform.stack_json import STACK_FILE, evaluate, stack_resources, stack_variables
 from crm_ports.verify.spans import cidr_span
 
 _REF = re.compile(r"^\$\{([A-Za-z0-9_]+\.[A-Za-z0-9_-]+)\.(?:id|name)\}$")

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from constructs import Construct
 
-from crm_ports.cdk import (
+from crm_ports.constructs.cdk import (
     IResolvable,
     ITerraformDependable,
     TerraformElement,

@@ -18,12 +18,12 @@ from typing import Any, ClassVar
 
 from constructs import Construct
 
-from crm_ports import emulator
-from crm_ports.cdk import (
+from crm_ports.constructs.cdk import (
     TerraformProvider,
     TerraformProviderGeneratorMetadata,
 )
 from crm_ports.constructs.resources._base import C, JsonResource, compact
+from crm_ports.lab import emulator
 
 __all__ = [
     "AWS_PROVIDER_SOURCE",

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from constructs import Construct
 
-from crm_ports.cdk import (
+from crm_ports.constructs.cdk import (
     TerraformProvider,
     TerraformProviderGeneratorMetadata,
 )

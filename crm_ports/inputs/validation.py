@@ -1,0 +1,66 @@
+"""Schema validation that reports like a reviewer: file, line, entry, field.
+
+jsonschema does the structural checking (well-kept, declarative schema files ship in
+`crm_ports/schema/`); this module only translates its first error into an `InputError`
+located through the YAML document's line table. jsonschema is imported on first use: a
+command whose inputs come from the parse cache never pays for it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING
+
+from crm_ports.errors import InputError
+from crm_ports.inputs.yamlio import Document, PathItem
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
+
+Describe = Callable[[Sequence[PathItem]], tuple[str, str]]
+
+
+@cache
+def validator(schema_name: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
+    text = resources.files("crm_ports.schema").joinpath(schema_name).read_text(encoding="utf-8")
+    schema = json.loads(text)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        return error.message.replace("Additional properties are not allowed", "unknown key")
+    if error.validator == "pattern":
+        # A pattern's schema may say in words what it accepts; ids are the common case.
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        what = schema.get("description", "a valid id (lower-case words joined by '-')")
+        return f"{error.instance!r} is not {what}"
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is missing")
+    return error.message
+
+
+def check(doc: Document, schema_name: str, describe: Describe) -> None:
+    from jsonschema.exceptions import best_match
+
+    error = best_match(validator(schema_name).iter_errors(doc.data))
+    if error is None:
+        return
+    # absolute_path: an error inside one alternative of an anyOf (a role or a list of
+    # roles; a topology id or the lab's own hosts) has a `path` relative to that
+    # alternative, which would name the wrong field and line.
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = set(error.schema.get("properties", {}))
+        extra = sorted(k for k in error.instance if k not in allowed)
+        if extra:
+            path = [*path, extra[0]]
+    entry, field = describe(path)
+    raise InputError(doc.name, entry, field, _message(error), doc.line(path))

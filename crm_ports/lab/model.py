@@ -1,0 +1,85 @@
+"""A lab: one hosted CRM lab (name, clouds, topology, options, peer CIDRs, the per-cloud
+settings the stacks need, waivers, the state backend, its own placement and lab-local
+rules). A lab file, and the construct API, are ways to build one. The default labs are
+both topologies with every option at its default, on both clouds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from crm_ports.lab.backend import LOCAL, Backend
+from crm_ports.lab.extra import ExtraRule
+from crm_ports.options import Options
+
+if TYPE_CHECKING:  # a lab's own hosts load their module where a lab gives them
+    from crm_ports.lab.placement import Placement
+
+CLOUDS = ("aws", "azure")
+TOPOLOGIES = ("full-server", "split-roles")
+TOP_LEVEL_OPTIONS = ("topology", "client_cidrs", "admin_cidrs", "mail_cidrs")
+
+
+@dataclass(frozen=True)
+class AwsSettings:
+    region: str = "us-east-1"
+    vpc_id: str | None = None
+    vpc_cidr: str = "10.42.0.0/16"
+    subnet_cidr: str = "10.42.1.0/24"
+    egress: str = "allow-all"  # or "strict": only the catalogue's flows
+    endpoint_url: str | None = None  # a local EC2 emulator (moto); never the default
+
+
+@dataclass(frozen=True)
+class AzureSettings:
+    location: str = "westeurope"
+    resource_group_name: str | None = None
+    vnet_cidr: str = "10.43.0.0/16"
+    subnet_cidr: str = "10.43.1.0/24"
+    subnet_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Waiver:
+    check: str
+    reason: str
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class Lab:
+    name: str
+    options: Options
+    clouds: tuple[str, ...] = CLOUDS
+    aws: AwsSettings = AwsSettings()
+    azure: AzureSettings = AzureSettings()
+    waivers: tuple[Waiver, ...] = ()
+    backend: Backend = LOCAL
+    origin: str = field(default="<default lab>", compare=False)
+    placement: Placement | None = None  # the lab's own hosts, resolved as `options.topology`
+    extra_rules: tuple[ExtraRule, ...] = ()
+
+    def stack_name(self, cloud: str) -> str:
+        return f"{cloud}-{self.name}"
+
+
+def relocated(lab: Lab, origin: str) -> Lab:
+    """The same lab, every location naming `origin` (a file read from a git ref is named
+    `REF:path`, never by the temporary checkout it was read from)."""
+    placement = lab.placement
+    if placement is not None:
+        hosts = tuple(
+            replace(h, location=replace(h.location, file=origin)) for h in placement.hosts
+        )
+        placement = replace(placement, origin=origin, hosts=hosts)
+    extras = tuple(replace(e, location=replace(e.location, file=origin)) for e in lab.extra_rules)
+    return replace(lab, origin=origin, placement=placement, extra_rules=extras)
+
+
+def default_labs() -> tuple[Lab, ...]:
+    """The labs `cdktf.json`'s app and `crm-ports synth` build when given none."""
+    return tuple(
+        Lab(name=t, options=Options(topology=t, origin=f"<default lab {t}>"), origin="default labs")
+        for t in TOPOLOGIES
+    )

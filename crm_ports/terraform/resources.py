@@ -1,0 +1,198 @@
+"""A plan seen as Terraform sees it: `{resource address: attributes}`.
+
+The diff, the stability tests and the synthesized-folder reader all compare resources by
+address and attribute name, so they must agree on both. Addresses are the logical ids the
+constructs give each resource (the plan keys); a peer rule that the constructs emit once
+with `for_each` over the peer's CIDRs appears as one instance per CIDR,
+`type.key["10.0.0.0/16"]`, which is what `terraform plan` lists.
+
+An Azure NSG carries its rules inline (`security_rule`), all written by one update of the
+NSG; each rule is still compared on its own, at the address
+`azurerm_network_security_group.nsg.security_rule["<rule name>"]`, of kind
+`AZURE_INLINE_RULE`: the rule's name is its identity in the set, never its place.
+
+An attribute holding another resource's id is a `Ref`: its value is unknown until that
+resource exists, which is how a replaced security group drags its rules along.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from crm_ports.lab.model import Lab
+from crm_ports.plans.aws import AwsPlan, SgRuleSpec, plan_aws
+from crm_ports.plans.azure import AzurePlan, NsgRuleSpec, default_resource_group, plan_azure
+from crm_ports.ruleset import RuleSet
+
+Resources = dict[str, dict[str, Any]]
+
+AWS_VPC = "aws_vpc"
+AWS_SECURITY_GROUP = "aws_security_group"
+AWS_INGRESS = "aws_vpc_security_group_ingress_rule"
+AWS_EGRESS = "aws_vpc_security_group_egress_rule"
+AZURE_RESOURCE_GROUP = "azurerm_resource_group"
+AZURE_ASG = "azurerm_application_security_group"
+AZURE_NSG = "azurerm_network_security_group"
+AZURE_RULE = "azurerm_network_security_rule"
+AZURE_INLINE_RULE = "azurerm_network_security_group.security_rule"
+AZURE_RULE_KINDS = (AZURE_RULE, AZURE_INLINE_RULE)
+NSG_KEY = "nsg"
+_INLINE = ".security_rule["
+
+
+@dataclass(frozen=True, order=True)
+class Ref:
+    """`${address.attribute}`: the id of another resource of the same stack."""
+
+    address: str
+    attribute: str = "id"
+
+    def __str__(self) -> str:
+        return f"${{{self.address}.{self.attribute}}}"
+
+
+def resource_type(address: str) -> str:
+    if address.startswith(f"{AZURE_NSG}.") and _INLINE in address:
+        return AZURE_INLINE_RULE
+    return address.split(".", 1)[0]
+
+
+def inline_rule_address(nsg_address: str, name: str) -> str:
+    """The address of one rule in an NSG's inline set, by the rule's name."""
+    return f'{nsg_address}{_INLINE}"{name}"]'
+
+
+def holder_address(address: str) -> str:
+    """The NSG an inline rule belongs to (the address itself for any other resource)."""
+    return address.split(_INLINE, 1)[0]
+
+
+def _compact(attributes: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sorted(attributes.items()) if v is not None}
+
+
+def aws_rule_address(spec: SgRuleSpec) -> str:
+    kind = AWS_INGRESS if spec.direction == "ingress" else AWS_EGRESS
+    if spec.cidr_peer is not None:
+        return f'{kind}.{spec.base_key}["{spec.cidr_ipv4}"]'
+    return f"{kind}.{spec.key}"
+
+
+def aws_resources(plan: AwsPlan) -> Resources:
+    """Security groups and their rules, with the attribute names of hashicorp/aws."""
+    groups = {sg.group: f"{AWS_SECURITY_GROUP}.{sg.key}" for sg in plan.security_groups}
+    out: Resources = {}
+    for sg in plan.security_groups:
+        out[groups[sg.group]] = _compact(
+            {"name": sg.name, "description": sg.description, "tags": dict(sg.tags)}
+        )
+    for spec in plan.rules:
+        out[aws_rule_address(spec)] = _compact(
+            {
+                "security_group_id": Ref(groups[spec.group]),
+                "ip_protocol": spec.ip_protocol,
+                "from_port": spec.from_port,
+                "to_port": spec.to_port,
+                "cidr_ipv4": spec.cidr_ipv4,
+                "referenced_security_group_id": (
+                    Ref(groups[spec.peer_group]) if spec.peer_group else None
+                ),
+                "description": spec.description,
+                "tags": dict(spec.tags),
+            }
+        )
+    return dict(sorted(out.items()))
+
+
+def _azure_rule(spec: NsgRuleSpec, asgs: dict[str, str]) -> dict[str, Any]:
+    every_port = spec.port_ranges == ("*",)
+    source: dict[str, Any] = {}
+    if spec.source_group is not None:
+        source["source_application_security_group_ids"] = (Ref(asgs[spec.source_group]),)
+    elif spec.source_peer is not None:
+        source["source_address_prefixes"] = tuple(spec.source_prefixes)
+    else:
+        source["source_address_prefix"] = spec.source_prefixes[0]
+    target: dict[str, Any] = (
+        {"destination_address_prefix": "*"}
+        if spec.target_group is None
+        else {"destination_application_security_group_ids": (Ref(asgs[spec.target_group]),)}
+    )
+    return _compact(
+        {
+            "name": spec.name,
+            "priority": spec.priority,
+            "direction": spec.direction,
+            "access": spec.access,
+            "protocol": spec.protocol,
+            "destination_port_range": "*" if every_port else None,
+            "destination_port_ranges": None if every_port else tuple(spec.port_ranges),
+            "description": spec.description,
+            **source,
+            **target,
+        }
+    )
+
+
+def azure_resources(plan: AzurePlan) -> Resources:
+    """ASGs, the lab's NSG and its inline rules, with the attribute names of hashicorp/azurerm."""
+    asgs = {asg.group: f"{AZURE_ASG}.{asg.key}" for asg in plan.asgs}
+    nsg = f"{AZURE_NSG}.{NSG_KEY}"
+    out: Resources = {nsg: {"name": plan.nsg_name, "tags": dict(plan.tags)}}
+    for asg in plan.asgs:
+        out[asgs[asg.group]] = {"name": asg.name, "tags": dict(asg.tags)}
+    for spec in plan.rules:
+        out[nsg_rule_address(spec)] = _azure_rule(spec, asgs)
+    return dict(sorted(out.items()))
+
+
+def nsg_rule_address(spec: NsgRuleSpec) -> str:
+    """Where a planned NSG rule lives: in the lab NSG's inline set."""
+    return inline_rule_address(f"{AZURE_NSG}.{NSG_KEY}", spec.name)
+
+
+def lab_resources(lab: Lab, ruleset: RuleSet, cloud: str) -> Resources:
+    """The resources a lab's stack on `cloud` holds; none when the lab skips that cloud.
+
+    Besides the plan's groups and rules, the network the groups live in, as the lab file
+    sets it (the stack variables' defaults): a security group's VPC, an ASG's or the NSG's
+    location and resource group force a replacement when they change, and so does
+    anything that replaces the VPC or resource group the stack creates."""
+    if cloud not in lab.clouds:
+        return {}
+    if cloud == "aws":
+        out = aws_resources(plan_aws(ruleset, lab.name, egress=lab.aws.egress, origin=lab.origin))
+        vpc: str | Ref = lab.aws.vpc_id or Ref(f"{AWS_VPC}.lab[0]")
+        if isinstance(vpc, Ref):
+            out[vpc.address] = {"cidr_block": lab.aws.vpc_cidr}
+        holders = AWS_SECURITY_GROUP
+        network: dict[str, Any] = {"vpc_id": vpc}
+    else:
+        out = azure_resources(plan_azure(ruleset, lab.name, origin=lab.origin))
+        group: str | Ref = lab.azure.resource_group_name or Ref(
+            f"{AZURE_RESOURCE_GROUP}.lab[0]", "name"
+        )
+        if isinstance(group, Ref):
+            out[group.address] = {
+                "name": default_resource_group(lab.name),
+                "location": lab.azure.location,
+            }
+        holders = ""  # the ASGs and the NSG
+        network = {"location": lab.azure.location, "resource_group_name": group}
+    for address in list(out):
+        kind = resource_type(address)
+        if kind == holders or (cloud == "azure" and kind in (AZURE_ASG, AZURE_NSG)):
+            out[address] = {**out[address], **network}
+    return dict(sorted(out.items()))
+
+
+def plain(value: Any) -> Any:
+    """An attribute value as JSON: references as Terraform interpolations, tuples as lists."""
+    if isinstance(value, Ref):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in sorted(value.items())}
+    return value
