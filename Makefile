@@ -65,6 +65,7 @@ lint: setup
 	$(BIN)/ruff check crm_ports tests benchmarks
 	$(BIN)/ruff format --check crm_ports tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # Terraform state lives beside cdktf.out (terraform.<stack>.tfstate); state that an older
 # layout left inside it would go with it, so clean refuses and says where to move it.

@@ -217,7 +217,7 @@ def synth_bindings_app(
     outdir: Path,
     progress: Callable[[str], None] = lambda _line: None,
 ) -> list[Path]:
-    """`crm_ports.app.synth_app` on the bindings (without crm-ports.json)."""
+    """`crm_ports.synth.build.synth_app` on the bindings (without crm-ports.json)."""
     return synth_stacks(stacks, outdir, KINDS, progress)
 
 

@@ -257,7 +257,7 @@ def synth_stacks(
     kinds: StackKinds,
     progress: Callable[[str], None] = lambda _line: None,
 ) -> list[Path]:
-    """`crm_ports.app.synth_app` with other stack classes (cloud -> class), without
+    """`crm_ports.synth.build.synth_app` with other stack classes (cloud -> class), without
     crm-ports.json; the same progress lines, so a benchmark can split construction from
     synthesis the same way."""
     app = App(outdir=str(outdir))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -245,3 +246,31 @@ def _cold_then_warm(code: str, *, cwd: Path, cache: Path) -> tuple[Any, Any]:
         for _ in range(2)
     )
     return cold, warm
+
+
+@pytest.mark.parametrize("module", ["catalogue/build.py", "lab/placement.py", "options.py"])
+def test_an_edited_module_in_any_package_is_a_miss(tmp_path: Path, module: str) -> None:
+    """The record names every module of the package, sub-packages included: after an edit
+    of one (here in a copy of the package), the next run parses again instead of trusting
+    what the old code built."""
+    copy = tmp_path / "copy"
+    shutil.copytree(REPO / "crm_ports", copy / "crm_ports", ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copytree(REPO / "catalog", copy / "catalog")
+    code = (
+        "import json, sys; from crm_ports.catalogue import load_catalogue; load_catalogue()\n"
+        "print(json.dumps('crm_ports.catalogue.build' in sys.modules))"
+    )
+    env = {**os.environ, "CRM_PORTS_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(copy)}
+
+    def parsed() -> bool:
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) is not None
+        return bool(json.loads(result.stdout))
+
+    assert parsed() and not parsed()  # cold, then warm
+    edited = copy / "crm_ports" / module
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert parsed()

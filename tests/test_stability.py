@@ -5,7 +5,7 @@ nothing.
 
 `resources_of` returns {resource address: attributes} for a lab's plans; a synthesized
 version only needs another function with the same shape
-(`crm_ports.review.synth.read_stack_resources` reads cdk.tf.json that way), added to
+(`crm_ports.terraform.stack_json.read_stack_resources` reads cdk.tf.json that way), added to
 `SOURCES`.
 """
 

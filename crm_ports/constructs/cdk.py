@@ -5,7 +5,8 @@ under another package name, `cdktf.json` and the `cdktf.out` layout. The two are
 jsii assemblies, so one construct tree cannot mix them (typeguard rejects the other
 flavour's structs, and a cdktf element inside a cdktn app fails at synthesis). Every
 construct, stack and app module of crm-ports therefore imports its CDK classes from here
-(`from crm_ports.constructs.cdk import TerraformStack`), and this module picks one flavour per process:
+(`from crm_ports.constructs.cdk import TerraformStack`), and this module picks one flavour
+per process:
 
 1. `CRM_PORTS_CDK=cdktf|cdktn`, when set;
 2. else the one flavour a user's app has already imported (so the constructs work inside
@@ -137,7 +138,7 @@ def _refuse(what: str, field: str, obj: object, ours: str) -> None:
 
 
 def __getattr__(name: str) -> Any:
-    """`from crm_ports.constructs.cdk import TerraformStack`: the class of this process's flavour."""
+    """`from crm_ports.constructs.cdk import TerraformStack`: this process's flavour's class."""
     if name.startswith("__"):
         raise AttributeError(name)
     try:

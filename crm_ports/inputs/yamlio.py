@@ -3,7 +3,8 @@
 ruamel.yaml's round-trip loader keeps each mapping's and sequence's source positions;
 `Document.line` walks a path of keys/indexes to the nearest known line. The plain data
 (`Document.data`) is what the schema validator and loaders read. ruamel is imported only
-when a file is parsed: with the parse cache warm (`crm_ports.inputs.cache`) a command never needs it.
+when a file is parsed: with the parse cache warm (`crm_ports.inputs.cache`) a command never
+needs it.
 """
 
 from __future__ import annotations
