@@ -21,12 +21,9 @@ from crm_ports.audit.policy import PolicyScope, policy_findings
 from crm_ports.errors import InputError
 from crm_ports.lab import emulator
 from crm_ports.plans.aws import AwsPlan, SecurityGroupSpec, SgRuleSpec
-from crm_ports.plans.text import TAG_PREFIX
+from crm_ports.plans.text import GROUP_TAG, LAB_TAG, RULE_TAG
 from crm_ports.terraform.resources import AWS_EGRESS, AWS_INGRESS, AWS_SECURITY_GROUP, Resources
 
-LAB_TAG = f"{TAG_PREFIX}lab"
-GROUP_TAG = f"{TAG_PREFIX}group"
-RULE_TAG = f"{TAG_PREFIX}rule"
 FILTER_VALUES_LIMIT = 200  # EC2 caps the values of one filter
 ACCESS_CODES = frozenset(
     {

@@ -20,10 +20,9 @@ from crm_ports.audit.model import AuditReport, Finding
 from crm_ports.audit.policy import PolicyScope, policy_findings
 from crm_ports.errors import InputError
 from crm_ports.plans.azure import AzurePlan, NsgRuleSpec
-from crm_ports.plans.text import TAG_PREFIX
+from crm_ports.plans.text import LAB_TAG
 from crm_ports.terraform.resources import AZURE_NSG, AZURE_RULE, NSG_KEY, Resources
 
-LAB_TAG = f"{TAG_PREFIX}lab"
 PROTOCOLS = {"tcp": "Tcp", "udp": "Udp", "icmp": "Icmp", "esp": "Esp", "ah": "Ah", "*": "*"}
 
 
