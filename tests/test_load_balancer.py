@@ -266,7 +266,7 @@ def test_azure_audit_reads_the_probe_allow_back(catalogue: Catalogue) -> None:
     the planned one: same identity, same fields, so the audit finds no drift in it."""
     from types import SimpleNamespace as Model
 
-    from crm_ports.audit.azure import _expected_rule, _live_rule
+    from crm_ports.audit.azure_pairing import _expected_rule, _live_rule
 
     plan = plan_azure(resolve(catalogue, Options(load_balancer="cloud")), "lb")
     [spec] = [r for r in plan.rules if r.source_prefixes == ("AzureLoadBalancer",)]

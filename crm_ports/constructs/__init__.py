@@ -12,12 +12,12 @@ from typing import Any
 _EXPORTS = {
     "AwsCrmFirewall": "crm_ports.constructs.aws",
     "AwsCrmGroup": "crm_ports.constructs.aws",
+    "AwsCrmHost": "crm_ports.constructs.aws",
+    "AwsCrmLab": "crm_ports.constructs.aws",
     "AzureCrmFirewall": "crm_ports.constructs.azure",
     "AzureCrmGroup": "crm_ports.constructs.azure",
-    "AwsCrmLab": "crm_ports.constructs.lab",
-    "AwsCrmHost": "crm_ports.constructs.lab",
-    "AzureCrmLab": "crm_ports.constructs.lab",
-    "AzureCrmHost": "crm_ports.constructs.lab",
+    "AzureCrmHost": "crm_ports.constructs.azure",
+    "AzureCrmLab": "crm_ports.constructs.azure",
 }
 __all__ = sorted(_EXPORTS)
 

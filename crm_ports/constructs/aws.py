@@ -5,6 +5,9 @@ RuleSet into security group and rule specs (names, keys, tags, descriptions, quo
 this module maps each spec onto one Terraform resource. Rules from outside peers are one
 resource per rule with `for_each` over the peer's CIDRs, so the ranges can stay
 Terraform variables and each instance is keyed by its CIDR, never by a list index.
+
+`AwsCrmFirewall` renders a resolved rule set; `AwsCrmLab` declares the lab host by host
+(its cloud-neutral part is `constructs.lab`) and renders through the same helpers.
 """
 
 from __future__ import annotations
@@ -14,14 +17,17 @@ from typing import Any
 
 from constructs import Construct
 
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.catalogue.model import Catalogue
 from crm_ports.constructs.cdk import (
     Precondition,
     TerraformProvider,
     TerraformResourceLifecycle,
     check_scope,
 )
+from crm_ports.constructs.lab import DeclaredLab, DeferredBatch, LabModel
 from crm_ports.constructs.peers import CidrList, as_set_expression, expression, peer_cidrs_for
-from crm_ports.constructs.resources._base import ResourceBatch
+from crm_ports.constructs.resources._base import ResourceBatch, compact
 from crm_ports.constructs.resources.aws import (
     SecurityGroup,
     SecurityGroupConfig,
@@ -29,6 +35,8 @@ from crm_ports.constructs.resources.aws import (
     VpcSecurityGroupEgressRule,
     VpcSecurityGroupIngressRule,
 )
+from crm_ports.lab.placement import CLOUD_BALANCER_GROUP, Host
+from crm_ports.options import Options
 from crm_ports.plans.aws import (
     GROUP_IGNORED_CHANGES,
     RULES_PER_GROUP,
@@ -38,6 +46,7 @@ from crm_ports.plans.aws import (
     plan_aws,
     quota_terms,
 )
+from crm_ports.plans.text import resource_key
 from crm_ports.ruleset import RuleSet
 
 RULE_META = {"lifecycle": {"create_before_destroy": True}}
@@ -270,4 +279,174 @@ def override_rule(
         )
 
 
-__all__: Sequence[str] = ("AwsCrmFirewall", "AwsCrmGroup", "add_rules", "override_rule")
+# -- per role ------------------------------------------------------------------------------
+
+
+class _DeferredSecurityGroup(SecurityGroup):
+    """A security group whose description, tags and quota preconditions come from the
+    plan at synthesis."""
+
+    def __init__(
+        self,
+        *args: Any,
+        attributes: Callable[[], Mapping[str, Any]],
+        lifecycle: Callable[[], Mapping[str, Any] | None],
+        **kw: Any,
+    ) -> None:
+        self._crm_late = attributes
+        self._crm_late_lifecycle = lifecycle
+        super().__init__(*args, **kw)
+
+    def _synthesize_attributes(self) -> Mapping[str, Any]:
+        attributes = self._crm_late()
+        lifecycle = self._crm_late_lifecycle()
+        if lifecycle is not None:
+            # cdktf renders `lifecycle` from its meta-arguments, never from attributes;
+            # its raw overrides are read after this callback returns, so one goes there.
+            self.add_override("lifecycle", dict(lifecycle))
+        return attributes
+
+
+class AwsCrmHost(Construct):
+    """One host (or a set of identical hosts): its security group, and the list of ids
+    its instances carry (`vpc_security_group_ids`): its own group plus the group every
+    server carries, which the lab-wide rules reference."""
+
+    def __init__(
+        self, scope: AwsCrmLab, id: str, *, host: Host, security_group_ids: list[str]
+    ) -> None:
+        super().__init__(scope, id)
+        self.name = host.name
+        self.roles = host.roles
+        self.security_group_id = security_group_ids[0]
+        self.security_group_ids = security_group_ids
+
+
+class AwsCrmLab(DeclaredLab, Construct):
+    """A CRM lab's security groups and rules, declared host by host.
+
+    `options` are the lab options (`Options(auth="claims")`; `topology` is ignored: the
+    hosts are the placement). `peer_cidrs` maps `client_cidrs` / `admin_cidrs` /
+    `mail_cidrs` to lists, list tokens or "${var.x}" expressions, as for AwsCrmFirewall.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        vpc_id: str,
+        lab: str = "crm-lab",
+        options: Options | None = None,
+        egress: str = "allow-all",
+        peer_cidrs: Mapping[str, CidrList] | None = None,
+        provider: TerraformProvider | None = None,
+        logical_id_prefix: str = "",
+        catalogue: Catalogue | None = None,
+    ) -> None:
+        check_scope(scope, f"AwsCrmLab {id!r}", provider)
+        super().__init__(scope, id)
+        where = f"AwsCrmLab {lab!r}"
+        self._model = LabModel(lab, options or Options(), catalogue or load_catalogue(), where)
+        self._egress = egress
+        self._peer_cidrs = peer_cidrs
+        self._provider = provider
+        self._prefix = logical_id_prefix
+        self._vpc_id = vpc_id
+        self._plan: AwsPlan | None = None
+        self._overrides: list[tuple[str, str, Any]] = []
+        self._groups: dict[str, SecurityGroup] = {}
+        self.hosts: dict[str, AwsCrmHost] = {}
+        self.rules = DeferredBatch(self, "rules", provider=provider, fill=self._fill)
+        self._filled = False
+        self.members_security_group_id = self._group(self._model.members_group).id
+        # `load_balancer: cloud`: the group the Application Load Balancer carries.
+        self.load_balancer_security_group_id: str | None = (
+            self._group(CLOUD_BALANCER_GROUP).id
+            if self._model.options.load_balancer == "cloud"
+            else None
+        )
+
+    # -- declaring ------------------------------------------------------------------------
+    def add_host(self, name: str, *, roles: Sequence[str]) -> AwsCrmHost:
+        """A host running `roles`; raises InputError for a bad name or role at once."""
+        host = self._model.add_host(name, roles)
+        own = self._group(name).id
+        self.hosts[name] = AwsCrmHost(
+            self,
+            f"host-{name}",
+            host=host,
+            security_group_ids=[own, self.members_security_group_id],
+        )
+        return self.hosts[name]
+
+    # -- resolving ------------------------------------------------------------------------
+    @property
+    def plan(self) -> AwsPlan:
+        if self._plan is None:
+            self._plan = plan_aws(
+                self.resolve(), self._model.name, egress=self._egress, origin=self._model.where
+            )
+        return self._plan
+
+    def _group(self, name: str) -> SecurityGroup:
+        key = resource_key("sg", name)
+        group = _DeferredSecurityGroup(
+            self,
+            f"sg-{name}",
+            SecurityGroupConfig(
+                name=f"{self._model.name}-{name}",
+                description="set at synthesis",
+                vpc_id=self._vpc_id,
+            ),
+            provider=self._provider,
+            logical_id=self._prefix + key,
+            attributes=lambda: self._sg_attributes(name),
+            lifecycle=lambda: self._sg_lifecycle(name),
+        )
+        self._groups[name] = group
+        return group
+
+    def _sg_attributes(self, name: str) -> Mapping[str, Any]:
+        spec = self.plan.security_group(name)
+        config = SecurityGroupConfig(
+            name=spec.name, description=spec.description, vpc_id=self._vpc_id, tags=dict(spec.tags)
+        )
+        return compact(config.to_terraform())
+
+    def _sg_lifecycle(self, name: str) -> Mapping[str, Any] | None:
+        """As AwsCrmFirewall: the description stays as deployed, and variable peer ranges
+        re-check the quota at `terraform plan`."""
+        cidrs = peer_cidrs_for(self.resolve(), self._peer_cidrs)
+        conditions = quota_conditions(self.plan, self.plan.security_group(name), cidrs)
+        lifecycle: dict[str, Any] = {"ignore_changes": list(GROUP_IGNORED_CHANGES)}
+        if conditions:
+            lifecycle["precondition"] = [
+                {"condition": c, "error_message": m} for c, m in conditions
+            ]
+        return lifecycle
+
+    def _fill(self) -> None:
+        if self._filled:
+            return
+        self._filled = True
+        rules = self.resolve()
+        add_rules(
+            self.rules,
+            self.plan,
+            group_id=lambda group: self._groups[group].id,
+            cidrs=peer_cidrs_for(rules, self._peer_cidrs),
+            logical_id_prefix=self._prefix,
+        )
+        for rule_id, path, value in self._overrides:
+            override_rule(self.rules, self.plan, rule_id, path, value, self._prefix)
+
+
+__all__: Sequence[str] = (
+    "AwsCrmFirewall",
+    "AwsCrmGroup",
+    "AwsCrmHost",
+    "AwsCrmLab",
+    "add_rules",
+    "override_rule",
+)

@@ -7,6 +7,9 @@ maps each ASG spec onto one Terraform resource and the rules onto the NSG's inli
 whole, so an edit never fails half-way on two rules holding one priority for a moment.
 Peer ranges stay whatever the caller passed (a list, a list token or a Terraform
 expression such as "${var.client_cidrs}").
+
+`AzureCrmFirewall` renders a resolved rule set; `AzureCrmLab` declares the lab host by
+host (its cloud-neutral part is `constructs.lab`) and renders through the same helpers.
 """
 
 from __future__ import annotations
@@ -16,8 +19,12 @@ from typing import Any
 
 from constructs import Construct
 
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.catalogue.model import Catalogue
 from crm_ports.constructs.cdk import TerraformElement, TerraformProvider, check_scope
+from crm_ports.constructs.lab import DeclaredLab, LabModel
 from crm_ports.constructs.peers import CidrList, peer_cidrs_for
+from crm_ports.constructs.resources._base import compact, with_nulls
 from crm_ports.constructs.resources.azure import (
     ApplicationSecurityGroup,
     ApplicationSecurityGroupConfig,
@@ -25,8 +32,12 @@ from crm_ports.constructs.resources.azure import (
     NetworkSecurityGroupConfig,
     NetworkSecurityGroupSecurityRule,
     NetworkSecurityRule,
+    override_inline_rule,
 )
+from crm_ports.lab.placement import Host
+from crm_ports.options import Options
 from crm_ports.plans.azure import AsgSpec, AzurePlan, NsgRuleSpec, plan_azure
+from crm_ports.plans.text import resource_key
 from crm_ports.ruleset import RuleSet
 
 
@@ -229,9 +240,162 @@ def _rule(
     )
 
 
+# -- per role ------------------------------------------------------------------------------
+
+
+class _DeferredNsg(NetworkSecurityGroup):
+    """The NSG: its inline rules come from the resolved plan at synthesis."""
+
+    def __init__(self, *args: Any, attributes: Callable[[], Mapping[str, Any]], **kw: Any) -> None:
+        self._crm_late = attributes
+        super().__init__(*args, **kw)
+
+    def _synthesize_attributes(self) -> Mapping[str, Any]:
+        attributes: Mapping[str, Any] = with_nulls(dict(self._crm_late()))
+        return attributes
+
+
+class _DeferredAsg(ApplicationSecurityGroup):
+    def __init__(self, *args: Any, attributes: Callable[[], Mapping[str, Any]], **kw: Any) -> None:
+        self._crm_late = attributes
+        super().__init__(*args, **kw)
+
+    def _synthesize_attributes(self) -> Mapping[str, Any]:
+        return self._crm_late()
+
+
+class AzureCrmHost(Construct):
+    """One host: its ASG, and the ids its network interfaces carry
+    (`application_security_group_ids`): its own ASG plus the one every server carries."""
+
+    def __init__(
+        self, scope: AzureCrmLab, id: str, *, host: Host, application_security_group_ids: list[str]
+    ) -> None:
+        super().__init__(scope, id)
+        self.name = host.name
+        self.roles = host.roles
+        self.application_security_group_id = application_security_group_ids[0]
+        self.application_security_group_ids = application_security_group_ids
+
+
+class AzureCrmLab(DeclaredLab, Construct):
+    """A CRM lab's ASGs and NSG, declared host by host. Associate
+    `network_security_group_id` with the lab's subnet."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        resource_group_name: str,
+        location: str,
+        lab: str = "crm-lab",
+        options: Options | None = None,
+        peer_cidrs: Mapping[str, CidrList] | None = None,
+        provider: TerraformProvider | None = None,
+        logical_id_prefix: str = "",
+        catalogue: Catalogue | None = None,
+    ) -> None:
+        check_scope(scope, f"AzureCrmLab {id!r}", provider)
+        super().__init__(scope, id)
+        where = f"AzureCrmLab {lab!r}"
+        self._model = LabModel(lab, options or Options(), catalogue or load_catalogue(), where)
+        self._rg = resource_group_name
+        self._location = location
+        self._peer_cidrs = peer_cidrs
+        self._provider = provider
+        self._prefix = logical_id_prefix
+        self._plan: AzurePlan | None = None
+        self._overrides: list[tuple[str, str, Any]] = []
+        self._asgs: dict[str, ApplicationSecurityGroup] = {}
+        self.hosts: dict[str, AzureCrmHost] = {}
+        self.network_security_group = _DeferredNsg(
+            self,
+            "nsg",
+            NetworkSecurityGroupConfig(
+                name=f"{lab}-nsg", location=location, resource_group_name=resource_group_name
+            ),
+            provider=provider,
+            logical_id=logical_id_prefix + "nsg",
+            attributes=self._nsg_attributes,
+        )
+        self.removed_rule_resources = RemovedRuleResources(
+            self, "removed-rules", plan=lambda: self.plan, logical_id_prefix=logical_id_prefix
+        )
+        self.members_application_security_group_id = self._asg(self._model.members_group).id
+
+    @property
+    def network_security_group_id(self) -> str:
+        return self.network_security_group.id
+
+    def add_host(self, name: str, *, roles: Sequence[str]) -> AzureCrmHost:
+        host = self._model.add_host(name, roles)
+        own = self._asg(name).id
+        self.hosts[name] = AzureCrmHost(
+            self,
+            f"host-{name}",
+            host=host,
+            application_security_group_ids=[own, self.members_application_security_group_id],
+        )
+        return self.hosts[name]
+
+    @property
+    def plan(self) -> AzurePlan:
+        if self._plan is None:
+            self._plan = plan_azure(self.resolve(), self._model.name, origin=self._model.where)
+        return self._plan
+
+    def _asg(self, name: str) -> ApplicationSecurityGroup:
+        asg = _DeferredAsg(
+            self,
+            f"asg-{name}",
+            ApplicationSecurityGroupConfig(
+                name=f"{self._model.name}-{name}-asg",
+                location=self._location,
+                resource_group_name=self._rg,
+            ),
+            provider=self._provider,
+            logical_id=self._prefix + resource_key("asg", name),
+            attributes=lambda: self._asg_attributes(name),
+        )
+        self._asgs[name] = asg
+        return asg
+
+    def _asg_attributes(self, name: str) -> Mapping[str, Any]:
+        spec = self.plan.asg(name)
+        config = ApplicationSecurityGroupConfig(
+            name=spec.name,
+            location=self._location,
+            resource_group_name=self._rg,
+            tags=dict(spec.tags),
+        )
+        return compact(config.to_terraform())
+
+    def _nsg_attributes(self) -> Mapping[str, Any]:
+        """The NSG with the plan's rules inline, and the overrides asked for by rule id."""
+        config = NetworkSecurityGroupConfig(
+            name=self.plan.nsg_name,
+            location=self._location,
+            resource_group_name=self._rg,
+            tags=dict(self.plan.tags),
+            security_rule=nsg_rules(
+                self.plan,
+                cidrs=peer_cidrs_for(self.resolve(), self._peer_cidrs),
+                asg_id=lambda group: self._asgs[group].id,
+            ),
+        )
+        attributes = compact(config.to_terraform())
+        for rule_id, path, value in self._overrides:
+            for name in rule_names(self.plan, rule_id):
+                override_inline_rule(attributes, name, path, value)
+        return attributes
+
+
 __all__: Sequence[str] = (
     "AzureCrmFirewall",
     "AzureCrmGroup",
+    "AzureCrmHost",
+    "AzureCrmLab",
     "RemovedRuleResources",
     "nsg_rules",
     "rule_names",

@@ -15,7 +15,15 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from crm_ports.errors import InputError
-from crm_ports.plans.text import TAG_PREFIX, clean, resource_key
+from crm_ports.plans.text import (
+    GROUP_TAG,
+    LAB_TAG,
+    ROLES_TAG,
+    RULE_TAG,
+    TOPOLOGY_TAG,
+    clean,
+    resource_key,
+)
 from crm_ports.ruleset import Group, Rule, RuleSet
 
 RULES_PER_GROUP = 60  # "Inbound or outbound rules per security group", per direction
@@ -88,7 +96,7 @@ def group_description(lab: str, group: Group) -> str:
     elif group.is_balancer:  # no instance carries it: the ALB does
         what = "the Application Load Balancer in front of the web servers"
     else:
-        what = f"host group; roles in tag {TAG_PREFIX}roles"
+        what = f"host group; roles in tag {ROLES_TAG}"
     return clean(f"CRM 2013 lab {lab}, {group.name}: {what}", DESCRIPTION_CHARS, DESCRIPTION_LIMIT)
 
 
@@ -110,7 +118,7 @@ def _protocol(rule: Rule) -> tuple[str, int | None, int | None]:
 def plan_aws(ruleset: RuleSet, lab: str, *, egress: str = "allow-all", origin: str = "") -> AwsPlan:
     if egress not in EGRESS_MODES:
         raise ValueError(f"egress must be one of {EGRESS_MODES}")
-    base_tags = ((f"{TAG_PREFIX}lab", lab), (f"{TAG_PREFIX}topology", ruleset.topology))
+    base_tags = ((LAB_TAG, lab), (TOPOLOGY_TAG, ruleset.topology))
     if f"{lab}-".lower().startswith("sg-"):
         raise InputError(
             origin or ruleset.options.origin,
@@ -127,8 +135,8 @@ def plan_aws(ruleset: RuleSet, lab: str, *, egress: str = "allow-all", origin: s
             tags=(
                 ("Name", f"{lab}-{group.name}"),
                 *base_tags,
-                (f"{TAG_PREFIX}group", group.name),
-                (f"{TAG_PREFIX}roles", "+".join(group.roles)),
+                (GROUP_TAG, group.name),
+                (ROLES_TAG, "+".join(group.roles)),
             ),
         )
         for group in ruleset.server_groups
@@ -150,7 +158,7 @@ def plan_aws(ruleset: RuleSet, lab: str, *, egress: str = "allow-all", origin: s
                 cidr_ipv4=None,
                 description=description,
                 rule_id=rule_id,
-                tags=(*base_tags, (f"{TAG_PREFIX}rule", rule_id)),
+                tags=(*base_tags, (RULE_TAG, rule_id)),
             )
         )
     for rule in ruleset.rules:
@@ -178,7 +186,7 @@ def plan_aws(ruleset: RuleSet, lab: str, *, egress: str = "allow-all", origin: s
                     cidr_ipv4="0.0.0.0/0",
                     description="All outbound traffic (allow-all egress)",
                     rule_id=ALL_TRAFFIC,
-                    tags=(*base_tags, (f"{TAG_PREFIX}rule", f"{sg.group}.{ALL_TRAFFIC}")),
+                    tags=(*base_tags, (RULE_TAG, f"{sg.group}.{ALL_TRAFFIC}")),
                 )
             )
     plan = AwsPlan(
@@ -206,7 +214,7 @@ def _specs(
         cidr_ipv4=None,
         description=describe(rule),
         rule_id=rule.id,
-        tags=(*base_tags, (f"{TAG_PREFIX}rule", rule.id)),
+        tags=(*base_tags, (RULE_TAG, rule.id)),
     )
     if not peer.is_peer:
         return [base]

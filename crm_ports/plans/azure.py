@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from crm_ports.errors import InputError
 from crm_ports.net import PORTLESS
-from crm_ports.plans.text import TAG_PREFIX, clean, resource_key
+from crm_ports.plans.text import GROUP_TAG, LAB_TAG, ROLES_TAG, TOPOLOGY_TAG, clean, resource_key
 from crm_ports.ruleset import Rule, RuleSet
 
 PRIORITY_MIN = 100
@@ -127,13 +127,13 @@ def _buckets(ruleset: RuleSet) -> dict[tuple[str, str, str], list[Rule]]:
 
 def plan_azure(ruleset: RuleSet, lab: str, *, origin: str = "") -> AzurePlan:
     where = origin or ruleset.options.origin
-    base_tags = ((f"{TAG_PREFIX}lab", lab), (f"{TAG_PREFIX}topology", ruleset.topology))
+    base_tags = ((LAB_TAG, lab), (TOPOLOGY_TAG, ruleset.topology))
     asgs = tuple(
         AsgSpec(
             resource_key("asg", g.name),
             g.name,
             f"{lab}-{g.name}-asg",
-            (*base_tags, (f"{TAG_PREFIX}group", g.name), (f"{TAG_PREFIX}roles", "+".join(g.roles))),
+            (*base_tags, (GROUP_TAG, g.name), (ROLES_TAG, "+".join(g.roles))),
         )
         for g in ruleset.server_groups
         if not g.is_balancer

@@ -6,6 +6,14 @@ import re
 import unicodedata
 
 TAG_PREFIX = "crm-ports:"
+# The tags a lab's resources carry. The audit finds a deployed lab by LAB_TAG and pairs
+# live groups and rules with planned ones by GROUP_TAG and RULE_TAG, so a key spelled
+# differently in one place would lose a deployed lab: each is spelled here only.
+LAB_TAG = f"{TAG_PREFIX}lab"
+TOPOLOGY_TAG = f"{TAG_PREFIX}topology"
+GROUP_TAG = f"{TAG_PREFIX}group"
+ROLES_TAG = f"{TAG_PREFIX}roles"
+RULE_TAG = f"{TAG_PREFIX}rule"
 
 _SMART = {
     "\u2013": "-",

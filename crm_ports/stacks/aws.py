@@ -16,7 +16,7 @@ from crm_ports.constructs.resources.aws import (
     VpcConfig,
 )
 from crm_ports.lab.model import Lab
-from crm_ports.plans.text import TAG_PREFIX
+from crm_ports.plans.text import LAB_TAG
 from crm_ports.ruleset import RuleSet
 from crm_ports.stacks.common import peer_variables, state_backend
 
@@ -45,7 +45,7 @@ class AwsLabStack(TerraformStack):
             description="Existing VPC for the lab; empty creates one",
             nullable=False,
         )
-        tags = {"Name": lab.name, f"{TAG_PREFIX}lab": lab.name}
+        tags = {"Name": lab.name, LAB_TAG: lab.name}
         Vpc(
             self,
             "vpc",

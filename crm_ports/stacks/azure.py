@@ -22,7 +22,7 @@ from crm_ports.constructs.resources.azure import (
 )
 from crm_ports.lab.model import Lab
 from crm_ports.plans.azure import default_resource_group
-from crm_ports.plans.text import TAG_PREFIX
+from crm_ports.plans.text import LAB_TAG
 from crm_ports.ruleset import RuleSet
 from crm_ports.stacks.common import peer_variables, state_backend
 
@@ -56,7 +56,7 @@ class AzureLabStack(TerraformStack):
             TerraformVariable(
                 self, var, type="string", default=default, description=text, nullable=False
             )
-        tags = {f"{TAG_PREFIX}lab": lab.name}
+        tags = {LAB_TAG: lab.name}
         ResourceGroup(
             self,
             "resource-group",
