@@ -28,7 +28,7 @@ from crm_ports.resolver.engine import resolve_lab
 from crm_ports.ruleset import RuleSet
 
 if TYPE_CHECKING:
-    from crm_ports.policy.checks import Subject
+    from crm_ports.policy.base import Subject
 
 
 @click.command(
@@ -83,7 +83,7 @@ Drawn = list[tuple[str, RuleSet, RuleSet | None]]
 
 def _one_lab(ctx: click.Context, lab_path: Path | None, values: dict[str, Any]) -> Subject:
     from crm_ports.lab.model import Lab
-    from crm_ports.policy.checks import Subject
+    from crm_ports.policy.base import Subject
 
     lab, options = lab_and_options(lab_path, values)
     if lab is None:
@@ -154,7 +154,8 @@ def check(
 
     Findings can be waived in the lab file (`waivers: [{check, rule, reason}]`); the
     report repeats the reason. Without --lab, --all or --synth: the options given."""
-    from crm_ports.policy.checks import NEAR_QUOTA, quota_rows, run_checks
+    from crm_ports.policy.crm007_quotas import NEAR_QUOTA, quota_rows
+    from crm_ports.policy.registry import run_checks
     from crm_ports.policy.report import list_checks, render_report
 
     check_output(ctx, output, lab_path, base)
