@@ -35,10 +35,10 @@ class LazyGroup(click.Group):
         "ports": ("crm_ports.commands.ports", "ports", "The catalogue as the seeds' tables."),
         "rules": ("crm_ports.commands.rules", "rules", "The resolved rule set of a lab."),
         "matrix": ("crm_ports.commands.matrix", "matrix", "Group-by-group connectivity."),
-        "validate": ("crm_ports.commands.catalogue", "validate", "Check a catalogue or lab."),
-        "diff": ("crm_ports.commands.review", "diff", "What a change does to rules and clouds."),
-        "check": ("crm_ports.commands.review", "check", "Policy checks on rules and synth output."),
-        "diagram": ("crm_ports.commands.review", "diagram", "Host groups and flows as a diagram."),
+        "validate": ("crm_ports.commands.validate", "validate", "Check a catalogue or lab."),
+        "diff": ("crm_ports.commands.diff", "diff", "What a change does to rules and clouds."),
+        "check": ("crm_ports.commands.check", "check", "Policy checks on rules and synth output."),
+        "diagram": ("crm_ports.commands.diagram", "diagram", "Host groups and flows as a diagram."),
         "synth": ("crm_ports.commands.synth", "synth", "Write the lab stacks (cdk.tf.json)."),
         "audit": ("crm_ports.commands.audit", "audit", "Compare a deployed lab with its plan."),
         "verify": (
@@ -46,7 +46,7 @@ class LazyGroup(click.Group):
             "verify",
             "Evaluate the stacks as each cloud does.",
         ),
-        "why": ("crm_ports.commands.verify", "why", "Which rule allows one packet, and why."),
+        "why": ("crm_ports.commands.why", "why", "Which rule allows one packet, and why."),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

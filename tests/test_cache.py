@@ -199,7 +199,7 @@ NOT_LOADED = {
     "diff": {
         "crm_ports.catalogue.build",
         "crm_ports.lab.placement",
-        "crm_ports.policy.checks",
+        "crm_ports.policy.registry",
         "crm_ports.policy.report",
         "tarfile",
         "tempfile",

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from crm_ports.catalogue.load import load_catalogue
+from crm_ports.net import internet_wide
 from crm_ports.options import Options
-from crm_ports.policy.checks import REGISTRY, internet_wide
+from crm_ports.policy.registry import REGISTRY
 from crm_ports.resolver.engine import resolve
 from tests.conftest import Result
 from tests.test_diff import write_stack

@@ -183,7 +183,9 @@ def test_audit_help_names_the_checks_live_rules_can_fail(
 ) -> None:
     """--fail-on's help lists the error checks that judge live rules (those with a stack
     side, and the quotas), as the README does; CRM005 and CRM008 judge options only."""
-    from crm_ports.policy.checks import ERROR, REGISTRY, Check, Quotas
+    from crm_ports.policy.base import ERROR, Check
+    from crm_ports.policy.crm007_quotas import Quotas
+    from crm_ports.policy.registry import REGISTRY
 
     live = sorted(
         c.id

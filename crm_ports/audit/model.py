@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from crm_ports.policy.checks import Finding as PolicyFinding
+from crm_ports.policy.base import Finding as PolicyFinding
 
 MISSING = "missing"
 UNEXPECTED = "unexpected"

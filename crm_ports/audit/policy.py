@@ -3,29 +3,22 @@
 A rule opened by hand (RDP from 0.0.0.0/0) is drift, but above all it breaks a policy:
 the audit says which, with the check's id and severity, and its exit status follows the
 errors. The live rules are put into Terraform's attribute shape (the one the checks read
-in a synthesized stack), so each check keeps one implementation for both. Checks about
-the lab's options (CRM005 HTTPS, CRM008 advice) judge the plan; live rules cannot break
-them, so they are not repeated here.
+in a synthesized stack) and judged as a stack by the registry, like `check --synth`: the
+checks with a verdict on stacks (CRM001-CRM004, CRM006, CRM007) are the ones live rules
+can break. Checks about the lab's options or its change (CRM005 HTTPS, CRM008 advice,
+CRM009, CRM010) judge the plan; they are not repeated here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from crm_ports.lab.model import Lab
-from crm_ports.policy.checks import (
-    REGISTRY,
-    Finding,
-    Quotas,
-    Stack,
-    Subject,
-    rule_tags,
-    waive,
-)
+from crm_ports.policy.base import Finding, Stack, Subject
+from crm_ports.policy.reading import rule_tags
+from crm_ports.policy.registry import run_checks
 from crm_ports.ruleset import RuleSet
-from crm_ports.terraform.resources import (
-    Resources,
-)
+from crm_ports.terraform.resources import Resources
 
 
 @dataclass(frozen=True)
@@ -40,13 +33,6 @@ class PolicyScope:
 def policy_findings(
     scope: PolicyScope, stack_name: str, cloud: str, resources: Resources
 ) -> tuple[Finding, ...]:
-    """Every finding the live rules give (CRM001-CRM004, CRM006, CRM007), waivers applied,
-    sorted."""
-    stack = Stack(stack_name, cloud, resources, rule_tags(resources))
-    subject = Subject(scope.lab, scope.ruleset, (stack,))
-    found: list[Finding] = []
-    for check in REGISTRY.values():
-        found.extend(check.on_stack(subject, stack))
-        if isinstance(check, Quotas):  # counted in the stack's (live) resources
-            found.extend(replace(f, where=stack_name) for f in check.on_rules(subject))
-    return tuple(sorted({waive(f, scope.lab) for f in found}, key=Finding.sort_key))
+    """Every finding the live rules give, waivers applied, sorted."""
+    stack = Stack(stack_name, cloud, resources, rule_tags(resources), live=True)
+    return run_checks([Subject(scope.lab, scope.ruleset, (stack,))], rule_set=False)

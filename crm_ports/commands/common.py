@@ -1,11 +1,14 @@
-"""Options every rule-producing command shares: the lab options (generated from
-`crm_ports.options.SPECS`), `--lab`, `--format` and `--output`."""
+"""What the commands share: the lab options (generated from `crm_ports.options.SPECS`),
+`--lab`, `--format` and `--output`; the lab a command's flags describe; and the stacks
+`verify` and `why` evaluate. The modules a helper needs beyond these are imported when
+it runs, so a command never loads the machinery of another."""
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +26,7 @@ from crm_ports.ruleset import RuleSet
 
 if TYPE_CHECKING:  # lab files load their module (settings, backends, placements) on demand
     from crm_ports.lab.model import Lab
+    from crm_ports.verify.run import Target
 
 F = Callable[..., Any]
 DEFAULTS = Options()
@@ -169,6 +173,22 @@ def ruleset_from(ctx: click.Context, lab_path: Path | None, values: dict[str, An
     return resolve_for(ctx, lab, options)
 
 
+def one_lab(
+    ctx: click.Context, lab_path: Path | None, values: dict[str, Any]
+) -> tuple[Lab, RuleSet]:
+    """The lab of `--lab` with the flags applied, or a lab named after the topology of
+    the options alone, and its rule set: what `check` and `diagram` judge or draw when
+    given no other state."""
+    from crm_ports.lab.model import Lab
+
+    lab, options = lab_and_options(lab_path, values)
+    if lab is None:
+        lab = Lab(name=options.topology, options=options, origin=options.origin)
+    else:
+        lab = replace(lab, options=options)
+    return lab, resolve_lab(catalogue(ctx), lab)
+
+
 def check_output(ctx: click.Context, output: Path | None, *inputs: Path | str | None) -> None:
     """`-o FILE` checked before any work is done (for `audit`, before any cloud call): its
     folder must exist and FILE must not be a folder, as `write_atomic` will find at the
@@ -246,3 +266,86 @@ def write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+# -- the stacks `verify` and `why` evaluate ---------------------------------------------
+
+
+def stack_options(func: F) -> F:
+    for decorator in reversed(
+        [
+            click.option(
+                "--synth",
+                "synth_dir",
+                type=click.Path(path_type=Path, file_okay=False),
+                default=None,
+                help="A synthesized folder (crm-ports synth --out); nothing is synthesized.",
+            ),
+            click.option(
+                "--lab",
+                "lab_paths",
+                multiple=True,
+                type=click.Path(path_type=Path, dir_okay=False),
+                help="Lab file (repeatable): synthesize it, or with --synth pick its stacks.",
+            ),
+            click.option(
+                "--all",
+                "all_labs",
+                is_flag=True,
+                help="The default labs and every labs/*.yaml of the working tree.",
+            ),
+            click.option(
+                "--var-file",
+                "var_file",
+                type=click.Path(path_type=Path, dir_okay=False),
+                default=None,
+                help="Variable values (.tfvars or .tfvars.json) instead of the defaults.",
+            ),
+        ]
+    ):
+        func = decorator(func)
+    return func
+
+
+def _labs(
+    ctx: click.Context, lab_paths: tuple[Path, ...], all_labs: bool
+) -> tuple[list[Lab], Catalogue]:
+    """The labs to verify and the catalogue to judge them by. `--all` is the working tree
+    exactly as `check --all` and `diff` read it: its labs and its own catalogue."""
+    from crm_ports.lab.file import load_lab
+    from crm_ports.lab.model import default_labs
+    from crm_ports.review.sides import repository_root, tree_catalogue, working_tree
+
+    if all_labs and lab_paths:
+        raise click.UsageError("--all verifies every lab: drop --lab")
+    if all_labs:
+        root = repository_root(Path.cwd())
+        tree = working_tree(root, catalogue_path(ctx))
+        return [s.lab for s in tree.labs], tree_catalogue(root, catalogue_path(ctx))
+    return [load_lab(p) for p in lab_paths] or list(default_labs()), catalogue(ctx)
+
+
+@contextmanager
+def stack_targets(
+    ctx: click.Context,
+    synth_dir: Path | None,
+    lab_paths: tuple[Path, ...],
+    all_labs: bool,
+    var_file: Path | None,
+) -> Iterator[list[Target]]:
+    """The stacks of `--synth`, or of the labs synthesized into a scratch folder that
+    lives as long as the block."""
+    from crm_ports.lab.file import load_lab
+    from crm_ports.verify.run import folder_targets, synthesized
+    from crm_ports.verify.stack import read_var_file
+
+    overrides = read_var_file(var_file) if var_file is not None else {}
+    if synth_dir is not None:
+        if all_labs:
+            raise click.UsageError("--all synthesizes the labs: drop --synth, or use --lab")
+        labs = [load_lab(p) for p in lab_paths]
+        yield folder_targets(synth_dir, catalogue(ctx), overrides, labs)
+        return
+    labs, cat = _labs(ctx, lab_paths, all_labs)
+    with synthesized(labs, cat) as scratch:
+        yield folder_targets(scratch, cat, overrides, labs)

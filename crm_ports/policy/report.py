@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from crm_ports.formats import render_rows, to_json
-from crm_ports.policy.checks import REGISTRY, Finding, QuotaRow
+from crm_ports.policy.base import Finding, QuotaRow
+from crm_ports.policy.registry import REGISTRY
 
 LIST_HEADERS = ("ID", "Severity", "Check", "Fix")
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from crm_ports.plans.azure import plan_azure
-from crm_ports.policy.checks import Stack, Subject, rule_tags
+from crm_ports.policy.base import Stack, Subject
+from crm_ports.policy.reading import rule_tags
 from crm_ports.review.sides import Side
 from crm_ports.terraform.metadata import StackRecord, folder_labs
 from crm_ports.terraform.resources import AZURE_RULE, nsg_rule_address

@@ -1,6 +1,6 @@
 """`crm-ports validate`: catalogues and lab files checked, every topology and option
-combination resolved. (`ports`, `rules` and `matrix` have a module each, so that running
-one declares only its own options.)"""
+combination resolved. (Every command has a module of its own, so that running one
+declares only its own options and loads only its own machinery.)"""
 
 from __future__ import annotations
 

@@ -1,0 +1,134 @@
+"""`crm-ports check`: the policy checks on a lab's rule set and on synthesized Terraform.
+It never synthesizes (no cdktf, no Node); the policy modules load when it runs, and the
+git and tar handling only for `--all` and `--base`, which read the repository."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from crm_ports.commands.common import (
+    catalogue_path,
+    check_output,
+    emit,
+    format_option,
+    given_flags,
+    one_lab,
+    output_option,
+    rule_options,
+)
+
+if TYPE_CHECKING:
+    from crm_ports.policy.base import Subject
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  crm-ports check
+  crm-ports check --lab labs/contoso-claims.yaml
+  crm-ports check --all --format markdown
+  crm-ports check --all --synth cdktf.out
+  crm-ports check --all --base origin/main
+  crm-ports check --all --quotas
+  crm-ports check --list --format markdown
+\b
+Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
+)
+@rule_options
+@click.option(
+    "--all",
+    "all_labs",
+    is_flag=True,
+    help="Check the default labs and every labs/*.yaml of the working tree.",
+)
+@click.option(
+    "--synth",
+    "synth_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Also check the cdk.tf.json files of this synthesized folder.",
+)
+@click.option(
+    "--base",
+    default=None,
+    metavar="STATE",
+    help="Also compare each lab with STATE (git ref, synthesized folder or lab file): a "
+    "group the change would replace while it stays in the lab fails CRM010.",
+)
+@click.option("--list", "list_only", is_flag=True, help="Print the table of checks and exit.")
+@click.option(
+    "--quotas",
+    "all_quotas",
+    is_flag=True,
+    help="Print every group's quota headroom (by default only groups at 90% or more).",
+)
+@format_option("table", ("table", "json", "markdown"))
+@output_option
+@click.pass_context
+def check(
+    ctx: click.Context,
+    /,
+    lab_path: Path | None,
+    all_labs: bool,
+    synth_dir: Path | None,
+    base: str | None,
+    list_only: bool,
+    all_quotas: bool,
+    fmt: str,
+    output: Path | None,
+    **values: Any,
+) -> int:
+    """Policy checks on a lab's rule set and, with --synth, on the synthesized Terraform.
+
+    Findings can be waived in the lab file (`waivers: [{check, rule, reason}]`); the
+    report repeats the reason. Without --lab, --all or --synth: the options given."""
+    from crm_ports.policy.base import Subject
+    from crm_ports.policy.crm007_quotas import NEAR_QUOTA, quota_rows
+    from crm_ports.policy.registry import run_checks
+    from crm_ports.policy.report import list_checks, render_report
+
+    check_output(ctx, output, lab_path, base)
+    if list_only:
+        emit(list_checks(fmt), output)
+        return 0
+    flags = bool(given_flags(values))
+    if all_labs and (lab_path is not None or flags):
+        raise click.UsageError("--all checks every lab as it is: drop --lab and option flags")
+    if all_labs:
+        from crm_ports.policy.subjects import from_side
+        from crm_ports.review.sides import repository_root, working_tree
+
+        subjects = from_side(working_tree(repository_root(Path.cwd()), catalogue_path(ctx)))
+    elif synth_dir is None or lab_path is not None or flags:
+        subjects = [Subject(*one_lab(ctx, lab_path, values))]
+    else:
+        subjects = []
+    if synth_dir is not None:
+        from crm_ports.policy.subjects import with_synth
+
+        subjects = with_synth(subjects, synth_dir)
+    if base is not None:
+        subjects = _with_base(ctx, subjects, base)
+    findings = run_checks(subjects)
+    quotas = [row for subject in subjects for row in quota_rows(subject)[0]]
+    if not all_quotas and fmt != "json":  # JSON keeps every row: it is read by programs
+        quotas = [row for row in quotas if row.used >= row.limit * NEAR_QUOTA]
+    labs = [s.lab.name for s in subjects]
+    emit(render_report(findings, quotas, labs, fmt), output)
+    return 1 if any(f.blocking for f in findings) else 0
+
+
+def _with_base(ctx: click.Context, subjects: list[Subject], base: str) -> list[Subject]:
+    """Each subject with its lab as `base` had it (none for a lab new since then)."""
+    from crm_ports.review.sides import load_side, repository_root
+
+    state = load_side(base, repository_root(Path.cwd()), catalogue_path(ctx), "--base")
+    out = []
+    for subject in subjects:
+        found = state.get(subject.lab.name)
+        out.append(replace(subject, base=None if found is None else (found.lab, found.ruleset)))
+    return out

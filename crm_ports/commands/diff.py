@@ -1,0 +1,65 @@
+"""`crm-ports diff`: what a change does to rules and clouds. It never synthesizes, so it
+never imports cdktf or starts Node; its git, tar and review modules load when it runs,
+and it never loads the policy checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from crm_ports.commands.common import (
+    catalogue_path,
+    check_output,
+    emit,
+    format_option,
+    output_option,
+)
+from crm_ports.formats import to_json
+
+
+@click.command(
+    epilog="""\b
+Examples:
+  crm-ports diff --base origin/main
+  crm-ports diff --base origin/main --head cdktf.out --format json
+  crm-ports diff --base labs/contoso-claims.yaml --head my-lab.yaml
+\b
+Exit status: 0 no change, 1 changes, 2 error."""
+)
+@click.option(
+    "--base",
+    required=True,
+    metavar="STATE",
+    help="Git ref, synthesized folder (crm-ports synth output) or lab file to compare from.",
+)
+@click.option(
+    "--head",
+    default=None,
+    metavar="STATE",
+    help="The same kinds of state to compare to. [default: the working tree]",
+)
+@format_option("markdown", ("markdown", "json"))
+@output_option
+@click.pass_context
+def diff(ctx: click.Context, base: str, head: str | None, fmt: str, output: Path | None) -> int:
+    """What a change does: flows and rules added, removed and changed per lab and host
+    group, and per cloud the resources Terraform would create, update, replace or destroy.
+
+    A git ref means its catalog/ and labs/*.yaml; the labs compared are the default labs
+    plus every labs/*.yaml of each side (a lab file: just that lab)."""
+    from crm_ports.review.diff import diff_json, diff_sides
+    from crm_ports.review.markdown import render_markdown
+    from crm_ports.review.sides import load_side, repository_root
+
+    check_output(ctx, output, base, head)
+    root = repository_root(Path.cwd())
+    old = load_side(base, root, catalogue_path(ctx), "--base")
+    new = load_side(head, root, catalogue_path(ctx), "--head")
+    labs = diff_sides(old, new)
+    if fmt == "json":
+        text = to_json(diff_json(old, new, labs))
+    else:
+        text = render_markdown(old.label, new.label, labs)
+    emit(text, output)
+    return 1 if any(lab.changed for lab in labs) else 0
