@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from crm_ports.net import Protocol
-from crm_ports.plans.text import TAG_PREFIX
+from crm_ports.plans.text import RULE_TAG
 from crm_ports.policy.base import Stack
 from crm_ports.ruleset import Rule
 from crm_ports.terraform.resources import AWS_INGRESS, AZURE_RULE_KINDS, Resources, resource_type
@@ -99,6 +99,6 @@ def rule_tags(resources: Resources) -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for address, attributes in resources.items():
         tags = attributes.get("tags")
-        if isinstance(tags, dict) and f"{TAG_PREFIX}rule" in tags:
-            out[address] = (str(tags[f"{TAG_PREFIX}rule"]),)
+        if isinstance(tags, dict) and RULE_TAG in tags:
+            out[address] = (str(tags[RULE_TAG]),)
     return out
