@@ -1,8 +1,9 @@
-"""The README stays true: its generated tables match the code, and its `crm-ports`
-examples run."""
+"""The README and the pages of docs/ stay true: their generated tables match the code,
+and their `crm-ports` examples run."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Callable
@@ -15,38 +16,38 @@ from crm_ports.options import Options
 from crm_ports.policy.report import list_checks
 from crm_ports.views import render_ports
 from tests.conftest import REPO, Result
-from tests.readme import README, block
+from tests.readme import CATALOGUE, COMMAND_LINE, REVIEWING, SPEED, block, pages
 
 
 def test_ports_table_matches_the_catalogue() -> None:
     expected = render_ports(load_catalogue(), Options(), "markdown")
-    assert block("ports") == expected, "regenerate with: .venv/bin/python -m tests.readme"
+    assert block("ports", CATALOGUE) == expected, "regenerate: .venv/bin/python -m tests.readme"
 
 
 def test_checks_table_matches_the_registry() -> None:
-    assert block("checks") == list_checks("markdown"), (
+    assert block("checks", REVIEWING) == list_checks("markdown"), (
         "regenerate: .venv/bin/python -m tests.readme"
     )
 
 
 def test_speed_tables_are_one_benchmark_run() -> None:
-    """The README's speed figures are `benchmarks/results.json`'s, printed by the
+    """The speed page's figures are `benchmarks/results.json`'s, printed by the
     benchmark's own report (`synth_bench.py --markdown`), never edited by hand."""
-    import json
-
     from benchmarks.report import readme_tables
 
     results = json.loads((REPO / "benchmarks" / "results.json").read_text(encoding="utf-8"))
-    assert block("bench") == readme_tables(results), "regenerate: .venv/bin/python -m tests.readme"
+    assert block("bench", SPEED) == readme_tables(results), (
+        "regenerate: .venv/bin/python -m tests.readme"
+    )
 
 
 def test_validate_count_is_what_validate_prints(cli: Callable[..., Result]) -> None:
-    """The README says how many topology and option combinations `validate` resolves for
-    the built-in catalogue: the number the command prints."""
+    """The catalogue page says how many topology and option combinations `validate`
+    resolves for the built-in catalogue: the number the command prints."""
     stated = re.search(
-        r"\((\d+)\s+for\s+the\s+built-in\s+one\)", README.read_text(encoding="utf-8")
+        r"\((\d+)\s+for\s+the\s+built-in\s+one\)", CATALOGUE.read_text(encoding="utf-8")
     )
-    assert stated, "README.md no longer states the count"
+    assert stated, "docs/catalogue.md no longer states the count"
     result = cli("validate", str(REPO / "catalog"))
     printed = re.search(r"resolved (\d+) topology and option combinations", result.out)
     assert result.code == 0 and printed, result
@@ -54,10 +55,10 @@ def test_validate_count_is_what_validate_prints(cli: Callable[..., Result]) -> N
 
 
 def test_options_are_on_the_commands_the_readme_names(cli: Callable[..., Result]) -> None:
-    """The README's Options section names the commands that take the option flags: those
-    whose --help lists them (validate, diff, verify and why take none)."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("### Options", 1)[1].split(") and in lab files", 1)[0]
+    """The command line page's Options section names the commands that take the option
+    flags: those whose --help lists them (validate, diff, verify and why take none)."""
+    text = COMMAND_LINE.read_text(encoding="utf-8")
+    section = text.split("\n## Options\n", 1)[1].split(") and in lab files", 1)[0]
     named = set(re.findall(r"`((?:audit )?[a-z]+)`", section))
     commands = ["check", "diagram", "diff", "matrix", "ports", "rules", "synth", "validate"]
     commands += ["verify", "why", "audit aws", "audit azure"]
@@ -66,16 +67,23 @@ def test_options_are_on_the_commands_the_readme_names(cli: Callable[..., Result]
 
 
 def _examples() -> list[str]:
-    text = README.read_text(encoding="utf-8")
-    lines = []
-    for code in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
-        for line in code.splitlines():
-            command = line.split("#", 1)[0].strip()
-            # Those needing a git ref, a synth folder, a cloud or a pipe run in their own tests.
-            needs = (" synth", "audit", "origin/", "cdktf.out", "|")
-            if command.startswith("crm-ports ") and not any(n in command for n in needs):
-                lines.append(command)
-    return lines
+    """The `crm-ports` lines of every sh block of the README and docs/, each once."""
+    lines: list[str] = []
+    for page in pages():
+        for code in re.findall(r"```sh\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL):
+            for line in code.splitlines():
+                command = line.split("#", 1)[0].strip()
+                # Those needing a git ref, a synth folder, a cloud or a pipe run in their own
+                # tests.
+                needs = (" synth", "audit", "origin/", "cdktf.out", "|")
+                if command.startswith("crm-ports ") and not any(n in command for n in needs):
+                    lines.append(command)
+    return list(dict.fromkeys(lines))
+
+
+def test_the_pages_have_examples() -> None:
+    """A page renamed or moved out of docs/ would silently drop its examples."""
+    assert len(_examples()) >= 15
 
 
 @pytest.mark.parametrize("command", _examples())
