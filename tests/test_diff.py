@@ -357,7 +357,8 @@ def test_malformed_synthesized_folder_names_file_and_field(cli: CLI, tmp_path: P
 
 def test_review_never_imports_cdktf_or_jsii() -> None:
     code = (
-        "import sys, crm_ports.commands.review, crm_ports.terraform.stack_json, crm_ports.policy.subjects;"
+        "import sys, crm_ports.commands.review, crm_ports.terraform.stack_json,"
+        " crm_ports.policy.subjects;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cdktf', 'cdktn', 'jsii')))"
     )
     done = subprocess.run(
