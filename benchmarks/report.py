@@ -1,9 +1,9 @@
-"""The README's speed tables, printed from `benchmarks/results.json` alone.
+"""The speed tables of docs/speed.md, printed from `benchmarks/results.json` alone.
 
-`synth_bench.py --markdown` prints them; the README holds the same text between
-`<!-- bench:begin -->` and `<!-- bench:end -->`, and `tests/test_bench_report.py` checks
-that the two agree, so the README's figures are always one benchmark run's, never
-hand-edited.
+`synth_bench.py --markdown` prints them; docs/speed.md holds the same text between
+`<!-- bench:begin -->` and `<!-- bench:end -->` (pasted by `python -m tests.readme`), and
+`tests/test_readme.py` checks that the two agree, so the page's figures are always one
+benchmark run's, never hand-edited.
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def targets_table(goals: Sequence[Mapping[str, Any]], judge_wall: bool = True) -
 
 
 def readme_tables(document: Mapping[str, Any]) -> str:
-    """Every figure the README's speed section quotes, from one results document."""
+    """Every figure the speed page (docs/speed.md) quotes, from one results document."""
     machine = document.get("machine", {})
     parts = [
         [

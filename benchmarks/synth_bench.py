@@ -777,7 +777,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         const=RESULTS,
         default=None,
         metavar="RESULTS",
-        help="only print the README's tables from a results file (default: results.json)",
+        help="only print the tables of docs/speed.md from a results file (default: results.json)",
     )
     parser.add_argument("--output", type=Path, default=RESULTS, help="results JSON file")
     parser.add_argument("--child", choices=sorted(CASES), help=argparse.SUPPRESS)
@@ -877,7 +877,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n" + commands_markdown(commands, runs))
     from benchmarks.report import readme_tables
 
-    print("\nFor the README (also `synth_bench.py --markdown`):\n\n" + readme_tables(document))
+    print("\nFor docs/speed.md (also `synth_bench.py --markdown`):\n\n" + readme_tables(document))
     for name, check in checks.items():
         print(f"\ncheck {name}: {json.dumps(check, sort_keys=True)}")
     failed = [n for n, c in checks.items() if not all(v for v in c.values() if isinstance(v, bool))]

@@ -1,32 +1,71 @@
-"""Generated blocks of README.md: `<!-- NAME:begin -->` ... `<!-- NAME:end -->`."""
+"""Marked blocks of the documentation (README.md and docs/*.md):
+`<!-- NAME:begin -->` ... `<!-- NAME:end -->`.
+
+Some are generated (ports, checks, bench: `python -m tests.readme` rewrites them in whichever
+page holds them), the others are run word for word by a test, which names the page it reads:
+`block("deploy", DEPLOYING)`.
+"""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from tests.conftest import REPO
 
 README = REPO / "README.md"
+DOCS = REPO / "docs"
+DEPLOYING = DOCS / "deploying.md"
+COMMAND_LINE = DOCS / "command-line.md"
+CATALOGUE = DOCS / "catalogue.md"
+CONSTRUCTS = DOCS / "constructs.md"
+REVIEWING = DOCS / "reviewing.md"
+CDK_FLAVOURS = DOCS / "cdk-flavours.md"
+SPEED = DOCS / "speed.md"
 
 
-def block(name: str, text: str | None = None) -> str:
-    source = README.read_text(encoding="utf-8") if text is None else text
-    match = re.search(rf"<!-- {name}:begin -->\n(.*?)<!-- {name}:end -->", source, re.DOTALL)
-    assert match, f"README.md has no {name} block"
+def pages() -> list[Path]:
+    """The documentation: the README, then the pages of docs/ by name."""
+    return [README, *sorted(DOCS.glob("*.md"))]
+
+
+def _name(page: Path) -> str:
+    return page.relative_to(REPO).as_posix()
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    marker = re.escape(name)
+    return re.compile(rf"<!-- {marker}:begin -->\n(.*?)<!-- {marker}:end -->", re.DOTALL)
+
+
+def block(name: str, page: Path, text: str | None = None) -> str:
+    """The text between the NAME markers of `page` (or of `text`, that page's contents)."""
+    source = page.read_text(encoding="utf-8") if text is None else text
+    match = _pattern(name).search(source)
+    assert match, f"{_name(page)} has no {name} block"
     return match.group(1)
 
 
-def replace_block(name: str, content: str) -> None:
-    """Rewrite one block (used by `python -m tests.readme`, never by a test)."""
-    text = README.read_text(encoding="utf-8")
-    old = block(name, text)
-    README.write_text(
+def holder(name: str) -> Path:
+    """The one page that holds block NAME."""
+    found = [p for p in pages() if _pattern(name).search(p.read_text(encoding="utf-8"))]
+    assert len(found) == 1, f"block {name} is on {[_name(p) for p in found] or 'no page'}"
+    return found[0]
+
+
+def replace_block(name: str, content: str) -> Path:
+    """Rewrite one block where it is (used by `python -m tests.readme`, never by a test)."""
+    page = holder(name)
+    text = page.read_text(encoding="utf-8")
+    old = block(name, page, text)
+    page.write_text(
         text.replace(
             f"<!-- {name}:begin -->\n{old}<!-- {name}:end -->",
             f"<!-- {name}:begin -->\n{content}<!-- {name}:end -->",
         ),
         encoding="utf-8",
     )
+    return page
 
 
 if __name__ == "__main__":
@@ -38,8 +77,11 @@ if __name__ == "__main__":
     from crm_ports.policy.report import list_checks
     from crm_ports.views import render_ports
 
-    replace_block("ports", render_ports(load_catalogue(), Options(), "markdown"))
-    replace_block("checks", list_checks("markdown"))
     results = json.loads((REPO / "benchmarks" / "results.json").read_text(encoding="utf-8"))
-    replace_block("bench", readme_tables(results))
-    print("README.md: ports, checks and bench blocks regenerated")
+    generated = {
+        "ports": render_ports(load_catalogue(), Options(), "markdown"),
+        "checks": list_checks("markdown"),
+        "bench": readme_tables(results),
+    }
+    for name, content in generated.items():
+        print(f"{_name(replace_block(name, content))}: {name} block regenerated")

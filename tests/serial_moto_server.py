@@ -11,10 +11,11 @@ connection never blocks the others; only the work inside moto is serialized.
 One answer is made EC2's own: a revoke naming a rule id the group does not hold. EC2
 answers ``InvalidSecurityGroupRuleId.NotFound``, which the aws provider takes as "already
 gone" when it destroys an ``aws_vpc_security_group_*_rule``; moto 5.2.5 answers
-``InvalidPermission.NotFound``, which fails the destroy. Two destroys of the README's
-session failed that way under load, on a rule the state held since the apply (with this
-server serializing requests, so not a race inside moto); the request was most likely sent
-twice. Each such revoke is logged (``crm-ports-moto: ...``), and the tests print it.
+``InvalidPermission.NotFound``, which fails the destroy. Two destroys of the deploy
+session (docs/deploying.md) failed that way under load, on a rule the state held since the
+apply (with this server serializing requests, so not a race inside moto); the request was
+most likely sent twice. Each such revoke is logged (``crm-ports-moto: ...``), and the tests
+print it.
 
 A second answer is made EC2's own: the description of a rule that references a security
 group. EC2 keeps it; moto 5.2.5 stores it with the group reference but reads a rule's

@@ -1,4 +1,4 @@
-"""The README's speed block is computed from a results document, never typed: the slopes
+"""The speed block of docs/speed.md is computed from a results document, never typed: the slopes
 of the scaling table and the ratios come out of the figures."""
 
 from __future__ import annotations

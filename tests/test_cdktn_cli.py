@@ -1,11 +1,12 @@
-"""CDK Terrain's own CLI, once, end to end against moto: the README's cdktn session word for
-word (`cdktn synth`, `deploy` and `destroy` through the same `cdktf.json`, on the Node 22
-that `make setup-node` installs, with CRM_PORTS_CDK=cdktn), in a fresh copy of the
-repository whose lab file points at the emulator, as `tests/test_deploy_readme.py` does.
+"""CDK Terrain's own CLI, once, end to end against moto: the cdktn session of
+docs/cdk-flavours.md word for word (`cdktn synth`, `deploy` and `destroy` through the same
+`cdktf.json`, on the Node 22 that `make setup-node` installs, with CRM_PORTS_CDK=cdktn), in
+a fresh copy of the repository whose lab file points at the emulator, as
+`tests/test_deploy_readme.py` does.
 
 After the deploy, the same lab synthesized on cdktf is planned against the state cdktn
 wrote and Terraform finds nothing to change: the two flavours share state file and resource
-addresses, which moving a deployed lab across (README, "CDK flavours") relies on.
+addresses, which moving a deployed lab across (docs/cdk-flavours.md) relies on.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.flavours import cdktn_cli, require_flavour, without_metadata
-from tests.readme import block
+from tests.readme import CDK_FLAVOURS, block
 from tests.test_deploy_readme import Session, fresh_copy, point_at_emulator, words
 from tests.test_e2e_moto import describe
 from tests.tf_harness import require_tool, terraform_env
@@ -34,9 +35,9 @@ LAB = "labs/contoso-claims.yaml"
 
 
 def session_commands() -> list[str]:
-    """The lines of the README's cdktn block, as written."""
-    fence = re.search(r"```sh\n(.*?)```", block("cdktn"), re.DOTALL)
-    assert fence, "the README's cdktn block has no sh fence"
+    """The lines of the cdktn block of docs/cdk-flavours.md, as written."""
+    fence = re.search(r"```sh\n(.*?)```", block("cdktn", CDK_FLAVOURS), re.DOTALL)
+    assert fence, "the cdktn block of docs/cdk-flavours.md has no sh fence"
     return [line for line in fence.group(1).splitlines() if line.strip()]
 
 
@@ -77,7 +78,7 @@ def test_the_readme_cdktn_session(session: Session) -> None:
         if argv[0] == "export":
             session.export(line)
             continue
-        assert argv[0] == "cdktn", f"the README's cdktn block runs something else: {line}"
+        assert argv[0] == "cdktn", f"the cdktn block runs something else: {line}"
         steps.append(argv[1])
         if argv[1] == "synth":
             assert session.run("node --version").stdout.startswith("v22."), "not on Node 22"
@@ -85,7 +86,7 @@ def test_the_readme_cdktn_session(session: Session) -> None:
             theirs = stack_json(session, "aws-contoso-claims")
             assert theirs["//"]["metadata"]["version"].startswith("0.24."), theirs["//"]
         elif argv[1] == "deploy":
-            assert theirs, "the README deploys before `cdktn synth`"
+            assert theirs, "the cdktn block deploys before `cdktn synth`"
             (stack,) = session.stacks([argv[2]])
             deployed = session.run(line)
             assert "Apply complete" in deployed.stdout, deployed.stdout[-2000:]
@@ -99,7 +100,7 @@ def test_the_readme_cdktn_session(session: Session) -> None:
                 assert session.groups(stack) == [], f"{stack}: groups left after destroy"
                 assert session.resources(stack) == [], f"{stack}: resources left in its state"
         else:
-            pytest.fail(f"the README's cdktn block has a command this test does not know: {line}")
+            pytest.fail(f"the cdktn block has a command this test does not know: {line}")
     assert steps == ["synth", "deploy", "destroy"]
     assert (session.root / "cdktf.json").read_bytes() == cdktf_json, "cdktn-cli edited cdktf.json"
 

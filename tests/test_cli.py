@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, Result
+from tests.readme import DEPLOYING
 
 
 @pytest.mark.parametrize("command", ["ports", "rules", "matrix"])
@@ -182,7 +183,7 @@ def test_audit_help_names_the_checks_live_rules_can_fail(
     cli: Callable[..., Result], cloud: str
 ) -> None:
     """--fail-on's help lists the error checks that judge live rules (those with a stack
-    side, and the quotas), as the README does; CRM005 and CRM008 judge options only."""
+    side, and the quotas), as docs/deploying.md does; CRM005 and CRM008 judge options only."""
     from crm_ports.policy.base import ERROR, Check
     from crm_ports.policy.crm007_quotas import Quotas
     from crm_ports.policy.registry import REGISTRY
@@ -195,8 +196,8 @@ def test_audit_help_names_the_checks_live_rules_can_fail(
     help_text = " ".join(cli("audit", cloud, "--help").out.split())
     listed = help_text.split("a policy error (", 1)[1].split(")", 1)[0]
     assert _check_ids(listed) == live
-    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
-    assert f"policy checks ({listed};" in readme
+    page = " ".join(DEPLOYING.read_text(encoding="utf-8").split())
+    assert f"policy checks ({listed};" in page
 
 
 def _help_examples(cli: Callable[..., Result], command: str) -> list[str]:
@@ -211,7 +212,7 @@ def test_help_examples_run(
 ) -> None:
     """Each example of a command's --help runs as a new user would type it, in a folder
     holding the files the examples name (those needing a git ref, a synthesized folder or
-    a pipe run in the README's tests)."""
+    a pipe run in the documentation's tests, tests/test_readme.py)."""
     (tmp_path / "labs").symlink_to(REPO / "labs")
     (tmp_path / "catalog").symlink_to(REPO / "catalog")
     catalogue = "".join(p.read_text() for p in sorted((REPO / "catalog").glob("*.yaml")))

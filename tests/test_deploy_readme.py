@@ -1,7 +1,7 @@
-"""The README's deploy session, word for word, in a fresh copy of the repository, against
-moto standing in for EC2 and S3.
+"""The deploy session of docs/deploying.md, word for word, in a fresh copy of the
+repository, against moto standing in for EC2 and S3.
 
-The commands are read from the README's `deploy` block, so the test and the documentation
+The commands are read from the page's `deploy` block, so the test and the documentation
 cannot drift apart, and run one by one with bash in the copy, as a new user would type them
 (with the venv's `bin` on PATH, as after `source .venv/bin/activate`). What the test adds
 is what a user's own setup supplies: the two lab files point at the emulator
@@ -13,7 +13,7 @@ and rule read back) and then reports exactly a planned rule revoked and a rule a
 hand, and `destroy` leaves no group behind but keeps the (empty) state, so the audit then
 finds no such lab. (These are the assertions the split-roles apply of
 `tests/test_e2e_moto.py` made on the default split-roles lab through plain terraform; the
-README's contoso-claims lab is split-roles too, deployed through cdktf-cli.)
+session's contoso-claims lab is split-roles too, deployed through cdktf-cli.)
 
 moto answers as EC2 would where moto 5.2.5 does not (tests/serial_moto_server.py), so the
 first diff after a deploy must show no change at all.
@@ -43,7 +43,7 @@ from crm_ports.lab.model import Lab
 from crm_ports.plans.aws import plan_aws
 from crm_ports.resolver.engine import resolve_lab
 from tests.conftest import REPO
-from tests.readme import block
+from tests.readme import DEPLOYING, block
 from tests.test_audit_aws import open_rdp_to_the_world
 from tests.tf_harness import require_tool, terraform_env
 
@@ -58,9 +58,9 @@ TAG = "tag:crm-ports:lab"
 
 
 def deploy_commands() -> list[str]:
-    """The lines of the README's deploy block, as written."""
-    fence = re.search(r"```sh\n(.*?)```", block("deploy"), re.DOTALL)
-    assert fence, "the README's deploy block has no sh fence"
+    """The lines of the deploy block of docs/deploying.md, as written."""
+    fence = re.search(r"```sh\n(.*?)```", block("deploy", DEPLOYING), re.DOTALL)
+    assert fence, "the deploy block of docs/deploying.md has no sh fence"
     return [line for line in fence.group(1).splitlines() if line.strip()]
 
 
@@ -106,7 +106,7 @@ class Session:
     exports: list[str] = field(default_factory=list)
     labs: dict[str, Lab] = field(default_factory=dict)  # stack -> lab
     deployed: set[str] = field(default_factory=set)
-    audited: list[str] = field(default_factory=list)  # lab files, as the README names them
+    audited: list[str] = field(default_factory=list)  # lab files, as the session names them
 
     def run(self, line: str, ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess[str]:
         script = "\n".join([*self.exports, line])
@@ -200,7 +200,7 @@ class Session:
 
 @pytest.fixture
 def session(tmp_path: Path, moto_server: MotoServer) -> Iterator[Session]:
-    require_tool("cdktf-cli", "runs the README's npx cdktf commands (npm ci)")
+    require_tool("cdktf-cli", "runs the deploy session's npx cdktf commands (npm ci)")
     require_tool("terraform", "cdktf-cli deploys through terraform")
     mirror = require_tool("aws-provider-mirror", "terraform init cannot reach the registry")
     root = fresh_copy(tmp_path / "crm-ports")
@@ -222,7 +222,7 @@ def session(tmp_path: Path, moto_server: MotoServer) -> Iterator[Session]:
             # moto loses changes under concurrent requests (a destroy in CI read
             # InvalidPermission.NotFound, an apply once InvalidPermission.Duplicate): the test
             # server runs one request at a time (tests/serial_moto_server.py), and fewer
-            # requests wait in flight per apply. The README's commands stay as written.
+            # requests wait in flight per apply. The session's commands stay as written.
             "TF_CLI_ARGS_apply": "-parallelism=4",
             "TF_CLI_ARGS_destroy": "-parallelism=4",
         }
@@ -260,8 +260,8 @@ def test_the_readme_deploy_session(session: Session) -> None:
             destroy(session, line, argv)
             kinds.append("destroy")
         else:
-            pytest.fail(f"the README's deploy block has a command this test does not know: {line}")
-    # The session the issue asks for, in this order; a README edit that drops a step fails.
+            pytest.fail(f"the deploy block has a command this test does not know: {line}")
+    # The session the issue asks for, in this order; an edit of the page that drops a step fails.
     steps = [k for k in kinds if k != "export"]
     assert steps[:1] == ["deploy-one"] and "deploy-several" in steps
     assert steps.index("synth") < steps.index("deploy-several") < steps.index("audit")

@@ -2,10 +2,10 @@
 time over the quota fail at plan time; and the helpers the other moto tests share (a lab
 file pointed at the server, `terraform init` with the stack's own backend, plan checks).
 
-The split-roles apply, audit, tampering and destroy that lived here are the README deploy
-session's (tests/test_deploy_readme.py), on its split-roles lab through cdktf-cli; the
-cloud lab (tests/test_cloud_lab.py) and two-box (tests/test_layout_snapshots.py) apply
-through plain terraform.
+The split-roles apply, audit, tampering and destroy that lived here are the deploy
+session's (docs/deploying.md, tests/test_deploy_readme.py), on its split-roles lab through
+cdktf-cli; the cloud lab (tests/test_cloud_lab.py) and two-box
+(tests/test_layout_snapshots.py) apply through plain terraform.
 
 Terraform comes from PATH and the aws provider from a local filesystem mirror
 (tests/tf_harness.py); missing either skips, or fails under CRM_PORTS_REQUIRE_TOOLS=1.

@@ -21,7 +21,7 @@ from crm_ports.plans.aws import plan_aws
 from crm_ports.plans.azure import plan_azure
 from crm_ports.resolver.engine import resolve_lab
 from tests.conftest import REPO
-from tests.readme import block
+from tests.readme import CONSTRUCTS, block
 from tests.tf_harness import terraform_validate
 
 pytestmark = pytest.mark.slow
@@ -185,11 +185,12 @@ def test_azure_lab() -> None:
     ]
 
 
-def test_readme_lab_app_runs_and_validates(tmp_path: Path) -> None:
-    """The README's example app, run as written: instances from the prebuilt provider
-    bindings, the firewall from AwsCrmLab, then `terraform validate`."""
+def test_lab_app_example_runs_and_validates(tmp_path: Path) -> None:
+    """The construct library's example app (docs/constructs.md), run as written: instances
+    from the prebuilt provider bindings, the firewall from AwsCrmLab, then `terraform
+    validate`."""
     pytest.importorskip("cdktf_cdktf_provider_aws", reason="the bindings extra is not installed")
-    code = block("lab-app").split("```python\n", 1)[1].rsplit("```", 1)[0]
+    code = block("lab-app", CONSTRUCTS).split("```python\n", 1)[1].rsplit("```", 1)[0]
     (tmp_path / "app.py").write_text(code, encoding="utf-8")
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     env["PYTHONPATH"] = str(REPO)

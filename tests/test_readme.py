@@ -1,10 +1,14 @@
-"""The README stays true: its generated tables match the code, and its `crm-ports`
-examples run."""
+"""The README and the pages of docs/ stay true: their generated tables match the code,
+their `crm-ports` examples run, and the README's construct example synthesizes."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shlex
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,38 +19,38 @@ from crm_ports.options import Options
 from crm_ports.policy.report import list_checks
 from crm_ports.views import render_ports
 from tests.conftest import REPO, Result
-from tests.readme import README, block
+from tests.readme import CATALOGUE, COMMAND_LINE, README, REVIEWING, SPEED, block, pages
 
 
 def test_ports_table_matches_the_catalogue() -> None:
     expected = render_ports(load_catalogue(), Options(), "markdown")
-    assert block("ports") == expected, "regenerate with: .venv/bin/python -m tests.readme"
+    assert block("ports", CATALOGUE) == expected, "regenerate: .venv/bin/python -m tests.readme"
 
 
 def test_checks_table_matches_the_registry() -> None:
-    assert block("checks") == list_checks("markdown"), (
+    assert block("checks", REVIEWING) == list_checks("markdown"), (
         "regenerate: .venv/bin/python -m tests.readme"
     )
 
 
 def test_speed_tables_are_one_benchmark_run() -> None:
-    """The README's speed figures are `benchmarks/results.json`'s, printed by the
+    """The speed page's figures are `benchmarks/results.json`'s, printed by the
     benchmark's own report (`synth_bench.py --markdown`), never edited by hand."""
-    import json
-
     from benchmarks.report import readme_tables
 
     results = json.loads((REPO / "benchmarks" / "results.json").read_text(encoding="utf-8"))
-    assert block("bench") == readme_tables(results), "regenerate: .venv/bin/python -m tests.readme"
+    assert block("bench", SPEED) == readme_tables(results), (
+        "regenerate: .venv/bin/python -m tests.readme"
+    )
 
 
 def test_validate_count_is_what_validate_prints(cli: Callable[..., Result]) -> None:
-    """The README says how many topology and option combinations `validate` resolves for
-    the built-in catalogue: the number the command prints."""
+    """The catalogue page says how many topology and option combinations `validate`
+    resolves for the built-in catalogue: the number the command prints."""
     stated = re.search(
-        r"\((\d+)\s+for\s+the\s+built-in\s+one\)", README.read_text(encoding="utf-8")
+        r"\((\d+)\s+for\s+the\s+built-in\s+one\)", CATALOGUE.read_text(encoding="utf-8")
     )
-    assert stated, "README.md no longer states the count"
+    assert stated, "docs/catalogue.md no longer states the count"
     result = cli("validate", str(REPO / "catalog"))
     printed = re.search(r"resolved (\d+) topology and option combinations", result.out)
     assert result.code == 0 and printed, result
@@ -54,10 +58,10 @@ def test_validate_count_is_what_validate_prints(cli: Callable[..., Result]) -> N
 
 
 def test_options_are_on_the_commands_the_readme_names(cli: Callable[..., Result]) -> None:
-    """The README's Options section names the commands that take the option flags: those
-    whose --help lists them (validate, diff, verify and why take none)."""
-    text = README.read_text(encoding="utf-8")
-    section = text.split("### Options", 1)[1].split(") and in lab files", 1)[0]
+    """The command line page's Options section names the commands that take the option
+    flags: those whose --help lists them (validate, diff, verify and why take none)."""
+    text = COMMAND_LINE.read_text(encoding="utf-8")
+    section = text.split("\n## Options\n", 1)[1].split(") and in lab files", 1)[0]
     named = set(re.findall(r"`((?:audit )?[a-z]+)`", section))
     commands = ["check", "diagram", "diff", "matrix", "ports", "rules", "synth", "validate"]
     commands += ["verify", "why", "audit aws", "audit azure"]
@@ -66,16 +70,23 @@ def test_options_are_on_the_commands_the_readme_names(cli: Callable[..., Result]
 
 
 def _examples() -> list[str]:
-    text = README.read_text(encoding="utf-8")
-    lines = []
-    for code in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
-        for line in code.splitlines():
-            command = line.split("#", 1)[0].strip()
-            # Those needing a git ref, a synth folder, a cloud or a pipe run in their own tests.
-            needs = (" synth", "audit", "origin/", "cdktf.out", "|")
-            if command.startswith("crm-ports ") and not any(n in command for n in needs):
-                lines.append(command)
-    return lines
+    """The `crm-ports` lines of every sh block of the README and docs/, each once."""
+    lines: list[str] = []
+    for page in pages():
+        for code in re.findall(r"```sh\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL):
+            for line in code.splitlines():
+                command = line.split("#", 1)[0].strip()
+                # Those needing a git ref, a synth folder, a cloud or a pipe run in their own
+                # tests.
+                needs = (" synth", "audit", "origin/", "cdktf.out", "|")
+                if command.startswith("crm-ports ") and not any(n in command for n in needs):
+                    lines.append(command)
+    return list(dict.fromkeys(lines))
+
+
+def test_the_pages_have_examples() -> None:
+    """A page renamed or moved out of docs/ would silently drop its examples."""
+    assert len(_examples()) >= 15
 
 
 @pytest.mark.parametrize("command", _examples())
@@ -97,3 +108,29 @@ def test_readme_examples_run(
     monkeypatch.chdir(tmp_path)
     result = cli(*words)
     assert result.code in (0, 1), (command, result.err)
+
+
+def test_readme_construct_example_synthesizes(tmp_path: Path) -> None:
+    """The README's construct example, run as written: an `AwsCrmFirewall` for a resolved
+    rule set, the client ranges a Terraform variable, the front end's groups an output."""
+    code = block("construct-app", README).split("```python\n", 1)[1].rsplit("```", 1)[0]
+    (tmp_path / "app.py").write_text(code, encoding="utf-8")
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    data = json.loads((tmp_path / "cdktf.out" / "stacks" / "my-crm" / "cdk.tf.json").read_text())
+    assert data["output"]["web_sgs"]["value"] == [
+        "${aws_security_group.sg_crm-front-end.id}",
+        "${aws_security_group.sg_lab-servers.id}",
+    ]
+    assert "office_ranges" in data["variable"]
+    assert data["resource"]["aws_vpc_security_group_egress_rule"], "egress: strict writes egress"
