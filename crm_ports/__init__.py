@@ -5,7 +5,10 @@ The top-level package stays import-light: the pure-Python core (catalogue, resol
 never imports cdktf or jsii, so commands that do not synthesize never start Node.
 """
 
+import importlib
 import os
+from collections.abc import Callable, Mapping
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -13,3 +16,17 @@ __version__ = "0.1.0"
 # tests on; any crm_ports module is imported before the cdktf it uses, so this is early
 # enough. A value the user set wins.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
+    """A package face's `__getattr__` (PEP 562): each exported name's module is imported on
+    first use, so importing a package (as the pure-Python commands' imports may) loads
+    nothing behind it, and a module that moved keeps its public name."""
+
+    def get(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(module), name)
+
+    return get

@@ -53,6 +53,30 @@ def holder(name: str) -> Path:
     return found[0]
 
 
+def run_python_block(name: str, page: Path, folder: Path) -> Path:
+    """Run the Python app of block NAME as a user would (`python app.py` in `folder`, this
+    checkout's crm_ports importable); its `cdktf.out`, or a failure with its stderr."""
+    import os
+    import subprocess
+    import sys
+
+    code = block(name, page).split("```python\n", 1)[1].rsplit("```", 1)[0]
+    (folder / "app.py").write_text(code, encoding="utf-8")
+    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+    env["PYTHONPATH"] = str(REPO)
+    result = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return folder / "cdktf.out"
+
+
 def replace_block(name: str, content: str) -> Path:
     """Rewrite one block where it is (used by `python -m tests.readme`, never by a test)."""
     page = holder(name)

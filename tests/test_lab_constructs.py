@@ -5,9 +5,6 @@ naming host and role, lab rules and per-rule overrides."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +17,7 @@ from crm_ports.options import Options
 from crm_ports.plans.aws import plan_aws
 from crm_ports.plans.azure import plan_azure
 from crm_ports.resolver.engine import resolve_lab
-from tests.conftest import REPO
-from tests.readme import CONSTRUCTS, block
+from tests.readme import CONSTRUCTS, run_python_block
 from tests.tf_harness import terraform_validate
 
 pytestmark = pytest.mark.slow
@@ -190,21 +186,7 @@ def test_lab_app_example_runs_and_validates(tmp_path: Path) -> None:
     from the prebuilt provider bindings, the firewall from AwsCrmLab, then `terraform
     validate`."""
     pytest.importorskip("cdktf_cdktf_provider_aws", reason="the bindings extra is not installed")
-    code = block("lab-app", CONSTRUCTS).split("```python\n", 1)[1].rsplit("```", 1)[0]
-    (tmp_path / "app.py").write_text(code, encoding="utf-8")
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    env["PYTHONPATH"] = str(REPO)
-    result = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    stack_dir = tmp_path / "cdktf.out" / "stacks" / "acme-crm"
+    stack_dir = run_python_block("lab-app", CONSTRUCTS, tmp_path) / "stacks" / "acme-crm"
     data = json.loads((stack_dir / "cdk.tf.json").read_text())
     assert data["terraform"]["required_providers"]["aws"]["version"] == ">= 5.30, < 7"
     assert data["resource"]["aws_instance"]["sql"]["vpc_security_group_ids"] == [

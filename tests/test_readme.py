@@ -4,11 +4,8 @@ their `crm-ports` examples run, and the README's construct example synthesizes."
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +16,16 @@ from crm_ports.options import Options
 from crm_ports.policy.report import list_checks
 from crm_ports.views import render_ports
 from tests.conftest import REPO, Result
-from tests.readme import CATALOGUE, COMMAND_LINE, README, REVIEWING, SPEED, block, pages
+from tests.readme import (
+    CATALOGUE,
+    COMMAND_LINE,
+    README,
+    REVIEWING,
+    SPEED,
+    block,
+    pages,
+    run_python_block,
+)
 
 
 def test_ports_table_matches_the_catalogue() -> None:
@@ -113,21 +119,8 @@ def test_readme_examples_run(
 def test_readme_construct_example_synthesizes(tmp_path: Path) -> None:
     """The README's construct example, run as written: an `AwsCrmFirewall` for a resolved
     rule set, the client ranges a Terraform variable, the front end's groups an output."""
-    code = block("construct-app", README).split("```python\n", 1)[1].rsplit("```", 1)[0]
-    (tmp_path / "app.py").write_text(code, encoding="utf-8")
-    env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    env["PYTHONPATH"] = str(REPO)
-    result = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    data = json.loads((tmp_path / "cdktf.out" / "stacks" / "my-crm" / "cdk.tf.json").read_text())
+    out = run_python_block("construct-app", README, tmp_path)
+    data = json.loads((out / "stacks" / "my-crm" / "cdk.tf.json").read_text())
     assert data["output"]["web_sgs"]["value"] == [
         "${aws_security_group.sg_crm-front-end.id}",
         "${aws_security_group.sg_lab-servers.id}",

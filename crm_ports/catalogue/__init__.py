@@ -8,8 +8,9 @@ and `build` cross-checks parsed files (only when the cache misses).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from crm_ports import lazy_exports
 
 if TYPE_CHECKING:
     from crm_ports.catalogue.load import default_catalogue_dir as default_catalogue_dir
@@ -23,9 +24,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

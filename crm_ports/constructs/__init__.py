@@ -6,8 +6,19 @@ importing this package alone (as the pure-Python commands' imports may) starts n
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+from crm_ports import lazy_exports
+
+if TYPE_CHECKING:
+    from crm_ports.constructs.aws import AwsCrmFirewall as AwsCrmFirewall
+    from crm_ports.constructs.aws import AwsCrmGroup as AwsCrmGroup
+    from crm_ports.constructs.aws import AwsCrmHost as AwsCrmHost
+    from crm_ports.constructs.aws import AwsCrmLab as AwsCrmLab
+    from crm_ports.constructs.azure import AzureCrmFirewall as AzureCrmFirewall
+    from crm_ports.constructs.azure import AzureCrmGroup as AzureCrmGroup
+    from crm_ports.constructs.azure import AzureCrmHost as AzureCrmHost
+    from crm_ports.constructs.azure import AzureCrmLab as AzureCrmLab
 
 _EXPORTS = {
     "AwsCrmFirewall": "crm_ports.constructs.aws",
@@ -21,9 +32,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'crm_ports.constructs' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -9,8 +9,9 @@ checks a lab's own hosts and turns them into a topology, `extra` its lab-local r
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from crm_ports import lazy_exports
 
 if TYPE_CHECKING:
     from crm_ports.lab.file import load_lab as load_lab
@@ -30,9 +31,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

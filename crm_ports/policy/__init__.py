@@ -7,32 +7,25 @@ so that importing it or any of its modules (the registry included) registers all
 no caller can run a partial set by importing the wrong module first.
 """
 
-from crm_ports.policy import (
-    crm001_internet_admin_ports,
-    crm002_internet_directory_ports,
-    crm003_internet_database_ports,
-    crm004_all_traffic_ingress,
-    crm005_https_enabled,
-    crm006_described_and_cited,
-    crm007_quotas,
-    crm008_not_recommended,
-    crm009_lab_local_rule,
-    crm010_groups_kept,
-)
+import importlib
+
 from crm_ports.policy.packs import HOUSE
 from crm_ports.policy.registry import REGISTRY, hold_to, run_checks
 
-CHECK_MODULES = (
-    crm001_internet_admin_ports,
-    crm002_internet_directory_ports,
-    crm003_internet_database_ports,
-    crm004_all_traffic_ingress,
-    crm005_https_enabled,
-    crm006_described_and_cited,
-    crm007_quotas,
-    crm008_not_recommended,
-    crm009_lab_local_rule,
-    crm010_groups_kept,
+CHECK_MODULES = tuple(
+    importlib.import_module(f"{__name__}.{name}")
+    for name in (
+        "crm001_internet_admin_ports",
+        "crm002_internet_directory_ports",
+        "crm003_internet_database_ports",
+        "crm004_all_traffic_ingress",
+        "crm005_https_enabled",
+        "crm006_described_and_cited",
+        "crm007_quotas",
+        "crm008_not_recommended",
+        "crm009_lab_local_rule",
+        "crm010_groups_kept",
+    )
 )
 hold_to(HOUSE)
 
