@@ -11,8 +11,9 @@ provider release they were generated from under a short source name, where we re
 version range; there the test asserts the same provider and that the pinned release lies
 inside our range (so the bindings checked attribute names of a release we accept).
 
-The top-level `removed` blocks (Terraform's own, no provider's) are not the bindings'
-business: `tests/test_day2.py` has `terraform validate` read them.
+The top-level `removed` blocks and `terraform.required_version` (Terraform's own, no
+provider's) are not the bindings' business: `tests/test_day2_azure.py` has Terraform read
+the `removed` blocks.
 """
 
 from __future__ import annotations
@@ -168,7 +169,9 @@ def test_every_resource_type_compared(ours: Path, stack: str) -> None:
 def test_no_other_top_level_keys(bindings: Path, ours: Path, stack: str) -> None:
     mine, theirs = strip_metadata(_load(ours, stack)), strip_metadata(_load(bindings, stack))
     assert set(mine) == {*theirs, "removed"}
-    assert set(mine["terraform"]) == set(theirs["terraform"]) == {"backend", "required_providers"}
+    assert set(theirs["terraform"]) == {"backend", "required_providers"}
+    assert set(mine["terraform"]) == {*theirs["terraform"], "required_version"}
+    assert mine["terraform"]["required_version"] == ">= 1.7"
 
 
 @pytest.mark.parametrize("stack", STACKS)

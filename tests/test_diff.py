@@ -450,3 +450,74 @@ def test_a_placement_lab_with_lab_rules_is_unchanged_against_its_own_commit(
     result = cli("diff", "--base", "HEAD", "--format", "json")
     assert result.code == 0, result.out
     assert json.loads(result.out)["labs"]
+
+
+# -- what servers hold: groups and subnets ---------------------------------------------------
+
+
+def _hazards(cli: CLI, base: Path, head: Path) -> list[tuple[str, str, str]]:
+    result = cli("diff", "--base", str(base), "--head", str(head), "--format", "json")
+    assert result.code == 1, result.err
+    return [
+        (h["severity"], h["address"], h["message"].split(":")[0])
+        for lab in json.loads(result.out)["labs"]
+        for cloud in lab["clouds"]
+        for h in cloud["hazards"]
+    ]
+
+
+def test_a_subnet_replaced_under_its_servers_is_an_error(cli: CLI, tmp_path: Path) -> None:
+    """`aws.subnet_cidr` replaces the subnet the stack created, which EC2 will not delete
+    while the servers' interfaces are in it; the groups stay (their VPC does)."""
+    base = _lab(tmp_path, "lab", "clouds: [aws]\ntopology: full-server\n")
+    head = tmp_path / "edited" / "lab.yaml"
+    head.parent.mkdir()
+    head.write_text(base.read_text() + "aws: {subnet_cidr: 10.42.9.0/24}\n", encoding="utf-8")
+    assert _hazards(cli, base, head) == [
+        ("error", "aws_subnet.lab[0]", "replaces subnet aws_subnet.lab[0] (forced by cidr_block)")
+    ]
+    check = cli("check", "--lab", str(head), "--base", str(base), "--format", "json")
+    assert check.code == 1
+    assert [f["check"] for f in json.loads(check.out)["findings"]] == ["CRM010"]
+
+
+def test_azure_location_replaces_the_groups_and_the_network(cli: CLI, tmp_path: Path) -> None:
+    base = _lab(tmp_path, "lab", "clouds: [azure]\ntopology: full-server\n")
+    head = tmp_path / "edited" / "lab.yaml"
+    head.parent.mkdir()
+    head.write_text(base.read_text() + "azure: {location: northeurope}\n", encoding="utf-8")
+    found = _hazards(cli, base, head)
+    assert {severity for severity, _, _ in found} == {"error"}
+    kinds = {address.split(".")[0] for _, address, _ in found}
+    assert kinds == {
+        "azurerm_application_security_group",
+        "azurerm_network_security_group",
+        "azurerm_subnet",
+    }
+    # forced by the location alone: the stack's resource group keeps its name
+    assert all(m.endswith("(forced by location)") for _, a, m in found if "subnet" not in a)
+
+
+@pytest.mark.slow
+def test_a_synthesized_folder_remembers_its_network(cli: CLI, tmp_path: Path) -> None:
+    """The folder records the lab's network (`crm-ports.json`), so a lab with its own
+    ranges compared with its own synthesis is unchanged; a folder of an older crm-ports,
+    which did not record it, is compared without the network, never with made-up
+    defaults."""
+    lab = _lab(
+        tmp_path,
+        "own-net",
+        "clouds: [aws, azure]\naws: {vpc_cidr: 10.60.0.0/16,"
+        " subnet_cidr: 10.60.1.0/24}\nazure: {location: northeurope}\n",
+    )
+    out = tmp_path / "out"
+    assert cli("synth", "--lab", str(lab), "--out", str(out)).code == 0
+    same = cli("diff", "--base", str(out), "--head", str(lab), "--format", "json")
+    assert (same.code, json.loads(same.out)["changed"]) == (0, False), same.out
+    for meta in out.glob("stacks/*/crm-ports.json"):  # as an older crm-ports wrote it
+        data = json.loads(meta.read_text())
+        data["lab"]["aws"] = {"egress": data["lab"]["aws"]["egress"]}
+        del data["lab"]["azure"]
+        meta.write_text(json.dumps(data), encoding="utf-8")
+    older = cli("diff", "--base", str(out), "--head", str(lab), "--format", "json")
+    assert (older.code, json.loads(older.out)["changed"]) == (0, False), older.out

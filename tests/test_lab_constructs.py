@@ -160,6 +160,10 @@ def test_azure_lab() -> None:
     for name in ("dc", "sql", "crm-app"):
         lab.add_host(name, roles=HOSTS[name])
     lab.add_rule("10.30.0.0/24", "sql", protocol="tcp", ports=1433, reason="reporting tool")
+    # by NSG rule name, on the NSG itself (its rules are only known at synthesis)
+    lab.network_security_group.override_security_rule(
+        "cidr-10-30-0-0-24.sql.tcp", "description", "reporting tool, reviewed"
+    )
     assert len(lab.hosts["sql"].application_security_group_ids) == 2
     data = synth(stack)
     expected = plan_azure(lab.resolve(), "acme")
@@ -176,6 +180,7 @@ def test_azure_lab() -> None:
     }
     rule = rules["cidr-10-30-0-0-24.sql.tcp"]
     assert rule["source_address_prefixes"] == ["10.30.0.0/24"]
+    assert rule["description"] == "reporting tool, reviewed"
     assert [r["from"] for r in data["removed"]] == [
         f"azurerm_network_security_rule.{r.key}" for r in expected.rules
     ]

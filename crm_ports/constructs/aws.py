@@ -49,8 +49,6 @@ from crm_ports.plans.aws import (
 from crm_ports.plans.text import resource_key
 from crm_ports.ruleset import RuleSet
 
-RULE_META = {"lifecycle": {"create_before_destroy": True}}
-
 
 class AwsCrmGroup(Construct):
     """One host group's security group. Attach `security_group_ids` to its instances."""
@@ -222,8 +220,11 @@ def add_rules(
 ) -> None:
     """The plan's rules into `batch`: one resource per rule, peer rules `for_each` CIDR.
 
-    A rule that must be replaced (the provider replaces one whose kind of source changes)
-    is created before the old one goes, so the flow it carries never closes in between."""
+    No `create_before_destroy`: a rule's address names its groups and services, so an edit
+    moves a rule to another address rather than replacing it at one (where alone Terraform
+    orders a create first), and Terraform would pass the setting on to the security
+    groups, turning a group's replacement create-first: a second group of one name in one
+    VPC, which EC2 refuses."""
     done: set[str] = set()
     for spec in plan.rules:
         if spec.cidr_peer is None:
@@ -256,7 +257,7 @@ def _add_rule(
     kind = (
         VpcSecurityGroupIngressRule if spec.direction == "ingress" else VpcSecurityGroupEgressRule
     )
-    batch.add(kind.TERRAFORM_TYPE, key, config.to_terraform(), meta={**(meta or {}), **RULE_META})
+    batch.add(kind.TERRAFORM_TYPE, key, config.to_terraform(), meta=meta)
 
 
 def override_rule(

@@ -24,7 +24,7 @@ from crm_ports.catalogue.model import Catalogue
 from crm_ports.constructs.cdk import TerraformElement, TerraformProvider, check_scope
 from crm_ports.constructs.lab import DeclaredLab, LabModel
 from crm_ports.constructs.peers import CidrList, peer_cidrs_for
-from crm_ports.constructs.resources._base import compact, with_nulls
+from crm_ports.constructs.resources._base import compact
 from crm_ports.constructs.resources.azure import (
     ApplicationSecurityGroup,
     ApplicationSecurityGroupConfig,
@@ -250,9 +250,8 @@ class _DeferredNsg(NetworkSecurityGroup):
         self._crm_late = attributes
         super().__init__(*args, **kw)
 
-    def _synthesize_attributes(self) -> Mapping[str, Any]:
-        attributes: Mapping[str, Any] = with_nulls(dict(self._crm_late()))
-        return attributes
+    def _crm_body(self) -> dict[str, Any]:
+        return dict(self._crm_late())
 
 
 class _DeferredAsg(ApplicationSecurityGroup):

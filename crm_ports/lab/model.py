@@ -59,6 +59,9 @@ class Lab:
     origin: str = field(default="<default lab>", compare=False)
     placement: Placement | None = None  # the lab's own hosts, resolved as `options.topology`
     extra_rules: tuple[ExtraRule, ...] = ()
+    # False for a lab read back from a synthesized folder that did not record its network
+    # (an older crm-ports): a review then leaves the network out of its comparison.
+    network_known: bool = field(default=True, compare=False)
 
     def stack_name(self, cloud: str) -> str:
         return f"{cloud}-{self.name}"

@@ -29,10 +29,11 @@ class GroupsKept(Check):
         if subject.base is None:
             return
         base_lab, base_rules = subject.base
+        known = base_lab.network_known and subject.lab.network_known
         for cloud in ("aws", "azure"):
             changes = compare(
-                lab_resources(base_lab, base_rules, cloud),
-                lab_resources(subject.lab, subject.ruleset, cloud),
+                lab_resources(base_lab, base_rules, cloud, network=known),
+                lab_resources(subject.lab, subject.ruleset, cloud, network=known),
             )
             for hazard in group_hazards(cloud, f"{cloud}-{subject.lab.name}", changes):
                 # a group replaced while it stays takes the pack's severity; one deleted

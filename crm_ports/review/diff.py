@@ -19,6 +19,7 @@ from crm_ports.review.sides import Side
 from crm_ports.ruleset import Rule, RuleSet, ports_text
 from crm_ports.terraform.hazards import GroupHazard, group_hazards
 from crm_ports.terraform.impact import ResourceChange, compare, counts
+from crm_ports.terraform.metadata import AWS_NETWORK, AZURE_NETWORK
 from crm_ports.terraform.resources import AZURE_RULE_KINDS, Resources, lab_resources
 
 RULE_FIELDS = ("ports", "service", "flows", "description", "refs")
@@ -172,9 +173,14 @@ class CloudImpact:
         return out
 
 
-def cloud_resources(state: ResolvedLab | None, cloud: str) -> Resources:
+def cloud_resources(side: ResolvedLab | None, cloud: str, *, network: bool = True) -> Resources:
     """The resources one lab's stack on `cloud` holds; none when the lab skips that cloud."""
-    return {} if state is None else lab_resources(state.lab, state.ruleset, cloud)
+    return {} if side is None else lab_resources(side.lab, side.ruleset, cloud, network=network)
+
+
+def network_known(*sides: ResolvedLab | None) -> bool:
+    """Whether every side knows its network (a folder of an older crm-ports may not)."""
+    return all(side.lab.network_known for side in sides if side is not None)
 
 
 @dataclass(frozen=True)
@@ -232,15 +238,24 @@ def _flows(ruleset: RuleSet | None) -> set[str]:
     return {f for r in ruleset.rules for f in r.flows} if ruleset else set()
 
 
-def _settings(lab: Lab) -> dict[str, Any]:
-    """What a lab decides beyond the catalogue, as JSON values (lists, not tuples)."""
-    return {**lab.options.to_json(), "aws.egress": lab.aws.egress, "clouds": list(lab.clouds)}
+def _settings(lab: Lab, network: bool) -> dict[str, Any]:
+    """What a lab decides beyond the catalogue, as JSON values (lists, not tuples); with
+    `network`, where its stacks' network lives too."""
+    out = {**lab.options.to_json(), "aws.egress": lab.aws.egress, "clouds": list(lab.clouds)}
+    if network:
+        for cloud, settings, keys in (
+            ("aws", lab.aws, AWS_NETWORK),
+            ("azure", lab.azure, AZURE_NETWORK),
+        ):
+            out.update({f"{cloud}.{key}": getattr(settings, key) for key in keys})
+    return out
 
 
 def _options(base: Lab | None, head: Lab | None) -> tuple[tuple[str, Any, Any], ...]:
     if base is None or head is None:
         return ()
-    old, new = _settings(base), _settings(head)
+    known = base.network_known and head.network_known
+    old, new = _settings(base, known), _settings(head, known)
     names = sorted(set(old) | set(new))
     return tuple((n, old.get(n), new.get(n)) for n in names if old.get(n) != new.get(n))
 
@@ -255,7 +270,10 @@ def diff_lab(name: str, base: ResolvedLab | None, head: ResolvedLab | None) -> L
     new_groups = {g.name for g in new_rules.groups} if new_rules else set()
     clouds = []
     for cloud in ("aws", "azure"):
-        changes = compare(cloud_resources(base, cloud), cloud_resources(head, cloud))
+        known = network_known(base, head)
+        changes = compare(
+            cloud_resources(base, cloud, network=known), cloud_resources(head, cloud, network=known)
+        )
         if changes:
             clouds.append(CloudImpact(cloud, f"{cloud}-{name}", changes))
     options = _options(base.lab if base else None, head.lab if head else None)

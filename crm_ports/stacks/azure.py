@@ -26,6 +26,7 @@ from crm_ports.plans.text import LAB_TAG
 from crm_ports.ruleset import RuleSet
 from crm_ports.stacks.common import peer_variables, state_backend
 
+REQUIRED_TERRAFORM = ">= 1.7"
 CREATE_RG = '${var.resource_group_name == "" ? 1 : 0}'
 CREATE_NET = '${var.subnet_id == "" ? 1 : 0}'
 
@@ -38,6 +39,9 @@ class AzureLabStack(TerraformStack):
         check_scope(scope, f"AzureLabStack {name!r}")
         super().__init__(scope, name)
         state_backend(self, name, lab.backend)
+        # The firewall's `removed` blocks (rule resources of older versions) are
+        # Terraform 1.7's; an older one would stop at "Unsupported block type".
+        self.add_override("terraform.required_version", REQUIRED_TERRAFORM)
         settings = lab.azure
         provider = AzurermProvider(self, "azurerm", AzurermProviderConfig())
         for var, default, text in (

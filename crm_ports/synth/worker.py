@@ -18,10 +18,12 @@ from pathlib import Path
 from crm_ports.synth.build import build_and_synth
 from crm_ports.synth.plan import StackPlan
 
-# Tests only: a folder holding two FIFOs. A worker that finds it says it is ready (its pid
-# into `ready`) and waits until `release` is closed before it synthesizes, so a test can
-# interrupt a synthesis at a known point however busy the machine is, not by racing it.
+# Tests only: a folder holding two FIFOs. The first worker (share 1) says it is ready (its
+# pid into `ready`) and waits until `release` is closed before it synthesizes, so a test
+# can interrupt a synthesis at a known point however busy the machine is, not by racing
+# it. Other workers go on: one pair of FIFOs serves one worker.
 HOLD_ENV = "CRM_PORTS_TEST_HOLD"
+HELD_SHARE = "shard-1"
 
 
 def _exit_with_caller() -> None:
@@ -34,9 +36,9 @@ def _exit_with_caller() -> None:
     os._exit(1)
 
 
-def _hold_for_tests() -> None:
+def _hold_for_tests(outdir: Path) -> None:
     folder = os.environ.get(HOLD_ENV)
-    if not folder:
+    if not folder or outdir.name != HELD_SHARE:
         return
     with (Path(folder) / "ready").open("w", encoding="utf-8") as ready:
         ready.write(f"{os.getpid()}\n")
@@ -48,8 +50,8 @@ def main() -> None:
     """A worker: synthesize the pickled stacks on standard input into the folder given."""
     stacks: list[StackPlan] = pickle.load(sys.stdin.buffer)
     threading.Thread(target=_exit_with_caller, name="crm-ports-lifeline", daemon=True).start()
-    _hold_for_tests()
     outdir = Path(sys.argv[1])
+    _hold_for_tests(outdir)
     outdir.mkdir(parents=True)
     build_and_synth(stacks, outdir)
 

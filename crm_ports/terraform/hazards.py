@@ -1,13 +1,13 @@
-"""What a change would do to groups that servers hold: the danger a plan review must show.
+"""What a change would do to what servers hold: the danger a plan review must show.
 
 Servers hold their security groups (AWS instances through their network interfaces,
-Azure NICs their ASGs, a subnet its NSG), and neither cloud deletes a group in use: EC2
-answers `DependencyViolation`, Azure `InUseApplicationSecurityGroupCannotBeDeleted` or
-`InUseNetworkSecurityGroupCannotBeDeleted`. Terraform replaces a group by deleting the old
-one, so an apply that replaces a group its servers hold fails half-way, after other
-changes went through. A group the change replaces while it stays in the lab is therefore
-an error; a group the change deletes with its host is a warning, since its servers must be
-stopped or moved to another group first.
+Azure NICs their ASGs, a subnet its NSG) and sit in a subnet, and neither cloud deletes
+one of them in use: EC2 answers `DependencyViolation`, Azure `InUse...CannotBeDeleted`.
+Terraform replaces a resource by deleting the old one, so an apply that replaces a group
+or subnet its servers hold fails half-way, after other changes went through. One the
+change replaces while it stays in the lab is therefore an error; a group the change
+deletes with its host is a warning, since its servers must be stopped or moved to another
+group first.
 """
 
 from __future__ import annotations
@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_ports.terraform.impact import ResourceChange
-from crm_ports.terraform.resources import AWS_SECURITY_GROUP, AZURE_ASG, AZURE_NSG
+from crm_ports.terraform.resources import (
+    AWS_SECURITY_GROUP,
+    AWS_SUBNET,
+    AZURE_ASG,
+    AZURE_NSG,
+    AZURE_SUBNET,
+)
 
 ERROR = "error"
 WARNING = "warning"
@@ -42,6 +48,18 @@ HOLDERS = {
         "the lab's subnet",
         "the lab's subnet loses its rules",
         "Azure refuses to delete a network security group in use",
+    ),
+    AWS_SUBNET: (
+        "subnet",
+        "its servers' network interfaces",
+        "its servers' network interfaces are in it",
+        "EC2 refuses to delete a subnet in use (DependencyViolation)",
+    ),
+    AZURE_SUBNET: (
+        "subnet",
+        "its servers' network interfaces",
+        "its servers' network interfaces are in it",
+        "Azure refuses to delete a subnet in use",
     ),
 }
 

@@ -22,8 +22,11 @@ providers' schemas:
   `azurerm_network_security_group`: `name`, `location` and `resource_group_name` are
   ForceNew; tags update in place.
 - the network the stacks create when the lab names none: hashicorp/aws `aws_vpc`
-  (`cidr_block` is ForceNew) and hashicorp/azurerm `azurerm_resource_group` (`name`,
-  `location`).
+  (`cidr_block` is ForceNew) and `aws_subnet` (`cidr_block`, `vpc_id`); hashicorp/azurerm
+  `azurerm_resource_group` (`name`, `location`), `azurerm_virtual_network` (`name`,
+  `location`, `resource_group_name`; its address space updates in place) and
+  `azurerm_subnet` (`name`, `resource_group_name`, `virtual_network_name`; its prefixes
+  update in place).
 
 An attribute that refers to a resource being created or replaced is unknown at plan time,
 so it counts as changed: a replaced security group replaces every rule it holds.
@@ -40,12 +43,15 @@ from crm_ports.terraform.resources import (
     AWS_EGRESS,
     AWS_INGRESS,
     AWS_SECURITY_GROUP,
+    AWS_SUBNET,
     AWS_VPC,
     AZURE_ASG,
     AZURE_INLINE_RULE,
     AZURE_NSG,
     AZURE_RESOURCE_GROUP,
     AZURE_RULE,
+    AZURE_SUBNET,
+    AZURE_VNET,
     Ref,
     Resources,
     plain,
@@ -54,7 +60,10 @@ from crm_ports.terraform.resources import (
 
 FORCE_NEW: Mapping[str, frozenset[str]] = {
     AWS_VPC: frozenset({"cidr_block"}),
+    AWS_SUBNET: frozenset({"cidr_block", "vpc_id"}),
     AZURE_RESOURCE_GROUP: frozenset({"name", "location"}),
+    AZURE_VNET: frozenset({"name", "location", "resource_group_name"}),
+    AZURE_SUBNET: frozenset({"name", "resource_group_name", "virtual_network_name"}),
     AWS_SECURITY_GROUP: frozenset({"name", "name_prefix", "description", "vpc_id"}),
     AWS_INGRESS: frozenset({"security_group_id"}),
     AWS_EGRESS: frozenset({"security_group_id"}),

@@ -18,7 +18,7 @@ from crm_ports.catalogue.model import Location
 from crm_ports.errors import InputError
 from crm_ports.inputs import yamlio
 from crm_ports.lab.extra import citation
-from crm_ports.lab.model import CLOUDS, AwsSettings, Lab, Waiver
+from crm_ports.lab.model import CLOUDS, AwsSettings, AzureSettings, Lab, Waiver
 from crm_ports.net import PortRange, Protocol
 from crm_ports.plans.aws import EGRESS_MODES
 from crm_ports.resolver.engine import ResolvedLab
@@ -69,7 +69,9 @@ def metadata_text(lab: Lab, rules: RuleSet, cloud: str) -> str:
         "lab": {
             "name": lab.name,
             "clouds": list(lab.clouds),
-            "aws": {"egress": lab.aws.egress},
+            # The network the groups live in, so a review can tell what replaces them.
+            "aws": {"egress": lab.aws.egress, **_network(lab.aws, AWS_NETWORK)},
+            "azure": _network(lab.azure, AZURE_NETWORK),
             "waivers": [
                 {"check": w.check, "reason": w.reason, **({"rule": w.rule} if w.rule else {})}
                 for w in lab.waivers
@@ -81,6 +83,26 @@ def metadata_text(lab: Lab, rules: RuleSet, cloud: str) -> str:
         "ruleset": rules.to_json(),
     }
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+
+# The per-cloud settings `crm-ports.json` records besides the AWS egress mode: the ones
+# the stacks' network depends on (see `terraform.resources.lab_resources`).
+AWS_NETWORK = ("region", "vpc_id", "vpc_cidr", "subnet_cidr")
+AZURE_NETWORK = ("location", "resource_group_name", "vnet_cidr", "subnet_cidr", "subnet_id")
+
+
+def _network(settings: AwsSettings | AzureSettings, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The settings of `keys` that are set (a None is the stack's own default)."""
+    values = {key: getattr(settings, key) for key in keys}
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def _settings(raw: Any, keys: tuple[str, ...], file: str, entry: str) -> dict[str, str]:
+    found = {key: raw[key] for key in keys if isinstance(raw, dict) and key in raw}
+    wrong = [key for key, value in found.items() if not isinstance(value, str)]
+    if wrong:
+        raise InputError(file, entry, f"lab.{wrong[0]}", "expected a string")
+    return found
 
 
 def _field(data: Any, key: str, kind: type[T], file: str, entry: str) -> T:
@@ -178,11 +200,16 @@ def read_stack(directory: Path) -> StackRecord:
     clouds = lab_data.get("clouds", list(CLOUDS))
     if not isinstance(clouds, list) or not set(clouds) <= set(CLOUDS):
         raise InputError(shown, entry, "lab.clouds", f"expected a list of {', '.join(CLOUDS)}")
+    azure = lab_data.get("azure")
+    aws_network = _settings(aws, AWS_NETWORK, shown, entry)
     lab = Lab(
         name=name,
         options=ruleset.options,
         clouds=tuple(clouds),
-        aws=AwsSettings(egress=egress),
+        aws=AwsSettings(egress=egress, **aws_network),
+        azure=AzureSettings(**_settings(azure, AZURE_NETWORK, shown, entry)),
+        # A folder written before the network was recorded says nothing of it.
+        network_known="vpc_cidr" in aws_network,
         waivers=_waivers(lab_data.get("waivers"), shown, entry),
         placement=_placement(lab_data.get("placement"), ruleset.options.topology, shown, entry),
         extra_rules=_extra_rules(lab_data.get("extra_rules"), shown, entry),

@@ -28,10 +28,13 @@ from crm_ports.ruleset import RuleSet
 Resources = dict[str, dict[str, Any]]
 
 AWS_VPC = "aws_vpc"
+AWS_SUBNET = "aws_subnet"
 AWS_SECURITY_GROUP = "aws_security_group"
 AWS_INGRESS = "aws_vpc_security_group_ingress_rule"
 AWS_EGRESS = "aws_vpc_security_group_egress_rule"
 AZURE_RESOURCE_GROUP = "azurerm_resource_group"
+AZURE_VNET = "azurerm_virtual_network"
+AZURE_SUBNET = "azurerm_subnet"
 AZURE_ASG = "azurerm_application_security_group"
 AZURE_NSG = "azurerm_network_security_group"
 AZURE_RULE = "azurerm_network_security_rule"
@@ -152,37 +155,73 @@ def nsg_rule_address(spec: NsgRuleSpec) -> str:
     return inline_rule_address(f"{AZURE_NSG}.{NSG_KEY}", spec.name)
 
 
-def lab_resources(lab: Lab, ruleset: RuleSet, cloud: str) -> Resources:
+def lab_resources(lab: Lab, ruleset: RuleSet, cloud: str, *, network: bool = True) -> Resources:
     """The resources a lab's stack on `cloud` holds; none when the lab skips that cloud.
 
-    Besides the plan's groups and rules, the network the groups live in, as the lab file
-    sets it (the stack variables' defaults): a security group's VPC, an ASG's or the NSG's
-    location and resource group force a replacement when they change, and so does
-    anything that replaces the VPC or resource group the stack creates."""
+    Besides the plan's groups and rules, with `network` the network they live in, as the
+    lab file sets it (the stack variables' defaults): a security group's VPC, an ASG's or
+    the NSG's location and resource group force a replacement when they change, and so
+    does what replaces the VPC, subnet, resource group or virtual network the stack
+    creates. Compare two sides with `network` only when both know theirs."""
     if cloud not in lab.clouds:
         return {}
     if cloud == "aws":
         out = aws_resources(plan_aws(ruleset, lab.name, egress=lab.aws.egress, origin=lab.origin))
-        vpc: str | Ref = lab.aws.vpc_id or Ref(f"{AWS_VPC}.lab[0]")
-        if isinstance(vpc, Ref):
-            out[vpc.address] = {"cidr_block": lab.aws.vpc_cidr}
-        holders = AWS_SECURITY_GROUP
-        network: dict[str, Any] = {"vpc_id": vpc}
-    else:
-        out = azure_resources(plan_azure(ruleset, lab.name, origin=lab.origin))
-        group: str | Ref = lab.azure.resource_group_name or Ref(
-            f"{AZURE_RESOURCE_GROUP}.lab[0]", "name"
-        )
-        if isinstance(group, Ref):
-            out[group.address] = {
-                "name": default_resource_group(lab.name),
-                "location": lab.azure.location,
-            }
-        holders = ""  # the ASGs and the NSG
-        network = {"location": lab.azure.location, "resource_group_name": group}
+        if not network:
+            return out
+        out.update(_aws_network(lab))
+        vpc = lab.aws.vpc_id or Ref(f"{AWS_VPC}.lab[0]")
+        return _placed(out, (AWS_SECURITY_GROUP,), {"vpc_id": vpc})
+    out = azure_resources(plan_azure(ruleset, lab.name, origin=lab.origin))
+    if not network:
+        return out
+    out.update(_azure_network(lab))
+    # The stack's own resource group has a fixed name, known at plan time even when the
+    # group is replaced; only a name the lab gives differs.
+    group = lab.azure.resource_group_name or default_resource_group(lab.name)
+    where = {"location": lab.azure.location, "resource_group_name": group}
+    return _placed(out, (AZURE_ASG, AZURE_NSG), where)
+
+
+def _aws_network(lab: Lab) -> Resources:
+    """The VPC and subnet the AWS stack creates when the lab names no VPC."""
+    if lab.aws.vpc_id:
+        return {}
+    vpc = f"{AWS_VPC}.lab[0]"
+    return {
+        vpc: {"cidr_block": lab.aws.vpc_cidr},
+        f"{AWS_SUBNET}.lab[0]": {"cidr_block": lab.aws.subnet_cidr, "vpc_id": Ref(vpc)},
+    }
+
+
+def _azure_network(lab: Lab) -> Resources:
+    """The resource group, virtual network and subnet the Azure stack creates when the
+    lab names none."""
+    out: Resources = {}
+    group = lab.azure.resource_group_name or default_resource_group(lab.name)
+    if not lab.azure.resource_group_name:
+        out[f"{AZURE_RESOURCE_GROUP}.lab[0]"] = {"name": group, "location": lab.azure.location}
+    if not lab.azure.subnet_id:
+        vnet = f"{AZURE_VNET}.lab[0]"
+        out[vnet] = {
+            "name": f"{lab.name}-vnet",
+            "location": lab.azure.location,
+            "resource_group_name": group,
+            "address_space": (lab.azure.vnet_cidr,),
+        }
+        out[f"{AZURE_SUBNET}.lab[0]"] = {
+            "name": "crm",
+            "resource_group_name": group,
+            "virtual_network_name": Ref(vnet, "name"),
+            "address_prefixes": (lab.azure.subnet_cidr,),
+        }
+    return out
+
+
+def _placed(out: Resources, kinds: tuple[str, ...], network: dict[str, Any]) -> Resources:
+    """`out` with the network attributes on each resource of `kinds`, sorted by address."""
     for address in list(out):
-        kind = resource_type(address)
-        if kind == holders or (cloud == "azure" and kind in (AZURE_ASG, AZURE_NSG)):
+        if resource_type(address) in kinds:
             out[address] = {**out[address], **network}
     return dict(sorted(out.items()))
 

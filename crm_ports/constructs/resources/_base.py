@@ -68,6 +68,12 @@ class _Null:
     def __repr__(self) -> str:
         return "NULL"
 
+    def __copy__(self) -> _Null:
+        return self  # one NULL: `with_nulls` finds it by identity
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Null:
+        return self
+
 
 NULL = _Null()
 

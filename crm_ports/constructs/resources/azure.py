@@ -13,6 +13,7 @@ one, run into. ``NetworkSecurityRule`` stays for apps that manage rules one by o
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from crm_ports.constructs.cdk import (
     TerraformProvider,
     TerraformProviderGeneratorMetadata,
 )
-from crm_ports.constructs.resources._base import NULL, C, JsonResource, compact
+from crm_ports.constructs.resources._base import NULL, C, JsonResource, compact, with_nulls
 
 __all__ = [
     "AZURERM_PROVIDER_SOURCE",
@@ -430,10 +431,30 @@ class NetworkSecurityGroupConfig(_GroupConfig):
 class NetworkSecurityGroup(_NamedAzureResource[NetworkSecurityGroupConfig]):
     TERRAFORM_TYPE = "azurerm_network_security_group"
 
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        self._crm_rule_overrides: list[tuple[str, str, Any]] = []  # before Node can call
+        super().__init__(*args, **kw)
+
     def override_security_rule(self, name: str, path: str, value: Any) -> None:
         """What `add_override` does, for one inline rule, found by name (its place in the
-        list is no identity): `path` is dotted (`description`)."""
-        override_inline_rule(self._crm_attributes, name, path, value)
+        list is no identity): `path` is dotted (`description`). Applied at synthesis, so
+        it reaches rules that are only known then; an unknown name fails there."""
+        if not path or any(not part for part in path.split(".")):
+            raise ValueError(f"invalid override path {path!r}")
+        self._crm_rule_overrides.append((name, path, value))
+
+    def _crm_body(self) -> dict[str, Any]:
+        """The attributes before the rule overrides (a per-role lab's come late)."""
+        return self._crm_attributes
+
+    def _synthesize_attributes(self) -> Mapping[str, Any]:
+        attributes = self._crm_body()
+        if self._crm_rule_overrides:
+            attributes = copy.deepcopy(attributes)
+            for name, path, value in self._crm_rule_overrides:
+                override_inline_rule(attributes, name, path, value)
+        synthesized: Mapping[str, Any] = with_nulls(attributes)
+        return synthesized
 
 
 def override_inline_rule(attributes: dict[str, Any], name: str, path: str, value: Any) -> None:
