@@ -46,6 +46,18 @@ user guide, https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-eni.html).
 keeps it, in use and holding the instance's groups, so no group a terminated instance
 carried could ever be deleted.
 
+One thing is this server's own, not EC2's: an answer lost in transit. Under load, in a
+CI run of the whole suite, the deploy session's first apply failed with
+``InvalidPermission.Duplicate`` on a rule its stack holds once (an ingress rule between two
+groups the same apply had just created): the aws provider's SDK had most likely retried
+an AuthorizeSecurityGroupIngress that moto had already carried out, its answer never
+having reached the client. The AWS SDKs mark every attempt: ``amz-sdk-invocation-id`` is
+the same for all attempts of one call, ``amz-sdk-request: attempt=N; max=M`` counts them.
+A retried attempt of an invocation this server has answered with success gets that answer
+again, as if the first had arrived, instead of being carried out a second time. Each
+retried attempt is logged, replayed or not. Nothing a client sends twice on purpose is
+hidden: a new call is a new invocation id, and gets EC2's answer.
+
 Run as a script with ``moto_server``'s own ``-H HOST -p PORT``: it imports nothing from
 this repository, because it runs in the emulator's temporary directory.
 """
@@ -56,6 +68,7 @@ import argparse
 import os
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -75,24 +88,72 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import run_simple
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Answer = tuple[str, tuple[tuple[str, str], ...], bytes]
+
+# Answers kept for a retried attempt: far more than the requests one apply has in flight.
+ANSWERS_KEPT = 4096
 
 
 class OneAtATime:
-    """WSGI middleware: the wrapped app runs, and its body is read, under one lock."""
+    """WSGI middleware: the wrapped app runs, and its body is read, under one lock.
+
+    A retried attempt of an invocation this server has already answered with success gets
+    that answer again instead of being carried out twice (see the module's docstring).
+    """
 
     def __init__(self, app: Wsgi) -> None:
         self._app = app
         self._lock = threading.Lock()
+        self._answered: OrderedDict[str, Answer] = OrderedDict()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        invocation = environ.get("HTTP_AMZ_SDK_INVOCATION_ID")
+        attempt = _attempt(environ.get("HTTP_AMZ_SDK_REQUEST", ""))
         with self._lock:
-            body = self._app(environ, start_response)
+            if invocation and attempt > 1:
+                answered = self._answered.get(invocation)
+                _log(
+                    f"attempt {attempt} of invocation {invocation} "
+                    + ("(answered before: the answer is sent again)" if answered else "")
+                )
+                if answered is not None:
+                    status, headers, body = answered
+                    start_response(status, list(headers))
+                    return [body]
+            seen: list[tuple[str, list[tuple[str, str]]]] = []
+
+            def remember(
+                status: str, headers: list[tuple[str, str]], *exc: Any
+            ) -> Callable[[bytes], Any]:
+                seen.append((status, list(headers)))
+                return start_response(status, headers, *exc)  # type: ignore[no-any-return]
+
+            body = self._app(environ, remember)
             try:
-                return [b"".join(body)]
+                whole = b"".join(body)
             finally:
                 close = getattr(body, "close", None)
                 if close is not None:
                     close()
+            if invocation and seen and seen[-1][0].startswith("2"):
+                self._answered[invocation] = (seen[-1][0], tuple(seen[-1][1]), whole)
+                while len(self._answered) > ANSWERS_KEPT:
+                    self._answered.popitem(last=False)
+            return [whole]
+
+
+def _attempt(header: str) -> int:
+    """The attempt number of an AWS SDK's `amz-sdk-request: attempt=2; max=25` header."""
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == "attempt" and value.isdigit():
+            return int(value)
+    return 1
+
+
+def _log(message: str) -> None:
+    print(f"crm-ports-moto: {message}", file=sys.stderr)
+    sys.stderr.flush()
 
 
 def _revoke_as_ec2_does(direction: str) -> None:
@@ -109,8 +170,7 @@ def _revoke_as_ec2_does(direction: str) -> None:
             held = {r.id for r in getattr(group, f"{direction}_rules", [])}
             unknown = [i for i in ids if i not in held]
             if group is not None and unknown:
-                print(f"crm-ports-moto: {name} of unknown rule ids {unknown}", file=sys.stderr)
-                sys.stderr.flush()
+                _log(f"{name} of unknown rule ids {unknown}")
                 raise InvalidSecurityGroupRuleIdNotFoundError(unknown[0])
         revoke(self, *args, **kwargs)
 
@@ -183,12 +243,7 @@ def _delete_group_as_ec2_does() -> None:
         if group is not None:
             holders = _holders(backend, group)
             if holders:
-                print(
-                    f"crm-ports-moto: DeleteSecurityGroup {group.id} refused, in use by "
-                    f"{'; '.join(holders)}",
-                    file=sys.stderr,
-                )
-                sys.stderr.flush()
+                _log(f"DeleteSecurityGroup {group.id} refused, in use by {'; '.join(holders)}")
                 raise DependencyViolationError(f"resource {group.id} has a dependent object")
         return delete(self)
 

@@ -221,7 +221,8 @@ def session(tmp_path: Path, moto_server: MotoServer) -> Iterator[Session]:
             "CI": "1",
             # moto loses changes under concurrent requests (a destroy in CI read
             # InvalidPermission.NotFound, an apply once InvalidPermission.Duplicate): the test
-            # server runs one request at a time (tests/serial_moto_server.py), and fewer
+            # server runs one request at a time and answers an SDK's retry of a call it has
+            # carried out with the first answer (tests/serial_moto_server.py), and fewer
             # requests wait in flight per apply. The session's commands stay as written.
             "TF_CLI_ARGS_apply": "-parallelism=4",
             "TF_CLI_ARGS_destroy": "-parallelism=4",

@@ -1,7 +1,8 @@
 """The test emulator answers as EC2 does where moto 5.2.5 does not: a revoke of an unknown
 rule id, the description of a rule that references a group, and DeleteSecurityGroup of a
 group still in use (DependencyViolation), which is what a day-2 apply that replaces a group
-the lab's instances hold runs into on a real account."""
+the lab's instances hold runs into on a real account. And one answer of its own: a retried
+attempt of a call it has carried out gets the first answer again."""
 
 from __future__ import annotations
 
@@ -196,3 +197,62 @@ def test_a_group_referencing_itself_is_deleted(moto_server: MotoServer, aws_env:
         ],
     )
     _deleted(ec2, vpc, group)
+
+
+def test_a_retried_attempt_gets_the_first_answer_and_a_new_call_ec2s(
+    moto_server: MotoServer, aws_env: None
+) -> None:
+    """An SDK's retry of an authorize the server carried out (its answer lost in transit)
+    gets the same answer again and adds nothing; the same request as a new call (a new
+    invocation id) still gets EC2's InvalidPermission.Duplicate."""
+    import urllib.error
+    import urllib.request
+    import uuid
+
+    ec2 = moto_server.ec2()
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    group = ec2.create_security_group(GroupName="g", Description="g", VpcId=vpc)["GroupId"]
+    sent: list[Any] = []
+
+    def keep(request: Any, **_: Any) -> None:
+        sent.append(request)
+
+    ec2.meta.events.register("before-send.ec2.AuthorizeSecurityGroupIngress", keep)
+    [added] = ec2.authorize_security_group_ingress(
+        GroupId=group,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "10.1.0.0/24"}],
+            }
+        ],
+    )["SecurityGroupRules"]
+    [request] = sent
+    invocation = request.headers["amz-sdk-invocation-id"]
+    invocation = invocation.decode() if isinstance(invocation, bytes) else invocation
+
+    def send(invocation_id: str, attempt: int) -> tuple[int, str]:
+        headers = {
+            k: (v.decode() if isinstance(v, bytes) else v) for k, v in request.headers.items()
+        }
+        headers["amz-sdk-invocation-id"] = invocation_id
+        headers["amz-sdk-request"] = f"attempt={attempt}; max=25"
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        again = urllib.request.Request(request.url, data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(again, timeout=60) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read().decode()
+
+    status, body = send(invocation, 2)
+    assert status == 200 and added["SecurityGroupRuleId"] in body
+    rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])
+    assert [r["SecurityGroupRuleId"] for r in rules["SecurityGroupRules"] if not r["IsEgress"]] == [
+        added["SecurityGroupRuleId"]
+    ]
+    assert f"attempt 2 of invocation {invocation}" in moto_server.failed_requests()
+    status, body = send(str(uuid.uuid4()), 1)
+    assert status == 400 and "InvalidPermission.Duplicate" in body
