@@ -113,8 +113,8 @@ class OneAtATime:
             if invocation and attempt > 1:
                 answered = self._answered.get(invocation)
                 _log(
-                    f"attempt {attempt} of invocation {invocation} "
-                    + ("(answered before: the answer is sent again)" if answered else "")
+                    f"attempt {attempt} of invocation {invocation}: "
+                    + ("answered before, the answer is sent again" if answered else "carried out")
                 )
                 if answered is not None:
                     status, headers, body = answered
