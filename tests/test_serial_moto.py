@@ -15,6 +15,11 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.slow
 
+# One rule to add and take back: HTTPS from a range.
+HTTPS_FROM_A_RANGE = [
+    {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.1.0.0/24"}]}
+]
+
 
 @pytest.mark.parametrize("direction", ["ingress", "egress"])
 def test_revoking_an_unknown_rule_id_is_ec2s_not_found(
@@ -29,14 +34,7 @@ def test_revoking_an_unknown_rule_id_is_ec2s_not_found(
     revoke = getattr(ec2, f"revoke_security_group_{direction}")
     added = authorize(
         GroupId=group,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 443,
-                "ToPort": 443,
-                "IpRanges": [{"CidrIp": "10.1.0.0/24"}],
-            }
-        ],
+        IpPermissions=HTTPS_FROM_A_RANGE,
     )["SecurityGroupRules"][0]["SecurityGroupRuleId"]
     revoke(GroupId=group, SecurityGroupRuleIds=[added])  # a known id goes as in moto
     with pytest.raises(ClientError) as again:
@@ -220,14 +218,7 @@ def test_a_retried_attempt_gets_the_first_answer_and_a_new_call_ec2s(
     ec2.meta.events.register("before-send.ec2.AuthorizeSecurityGroupIngress", keep)
     [added] = ec2.authorize_security_group_ingress(
         GroupId=group,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 443,
-                "ToPort": 443,
-                "IpRanges": [{"CidrIp": "10.1.0.0/24"}],
-            }
-        ],
+        IpPermissions=HTTPS_FROM_A_RANGE,
     )["SecurityGroupRules"]
     [request] = sent
     invocation = request.headers["amz-sdk-invocation-id"]
