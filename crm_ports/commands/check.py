@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crm_ports.commands.common import (
-    catalogue_path,
     check_output,
     emit,
     format_option,
     given_flags,
     one_lab,
     output_option,
+    review_space,
     rule_options,
 )
 
@@ -43,7 +43,8 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
     "--all",
     "all_labs",
     is_flag=True,
-    help="Check the default labs and every labs/*.yaml of the working tree.",
+    help="Check every lab of the project file (crm-ports.yaml); without one, the default "
+    "labs and every labs/*.yaml of the git repository.",
 )
 @click.option(
     "--synth",
@@ -100,9 +101,9 @@ def check(
         raise click.UsageError("--all checks every lab as it is: drop --lab and option flags")
     if all_labs:
         from crm_ports.policy.subjects import from_side
-        from crm_ports.review.sides import repository_root, working_tree
+        from crm_ports.review.sides import every_lab
 
-        subjects = from_side(working_tree(repository_root(Path.cwd()), catalogue_path(ctx)))
+        subjects = from_side(every_lab(review_space(ctx), "check"))
     elif synth_dir is None or lab_path is not None or flags:
         subjects = [Subject(*one_lab(ctx, lab_path, values))]
     else:
@@ -124,9 +125,9 @@ def check(
 
 def _with_base(ctx: click.Context, subjects: list[Subject], base: str) -> list[Subject]:
     """Each subject with its lab as `base` had it (none for a lab new since then)."""
-    from crm_ports.review.sides import load_side, repository_root
+    from crm_ports.review.sides import load_side
 
-    state = load_side(base, repository_root(Path.cwd()), catalogue_path(ctx), "--base")
+    state = load_side(base, review_space(ctx), "--base")
     out = []
     for subject in subjects:
         found = state.get(subject.lab.name)

@@ -10,13 +10,13 @@ from typing import Any
 import click
 
 from crm_ports.commands.common import (
-    catalogue_path,
     check_output,
     emit,
     format_option,
     given_flags,
     one_lab,
     output_option,
+    review_space,
     rule_options,
 )
 from crm_ports.errors import InputError
@@ -74,12 +74,11 @@ def diagram(
 def _changed_labs(ctx: click.Context, base: str, lab_path: Path | None) -> Drawn:
     """(name, head rule set, base rule set) of every lab that changed since `base`."""
     from crm_ports.review.diff import diff_sides
-    from crm_ports.review.sides import load_side, repository_root
+    from crm_ports.review.sides import lab_file, load_side, tree_catalogue, working_tree
 
-    root = repository_root(Path.cwd())
-    old = load_side(base, root, catalogue_path(ctx), "--base")
-    head = str(lab_path) if lab_path is not None else None
-    new = load_side(head, root, catalogue_path(ctx), "--lab")
+    space = review_space(ctx)
+    old = load_side(base, space, "--base")
+    new = lab_file(lab_path, tree_catalogue(space)) if lab_path else working_tree(space)
     return [
         (lab.name, lab.head.ruleset, lab.base.ruleset if lab.base is not None else None)
         for lab in diff_sides(old, new)
