@@ -18,8 +18,9 @@ from crm_ports.commands.common import (
     one_lab,
     output_option,
     review_space,
-    rule_options,
+    rule_options_per_lab,
 )
+from crm_ports.errors import InputError
 
 if TYPE_CHECKING:
     from crm_ports.policy.base import Subject
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 Examples:
   crm-ports check
   crm-ports check --lab labs/contoso-claims.yaml
+  crm-ports check --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml
   crm-ports check --all --format markdown
   crm-ports check --all --synth cdktf.out
   crm-ports check --all --base origin/main
@@ -38,7 +40,7 @@ Examples:
 \b
 Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
 )
-@rule_options
+@rule_options_per_lab
 @click.option(
     "--all",
     "all_labs",
@@ -73,7 +75,7 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
 def check(
     ctx: click.Context,
     /,
-    lab_path: Path | None,
+    lab_paths: tuple[Path, ...],
     all_labs: bool,
     synth_dir: Path | None,
     base: str | None,
@@ -92,20 +94,22 @@ def check(
     from crm_ports.policy.registry import run_checks
     from crm_ports.policy.report import list_checks, render_report
 
-    check_output(ctx, output, lab_path, base)
+    check_output(ctx, output, *lab_paths, base)
     if list_only:
         emit(list_checks(fmt), output)
         return 0
     flags = bool(given_flags(values))
-    if all_labs and (lab_path is not None or flags):
+    if all_labs and (lab_paths or flags):
         raise click.UsageError("--all checks every lab as it is: drop --lab and option flags")
     if all_labs:
         from crm_ports.policy.subjects import from_side
         from crm_ports.review.sides import every_lab
 
         subjects = from_side(every_lab(review_space(ctx), "check"))
-    elif synth_dir is None or lab_path is not None or flags:
-        subjects = [Subject(*one_lab(ctx, lab_path, values))]
+    elif lab_paths:
+        subjects = _unique([Subject(*one_lab(ctx, path, values)) for path in lab_paths])
+    elif synth_dir is None or flags:
+        subjects = [Subject(*one_lab(ctx, None, values))]
     else:
         subjects = []
     if synth_dir is not None:
@@ -121,6 +125,23 @@ def check(
     labs = [s.lab.name for s in subjects]
     emit(render_report(findings, quotas, labs, fmt), output)
     return 1 if any(f.blocking for f in findings) else 0
+
+
+def _unique(subjects: list[Subject]) -> list[Subject]:
+    """The labs of several --lab, sorted by name as `--all`'s are; two files of one lab
+    name would mix their findings (and their stacks with --synth), so that is refused."""
+    seen: dict[str, str] = {}
+    for subject in subjects:
+        lab = subject.lab
+        if lab.name in seen:
+            raise InputError(
+                lab.origin,
+                f"lab '{lab.name}'",
+                "name",
+                f"name already used by {seen[lab.name]}: each --lab must be another lab",
+            )
+        seen[lab.name] = lab.origin
+    return sorted(subjects, key=lambda s: s.lab.name)
 
 
 def _with_base(ctx: click.Context, subjects: list[Subject], base: str) -> list[Subject]:

@@ -98,15 +98,43 @@ def option_flags(func: F) -> F:
     return func
 
 
+def _one_lab_path(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> Any:
+    """`--lab` of a command that shows one lab: a second is refused, never dropped."""
+    if len(value) > 1:
+        raise click.BadParameter(
+            f"given {len(value)} times, but `{ctx.command_path}` shows one lab: "
+            "run it once per lab file",
+            ctx,
+            param,
+        )
+    return value[0] if value else None
+
+
 def rule_options(func: F) -> F:
-    """The option flags plus `--lab FILE`, which they override."""
+    """The option flags plus `--lab FILE`, which they override; `--lab` once."""
     func = option_flags(func)
     func = click.option(
         "--lab",
         "lab_path",
+        multiple=True,  # so that a second --lab is seen, and refused
+        callback=_one_lab_path,
         type=click.Path(path_type=Path, dir_okay=False),
-        default=None,
         help="Lab file to take options from; flags given as well override it.",
+    )(func)
+    return func
+
+
+def rule_options_per_lab(func: F) -> F:
+    """The option flags plus `--lab FILE`, repeatable: one section per lab, each with the
+    flags given applied on top."""
+    func = option_flags(func)
+    func = click.option(
+        "--lab",
+        "lab_paths",
+        multiple=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Lab file to take options from (repeatable: one section per lab); flags given "
+        "as well override each.",
     )(func)
     return func
 
