@@ -285,6 +285,8 @@ def _holds(files: set[str], path: str) -> bool:
 
 
 def git_ref(space: Workspace, ref: str) -> Side:
+    """The labs at `ref` as its layout names them (`_ref_layout`), read from a temporary
+    checkout of only those files and the ref's catalogue."""
     import io
     import tarfile
     import tempfile
