@@ -111,9 +111,22 @@ def test_readme_examples_run(
         words = [w for w in words if not w.endswith("*.yaml")] + [
             str(p) for p in sorted((REPO / "labs").glob("*.yaml"))
         ]
+    if "--all" in words:
+        # `--all` is every lab of the project: a user's folder holding the command line
+        # page's project file and this repository's lab files.
+        (tmp_path / "crm-ports.yaml").write_text(project_file_block())
+        (tmp_path / "labs").symlink_to(REPO / "labs")
     monkeypatch.chdir(tmp_path)
     result = cli(*words)
     assert result.code in (0, 1), (command, result.err)
+
+
+def project_file_block() -> str:
+    """The project file of the command line page, as written there."""
+    text = block("project-file", COMMAND_LINE)
+    found = re.search(r"```yaml\n(.*?)```", text, re.DOTALL)
+    assert found, "the project-file block holds no yaml"
+    return found.group(1)
 
 
 def test_readme_construct_example_synthesizes(tmp_path: Path) -> None:

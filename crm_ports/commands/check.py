@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crm_ports.commands.common import (
-    catalogue_path,
     check_output,
     emit,
     format_option,
     given_flags,
     one_lab,
     output_option,
-    rule_options,
+    review_space,
+    rule_options_per_lab,
 )
+from crm_ports.errors import InputError
 
 if TYPE_CHECKING:
     from crm_ports.policy.base import Subject
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 Examples:
   crm-ports check
   crm-ports check --lab labs/contoso-claims.yaml
+  crm-ports check --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml
   crm-ports check --all --format markdown
   crm-ports check --all --synth cdktf.out
   crm-ports check --all --base origin/main
@@ -38,12 +40,13 @@ Examples:
 \b
 Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
 )
-@rule_options
+@rule_options_per_lab
 @click.option(
     "--all",
     "all_labs",
     is_flag=True,
-    help="Check the default labs and every labs/*.yaml of the working tree.",
+    help="Check every lab of the project file (crm-ports.yaml); without one, the default "
+    "labs and every labs/*.yaml of the git repository.",
 )
 @click.option(
     "--synth",
@@ -72,7 +75,7 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
 def check(
     ctx: click.Context,
     /,
-    lab_path: Path | None,
+    lab_paths: tuple[Path, ...],
     all_labs: bool,
     synth_dir: Path | None,
     base: str | None,
@@ -91,20 +94,22 @@ def check(
     from crm_ports.policy.registry import run_checks
     from crm_ports.policy.report import list_checks, render_report
 
-    check_output(ctx, output, lab_path, base)
+    check_output(ctx, output, *lab_paths, base)
     if list_only:
         emit(list_checks(fmt), output)
         return 0
     flags = bool(given_flags(values))
-    if all_labs and (lab_path is not None or flags):
+    if all_labs and (lab_paths or flags):
         raise click.UsageError("--all checks every lab as it is: drop --lab and option flags")
     if all_labs:
         from crm_ports.policy.subjects import from_side
-        from crm_ports.review.sides import repository_root, working_tree
+        from crm_ports.review.sides import every_lab
 
-        subjects = from_side(working_tree(repository_root(Path.cwd()), catalogue_path(ctx)))
-    elif synth_dir is None or lab_path is not None or flags:
-        subjects = [Subject(*one_lab(ctx, lab_path, values))]
+        subjects = from_side(every_lab(review_space(ctx), "check"))
+    elif lab_paths:
+        subjects = _unique([Subject(*one_lab(ctx, path, values)) for path in lab_paths])
+    elif synth_dir is None or flags:
+        subjects = [Subject(*one_lab(ctx, None, values))]
     else:
         subjects = []
     if synth_dir is not None:
@@ -122,11 +127,28 @@ def check(
     return 1 if any(f.blocking for f in findings) else 0
 
 
+def _unique(subjects: list[Subject]) -> list[Subject]:
+    """The labs of several --lab, sorted by name as `--all`'s are; two files of one lab
+    name would mix their findings (and their stacks with --synth), so that is refused."""
+    seen: dict[str, str] = {}
+    for subject in subjects:
+        lab = subject.lab
+        if lab.name in seen:
+            raise InputError(
+                lab.origin,
+                f"lab '{lab.name}'",
+                "name",
+                f"name already used by {seen[lab.name]}: each --lab must be another lab",
+            )
+        seen[lab.name] = lab.origin
+    return sorted(subjects, key=lambda s: s.lab.name)
+
+
 def _with_base(ctx: click.Context, subjects: list[Subject], base: str) -> list[Subject]:
     """Each subject with its lab as `base` had it (none for a lab new since then)."""
-    from crm_ports.review.sides import load_side, repository_root
+    from crm_ports.review.sides import load_side
 
-    state = load_side(base, repository_root(Path.cwd()), catalogue_path(ctx), "--base")
+    state = load_side(base, review_space(ctx), "--base")
     out = []
     for subject in subjects:
         found = state.get(subject.lab.name)

@@ -26,6 +26,8 @@ from crm_ports.ruleset import RuleSet
 
 if TYPE_CHECKING:  # lab files load their module (settings, backends, placements) on demand
     from crm_ports.lab.model import Lab
+    from crm_ports.lab.project import Project
+    from crm_ports.review.sides import Workspace
     from crm_ports.verify.run import Target
 
 F = Callable[..., Any]
@@ -96,15 +98,43 @@ def option_flags(func: F) -> F:
     return func
 
 
+def _one_lab_path(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> Any:
+    """`--lab` of a command that shows one lab: a second is refused, never dropped."""
+    if len(value) > 1:
+        raise click.BadParameter(
+            f"given {len(value)} times, but `{ctx.command_path}` shows one lab: "
+            "run it once per lab file",
+            ctx,
+            param,
+        )
+    return value[0] if value else None
+
+
 def rule_options(func: F) -> F:
-    """The option flags plus `--lab FILE`, which they override."""
+    """The option flags plus `--lab FILE`, which they override; `--lab` once."""
     func = option_flags(func)
     func = click.option(
         "--lab",
         "lab_path",
+        multiple=True,  # so that a second --lab is seen, and refused
+        callback=_one_lab_path,
         type=click.Path(path_type=Path, dir_okay=False),
-        default=None,
         help="Lab file to take options from; flags given as well override it.",
+    )(func)
+    return func
+
+
+def rule_options_per_lab(func: F) -> F:
+    """The option flags plus `--lab FILE`, repeatable: one section per lab, each with the
+    flags given applied on top."""
+    func = option_flags(func)
+    func = click.option(
+        "--lab",
+        "lab_paths",
+        multiple=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Lab file to take options from (repeatable: one section per lab); flags given "
+        "as well override each.",
     )(func)
     return func
 
@@ -131,10 +161,37 @@ def output_option(func: F) -> F:
     )(func)
 
 
+def project(ctx: click.Context) -> Project | None:
+    """The project file (`crm-ports.yaml`) of the working directory or a folder above it,
+    read once per command; None without one."""
+    from crm_ports.lab.project import find_project
+
+    obj = ctx.find_root().obj
+    if isinstance(obj, dict) and "project" in obj:
+        found: Project | None = obj["project"]
+        return found
+    found = find_project(Path.cwd())
+    if isinstance(obj, dict):
+        obj["project"] = found
+    return found
+
+
 def catalogue_path(ctx: click.Context) -> Path | None:
-    """`--catalog DIR` when given (the root command keeps it)."""
+    """`--catalog DIR` when given (the root command keeps it), else the project file's
+    catalogue; None: the built-in one."""
     path: Path | None = (ctx.find_root().obj or {}).get("catalog")
+    if path is None:
+        found = project(ctx)
+        path = found.catalogue_path if found is not None else None
     return path
+
+
+def review_space(ctx: click.Context) -> Workspace:
+    """Where `diff`, `diagram` and `check --all`/`--base` read the working tree and git
+    refs: the repository of the working directory, its project file and catalogue."""
+    from crm_ports.review.sides import workspace
+
+    return workspace(Path.cwd(), catalogue_path(ctx), project(ctx))
 
 
 def catalogue(ctx: click.Context) -> Catalogue:
@@ -194,8 +251,8 @@ def check_output(ctx: click.Context, output: Path | None, *inputs: Path | str | 
     folder must exist and FILE must not be a folder, as `write_atomic` will find at the
     end; and FILE naming a file the command reads (a lab file, a catalogue file, a var
     file) is a typo that would replace it with the report. `inputs` are the paths given on
-    the command line (a git ref that is no file never matches); the catalogue in use is
-    always one."""
+    the command line (a git ref that is no file never matches); the catalogue in use and
+    the project file are always among them."""
     if output is None:
         return
     _check_destination(output)
@@ -204,6 +261,11 @@ def check_output(ctx: click.Context, output: Path | None, *inputs: Path | str | 
     catalog = catalogue_path(ctx) or default_catalogue_dir()
     files = [Path(p) for p in inputs if p is not None]
     files += sorted(catalog.iterdir()) if catalog.is_dir() else [catalog]
+    found = project(ctx)
+    if found is not None:
+        from crm_ports.lab.project import PROJECT_FILE
+
+        files.append(found.root / PROJECT_FILE)
     target = os.path.realpath(output)
     for path in files:
         if os.path.realpath(path) == target:
@@ -292,7 +354,8 @@ def stack_options(func: F) -> F:
                 "--all",
                 "all_labs",
                 is_flag=True,
-                help="The default labs and every labs/*.yaml of the working tree.",
+                help="Every lab of the project file (crm-ports.yaml); without one, the "
+                "default labs and every labs/*.yaml of the git repository.",
             ),
             click.option(
                 "--var-file",
@@ -311,18 +374,21 @@ def _labs(
     ctx: click.Context, lab_paths: tuple[Path, ...], all_labs: bool
 ) -> tuple[list[Lab], Catalogue]:
     """The labs to verify and the catalogue to judge them by. `--all` is the working tree
-    exactly as `check --all` and `diff` read it: its labs and its own catalogue."""
+    exactly as `check --all` and `diff` read it: its labs and its own catalogue. Given no
+    lab, the labs `synth` would build (CRM_PORTS_LABS, the project's, the default labs)."""
     from crm_ports.lab.file import load_lab
-    from crm_ports.lab.model import default_labs
-    from crm_ports.review.sides import repository_root, tree_catalogue, working_tree
+    from crm_ports.review.sides import every_lab, tree_catalogue
+    from crm_ports.synth.plan import labs_from_environment
 
     if all_labs and lab_paths:
         raise click.UsageError("--all verifies every lab: drop --lab")
     if all_labs:
-        root = repository_root(Path.cwd())
-        tree = working_tree(root, catalogue_path(ctx))
-        return [s.lab for s in tree.labs], tree_catalogue(root, catalogue_path(ctx))
-    return [load_lab(p) for p in lab_paths] or list(default_labs()), catalogue(ctx)
+        space = review_space(ctx)
+        tree = every_lab(space, "verify")
+        return [s.lab for s in tree.labs], tree_catalogue(space)
+    if lab_paths:
+        return [load_lab(p) for p in lab_paths], catalogue(ctx)
+    return labs_from_environment(project(ctx)), catalogue(ctx)
 
 
 @contextmanager

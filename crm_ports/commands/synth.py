@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from crm_ports.commands.common import catalogue, given_flags, option_flags
+from crm_ports.commands.common import catalogue, given_flags, option_flags, project
 from crm_ports.constructs.cdk import flavour
 from crm_ports.errors import InputError
 from crm_ports.inputs import yamlio
@@ -29,7 +29,7 @@ from crm_ports.lab.model import Lab, default_labs
 from crm_ports.options import Options, build
 from crm_ports.synth.build import synth_app
 from crm_ports.synth.interrupts import terminated_as_exception
-from crm_ports.synth.plan import StackPlan, plan_stacks
+from crm_ports.synth.plan import StackPlan, named_labs, plan_stacks
 from crm_ports.synth.shards import (
     JOBS_ENV,
     MANIFEST,
@@ -44,7 +44,7 @@ from crm_ports.terraform.metadata import METADATA_FILE
 @click.command(
     epilog="""\b
 Examples:
-  crm-ports synth
+  crm-ports synth                 # the labs of crm-ports.yaml, else the default labs
   crm-ports synth --lab labs/contoso-claims.yaml --out build/cdktf.out
   crm-ports synth --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml
   crm-ports synth --auth claims --email pop3-smtp       # both default labs, these options
@@ -61,7 +61,8 @@ the output folder):
     "lab_paths",
     multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Lab file (repeatable); default: both topologies with default options.",
+    help="Lab file (repeatable); default: CRM_PORTS_LABS, else the labs of the project file "
+    "(crm-ports.yaml), else both topologies with default options.",
 )
 @click.option(
     "--out",
@@ -92,8 +93,10 @@ def synth(
 ) -> int:
     """Synthesize the lab stacks (`<cloud>-<lab>`) for `cdktf deploy` or `terraform`.
 
-    Option flags override every lab file given; without --lab they apply to the default
-    labs, and --topology builds only the default lab of that topology."""
+    Without --lab: the lab files CRM_PORTS_LABS lists, else those the project file
+    (crm-ports.yaml, here or in a folder above) names, with its catalogue, as `cdktf.json`'s
+    app builds them; else the default labs. Option flags override every lab built; on the
+    default labs, --topology builds only the default lab of that topology."""
     flavour()  # a bad CRM_PORTS_CDK is bad input like the rest, found before any work
 
     if aws_endpoint_url is not None:
@@ -107,7 +110,8 @@ def synth(
             "`npx cdktf deploy` and `crm-ports audit` target the same emulator",
         )
     flags = given_flags(values)
-    labs = _with_flags([load_lab(p) for p in lab_paths], flags)
+    labs = [load_lab(p) for p in lab_paths] if lab_paths else named_labs(project(ctx)) or []
+    labs = _with_flags(labs, flags)
     stacks = plan_stacks(labs, catalogue(ctx))
     jobs = job_count(len(stacks), jobs)  # a bad CRM_PORTS_JOBS is bad input like the rest
     if flags:
