@@ -144,6 +144,7 @@ COMMANDS = [
     "check",
     "diagram",
     "diff",
+    "init",
     "matrix",
     "ports",
     "rules",

@@ -82,9 +82,9 @@ def _examples() -> list[str]:
         for code in re.findall(r"```sh\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL):
             for line in code.splitlines():
                 command = line.split("#", 1)[0].strip()
-                # Those needing a git ref, a synth folder, a cloud or a pipe run in their own
-                # tests.
-                needs = (" synth", "audit", "origin/", "cdktf.out", "|")
+                # Those needing a git ref, a synth folder, a cloud, a pipe or the scaffold
+                # of `crm-ports init` (tests/test_init.py) run in their own tests.
+                needs = (" synth", "audit", "origin/", "cdktf.out", "|", "labs/example.yaml")
                 if command.startswith("crm-ports ") and not any(n in command for n in needs):
                     lines.append(command)
     return list(dict.fromkeys(lines))

@@ -286,24 +286,25 @@ def emit(text: str, output: Path | None) -> None:
     write_atomic(output, text)
 
 
-def _check_destination(path: Path) -> Path:
+def _check_destination(path: Path, option: str = "--output") -> Path:
     """The file `-o` names, links resolved, once it is known it can be written there."""
     shown = yamlio.display_name(path)
     resolved = Path(os.path.realpath(path))
     if resolved.is_dir():
-        raise InputError(shown, "", "--output", "is a directory")
+        raise InputError(shown, "", option, "is a directory")
     if not resolved.parent.is_dir():
-        raise InputError(shown, "", "--output", "the output directory does not exist")
+        raise InputError(shown, "", option, "the output directory does not exist")
     return resolved
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, option: str = "--output") -> None:
     """FILE written whole or not at all, and otherwise left as `> FILE` would leave it: a
     new file gets the permissions a plain open() would give, an existing one keeps its
     own, and a symbolic link is written through to its target (the temporary file is
-    renamed over the target, never over the link)."""
+    renamed over the target, never over the link). `option` is the argument that named
+    FILE, for the message when it cannot be written."""
     shown = yamlio.display_name(path)
-    path = _check_destination(path)
+    path = _check_destination(path, option)
     directory = path.parent
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -316,7 +317,7 @@ def write_atomic(path: Path, text: str) -> None:
 
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     except OSError as exc:
-        raise InputError(shown, "", "--output", f"cannot write: {exc.strerror}") from None
+        raise InputError(shown, "", option, f"cannot write: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
@@ -324,7 +325,7 @@ def write_atomic(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise InputError(shown, "", "--output", f"cannot write: {exc.strerror}") from None
+        raise InputError(shown, "", option, f"cannot write: {exc.strerror}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
