@@ -16,6 +16,7 @@ from crm_ports.commands.common import (
     emit,
     format_option,
     given_flags,
+    note,
     one_lab,
     output_option,
     rule_options,
@@ -32,6 +33,7 @@ Examples:
   crm-ports check --lab labs/contoso-claims.yaml
   crm-ports check --all --format markdown
   crm-ports check --all --synth cdktf.out
+  crm-ports check --synth app/cdktf.out --var-file prod.tfvars
   crm-ports check --all --base origin/main
   crm-ports check --all --quotas
   crm-ports check --list --format markdown
@@ -59,6 +61,13 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
     help="Also compare each lab with STATE (git ref, synthesized folder or lab file): a "
     "group the change would replace while it stays in the lab fails CRM010.",
 )
+@click.option(
+    "--var-file",
+    "var_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --synth: variable values (.tfvars or .tfvars.json) instead of the defaults.",
+)
 @click.option("--list", "list_only", is_flag=True, help="Print the table of checks and exit.")
 @click.option(
     "--quotas",
@@ -76,6 +85,7 @@ def check(
     all_labs: bool,
     synth_dir: Path | None,
     base: str | None,
+    var_file: Path | None,
     list_only: bool,
     all_quotas: bool,
     fmt: str,
@@ -91,10 +101,12 @@ def check(
     from crm_ports.policy.registry import run_checks
     from crm_ports.policy.report import list_checks, render_report
 
-    check_output(ctx, output, lab_path, base)
+    check_output(ctx, output, lab_path, base, var_file)
     if list_only:
         emit(list_checks(fmt), output)
         return 0
+    if var_file is not None and synth_dir is None:
+        raise click.UsageError("--var-file gives the values of --synth's stacks: add --synth")
     flags = bool(given_flags(values))
     if all_labs and (lab_path is not None or flags):
         raise click.UsageError("--all checks every lab as it is: drop --lab and option flags")
@@ -109,8 +121,11 @@ def check(
         subjects = []
     if synth_dir is not None:
         from crm_ports.policy.subjects import with_synth
+        from crm_ports.verify.stack import read_var_file
 
-        subjects = with_synth(subjects, synth_dir)
+        overrides = read_var_file(var_file) if var_file is not None else {}
+        subjects, notes = with_synth(subjects, synth_dir, overrides)
+        note(notes)
     if base is not None:
         subjects = _with_base(ctx, subjects, base)
     findings = run_checks(subjects)

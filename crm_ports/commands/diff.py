@@ -13,6 +13,7 @@ from crm_ports.commands.common import (
     check_output,
     emit,
     format_option,
+    note,
     output_option,
 )
 from crm_ports.formats import to_json
@@ -56,6 +57,7 @@ def diff(ctx: click.Context, base: str, head: str | None, fmt: str, output: Path
     root = repository_root(Path.cwd())
     old = load_side(base, root, catalogue_path(ctx), "--base")
     new = load_side(head, root, catalogue_path(ctx), "--head")
+    note((*old.notes, *new.notes))
     labs = diff_sides(old, new)
     if fmt == "json":
         text = to_json(diff_json(old, new, labs))
