@@ -52,7 +52,8 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
     "synth_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Also check the cdk.tf.json files of this synthesized folder.",
+    help="Also check the cdk.tf.json files of this synthesized folder (crm-ports synth, or "
+    "an app's cdktf.out).",
 )
 @click.option(
     "--base",

@@ -286,7 +286,8 @@ def stack_options(func: F) -> F:
                 "synth_dir",
                 type=click.Path(path_type=Path, file_okay=False),
                 default=None,
-                help="A synthesized folder (crm-ports synth --out); nothing is synthesized.",
+                help="A synthesized folder (crm-ports synth --out, or the cdktf.out of an app "
+                "using crm_ports.constructs); nothing is synthesized.",
             ),
             click.option(
                 "--lab",

@@ -32,7 +32,8 @@ Exit status: 0 no change, 1 changes, 2 error."""
     "--base",
     required=True,
     metavar="STATE",
-    help="Git ref, synthesized folder (crm-ports synth output) or lab file to compare from.",
+    help="Git ref, synthesized folder (crm-ports synth, or an app's cdktf.out) or lab file "
+    "to compare from.",
 )
 @click.option(
     "--head",
