@@ -15,6 +15,7 @@ from crm_ports.commands.common import (
     emit,
     format_option,
     given_flags,
+    note,
     one_lab,
     output_option,
     review_space,
@@ -34,6 +35,7 @@ Examples:
   crm-ports check --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml
   crm-ports check --all --format markdown
   crm-ports check --all --synth cdktf.out
+  crm-ports check --synth app/cdktf.out --var-file prod.tfvars
   crm-ports check --all --base origin/main
   crm-ports check --all --quotas
   crm-ports check --list --format markdown
@@ -53,7 +55,8 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
     "synth_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Also check the cdk.tf.json files of this synthesized folder.",
+    help="Also check the cdk.tf.json files of this synthesized folder (crm-ports synth, or "
+    "an app's cdktf.out).",
 )
 @click.option(
     "--base",
@@ -61,6 +64,13 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
     metavar="STATE",
     help="Also compare each lab with STATE (git ref, synthesized folder or lab file): a "
     "group the change would replace while it stays in the lab fails CRM010.",
+)
+@click.option(
+    "--var-file",
+    "var_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --synth: variable values (.tfvars or .tfvars.json) instead of the defaults.",
 )
 @click.option("--list", "list_only", is_flag=True, help="Print the table of checks and exit.")
 @click.option(
@@ -79,6 +89,7 @@ def check(
     all_labs: bool,
     synth_dir: Path | None,
     base: str | None,
+    var_file: Path | None,
     list_only: bool,
     all_quotas: bool,
     fmt: str,
@@ -94,10 +105,12 @@ def check(
     from crm_ports.policy.registry import run_checks
     from crm_ports.policy.report import list_checks, render_report
 
-    check_output(ctx, output, *lab_paths, base)
+    check_output(ctx, output, *lab_paths, base, var_file)
     if list_only:
         emit(list_checks(fmt), output)
         return 0
+    if var_file is not None and synth_dir is None:
+        raise click.UsageError("--var-file gives the values of --synth's stacks: add --synth")
     flags = bool(given_flags(values))
     if all_labs and (lab_paths or flags):
         raise click.UsageError("--all checks every lab as it is: drop --lab and option flags")
@@ -114,8 +127,11 @@ def check(
         subjects = []
     if synth_dir is not None:
         from crm_ports.policy.subjects import with_synth
+        from crm_ports.verify.stack import read_var_file
 
-        subjects = with_synth(subjects, synth_dir)
+        overrides = read_var_file(var_file) if var_file is not None else {}
+        subjects, notes = with_synth(subjects, synth_dir, overrides)
+        note(notes)
     if base is not None:
         subjects = _with_base(ctx, subjects, base)
     findings = run_checks(subjects)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -278,6 +278,13 @@ def check_output(ctx: click.Context, output: Path | None, *inputs: Path | str | 
             )
 
 
+def note(lines: Iterable[str]) -> None:
+    """What a command left out on purpose, one line each on standard error (a report on
+    standard output or in `-o FILE` stays as it is)."""
+    for line in lines:
+        click.echo(f"crm-ports: note: {line}", err=True)
+
+
 def emit(text: str, output: Path | None) -> None:
     """Standard output, or FILE written whole or not at all."""
     if output is None:
@@ -342,7 +349,8 @@ def stack_options(func: F) -> F:
                 "synth_dir",
                 type=click.Path(path_type=Path, file_okay=False),
                 default=None,
-                help="A synthesized folder (crm-ports synth --out); nothing is synthesized.",
+                help="A synthesized folder (crm-ports synth --out, or the cdktf.out of an app "
+                "using crm_ports.constructs); nothing is synthesized.",
             ),
             click.option(
                 "--lab",
@@ -411,8 +419,10 @@ def stack_targets(
         if all_labs:
             raise click.UsageError("--all synthesizes the labs: drop --synth, or use --lab")
         labs = [load_lab(p) for p in lab_paths]
-        yield folder_targets(synth_dir, catalogue(ctx), overrides, labs)
+        targets, notes = folder_targets(synth_dir, catalogue(ctx), overrides, labs)
+        note(notes)
+        yield targets
         return
     labs, cat = _labs(ctx, lab_paths, all_labs)
     with synthesized(labs, cat) as scratch:
-        yield folder_targets(scratch, cat, overrides, labs)
+        yield folder_targets(scratch, cat, overrides, labs)[0]

@@ -12,6 +12,7 @@ from crm_ports.commands.common import (
     check_output,
     emit,
     format_option,
+    note,
     output_option,
     review_space,
 )
@@ -31,7 +32,8 @@ Exit status: 0 no change, 1 changes, 2 error."""
     "--base",
     required=True,
     metavar="STATE",
-    help="Git ref, synthesized folder (crm-ports synth output) or lab file to compare from.",
+    help="Git ref, synthesized folder (crm-ports synth, or an app's cdktf.out) or lab file "
+    "to compare from.",
 )
 @click.option(
     "--head",
@@ -59,6 +61,7 @@ def diff(ctx: click.Context, base: str, head: str | None, fmt: str, output: Path
     space = review_space(ctx)
     old = load_side(base, space, "--base")
     new = load_side(head, space, "--head")
+    note((*old.notes, *new.notes))
     labs = diff_sides(old, new)
     if fmt == "json":
         text = to_json(diff_json(old, new, labs))

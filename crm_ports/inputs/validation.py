@@ -47,12 +47,14 @@ def _message(error: ValidationError) -> str:
     return error.message
 
 
-def check(doc: Document, schema_name: str, describe: Describe) -> None:
+def first_error(data: object, schema_name: str) -> tuple[list[PathItem], str] | None:
+    """The path and message of the error a reviewer should see first, if any: also for
+    data that is no file (the construct API's arguments, `crm_ports.lab.arguments`)."""
     from jsonschema.exceptions import best_match
 
-    error = best_match(validator(schema_name).iter_errors(doc.data))
+    error = best_match(validator(schema_name).iter_errors(data))
     if error is None:
-        return
+        return None
     # absolute_path: an error inside one alternative of an anyOf (a role or a list of
     # roles; a topology id or the lab's own hosts) has a `path` relative to that
     # alternative, which would name the wrong field and line.
@@ -62,5 +64,13 @@ def check(doc: Document, schema_name: str, describe: Describe) -> None:
         extra = sorted(k for k in error.instance if k not in allowed)
         if extra:
             path = [*path, extra[0]]
+    return path, _message(error)
+
+
+def check(doc: Document, schema_name: str, describe: Describe) -> None:
+    found = first_error(doc.data, schema_name)
+    if found is None:
+        return
+    path, message = found
     entry, field = describe(path)
-    raise InputError(doc.name, entry, field, _message(error), doc.line(path))
+    raise InputError(doc.name, entry, field, message, doc.line(path))

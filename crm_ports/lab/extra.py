@@ -68,6 +68,9 @@ class ExtraRule:
             location,
             field_path,
         )
+        for which, text in (("from", source), ("to", target)):
+            if "/" in str(text) and _cidr(str(text)) is None:  # hosts and roles know no '/'
+                raise rule.error(which, f"'{text}' is not an IPv4 CIDR range (e.g. 10.20.0.0/24)")
         if protocol not in {p.value for p in PROTOCOLS}:
             raise rule.error("protocol", f"'{protocol}' is not one of tcp, udp")
         try:

@@ -3,7 +3,8 @@
 A side is named on the command line as a git ref (the catalogue and lab files at that
 commit, read with `git archive` into a temporary directory so the work tree is never
 touched), a synthesized folder (the `crm-ports.json` each stack keeps beside its
-`cdk.tf.json`), a single lab file, or nothing: the working tree. Every message about a
+`cdk.tf.json`, or the records crm-ports constructs keep inside the stacks of an app of
+the user's own), a single lab file, or nothing: the working tree. Every message about a
 file read from a ref names it as `REF:path`, never by its temporary location.
 
 Which labs a tree holds, and by which catalogue they resolve, is its layout: a project
@@ -29,7 +30,7 @@ from crm_ports.lab.file import load_lab
 from crm_ports.lab.model import Lab, default_labs, relocated
 from crm_ports.lab.project import PROJECT_FILE, Project, project_from
 from crm_ports.resolver.engine import ResolvedLab, resolve_lab
-from crm_ports.terraform.metadata import folder_labs
+from crm_ports.terraform.folder import folder_labs, read_folder
 
 # Imported where they are used: `subprocess` where git runs, tar and temporary folders
 # where a git ref is read, placements and lab-local rules where a synthesized folder's
@@ -49,6 +50,7 @@ T = TypeVar("T")
 class Side:
     label: str
     labs: tuple[ResolvedLab, ...]
+    notes: tuple[str, ...] = ()  # what reading it left out (a stack with no crm-ports construct)
 
     def names(self) -> tuple[str, ...]:
         return tuple(s.lab.name for s in self.labs)
@@ -324,7 +326,8 @@ def git_ref(space: Workspace, ref: str) -> Side:
 
 
 def synth_folder(folder: Path) -> Side:
-    return Side(yamlio.display_name(folder), tuple(state for state, _ in folder_labs(folder)))
+    found = read_folder(folder)
+    return Side(found.label, tuple(state for state, _ in folder_labs(found)), found.notes)
 
 
 # -- dispatch -----------------------------------------------------------------------------

@@ -1,0 +1,158 @@
+"""A crm-ports construct's record of itself, inside its own stack's `cdk.tf.json`.
+
+A stack of the user's own CDKTF app has no `crm-ports.json` beside it (only `crm-ports
+synth` writes one), yet `verify`, `check --synth` and `diff` must know what it claims to
+implement. So each crm-ports construct writes a record into cdktf's stack metadata,
+`"//": {"metadata": {"crm-ports": {"<construct path>": {...}}}}`, which Terraform ignores
+as a comment (`constructs.record` puts it there at synthesis):
+
+- `lab`: the lab it claims to implement, in `crm-ports.json`'s shape without the network
+  (the network is the user's): name, its one cloud, options, AWS egress, its own hosts
+  and lab rules. `verify` judges the stack against this lab and the catalogue, never
+  against the rule set.
+- `ruleset`: the rule set it rendered, which `check` and `diff` review.
+- how to find its part of the stack, as cdktf resolved it: the group ids each host
+  group's machines carry (what `security_group_ids` / `application_security_group_ids`
+  hand the user), the peer ranges it was given (a list, or a Terraform expression such
+  as `${var.offices}`) and, on Azure, the NSG that holds its rules.
+
+Everything is sorted and holds no path of the machine, so the record is byte-identical
+wherever the app is synthesized.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from crm_ports.errors import InputError
+from crm_ports.lab.model import Lab
+from crm_ports.ruleset import RuleSet
+from crm_ports.terraform.metadata import (
+    ConstructRecord,
+    StackRecord,
+    lab_json,
+    read_cloud,
+    read_lab,
+)
+from crm_ports.terraform.resources import (
+    AWS_EGRESS,
+    AWS_INGRESS,
+    AZURE_RULE,
+    Resources,
+    holder_address,
+    resource_type,
+)
+from crm_ports.terraform.stack_json import referenced
+
+RECORD_KEY = "crm-ports"
+
+
+def record_json(
+    *,
+    kind: str,
+    cloud: str,
+    lab: Lab,
+    rules: RuleSet,
+    carries: Mapping[str, Sequence[str]],
+    peers: Mapping[str, str | Sequence[str]],
+    network_security_group: str | None = None,
+) -> dict[str, Any]:
+    """One construct's record (the value under its path), keys sorted."""
+    data: dict[str, Any] = {
+        "construct": kind,
+        "cloud": cloud,
+        "lab": lab_json(lab, network=False),
+        "ruleset": rules.to_json(),
+        "carries": {group: list(ids) for group, ids in carries.items()},
+        "peers": {
+            option: value if isinstance(value, str) else list(value)
+            for option, value in peers.items()
+        },
+    }
+    if network_security_group is not None:
+        data["network_security_group"] = network_security_group
+    result: dict[str, Any] = json.loads(json.dumps(data, sort_keys=True))
+    return result
+
+
+def recorded(document: Any) -> Mapping[str, Any]:
+    """The records of a `cdk.tf.json` document by construct path (none: no construct)."""
+    top = document.get("//") if isinstance(document, dict) else None
+    metadata = top.get("metadata") if isinstance(top, dict) else None
+    records = metadata.get(RECORD_KEY) if isinstance(metadata, dict) else None
+    return records if isinstance(records, dict) else {}
+
+
+def stack_records(document: Any, directory: Path, shown: str) -> list[StackRecord]:
+    """One `StackRecord` per crm-ports construct recorded in the stack, by path."""
+    return [
+        _record(path, data, directory, shown) for path, data in sorted(recorded(document).items())
+    ]
+
+
+def _record(path: str, data: Any, directory: Path, shown: str) -> StackRecord:
+    entry = f"construct '{path}'"
+    kind = data.get("construct") if isinstance(data, dict) else None
+    if not isinstance(kind, str):
+        raise InputError(shown, entry, "construct", "expected the construct's class name")
+    cloud = read_cloud(data, shown, entry)
+    origin = f"{shown} ({kind} '{path}')"
+    lab = read_lab(data, shown, entry, origin)
+    if lab.lab.clouds != (cloud,):
+        raise InputError(shown, entry, "lab.clouds", f"expected [{cloud}], the record's cloud")
+    carries = data.get("carries")
+    if not isinstance(carries, dict) or not all(
+        isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in carries.values()
+    ):
+        raise InputError(shown, entry, "carries", "expected host group -> list of group ids")
+    peers = data.get("peers")
+    if not isinstance(peers, dict) or not all(_ranges(v) for v in peers.values()):
+        raise InputError(shown, entry, "peers", "expected option -> list or expression")
+    nsg = data.get("network_security_group")
+    if cloud == "azure" and not isinstance(nsg, str):
+        raise InputError(shown, entry, "network_security_group", "expected the NSG's id")
+    construct = ConstructRecord(
+        path=path,
+        kind=kind,
+        carries={group: tuple(ids) for group, ids in sorted(carries.items())},
+        peers={
+            option: value if isinstance(value, str) else tuple(value)
+            for option, value in sorted(peers.items())
+        },
+        network_security_group=nsg if cloud == "azure" else None,
+    )
+    return StackRecord(directory, cloud, lab, construct)
+
+
+def _ranges(value: Any) -> bool:
+    return isinstance(value, str) or (
+        isinstance(value, list) and all(isinstance(item, str) for item in value)
+    )
+
+
+def construct_resources(resources: Resources, construct: ConstructRecord) -> Resources:
+    """The part of a stack's resources one construct holds, read off the resources: the
+    groups its host groups' machines carry, the AWS rules attached to them, and on Azure
+    its NSG with the rules it holds (inline, or standalone ones naming it). A rule added
+    by hand to one of its groups is part of it, as it is of what the cloud enforces."""
+    groups = {referenced(ref) for ids in construct.carries.values() for ref in ids}
+    nsg = construct.network_security_group
+    holder = referenced(nsg) if nsg is not None else None
+    out: Resources = {}
+    for address, attributes in resources.items():
+        kind = resource_type(address)
+        if address.split("[", 1)[0] in groups or holder_address(address) == holder:
+            out[address] = attributes
+        elif kind in (AWS_INGRESS, AWS_EGRESS):
+            if referenced(attributes.get("security_group_id")) in groups:
+                out[address] = attributes
+        elif (
+            kind == AZURE_RULE
+            and holder is not None
+            and referenced(attributes.get("network_security_group_name")) == holder
+        ):
+            out[address] = attributes
+    return out
