@@ -360,3 +360,79 @@ def test_output_never_replaces_an_input(
     fragments = [target, "field '--output'", "is an input of this command"]
     _one_line_error(cli(*args, "-o", f"./{target}"), fragments)
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+# -- issue 20: each message one clear line -----------------------------------------------
+
+# (lab file, the fragments of its one line): what was unclear and what the line says now
+CLEAR_LINES = [
+    # it said "not a valid id (lower-case words joined by '-')"
+    (
+        "name: x\naws: {endpoint_url: '127.0.0.1:5055'}\n",
+        ["lab.yaml:2:", "field 'aws.endpoint_url'", "with its scheme, http:// or https://"],
+    ),
+    # it said "unknown key ('client_cidr' was unexpected)", naming no valid key
+    (
+        "name: x\nclient_cidr: [10.0.0.0/16]\n",
+        ["lab.yaml:2:", "field 'client_cidr'", "did you mean 'client_cidrs'?", "admin_cidrs, aws"],
+    ),
+    (
+        "name: x\naws: {regoin: eu-west-1}\n",
+        ["field 'aws.regoin'", "did you mean 'region'?", "(valid keys: egress, endpoint_url"],
+    ),
+    # it had no line number
+    ("name: x\nclouds: [aws]\ntopology: split-role\n", ["lab.yaml:3:", "unknown topology"]),
+    ("name: x\noptions:\n  topology: split-rols\n", ["lab.yaml:3:", "unknown topology"]),
+    # the seed's words for an unsupported combination, at the line of its option
+    (
+        "name: x\noptions:\n  email: exchange\n  exchange_server: '2003'\n",
+        ["lab.yaml:4:", "unsupported combination"],
+    ),
+    # it said "'10.0.0.0/33' is not a CIDR range ('10.0.0.0/33' does not appear to be ...)"
+    (
+        "name: x\nclient_cidrs: [10.0.0.0/33]\n",
+        ["field 'client_cidrs'", "'10.0.0.0/33' is not a CIDR range: the prefix length"],
+    ),
+    ("name: x\naws: {vpc_cidr: 10.0.0.0/33}\n", ["field 'aws.vpc_cidr'", "prefix length"]),
+    ("name: x\nclient_cidrs: [10.0.0.1/8]\n", ["host bits set: the range is 10.0.0.0/8"]),
+    ("name: x\nclient_cidrs: [300.0.0.0/8]\n", ["the address is not an IP address"]),
+]
+
+
+@pytest.mark.parametrize(("text", "fragments"), CLEAR_LINES)
+def test_a_lab_mistake_is_one_clear_line(
+    cli: Callable[..., Result],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    fragments: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("lab.yaml").write_text(text)
+    for command in (["validate", "lab.yaml"], ["check", "--lab", "lab.yaml"]):
+        _one_line_error(cli(*command), fragments)
+
+
+def test_a_bad_range_is_named_once(cli: Callable[..., Result]) -> None:
+    """ipaddress's own message repeated the value the line had already quoted."""
+    result = cli("rules", "--client-cidr", "10.0.0.0/33")
+    _one_line_error(result, ["field 'client_cidrs'", "prefix length must be 0 to 32"])
+    assert result.err.count("10.0.0.0/33") == 1, result.err
+
+
+def test_every_pattern_of_the_schemas_says_what_it_accepts() -> None:
+    """A value a pattern refuses is reported with the pattern's description; without one
+    it would read as a regular expression, or (as before) as 'not a valid id'."""
+    import json
+
+    def patterns(node: object, path: str) -> list[tuple[str, object]]:
+        if isinstance(node, dict):
+            own = [(path, node)] if "pattern" in node else []
+            return own + [p for k, v in node.items() for p in patterns(v, f"{path}/{k}")]
+        if isinstance(node, list):
+            return [p for i, v in enumerate(node) for p in patterns(v, f"{path}/{i}")]
+        return []
+
+    for schema in sorted((REPO / "crm_ports" / "schema").glob("*.json")):
+        for where, node in patterns(json.loads(schema.read_text()), schema.name):
+            assert isinstance(node, dict) and node.get("description"), where

@@ -174,6 +174,7 @@ def _refuse_unsupported(catalogue: Catalogue, options: Options) -> None:
                 ", ".join(names),
                 f'unsupported combination ({settings}); the seed says: "{entry.quote}" '
                 f"({entry.location.file}: {entry.id})",
+                min((at for at in map(options.line, names) if at is not None), default=None),
             )
 
 
@@ -191,6 +192,7 @@ def _place(catalogue: Catalogue, options: Options) -> _Placement:
             "options",
             "topology",
             f"unknown topology '{options.topology}' (known: {known})",
+            options.line("topology"),
         ) from None
     group_of: dict[str, tuple[str, ...]] = {}
     groups: list[Group] = []
