@@ -436,3 +436,49 @@ def test_every_pattern_of_the_schemas_says_what_it_accepts() -> None:
     for schema in sorted((REPO / "crm_ports" / "schema").glob("*.json")):
         for where, node in patterns(json.loads(schema.read_text()), schema.name):
             assert isinstance(node, dict) and node.get("description"), where
+
+
+def test_validate_without_a_path_checks_the_built_in_catalogue(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From any folder: `validate catalog/` failed outside the source tree, and nothing
+    named the built-in catalogue."""
+    monkeypatch.chdir(tmp_path)
+    for args in (["validate"], ["validate", "--builtin"]):
+        result = cli(*args)
+        assert result.code == 0, result
+        assert result.out.startswith("built-in catalogue: ") and "resolved" in result.out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_names_the_catalogue_in_use(
+    cli: Callable[..., Result], catalogue_copy: Path
+) -> None:
+    """Without a path, the catalogue in use: --catalog's; --builtin still the built-in one."""
+    _break(catalogue_copy, "services.yaml", "ports: [tcp/3389]", "ports: [tcp/73389]", 1)
+    _one_line_error(cli("--catalog", str(catalogue_copy), "validate"), ["service 'rdp'"])
+    result = cli("--catalog", str(catalogue_copy), "validate", "--builtin")
+    assert result.code == 0 and result.out.startswith("built-in catalogue: "), result
+
+
+def test_validate_reads_a_folder_of_lab_files_as_labs(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`validate labs/` read the folder as a catalogue and refused the first lab file's
+    keys ("field 'clouds': unknown key")."""
+    monkeypatch.chdir(tmp_path)
+    Path("labs").mkdir()
+    for name in ("contoso-claims.yaml", "fabrikam-full-server.yaml"):
+        Path("labs", name).write_bytes((REPO / "labs" / name).read_bytes())
+    result = cli("validate", "labs/")
+    assert result.code == 0, result
+    assert result.out.splitlines() == [
+        "labs/contoso-claims.yaml: lab 'contoso-claims' is valid",
+        "labs/fabrikam-full-server.yaml: lab 'fabrikam-full-server' is valid",
+    ]
+    Path("labs", "typo.yaml").write_text("name: typo\nclient_cidr: [10.0.0.0/16]\n")
+    result = cli("validate", "labs")
+    assert result.code == 2 and len(result.err.splitlines()) == 1, result
+    assert "labs/typo.yaml:2: lab: field 'client_cidr': unknown key" in result.err
+    # a catalogue folder is still a catalogue, the built-in one by any path
+    assert cli("validate", str(REPO / "catalog")).code == 0

@@ -6,7 +6,7 @@ errors. The live rules are put into Terraform's attribute shape (the one the che
 in a synthesized stack) and judged as a stack by the registry, like `check --synth`: the
 checks with a verdict on stacks (CRM001-CRM004, CRM006, CRM007) are the ones live rules
 can break. Checks about the lab's options or its change (CRM005 HTTPS, CRM008 advice,
-CRM009, CRM010) judge the plan; they are not repeated here.
+CRM009, CRM010, CRM011) judge the plan; they are not repeated here.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ def resolve_lab(catalogue: Catalogue, lab: Lab) -> RuleSet:
 
     placement = lab.placement
     if placement is not None and lab.options.topology == placement.name:
-        from crm_ports.lab.placement import topology_for
+        from crm_ports.lab.placement import idle_roles, topology_for
 
         if any(t.id == placement.name for t in catalogue.topologies):
             raise InputError(
@@ -84,9 +84,10 @@ def resolve_lab(catalogue: Catalogue, lab: Lab) -> RuleSet:
                 f"'{placement.name}' of the same name: rename the lab",
             )
         catalogue = catalogue.with_topology(topology_for(catalogue, placement, lab.options))
-        return add_extra_rules(
-            resolve(catalogue, _with_placed_servers(lab, placement)), lab.extra_rules
-        )
+        options = _with_placed_servers(lab, placement)
+        ruleset = resolve(catalogue, options)
+        ruleset = replace(ruleset, idle_roles=idle_roles(catalogue, placement, options))
+        return add_extra_rules(ruleset, lab.extra_rules)
     return add_extra_rules(resolve(catalogue, lab.options), lab.extra_rules)
 
 
