@@ -368,6 +368,27 @@ def test_unknown_region_and_bad_url(cli: Cli, aws_env: None) -> None:
     )
 
 
+def test_a_region_an_emulator_does_not_serve_is_one_line(
+    cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
+) -> None:
+    """A region typo in a lab aimed at moto: moto answers with an HTML error page, which
+    botocore cannot parse (`ResponseParserError`), and the audit printed that traceback,
+    exit 1. Now one line naming the region and the endpoint, exit 2."""
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(
+        "name: typo\nclouds: [aws]\ntopology: full-server\n"
+        f"aws: {{region: eu-wset-1, endpoint_url: '{moto_server.url}'}}\n"
+    )
+    assert_one_line_error(
+        cli("audit", "aws", "--lab", str(lab)),
+        f"aws eu-wset-1 at {moto_server.url}",
+        "region 'eu-wset-1' is not an AWS region",
+        "check aws.region",
+    )
+    result = cli("audit", "aws", "--endpoint-url", moto_server.url, "--region", "eu-wset-1")
+    assert_one_line_error(result, "region 'eu-wset-1'", moto_server.url)
+
+
 def test_a_rule_added_by_hand_gets_a_fix_in_the_cloud_or_the_lab(
     cli: Cli, lab: tuple[MotoServer, Any, dict[str, str]]
 ) -> None:
