@@ -22,7 +22,7 @@ Examples:
   crm-ports rules --lab labs/contoso-claims.yaml --format json
   crm-ports ports --format markdown
   crm-ports matrix --auth claims --email pop3-smtp
-  crm-ports validate catalog/
+  crm-ports validate                  # the built-in catalogue (or --catalog's)
   crm-ports verify --synth cdktf.out
 """
 

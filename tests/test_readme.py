@@ -140,3 +140,15 @@ def test_readme_construct_example_synthesizes(tmp_path: Path) -> None:
     ]
     assert "office_ranges" in data["variable"]
     assert data["resource"]["aws_vpc_security_group_egress_rule"], "egress: strict writes egress"
+
+
+def test_the_mirror_block_is_the_one_the_tests_use(tmp_path: Path) -> None:
+    """docs/deploying.md's `filesystem_mirror` block is, its folder aside, the CLI
+    configuration every Terraform test runs with (`tests/tf_harness.write_cli_config`)."""
+    from tests.readme import DEPLOYING
+    from tests.tf_harness import write_cli_config
+
+    shown = block("tf-mirror", DEPLOYING).split("```hcl\n", 1)[1].rsplit("```", 1)[0]
+    folder = re.search(r'path\s+=\s+"([^"]+)"', shown)
+    assert folder, shown
+    assert shown == write_cli_config(tmp_path, Path(folder.group(1))).read_text(encoding="utf-8")

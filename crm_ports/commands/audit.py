@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from crm_ports import install_hint
 from crm_ports.audit.policy import PolicyScope
 from crm_ports.audit.report import FORMATS, render
 from crm_ports.commands.common import (
@@ -98,7 +99,7 @@ def _needs(module: str, cloud: str) -> None:
             "",
             f"audit {cloud}",
             f"needs {module.split('.')[0]} ({module}), which crm-ports installs with its "
-            "audit extra: pip install 'crm-ports[audit]'",
+            f"audit extra: {install_hint('audit')}",
         )
 
 

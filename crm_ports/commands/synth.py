@@ -50,7 +50,7 @@ Examples:
   crm-ports synth --auth claims --email pop3-smtp       # both default labs, these options
   crm-ports synth --topology full-server --out build/cdktf.out
   crm-ports synth --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml --jobs 2
-  CRM_PORTS_CDK=cdktn crm-ports synth     # on CDK Terrain: pip install 'crm-ports[cdktn]'
+  CRM_PORTS_CDK=cdktn crm-ports synth     # on CDK Terrain: the cdktn extra (docs/cdk-flavours.md)
 Then deploy with the same lab files, which say where each lab goes (aws.endpoint_url for
 an emulator) and where its state lives (backend:, else terraform.<stack>.tfstate beside
 the output folder):

@@ -35,16 +35,32 @@ def validator(schema_name: str) -> Draft202012Validator:
 
 
 def _message(error: ValidationError) -> str:
-    if error.validator == "additionalProperties":
-        return error.message.replace("Additional properties are not allowed", "unknown key")
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        return _unknown_key(error.instance, schema)
     if error.validator == "pattern":
-        # A pattern's schema may say in words what it accepts; ids are the common case.
-        schema = error.schema if isinstance(error.schema, Mapping) else {}
-        what = schema.get("description", "a valid id (lower-case words joined by '-')")
+        # Every pattern of the schemas says in words what it accepts (tests/test_bad_input.py
+        # holds them to it); the regular expression is the last resort.
+        what = schema.get("description", f"matching {schema.get('pattern')}")
         return f"{error.instance!r} is not {what}"
     if error.validator == "required":
         return error.message.replace("is a required property", "is missing")
     return error.message
+
+
+def _unknown_key(instance: Mapping[str, object], schema: Mapping[str, object]) -> str:
+    """'unknown key; did you mean 'client_cidrs'? (valid keys: ...)': a typo's fix and
+    every key the mapping takes, so the line alone says what to write."""
+    from difflib import get_close_matches
+
+    properties = schema.get("properties")
+    valid = sorted(properties) if isinstance(properties, Mapping) else []
+    extra = sorted(str(k) for k in instance if k not in valid)
+    if not extra:
+        return "unknown key"
+    close = get_close_matches(extra[0], valid, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown key{hint} (valid keys: {', '.join(valid)})"
 
 
 def first_error(data: object, schema_name: str) -> tuple[list[PathItem], str] | None:
