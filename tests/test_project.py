@@ -197,6 +197,66 @@ def test_check_all_is_exactly_the_projects_labs(cli: CLI, project: Path) -> None
     assert _json(result)["labs"] == ["mylab"]
 
 
+def test_a_bare_check_is_the_projects_labs_or_crm_ports_labs(
+    cli: CLI, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bare `check` in a project repository checked the built-in `split-roles` lab and
+    passed; CRM_PORTS_LABS was ignored the same way."""
+    _write(project, {"labs/other.yaml": OTHER, "elsewhere/third.yaml": "name: third\n"})
+    result = cli("check", "--format", "json")
+    assert result.code == 0, result.err
+    assert _json(result)["labs"] == ["mylab", "other"]
+    monkeypatch.setenv(LABS_ENV, "labs/other.yaml:elsewhere/third.yaml")
+    assert _json(cli("check", "--format", "json"))["labs"] == ["other", "third"]
+
+
+def test_crm_ports_labs_is_a_bare_checks_labs_without_a_project_too(
+    cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path, {"mylab.yaml": MYLAB})
+    monkeypatch.setenv(LABS_ENV, "mylab.yaml")
+    assert _json(cli("check", "--format", "json"))["labs"] == ["mylab"]
+    monkeypatch.delenv(LABS_ENV)  # crm-ports' own layout: the default options alone
+    assert _json(cli("check", "--format", "json"))["labs"] == ["split-roles"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["rules"],
+        ["matrix"],
+        ["ports"],
+        ["diagram"],
+        ["check", "--auth", "claims"],
+        ["rules", "--sql-port", "1533"],
+        ["audit", "aws"],
+    ],
+)
+def test_one_lab_commands_in_a_project_take_a_lab(cli: CLI, project: Path, args: list[str]) -> None:
+    """`rules`, `matrix`, `ports` and `diagram` with no --lab showed the built-in
+    `split-roles` lab in a repository whose labs are its own."""
+    _write(project, {"labs/other.yaml": OTHER})
+    result = cli(*args)
+    assert result.code == 2, result
+    assert result.out == "" and result.err.count("\n") == 1
+    assert "field '--lab': no lab given" in result.err
+    assert "give --lab (the project's labs: labs/mylab.yaml, labs/other.yaml)" in result.err
+    assert "split-roles" not in result.err
+
+
+@pytest.mark.parametrize("command", ["rules", "matrix", "ports", "diagram", "check"])
+def test_an_explicit_topology_is_a_catalogue_topology_in_a_project(
+    cli: CLI, project: Path, command: str
+) -> None:
+    """Asked for by name, a catalogue topology with the flags is no default lab leaking."""
+    result = cli(command, "--topology", "full-server", "--sql-port", "1533")
+    assert result.code == 0, result.err
+    assert "1533" in result.out or command == "check"
+    if command == "check":
+        assert "(full-server)" in result.out
+
+
 def test_check_all_with_nothing_to_check_is_exit_2(
     cli: CLI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -237,8 +297,9 @@ def test_the_project_catalogue_is_every_commands(cli: CLI, project: Path) -> Non
     _write(project, {PROJECT_FILE: "labs: [labs/*.yaml]\ncatalog: my-catalog\n"})
     rules = cli("rules", "--lab", "labs/mylab.yaml", "--format", "json")
     assert "crm-deployment.ssrs.tcp.winrm" in rules.out, rules.err
-    builtin = cli("--catalog", str(default_catalogue_dir()), "rules", "--format", "json")
+    builtin = cli("--catalog", str(default_catalogue_dir()), "rules", "--lab", "labs/mylab.yaml")
     assert builtin.code == 0 and "crm-deployment.ssrs.tcp.winrm" not in builtin.out
+    assert "crm-deployment" in builtin.out
 
 
 # -- git refs in a repository of the user's own ---------------------------------------------

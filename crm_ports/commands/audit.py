@@ -23,6 +23,7 @@ from crm_ports.commands.common import (
     emit,
     format_option,
     lab_and_options,
+    options_alone,
     output_option,
     rule_options,
 )
@@ -66,6 +67,8 @@ def lab_for_audit(
 ) -> tuple[Lab, RuleSet]:
     """The lab as deployed: the lab file (or the default lab of the topology), with any
     option flags applied on top and the name --lab-name gives."""
+    if lab_path is None:
+        options_alone(ctx, values)
     lab, options = lab_and_options(lab_path, values)
     if lab is None:
         defaults = {d.name: d for d in default_labs()}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crm_ports.commands.common import (
+    catalogue,
     check_output,
     emit,
     format_option,
@@ -18,10 +19,11 @@ from crm_ports.commands.common import (
     note,
     one_lab,
     output_option,
+    project,
     review_space,
     rule_options_per_lab,
+    unique_names,
 )
-from crm_ports.errors import InputError
 
 if TYPE_CHECKING:
     from crm_ports.policy.base import Subject
@@ -99,7 +101,9 @@ def check(
     """Policy checks on a lab's rule set and, with --synth, on the synthesized Terraform.
 
     Findings can be waived in the lab file (`waivers: [{check, rule, reason}]`); the
-    report repeats the reason. Without --lab, --all or --synth: the options given."""
+    report repeats the reason. Without --lab, --all or --synth: the labs CRM_PORTS_LABS
+    lists, else the project file's (crm-ports.yaml), else the options given; in a project
+    repository, option flags without --lab need --topology (a catalogue topology)."""
     from crm_ports.policy.base import Subject
     from crm_ports.policy.crm007_quotas import NEAR_QUOTA, quota_rows
     from crm_ports.policy.registry import run_checks
@@ -121,8 +125,10 @@ def check(
         subjects = from_side(every_lab(review_space(ctx), "check"))
     elif lab_paths:
         subjects = _unique([Subject(*one_lab(ctx, path, values)) for path in lab_paths])
-    elif synth_dir is None or flags:
+    elif flags:
         subjects = [Subject(*one_lab(ctx, None, values))]
+    elif synth_dir is None:
+        subjects = _named(ctx)
     else:
         subjects = []
     if synth_dir is not None:
@@ -146,18 +152,24 @@ def check(
 def _unique(subjects: list[Subject]) -> list[Subject]:
     """The labs of several --lab, sorted by name as `--all`'s are; two files of one lab
     name would mix their findings (and their stacks with --synth), so that is refused."""
-    seen: dict[str, str] = {}
-    for subject in subjects:
-        lab = subject.lab
-        if lab.name in seen:
-            raise InputError(
-                lab.origin,
-                f"lab '{lab.name}'",
-                "name",
-                f"name already used by {seen[lab.name]}: each --lab must be another lab",
-            )
-        seen[lab.name] = lab.origin
+    unique_names(s.lab for s in subjects)
     return sorted(subjects, key=lambda s: s.lab.name)
+
+
+def _named(ctx: click.Context) -> list[Subject]:
+    """A bare `check`: the labs CRM_PORTS_LABS lists, else the project file's (as
+    `--all` checks them), else (crm-ports' own layout) the default options alone. In a
+    project repository a built-in default lab would pass for a check of the user's."""
+    from crm_ports.policy.base import Subject
+    from crm_ports.resolver.engine import resolve_lab
+    from crm_ports.synth.plan import named_labs
+
+    labs = named_labs(project(ctx))
+    if labs is None:
+        return [Subject(*one_lab(ctx, None, {}))]
+    unique_names(labs)
+    cat = catalogue(ctx)
+    return sorted((Subject(lab, resolve_lab(cat, lab)) for lab in labs), key=lambda s: s.lab.name)
 
 
 def _with_base(ctx: click.Context, subjects: list[Subject], base: str) -> list[Subject]:

@@ -217,6 +217,40 @@ def lab_and_options(lab_path: Path | None, values: dict[str, Any]) -> tuple[Lab 
     return lab, options
 
 
+def options_alone(ctx: click.Context, values: dict[str, Any]) -> None:
+    """A command given no lab file shows a catalogue topology with the options given, as
+    the built-in default labs are: fine in crm-ports' own repository, but in a project
+    repository (`crm-ports.yaml`) that would pass off a lab the user never wrote as one of
+    theirs. There it takes `--lab`, or an explicit `--topology` (a catalogue topology with
+    the flags, asked for by name), and says which labs the project has."""
+    found = project(ctx)
+    if found is None or "topology" in given_flags(values):
+        return
+    names = ", ".join(yamlio.display_name(p) for p in found.lab_files())
+    raise InputError(
+        "command line",
+        ctx.command_path.partition(" ")[2],
+        "--lab",
+        f"no lab given, and the built-in default labs are not this project's: give --lab "
+        f"(the project's labs: {names}), or --topology for a catalogue topology alone",
+    )
+
+
+def unique_names(labs: Iterable[Lab]) -> None:
+    """Two lab files of one lab name given with --lab would mix their findings, drawings
+    and stacks (`<cloud>-<lab>`), so the second is refused, naming the first."""
+    seen: dict[str, str] = {}
+    for lab in labs:
+        if lab.name in seen:
+            raise InputError(
+                lab.origin,
+                f"lab '{lab.name}'",
+                "name",
+                f"name already used by {seen[lab.name]}: each --lab must be another lab",
+            )
+        seen[lab.name] = lab.origin
+
+
 def resolve_for(ctx: click.Context, lab: Lab | None, options: Options) -> RuleSet:
     """The rule set of a lab file with the flags applied (its own placement and rules
     included), or of the options alone."""
@@ -226,6 +260,8 @@ def resolve_for(ctx: click.Context, lab: Lab | None, options: Options) -> RuleSe
 
 
 def ruleset_from(ctx: click.Context, lab_path: Path | None, values: dict[str, Any]) -> RuleSet:
+    if lab_path is None:
+        options_alone(ctx, values)
     lab, options = lab_and_options(lab_path, values)
     return resolve_for(ctx, lab, options)
 
@@ -238,6 +274,8 @@ def one_lab(
     given no other state."""
     from crm_ports.lab.model import Lab
 
+    if lab_path is None:
+        options_alone(ctx, values)
     lab, options = lab_and_options(lab_path, values)
     if lab is None:
         lab = Lab(name=options.topology, options=options, origin=options.origin)

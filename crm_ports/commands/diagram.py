@@ -18,6 +18,7 @@ from crm_ports.commands.common import (
     output_option,
     review_space,
     rule_options_per_lab,
+    unique_names,
 )
 from crm_ports.errors import InputError
 from crm_ports.formats import DIAGRAM_FORMATS
@@ -73,20 +74,9 @@ def diagram(
 def _given_labs(ctx: click.Context, lab_paths: tuple[Path, ...], values: dict[str, Any]) -> Drawn:
     """Each --lab with the flags applied (or the options alone), by name; two files of one
     lab name are refused, as `diff` refuses them."""
-    drawn: dict[str, tuple[str, RuleSet, RuleSet | None]] = {}
-    origins: dict[str, str] = {}
-    for path in lab_paths or (None,):
-        lab, ruleset = one_lab(ctx, path, values)
-        if lab.name in drawn:
-            raise InputError(
-                lab.origin,
-                f"lab '{lab.name}'",
-                "name",
-                f"name already used by {origins[lab.name]}: each --lab must be another lab",
-            )
-        drawn[lab.name] = (lab.name, ruleset, None)
-        origins[lab.name] = lab.origin
-    return [drawn[name] for name in sorted(drawn)]
+    labs = [one_lab(ctx, path, values) for path in lab_paths or (None,)]
+    unique_names(lab for lab, _ in labs)
+    return sorted(((lab.name, ruleset, None) for lab, ruleset in labs), key=lambda d: d[0])
 
 
 def _changed_labs(ctx: click.Context, base: str, lab_paths: tuple[Path, ...]) -> Drawn:
