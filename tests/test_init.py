@@ -348,6 +348,44 @@ def test_a_second_run_is_a_no_op(scaffold: tuple[Path, Result], cli: Callable[..
     assert _stats(root) == before
 
 
+def test_a_deleted_example_lab_stays_deleted(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second `init` wrote `labs/example.yaml` again once the user had deleted it for a
+    lab of their own, and the project's `labs/*.yaml` then deployed it."""
+    monkeypatch.chdir(tmp_path)
+    assert cli("init", "s3").code == 0
+    (tmp_path / "s3/labs/example.yaml").unlink()
+    (tmp_path / "s3/labs/mylab.yaml").write_text("name: mylab\nclouds: [aws]\n")
+    (tmp_path / "s3/.gitignore").unlink()  # something for init to do
+    for args in (["init", "s3"], ["init", "--force", "s3"]):
+        result = cli(*args)
+        assert result.code == 0, result.err
+        assert result.out.splitlines()[0] == (
+            "kept your labs: example lab not written (s3/labs/example.yaml; "
+            "crm-ports.yaml names lab files already)"
+        )
+        assert "crm-ports validate labs/example.yaml" not in result.out
+        assert sorted(p.name for p in (tmp_path / "s3/labs").iterdir()) == ["mylab.yaml"]
+    assert "wrote s4/labs/example.yaml" in cli("init", "s4").out  # fresh: an example
+    (tmp_path / "s4/labs/example.yaml").write_text("name: edited\n")  # the user's lab now
+    (tmp_path / "s4/cdktf.json").unlink()
+    edited = cli("init", "--force", "s4")
+    assert edited.code == 0 and "kept your labs" in edited.out
+    assert (tmp_path / "s4/labs/example.yaml").read_text() == "name: edited\n"
+
+
+def test_a_project_without_labs_gets_the_example(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "s5").mkdir()
+    (tmp_path / "s5/crm-ports.yaml").write_text(init_module.scaffold("cdktf")["crm-ports.yaml"])
+    result = cli("init", "s5")
+    assert result.code == 0, result.err
+    assert "wrote s5/labs/example.yaml" in result.out and "kept" not in result.out
+
+
 def test_what_force_cannot_replace_is_refused(
     cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -31,6 +31,7 @@ from crm_ports import __version__
 from crm_ports.commands.common import write_atomic
 from crm_ports.errors import InputError
 from crm_ports.inputs.yamlio import display_name
+from crm_ports.lab.project import PROJECT_FILE, load_project, project_from
 
 FLAVOURS = ("cdktf", "cdktn")
 EXAMPLE_LAB = "example"
@@ -46,7 +47,10 @@ FILES: tuple[tuple[str, str], ...] = (
 )
 # Filled in the templates: the release the review workflow installs.
 VERSION_MARK = "@VERSION@"
-State = Literal["new", "same", "differs"]
+EXAMPLE_FILE = f"labs/{EXAMPLE_LAB}.yaml"
+# "kept": the example lab of a repository whose project file already names labs of its
+# own, never written (a lab deleted on purpose must not come back) nor replaced.
+State = Literal["new", "same", "differs", "kept"]
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,13 @@ def scaffold(cdk: str) -> dict[str, str]:
     return files
 
 
-def _state(path: Path, text: str) -> State:
-    """What is at `path` now, against what init would write there."""
+def _state(path: Path, text: str, *, example: bool = False) -> State:
+    """What is at `path` now, against what init would write there; `example`: the
+    example lab of a repository with labs of its own, kept unless it is already as init
+    writes it."""
+    if example:
+        same = path.is_file() and not path.is_symlink() and path.read_bytes() == text.encode()
+        return "same" if same else "kept"
     if path.is_symlink() and not path.exists():
         return "differs"  # a dangling link: writing would create its target, elsewhere
     if not path.exists():
@@ -107,7 +116,28 @@ def plan(root: Path, cdk: str) -> list[Planned]:
             "DIR",
             f"cannot write the scaffold: {'; '.join(blocked)}: nothing written",
         )
-    return [Planned(root / rel, text, _state(root / rel, text)) for rel, text in files.items()]
+    fresh = _fresh(root, files[PROJECT_FILE])
+    return [
+        Planned(
+            root / rel, text, _state(root / rel, text, example=rel == EXAMPLE_FILE and not fresh)
+        )
+        for rel, text in files.items()
+    ]
+
+
+def _fresh(root: Path, scaffolded: str) -> bool:
+    """Whether `root` is a fresh scaffold, which gets the example lab: it has no project
+    file yet, or its project file's globs match no lab. Anywhere else the labs are the
+    user's, and an example they deleted would come back and be deployed (the globs pick
+    it up). A project file that cannot be read is judged by the scaffold's globs."""
+    path = root / PROJECT_FILE
+    if not path.is_file():
+        return True
+    try:
+        found = load_project(path)
+    except InputError:
+        found = project_from(scaffolded.encode("utf-8"), root, PROJECT_FILE)
+    return not found.lab_files(allow_empty=True)
 
 
 def _refuse(root: Path, conflicts: list[Planned]) -> InputError:
@@ -123,14 +153,16 @@ def _refuse(root: Path, conflicts: list[Planned]) -> InputError:
     )
 
 
-def _next_steps(root: Path, cdk: str) -> list[str]:
-    """The commands that take the scaffold to a deployed lab, as the docs give them."""
+def _next_steps(root: Path, cdk: str, example: bool) -> list[str]:
+    """The commands that take the scaffold to a deployed lab, as the docs give them;
+    without the example lab (`example` False), for the repository's own labs."""
     steps = [] if root.resolve() == Path.cwd().resolve() else [f"cd {shlex.quote(str(root))}"]
+    lab = EXAMPLE_LAB if example else "<lab>"
     return [
         *steps,
         "npm install        # the CLI package.json pins; commit package-lock.json (then: npm ci)",
-        f"crm-ports validate labs/{EXAMPLE_LAB}.yaml",
-        f"npx {cdk} deploy aws-{EXAMPLE_LAB} --skip-provider-lock",
+        f"crm-ports validate {EXAMPLE_FILE}" if example else "crm-ports check   # your labs",
+        f"npx {cdk} deploy aws-{lab} --skip-provider-lock",
     ]
 
 
@@ -187,8 +219,9 @@ def init(root: Path, cdk: str, force: bool) -> int:
     Writes cdktf.json (its app runs crm-ports with the `python` on PATH), package.json
     (the pinned CLI), .gitignore (Terraform state, cdktf.out, .terraform, node_modules),
     crm-ports.yaml (the project file: the labs are labs/*.yaml), a commented
-    labs/example.yaml, and .github/workflows/crm-ports-review.yml (diff and policy checks
-    on every pull request).
+    labs/example.yaml (only on a fresh scaffold: not once crm-ports.yaml names labs of
+    your own), and .github/workflows/crm-ports-review.yml (diff and policy checks on
+    every pull request).
 
     Files already as init writes them are left untouched, so running it again changes
     nothing. Files that differ are listed and nothing is written (exit status 2), unless
@@ -197,10 +230,18 @@ def init(root: Path, cdk: str, force: bool) -> int:
     conflicts = [p for p in planned if p.state == "differs"]
     if conflicts and not force:
         raise _refuse(root, conflicts)
-    if all(p.state == "same" for p in planned):
+    for item in planned:
+        if item.state == "kept":
+            click.echo(
+                f"kept your labs: example lab not written ({display_name(item.path)}; "
+                f"{PROJECT_FILE} names lab files already)"
+            )
+    if all(p.state in ("same", "kept") for p in planned):
         click.echo(f"nothing to do: {display_name(root)} already holds this scaffold")
         return 0
     for item in planned:
+        if item.state == "kept":
+            continue
         if item.state == "same":
             click.echo(f"unchanged {display_name(item.path)}")
             continue
@@ -214,7 +255,8 @@ def init(root: Path, cdk: str, force: bool) -> int:
         verb = "wrote" if item.state == "new" else "replaced"
         click.echo(f"{verb} {display_name(item.path)}")
     click.echo("\nNext:")
-    for step in _next_steps(root, cdk):
+    example = all(p.state != "kept" for p in planned)
+    for step in _next_steps(root, cdk, example):
         click.echo(f"  {step}")
     for note in _notes(cdk):
         click.echo(f"note: {note}", err=True)
