@@ -386,6 +386,34 @@ def test_a_project_without_labs_gets_the_example(
     assert "wrote s5/labs/example.yaml" in result.out and "kept" not in result.out
 
 
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_a_symbolic_link_in_the_scaffold_is_refused(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, force: list[str]
+) -> None:
+    """`init --force` replaced the file outside DIR that `s1/.gitignore` linked to, and the
+    refusal without --force named the link's target, not the link."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "outside.txt").write_text("not the repository's\n")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "s1").mkdir()
+    (tmp_path / "s1/.gitignore").symlink_to("../outside.txt")
+    (tmp_path / "s1/labs").symlink_to("../elsewhere")
+    before = _tree(tmp_path)
+    result = cli("init", *force, "s1")
+    assert result.code == 2, result
+    assert result.err == (
+        "crm-ports: error: s1: field 'DIR': cannot write the scaffold: s1/.gitignore is a "
+        "symbolic link; s1/labs is a symbolic link: nothing written\n"
+    )
+    assert result.out == "" and _tree(tmp_path) == before
+    (tmp_path / "s1/labs").unlink()
+    (tmp_path / "s1/.gitignore").unlink()
+    (tmp_path / "s1/.gitignore").symlink_to("../gone")  # dangling: would create ../gone
+    dangling = cli("init", *force, "s1")
+    assert dangling.code == 2 and "s1/.gitignore is a symbolic link" in dangling.err
+    assert not (tmp_path / "gone").exists()
+
+
 def test_what_force_cannot_replace_is_refused(
     cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

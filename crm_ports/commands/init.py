@@ -79,8 +79,6 @@ def _state(path: Path, text: str, *, example: bool = False) -> State:
     if example:
         same = path.is_file() and not path.is_symlink() and path.read_bytes() == text.encode()
         return "same" if same else "kept"
-    if path.is_symlink() and not path.exists():
-        return "differs"  # a dangling link: writing would create its target, elsewhere
     if not path.exists():
         return "new"
     try:
@@ -90,15 +88,28 @@ def _state(path: Path, text: str, *, example: bool = False) -> State:
     return "same" if same else "differs"
 
 
+def _shown(path: Path) -> str:
+    """`path` as messages name it, relative to the working directory, its own last part
+    unresolved: a link is named as the link, never as its target."""
+    folder = display_name(path.parent)
+    return path.name if folder == "." else f"{folder}/{path.name}"
+
+
 def _blocked(root: Path, relative: str) -> str | None:
-    """Why `relative` cannot be written below `root` even with --force, if it cannot."""
+    """Why `relative` cannot be written below `root` even with --force, if it cannot. A
+    symbolic link (the file, or a folder on the way to it) is refused: writing through it
+    would replace a file outside DIR, perhaps one that is no part of any repository."""
     path = root / relative
     for parent in reversed(Path(relative).parents[:-1]):  # outermost first, not "."
         folder = root / parent
+        if folder.is_symlink():
+            return f"{_shown(folder)} is a symbolic link"
         if folder.exists() and not folder.is_dir():
-            return f"{display_name(folder)} is not a folder"
+            return f"{_shown(folder)} is not a folder"
+    if path.is_symlink():
+        return f"{_shown(path)} is a symbolic link"
     if path.is_dir():
-        return f"{display_name(path)} is a folder"
+        return f"{_shown(path)} is a folder"
     return None
 
 
@@ -141,7 +152,7 @@ def _fresh(root: Path, scaffolded: str) -> bool:
 
 
 def _refuse(root: Path, conflicts: list[Planned]) -> InputError:
-    names = ", ".join(display_name(p.path) for p in conflicts)
+    names = ", ".join(_shown(p.path) for p in conflicts)
     one = len(conflicts) == 1
     files, them = ("file exists and differs", "it") if one else ("files exist and differ", "them")
     return InputError(
@@ -233,7 +244,7 @@ def init(root: Path, cdk: str, force: bool) -> int:
     for item in planned:
         if item.state == "kept":
             click.echo(
-                f"kept your labs: example lab not written ({display_name(item.path)}; "
+                f"kept your labs: example lab not written ({_shown(item.path)}; "
                 f"{PROJECT_FILE} names lab files already)"
             )
     if all(p.state in ("same", "kept") for p in planned):
@@ -243,7 +254,7 @@ def init(root: Path, cdk: str, force: bool) -> int:
         if item.state == "kept":
             continue
         if item.state == "same":
-            click.echo(f"unchanged {display_name(item.path)}")
+            click.echo(f"unchanged {_shown(item.path)}")
             continue
         try:
             item.path.parent.mkdir(parents=True, exist_ok=True)
@@ -253,7 +264,7 @@ def init(root: Path, cdk: str, force: bool) -> int:
             ) from None
         write_atomic(item.path, item.text, option="DIR")
         verb = "wrote" if item.state == "new" else "replaced"
-        click.echo(f"{verb} {display_name(item.path)}")
+        click.echo(f"{verb} {_shown(item.path)}")
     click.echo("\nNext:")
     example = all(p.state != "kept" for p in planned)
     for step in _next_steps(root, cdk, example):
