@@ -127,6 +127,32 @@ def test_a_git_ref_is_matched_as_the_disk_is(project: Path, globs: list[str]) ->
     assert list(found.select(listing)) == on_disk
 
 
+def test_the_project_file_and_its_catalogue_are_never_labs(cli: CLI, repo: Path) -> None:
+    """`labs: ["*.yaml"]` matched crm-ports.yaml itself (and `**/*.yaml` the catalogue's
+    files), which then failed as a lab file."""
+    shutil.copytree(default_catalogue_dir(), repo / "my-catalog")
+    _write(repo, {"top.yaml": OTHER.replace("other", "top")})
+    _write(repo, {PROJECT_FILE: "labs: ['*.yaml', '**/*.yaml']\ncatalog: my-catalog\n"})
+    found = find_project(repo)
+    assert found is not None
+    assert [p.name for p in found.lab_files()] == ["mylab.yaml", "top.yaml"]
+    listing = [p.relative_to(repo).as_posix() for p in repo.rglob("*.yaml")]
+    assert found.select(listing) == ("labs/mylab.yaml", "top.yaml")
+    result = cli("check", "--all", "--format", "json")
+    assert result.code == 0, result.err
+    assert _json(result)["labs"] == ["mylab", "top"]
+    _commit(repo, "labs at the top")
+    same = cli("diff", "--base", "HEAD", "--format", "json")  # the ref's side alike
+    assert same.code == 0, same.err
+    _write(repo, {PROJECT_FILE: "labs: ['crm-*.yaml']\n"})
+    alone = cli("check", "--all")
+    assert alone.code == 2 and alone.err.count("\n") == 1
+    assert alone.err.endswith(
+        "field 'labs[0]': 'crm-*.yaml' matches no file but the project file and the "
+        "catalogue, never labs\n"
+    )
+
+
 BAD_PROJECTS = [
     (
         "lab: [labs/*.yaml]\n",

@@ -14,7 +14,8 @@ and every path in it is relative to its own folder. Globs take `*`, `?` and `[..
 a folder and `**` for any number of folders (wcmatch, the same matcher for a folder on
 disk and for the file list of a git ref, so both sides of a review choose alike); each
 must match a file, and the lab files are sorted, whatever order the file system lists
-them in. The file is parsed through the parse cache, as lab files are.
+them in. The project file and the files of its catalogue folder are never labs, whatever a
+broad glob matches. The file is parsed through the parse cache, as lab files are.
 """
 
 from __future__ import annotations
@@ -92,18 +93,29 @@ class Project:
     def _expand(self, match: Callable[[str], Iterable[str]], allow_empty: bool) -> tuple[str, ...]:
         found: set[str] = set()
         for index, pattern in enumerate(self.labs):
-            names = {PurePosixPath(name).as_posix() for name in match(pattern)}
+            matched = {PurePosixPath(name).as_posix() for name in match(pattern)}
+            names = {name for name in matched if not self._never_a_lab(name)}
             if not names and not allow_empty:
                 line = self.lab_lines[index] if index < len(self.lab_lines) else None
+                left = " but the project file and the catalogue, never labs" if matched else ""
                 raise InputError(
                     self.file,
                     ENTRY,
                     f"labs[{index}]",
-                    f"'{pattern}' matches no file",
+                    f"'{pattern}' matches no file{left}",
                     line,
                 )
             found |= names
         return tuple(sorted(found))
+
+    def _never_a_lab(self, name: str) -> bool:
+        """The project file itself and the files of its catalogue folder: a broad glob
+        (`*.yaml`, `**/*.yaml`) matches them, and read as labs they fail with a lab-file
+        error on a file that is no lab."""
+        if name == PROJECT_FILE:
+            return True
+        folder = None if self.catalog is None else PurePosixPath(self.catalog).as_posix()
+        return folder is not None and (name == folder or name.startswith(f"{folder}/"))
 
     def check_catalogue(self) -> None:
         """A catalogue the file names must be there: the built-in one is never a silent
