@@ -452,6 +452,36 @@ def test_synth_builds_the_projects_labs_unless_told_otherwise(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "env", "field", "where"),
+    [
+        (["--topology", "full-server"], None, "--topology", "lab files (crm-ports.yaml)"),
+        (["--auth", "claims"], None, "--auth", "from crm-ports.yaml, built as their files"),
+        (["--sql-port", "1533"], "labs/mylab.yaml", "--sql-port", "from CRM_PORTS_LABS"),
+        (["--lab", "labs/mylab.yaml", "--topology", "full-server"], None, "--topology", "(--lab)"),
+    ],
+)
+def test_synth_never_rewrites_the_projects_labs_with_flags(
+    cli: CLI,
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    env: str | None,
+    field: str,
+    where: str,
+) -> None:
+    """`synth --topology T` in a project repository replaced each lab's own placement
+    (failing on a lab rule naming one of its hosts, or silently without one)."""
+    if env is not None:
+        monkeypatch.setenv(LABS_ENV, env)
+    result = cli("synth", *args, "--out", "out")
+    assert result.code == 2, result
+    assert result.err.count("\n") == 1 and result.out == ""
+    assert result.err.startswith(f"crm-ports: error: command line: synth: field '{field}': ")
+    assert where in result.err
+    assert not (project / "out").exists()
+
+
 def test_the_cdktf_app_builds_the_projects_labs_with_its_catalogue(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
