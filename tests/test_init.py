@@ -536,16 +536,44 @@ def test_a_note_when_python_on_path_is_not_crm_ports_interpreter(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     activated = cli("init", "a")
-    assert activated.code == 0 and activated.err == ""
+    assert activated.code == 0 and activated.err == WORKFLOW_NOTE
     (tmp_path / "bin").mkdir()
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))  # no python at all
     other = cli("init", "b")
     assert other.code == 0
-    assert other.err.startswith(
+    python, workflow = other.err.splitlines(keepends=True)
+    assert python.startswith(
         "note: cdktf.json's app runs `python -O -m crm_ports.app` with the python on PATH, "
         f"which is missing, not the interpreter crm-ports runs in ({sys.executable}): "
     )
-    assert other.err.endswith(" before npx cdktf\n")
+    assert python.endswith(" before npx cdktf\n") and workflow == WORKFLOW_NOTE
+
+
+WORKFLOW_NOTE = (
+    f"note: the review workflow installs crm-ports=={__version__} from PyPI, where crm-ports "
+    "is not published yet: set CRM_PORTS in .github/workflows/crm-ports-review.yml to a git "
+    "URL or a wheel committed to the repository (docs/deploying.md, Start a labs "
+    "repository)\n"
+)
+
+
+def test_a_note_says_the_workflow_needs_crm_ports_from_a_git_url_or_wheel(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scaffolded workflow installs `crm-ports==VERSION` from PyPI, which fails until
+    the package is published: init says so when it writes the workflow, and only then."""
+    monkeypatch.chdir(tmp_path)
+    first = cli("init", "w")
+    assert first.code == 0 and first.err.endswith(WORKFLOW_NOTE)
+    assert (
+        f'CRM_PORTS: "crm-ports=={__version__}"'
+        in (tmp_path / "w/.github/workflows/crm-ports-review.yml").read_text()
+    )
+    (tmp_path / "w/cdktf.json").unlink()
+    again = cli("init", "w")  # the workflow is already there: no note
+    assert again.code == 0 and "review workflow" not in again.err
+    assert "Start a labs repository" in (REPO / "docs/deploying.md").read_text()
+    assert "CRM_PORTS" in (REPO / "docs/deploying.md").read_text()
 
 
 def test_help_examples_run(

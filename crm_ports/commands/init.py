@@ -43,7 +43,7 @@ FILES: tuple[tuple[str, str], ...] = (
     (".gitignore", "gitignore"),  # named so that git does not read the template as one
     ("crm-ports.yaml", "crm-ports.yaml"),
     ("labs/example.yaml", "labs/example.yaml"),
-    (".github/workflows/crm-ports-review.yml", "crm-ports-review.yml"),
+    (".github/workflows/crm-ports-review.yml", "crm-ports-review.yml"),  # WORKFLOW
 )
 # Filled in the templates: the release the review workflow installs.
 VERSION_MARK = "@VERSION@"
@@ -177,8 +177,12 @@ def _next_steps(root: Path, cdk: str, example: bool) -> list[str]:
     ]
 
 
-def _notes(cdk: str) -> list[str]:
-    """What would make the scaffold's app fail on this machine, said now."""
+WORKFLOW = ".github/workflows/crm-ports-review.yml"
+
+
+def _notes(cdk: str, workflow: bool) -> list[str]:
+    """What would make the scaffold's app fail on this machine, or its review workflow in
+    CI (`workflow`: init wrote it this run), said now."""
     notes = []
     here = Path(sys.executable).parent
     found = shutil.which("python")
@@ -197,6 +201,13 @@ def _notes(cdk: str) -> list[str]:
         notes.append(
             "the app runs on CDK Terrain, whose Python package is not installed here: "
             "pip install 'crm-ports[cdktn]'"
+        )
+    if workflow:
+        notes.append(
+            f"the review workflow installs crm-ports=={__version__} from PyPI, where "
+            f"crm-ports is not published yet: set CRM_PORTS in {WORKFLOW} to a git URL or "
+            "a wheel committed to the repository (docs/deploying.md, Start a labs "
+            "repository)"
         )
     return notes
 
@@ -269,6 +280,7 @@ def init(root: Path, cdk: str, force: bool) -> int:
     example = all(p.state != "kept" for p in planned)
     for step in _next_steps(root, cdk, example):
         click.echo(f"  {step}")
-    for note in _notes(cdk):
+    wrote = {p.path.relative_to(root).as_posix() for p in planned if p.state in ("new", "differs")}
+    for note in _notes(cdk, WORKFLOW in wrote):
         click.echo(f"note: {note}", err=True)
     return 0
