@@ -16,7 +16,7 @@ folder when it has one, else the catalogue the working tree uses.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -74,10 +74,26 @@ def _resolved(catalogue: Catalogue, labs: list[Lab], label: str) -> Side:
     return Side(label, tuple(sorted(states, key=lambda s: s.lab.name)))
 
 
-def _lab_files(directory: Path) -> list[Path]:
-    if not directory.is_dir():
+def _layout_labs(names: Iterable[str]) -> tuple[str, ...]:
+    """The lab files of crm-ports' own layout (no project file) among `names`, paths from
+    the top of the repository: `labs/*.yaml` and `labs/*.yml`, sorted. One choice for the
+    working tree and for a git ref's file list, so both sides of a review agree."""
+    return tuple(
+        sorted(
+            n
+            for n in names
+            if PurePosixPath(n).parent.as_posix() == LABS_DIR
+            and PurePosixPath(n).suffix in (".yaml", ".yml")
+        )
+    )
+
+
+def _lab_files(root: Path) -> list[Path]:
+    """`_layout_labs` in the working tree whose top is `root`."""
+    folder = root / LABS_DIR
+    if not folder.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml"))
+    return [root / n for n in _layout_labs(f"{LABS_DIR}/{p.name}" for p in folder.iterdir())]
 
 
 @dataclass(frozen=True)
@@ -112,7 +128,7 @@ def tree_catalogue(space: Workspace) -> Catalogue:
 def _tree_labs(space: Workspace) -> list[Lab]:
     if space.project is not None:
         return [load_lab(p) for p in space.project.lab_files()]
-    return [*default_labs(), *(load_lab(p) for p in _lab_files(space.root / LABS_DIR))]
+    return [*default_labs(), *(load_lab(p) for p in _lab_files(space.root))]
 
 
 def working_tree(space: Workspace) -> Side:
@@ -125,7 +141,7 @@ def every_lab(space: Workspace, verb: str) -> Side:
     """The working tree for `--all`: with no project file, only a git repository holding
     `labs/*.yaml` has labs of its own; anywhere else the default labs alone would pass
     for a check of the user's labs, so there is nothing to `verb`, and it says so."""
-    if space.project is None and not (space.git and _lab_files(space.root / LABS_DIR)):
+    if space.project is None and not (space.git and _lab_files(space.root)):
         raise InputError(
             "command line",
             "",
@@ -256,15 +272,7 @@ def _ref_layout(space: Workspace, ref: str, tmp: Path) -> _RefLayout:
     elif space.project is not None:
         project = _borrowed_project(space, space.project, tmp)
     else:  # crm-ports' own layout
-        labs = tuple(
-            sorted(
-                n
-                for n in listing
-                if n.startswith(f"{LABS_DIR}/")
-                and n.count("/") == 1
-                and PurePosixPath(n).suffix in (".yaml", ".yml")
-            )
-        )
+        labs = _layout_labs(listing)
         catalogue = CATALOGUE_DIR if _holds(files, CATALOGUE_DIR) else None
         return _RefLayout(None, labs, catalogue)
     folder = project.root.relative_to(tmp).as_posix()
