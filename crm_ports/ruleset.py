@@ -10,7 +10,7 @@ after an insertion).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from crm_ports.net import PortRange, Protocol
@@ -174,6 +174,10 @@ class RuleSet:
     advisories: tuple[Advisory, ...] = ()
     # Roles of the lab's own placement the options leave without a flow (`idle_roles`).
     idle_roles: tuple[IdleRole, ...] = ()
+    # Resolved from a lab's own placement (`resolve_lab`): its groups are that lab's hosts,
+    # which only the lab can say, so a firewall rendering it must be handed the lab too.
+    # Not part of the rule set's value (nor of its JSON): two equal rule sets are equal.
+    own_placement: bool = field(default=False, compare=False)
 
     def group(self, name: str) -> Group:
         return next(g for g in self.groups if g.name == name)

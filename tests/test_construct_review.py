@@ -120,10 +120,11 @@ def test_docs_review_commands_run_on_the_review_app(
     assert "FAIL" not in result.out
     result = cli(*check)
     assert result.code == 0, result.out + result.err
-    assert "2 lab(s) checked (acme, contoso)" in result.out
+    assert "2 lab(s) checked (acme-aws/crm, contoso-azure/crm)" in result.out
     result = cli(*diff)
     assert result.code == 1, result.err
-    assert "`acme` | changed" in result.out and "`contoso` | unchanged" in result.out
+    assert "`acme-aws/crm` | changed" in result.out
+    assert "`contoso-azure/crm` | unchanged" in result.out
     assert "sts" in result.out and "auth" in result.out
 
 
@@ -140,7 +141,7 @@ def test_readme_example_verifies_and_checks_with_its_variable(
     assert "my-crm/crm" in result.out and "pass" in result.out
     result = cli("check", "--synth", "cdktf.out", "--var-file", "prod.tfvars")
     assert result.code == 0, result.out + result.err
-    assert "(acme)" in result.out
+    assert "(my-crm/crm)" in result.out
     result = cli("verify", "--synth", str(out))
     assert result.code == 2
     assert "variable 'office_ranges' has no list default" in result.err
@@ -179,7 +180,10 @@ def test_several_constructs_in_one_stack_are_judged_apart(
     assert "stack 'network' holds no crm-ports construct: skipped" in result.err
     result = cli("check", "--synth", str(shared_app))
     assert result.code == 0, result.out + result.err
-    assert "4 lab(s) checked (acme, blue, contoso, green)" in result.out
+    assert (
+        "4 lab(s) checked (shared-aws/blue, shared-aws/crm, shared-azure/crm, shared-azure/green)"
+        in result.out
+    )
     # One NSG loses a rule: only the construct behind it fails; the other NSG's rules
     # allow nothing to its machines.
     mutated = tmp_path / "cdktf.out"
@@ -284,3 +288,190 @@ def test_a_damaged_record_is_one_line_naming_stack_and_construct(tmp_path: Path)
     text = str(caught.value)
     assert "stacks/app/cdk.tf.json" in text and "construct 'app/crm'" in text
     assert "field 'carries'" in text
+
+
+# A firewall rendering `resolve_lab` of a lab file with hosts of its own, and of one with
+# a lab rule on a catalogue topology, on both clouds: the record claims that lab.
+LAB_FILES = {
+    "xlab.yaml": """name: xlab
+topology:
+  hosts:
+    - {name: crm-app, roles: [web-application, asynchronous-service, sandbox-processing,
+                              deployment-web-service]}
+    - {name: sql, roles: [sql-server, reporting-services]}
+    - {name: dc, roles: [domain-controller]}
+""",
+    "extra.yaml": """name: extra
+topology: full-server
+extra_rules:
+  - {from: 10.20.0.0/24, to: crm-full-server, protocol: tcp, ports: PORT,
+     reason: a patching proxy reaches the server}
+""",
+}
+
+FIREWALL_APP = """
+from pathlib import Path
+from cdktf import App, TerraformStack
+from crm_ports.catalogue import load_catalogue
+from crm_ports.constructs import AwsCrmFirewall, AzureCrmFirewall
+from crm_ports.constructs.resources.aws import AwsProvider, AwsProviderConfig
+from crm_ports.constructs.resources.azure import AzurermProvider, AzurermProviderConfig
+from crm_ports.lab import load_lab
+from crm_ports.resolver.engine import resolve_lab
+
+catalogue = load_catalogue()
+app = App()
+for file in ("xlab.yaml", "extra.yaml"):
+    lab = load_lab(Path(file))
+    rules = resolve_lab(catalogue, lab)
+    aws = TerraformStack(app, f"{lab.name}-aws")
+    AwsProvider(aws, "aws", AwsProviderConfig(region="eu-west-1"))
+    AwsCrmFirewall(aws, "crm", rules=rules, vpc_id="vpc-0abc1234", lab=lab)
+    azure = TerraformStack(app, f"{lab.name}-azure")
+    AzurermProvider(azure, "azurerm", AzurermProviderConfig())
+    AzureCrmFirewall(azure, "crm", rules=rules, resource_group_name="rg",
+                     location="westeurope", lab=lab)
+app.synth()
+"""
+
+
+def _firewall_app(folder: Path, port: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in LAB_FILES.items():
+        (folder / name).write_text(text.replace("PORT", str(port)), encoding="utf-8")
+    return run_python_app(FIREWALL_APP, folder)
+
+
+def test_a_firewall_of_a_lab_with_its_own_hosts_and_rules_is_reviewed_as_that_lab(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """`resolve_lab` of a lab file with hosts of its own, and of one with a lab rule: the
+    firewall records that lab, so verify passes (it said `unknown topology 'xlab'`, and
+    `extra TCP 8080 ... no flow asks for it`), check runs and diff shows the rule's edit
+    on each construct."""
+    before = _firewall_app(tmp_path / "before", 8080)
+    after = _firewall_app(tmp_path / "after", 8081)
+    result = cli("verify", "--synth", str(after))
+    assert result.code == 0, result.out + result.err
+    for path in ("xlab-aws/crm", "xlab-azure/crm", "extra-aws/crm", "extra-azure/crm"):
+        assert path in result.out
+    assert "FAIL" not in result.out
+    result = cli("check", "--synth", str(after))
+    assert result.code == 0, result.out + result.err
+    assert "4 lab(s) checked" in result.out
+    result = cli("diff", "--base", str(before), "--head", str(after))
+    assert result.code == 1, result.out + result.err
+    assert "`extra-aws/crm` | changed" in result.out
+    assert "`extra-azure/crm` | changed" in result.out
+    assert "`xlab-aws/crm` | unchanged" in result.out
+    assert "8081" in result.out
+
+
+def test_a_firewall_refuses_a_lab_of_its_own_hosts_or_rules_given_by_name(
+    tmp_path: Path,
+) -> None:
+    """A name cannot record hosts or lab rules: one InputError line naming the construct,
+    the argument and the value, before synthesis."""
+    from cdktf import App, TerraformStack
+
+    from crm_ports.catalogue.load import load_catalogue
+    from crm_ports.constructs import AwsCrmFirewall, AzureCrmFirewall
+    from crm_ports.lab.file import load_lab
+    from crm_ports.resolver.engine import resolve_lab
+
+    for name, text in LAB_FILES.items():
+        (tmp_path / name).write_text(text.replace("PORT", "8080"), encoding="utf-8")
+    stack = TerraformStack(App(outdir=str(tmp_path / "out")), "s")
+    catalogue = load_catalogue()
+    xlab = load_lab(tmp_path / "xlab.yaml")
+    extra = load_lab(tmp_path / "extra.yaml")
+    cases = [
+        (resolve_lab(catalogue, xlab), None, "hosts of its own"),
+        (resolve_lab(catalogue, xlab), "xlab", "hosts of its own"),
+        (resolve_lab(catalogue, extra), "extra", "1 lab rule(s)"),
+        (resolve_lab(catalogue, extra), xlab, "is not the lab `rules` was resolved from"),
+    ]
+    for index, (rules, lab, fragment) in enumerate(cases):
+        for cloud in ("aws", "azure"):
+            with pytest.raises(InputError) as caught:
+                if cloud == "aws":
+                    AwsCrmFirewall(stack, f"a{index}", rules=rules, vpc_id="vpc-1", lab=lab)
+                else:
+                    AzureCrmFirewall(
+                        stack,
+                        f"z{index}",
+                        rules=rules,
+                        resource_group_name="rg",
+                        location="x",
+                        lab=lab,
+                    )
+            text = str(caught.value)
+            assert "\n" not in text and "field 'lab'" in text and fragment in text
+            assert "CrmFirewall" in text
+
+
+# Labs of one name in two stacks (dev and prod), and one lab on both clouds with the same
+# lab rule: each construct is reviewed on its own, named by its path.
+SHAPES_APP = """
+from cdktf import App, TerraformStack
+from crm_ports.constructs import AwsCrmLab, AzureCrmLab
+from crm_ports.constructs.resources.aws import AwsProvider, AwsProviderConfig
+from crm_ports.constructs.resources.azure import AzurermProvider, AzurermProviderConfig
+from crm_ports.options import Options
+
+CRM = CRM_ROLES
+app = App()
+for stage, phase in (("dev", "setup"), ("prod", "PROD_PHASE")):
+    stack = TerraformStack(app, stage)
+    AwsProvider(stack, "aws", AwsProviderConfig(region="eu-west-1"))
+    lab = AwsCrmLab(stack, "crm", vpc_id="vpc-0abc1234", options=Options(phase=phase))
+    lab.add_host("app", roles=CRM)
+    lab.add_host("sql", roles=["sql-server", "reporting-services"])
+    lab.add_host("dc", roles=["domain-controller"])
+aws = TerraformStack(app, "x-aws")
+AwsProvider(aws, "aws", AwsProviderConfig(region="eu-west-1"))
+azure = TerraformStack(app, "x-azure")
+AzurermProvider(azure, "azurerm", AzurermProviderConfig())
+for made in (AwsCrmLab(aws, "crm", vpc_id="vpc-0abc1234", lab="x"),
+             AzureCrmLab(azure, "crm", resource_group_name="rg", location="westeurope",
+                         lab="x")):
+    made.add_host("app", roles=CRM)
+    made.add_host("sql", roles=["sql-server", "reporting-services"])
+    made.add_host("dc", roles=["domain-controller"])
+    made.add_rule("10.20.0.0/24", "app", protocol="tcp", ports=8080,
+                  reason="a patching proxy reaches the server")
+app.synth()
+""".replace("CRM_ROLES", repr(CRM))
+
+
+def test_labs_of_one_name_in_two_stacks_or_two_clouds_are_checked_and_diffed(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """dev and prod stacks with the default lab name, and lab `x` on both clouds: check
+    and diff said `give the constructs different lab names` (exit 2), advice that would
+    rename, so replace, the groups servers hold."""
+    (tmp_path / "before").mkdir()
+    (tmp_path / "after").mkdir()
+    before = run_python_app(SHAPES_APP.replace("PROD_PHASE", "setup"), tmp_path / "before")
+    after = run_python_app(SHAPES_APP.replace("PROD_PHASE", "operation"), tmp_path / "after")
+    result = cli("verify", "--synth", str(after))
+    assert result.code == 0, result.out + result.err
+    result = cli("check", "--synth", str(after))
+    assert result.code == 0, result.out + result.err
+    assert "4 lab(s) checked (dev/crm, prod/crm, x-aws/crm, x-azure/crm)" in result.out
+    result = cli("diff", "--base", str(before), "--head", str(after))
+    assert result.code == 1, result.out + result.err
+    assert "`prod/crm` | changed" in result.out and "`dev/crm` | unchanged" in result.out
+    assert "`x-aws/crm` | unchanged" in result.out
+    assert "`x-azure/crm` | unchanged" in result.out
+    assert "give the constructs" not in result.out + result.err
+    # the one lab rule on both clouds is one rule: its citation is the lab's name
+    records = [
+        json.loads((after / "stacks" / s / "cdk.tf.json").read_text())["//"]["metadata"][
+            RECORD_KEY
+        ][f"{s}/crm"]
+        for s in ("x-aws", "x-azure")
+    ]
+    assert records[0]["ruleset"] == records[1]["ruleset"]
+    refs = [r["refs"] for r in records[0]["ruleset"]["rules"] if r["flows"][0].startswith("extra:")]
+    assert refs == [["x: add_rule[0]: a patching proxy reaches the server"]]

@@ -144,7 +144,7 @@ def check(
     quotas = [row for subject in subjects for row in quota_rows(subject)[0]]
     if not all_quotas and fmt != "json":  # JSON keeps every row: it is read by programs
         quotas = [row for row in quotas if row.used >= row.limit * NEAR_QUOTA]
-    labs = [s.lab.name for s in subjects]
+    labs = [s.name for s in subjects]
     emit(render_report(findings, quotas, labs, fmt), output)
     return 1 if any(f.blocking for f in findings) else 0
 
@@ -179,6 +179,6 @@ def _with_base(ctx: click.Context, subjects: list[Subject], base: str) -> list[S
     state = load_side(base, review_space(ctx), "--base")
     out = []
     for subject in subjects:
-        found = state.get(subject.lab.name)
+        found = state.get(subject.name)
         out.append(replace(subject, base=None if found is None else (found.lab, found.ruleset)))
     return out

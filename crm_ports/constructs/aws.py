@@ -44,6 +44,7 @@ from crm_ports.constructs.resources.aws import (
     VpcSecurityGroupIngressRule,
 )
 from crm_ports.lab.arguments import (
+    check_firewall_lab,
     check_lab_keys,
     check_options,
     check_peer_cidrs,
@@ -116,7 +117,10 @@ class AwsCrmGroup(Construct):
 class AwsCrmFirewall(Construct):
     """A whole topology's security groups and rules inside an existing VPC.
 
-    `rules` is a resolved RuleSet (`crm_ports.resolver.resolve`). `peer_cidrs` maps a CIDR
+    `rules` is a resolved RuleSet (`crm_ports.resolver.resolve`). `lab` names the lab (by
+    default the rule set's topology); for a rule set from `resolve_lab` of a lab with hosts
+    or lab rules of its own, pass that `Lab` itself, so the record claims the lab rendered
+    (a name alone is refused then). `peer_cidrs` maps a CIDR
     option (`client_cidrs`, `admin_cidrs`, `mail_cidrs`) to a list, a list token or a
     Terraform expression; by default the rule set's own ranges are used. Set
     `logical_id_prefix` when placing two firewalls in one stack. The arguments are checked
@@ -133,7 +137,7 @@ class AwsCrmFirewall(Construct):
         *,
         rules: RuleSet,
         vpc_id: str,
-        lab: str | None = None,
+        lab: str | Lab | None = None,
         egress: str = "allow-all",
         peer_cidrs: Mapping[str, CidrList] | None = None,
         provider: TerraformProvider | None = None,
@@ -143,7 +147,8 @@ class AwsCrmFirewall(Construct):
         where = construct_name("AwsCrmFirewall", id)
         check_scope(scope, where, provider)
         check_rules(where, rules)
-        name = lab if lab is not None else rules.topology
+        rendered = check_firewall_lab(where, lab, rules, record=record)
+        name = rendered.name
         check_lab_keys(where, lab=name, aws={"egress": egress, "vpc_id": vpc_id})
         check_peer_cidrs(where, peer_cidrs)
         check_prefix(where, logical_id_prefix)
@@ -181,9 +186,7 @@ class AwsCrmFirewall(Construct):
         self._rules()
         if record:
             given = peer_ranges(rules, peer_cidrs, where)
-            claimed = Lab(
-                name=name, options=rules.options, clouds=("aws",), aws=AwsSettings(egress=egress)
-            )
+            claimed = replace(rendered, clouds=("aws",), aws=AwsSettings(egress=egress))
             CrmPortsRecord(
                 self,
                 describe=lambda: record_json(

@@ -15,6 +15,7 @@ host (its cloud-neutral part is `constructs.lab`) and renders through the same h
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from constructs import Construct
@@ -36,6 +37,7 @@ from crm_ports.constructs.resources.azure import (
     override_inline_rule,
 )
 from crm_ports.lab.arguments import (
+    check_firewall_lab,
     check_lab_keys,
     check_options,
     check_peer_cidrs,
@@ -104,8 +106,9 @@ class AzureCrmFirewall(Construct):
     """A whole topology's ASGs and the NSG that holds its rules.
 
     Associate `network_security_group_id` with the lab's subnet (the lab stack does) and
-    give each NIC its group's `application_security_group_ids`. Arguments are checked and
-    `record` works as for AwsCrmFirewall.
+    give each NIC its group's `application_security_group_ids`. Arguments are checked,
+    `lab` (a name, or the `Lab` given to `resolve_lab`) and `record` work as for
+    AwsCrmFirewall.
     """
 
     def __init__(
@@ -116,7 +119,7 @@ class AzureCrmFirewall(Construct):
         rules: RuleSet,
         resource_group_name: str,
         location: str,
-        lab: str | None = None,
+        lab: str | Lab | None = None,
         peer_cidrs: Mapping[str, CidrList] | None = None,
         provider: TerraformProvider | None = None,
         logical_id_prefix: str = "",
@@ -125,7 +128,8 @@ class AzureCrmFirewall(Construct):
         where = construct_name("AzureCrmFirewall", id)
         check_scope(scope, where, provider)
         check_rules(where, rules)
-        name = lab if lab is not None else rules.topology
+        rendered = check_firewall_lab(where, lab, rules, record=record)
+        name = rendered.name
         check_lab_keys(
             where,
             lab=name,
@@ -174,7 +178,7 @@ class AzureCrmFirewall(Construct):
         )
         if record:
             given = peer_ranges(rules, peer_cidrs, where)
-            claimed = Lab(name=name, options=rules.options, clouds=("azure",))
+            claimed = replace(rendered, clouds=("azure",))
             CrmPortsRecord(
                 self,
                 describe=lambda: record_json(

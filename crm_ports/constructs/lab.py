@@ -118,6 +118,7 @@ class DeclaredLab:
                 name=name,
                 location=Location(self._model.where),
                 field_path=f"add_rule[{len(self._model.extra_rules)}]",
+                cited_as=self._model.name,
             )
         )
 

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from crm_ports.errors import InputError
 from crm_ports.inputs.validation import first_error
+from crm_ports.lab.extra import is_extra
+from crm_ports.lab.model import Lab
 from crm_ports.options import SPECS, Options, parse_value
 from crm_ports.ruleset import RuleSet
 
@@ -101,6 +104,49 @@ def check_rules(where: str, rules: object) -> RuleSet:
     return rules
 
 
+def check_firewall_lab(where: str, lab: object, rules: RuleSet, *, record: bool = True) -> Lab:
+    """The lab a firewall renders, as its record claims it: the `Lab` given to
+    `resolve_lab` (its own hosts and lab rules, which only the lab knows), or a name for a
+    rule set of the catalogue's own topology. A rule set with hosts or lab rules of its own
+    and no `Lab` is refused when `record`ing: the record would claim another lab than the
+    one rendered, and `verify`, `check` and `diff` would judge the stack against it (the
+    lab stacks record nothing inside: `crm-ports.json` beside them holds their lab)."""
+    placed = rules.own_placement
+    extra = sum(1 for rule in rules.rules if is_extra(rule))
+    if isinstance(lab, Lab):
+        own = lab.placement is not None and lab.options.topology == lab.placement.name
+        if lab.options.topology != rules.topology or own != placed or len(lab.extra_rules) != extra:
+            raise InputError(
+                where,
+                "",
+                "lab",
+                f"lab '{lab.name}' is not the lab `rules` was resolved from: pass the Lab "
+                "given to resolve_lab",
+            )
+        return replace(lab, options=rules.options)
+    if lab is not None and not isinstance(lab, str):
+        raise InputError(
+            where,
+            "",
+            "lab",
+            f"expected a lab name or the Lab given to resolve_lab, got {lab!r:.60}",
+        )
+    own_parts = [
+        part
+        for part, present in (("hosts of its own", placed), (f"{extra} lab rule(s)", extra))
+        if present
+    ]
+    if own_parts and record:
+        raise InputError(
+            where,
+            "",
+            "lab",
+            f"{lab!r:.60} cannot record a rule set with {' and '.join(own_parts)} (from "
+            "resolve_lab): pass lab=<the Lab given to resolve_lab>",
+        )
+    return Lab(name=lab if lab is not None else rules.topology, options=rules.options)
+
+
 def check_peer_cidrs(where: str, peer_cidrs: object) -> None:
     """`peer_cidrs`: CIDR options (`client_cidrs`, ...) to a list of ranges, a list token
     or a Terraform expression; every literal range through the option parser."""
@@ -177,6 +223,7 @@ def check_host(where: str, field: str, name: object, roles: object) -> tuple[str
 
 __all__: Sequence[str] = (
     "CIDR_OPTIONS",
+    "check_firewall_lab",
     "check_host",
     "check_lab_keys",
     "check_options",

@@ -1,10 +1,11 @@
 """What `crm-ports check` looks at, gathered from the command line: one lab (a lab file or
 the options given), every lab of the working tree (`--all`), and/or a synthesized folder.
 
-A folder's stacks (or the crm-ports constructs of an app's stacks, each judged on its own
-part of its stack) join the lab of the same name; a lab file given alongside lends them
+A folder's lab stacks join the lab of the same name; a lab file given alongside lends them
 its waivers, since `crm-ports.json` records the lab's settings but a waiver is a
-reviewer's decision that lives in the lab file.
+reviewer's decision that lives in the lab file. The crm-ports constructs of an app's
+stacks are subjects of their own, each judged on its own part of its stack and named by
+its path (`<stack>/<id>`).
 """
 
 from __future__ import annotations
@@ -51,18 +52,32 @@ def from_side(side: Side) -> list[Subject]:
 def with_synth(
     subjects: list[Subject], folder: Path, overrides: Mapping[str, Any] | None = None
 ) -> tuple[list[Subject], tuple[str, ...]]:
-    """The subjects plus the folder's stacks: joined to a subject of the same lab name,
-    else checked as labs of their own (with the rule set their stack recorded); and the
-    notes on what the folder held that is no crm-ports construct. `overrides`: variable
-    values instead of the stacks' defaults."""
+    """The subjects plus the folder's stacks: a lab's stacks joined to the subject of the
+    same lab name, else checked as a lab of its own (with the rule set its stacks
+    recorded); each crm-ports construct of an app checked on its own, named by its path
+    (two constructs may implement labs of one name); and the notes on what the folder
+    held that is no crm-ports construct. `overrides`: variable values instead of the
+    stacks' defaults."""
     values = overrides or {}
     read = read_folder(folder)
-    found = {state.lab.name: (state, stacks) for state, stacks in folder_labs(read)}
+    found = {unit.key: unit for unit in folder_labs(read)}
     out = []
     for subject in subjects:
-        _, stacks = found.pop(subject.lab.name, (None, ()))
-        out.append(Subject(subject.lab, subject.ruleset, tuple(_stack(s, values) for s in stacks)))
-    for name in sorted(found):
-        state, stacks = found[name]
-        out.append(Subject(state.lab, state.ruleset, tuple(_stack(s, values) for s in stacks)))
-    return sorted(out, key=lambda s: s.lab.name), read.notes
+        unit = found.get(subject.lab.name)
+        if unit is not None and not _constructs(unit.stacks):
+            del found[unit.key]
+            stacks = tuple(_stack(s, values) for s in unit.stacks)
+            out.append(Subject(subject.lab, subject.ruleset, stacks))
+        else:
+            out.append(subject)
+    for key in sorted(found):
+        unit = found[key]
+        state = unit.state
+        label = key if _constructs(unit.stacks) else ""
+        stacks = tuple(_stack(s, values) for s in unit.stacks)
+        out.append(Subject(state.lab, state.ruleset, stacks, label=label))
+    return sorted(out, key=lambda s: s.name), read.notes
+
+
+def _constructs(stacks: tuple[StackRecord, ...]) -> bool:
+    return any(stack.construct is not None for stack in stacks)

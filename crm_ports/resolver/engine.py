@@ -86,7 +86,9 @@ def resolve_lab(catalogue: Catalogue, lab: Lab) -> RuleSet:
         catalogue = catalogue.with_topology(topology_for(catalogue, placement, lab.options))
         options = _with_placed_servers(lab, placement)
         ruleset = resolve(catalogue, options)
-        ruleset = replace(ruleset, idle_roles=idle_roles(catalogue, placement, options))
+        ruleset = replace(
+            ruleset, idle_roles=idle_roles(catalogue, placement, options), own_placement=True
+        )
         return add_extra_rules(ruleset, lab.extra_rules)
     return add_extra_rules(resolve(catalogue, lab.options), lab.extra_rules)
 

@@ -51,12 +51,17 @@ class Side:
     label: str
     labs: tuple[ResolvedLab, ...]
     notes: tuple[str, ...] = ()  # what reading it left out (a stack with no crm-ports construct)
+    # How the side names each of `labs` (empty: by the lab's name). A construct of an app's
+    # `cdktf.out` is named by its path, `<stack>/<id>`, never by the lab it implements.
+    keys: tuple[str, ...] = ()
 
     def names(self) -> tuple[str, ...]:
-        return tuple(s.lab.name for s in self.labs)
+        return self.keys or tuple(s.lab.name for s in self.labs)
 
     def get(self, name: str) -> ResolvedLab | None:
-        return next((s for s in self.labs if s.lab.name == name), None)
+        return next(
+            (s for key, s in zip(self.names(), self.labs, strict=True) if key == name), None
+        )
 
 
 def _resolved(catalogue: Catalogue, labs: list[Lab], label: str) -> Side:
@@ -335,7 +340,13 @@ def git_ref(space: Workspace, ref: str) -> Side:
 
 def synth_folder(folder: Path) -> Side:
     found = read_folder(folder)
-    return Side(found.label, tuple(state for state, _ in folder_labs(found)), found.notes)
+    units = folder_labs(found)
+    return Side(
+        found.label,
+        tuple(unit.state for unit in units),
+        found.notes,
+        tuple(unit.key for unit in units),
+    )
 
 
 # -- dispatch -----------------------------------------------------------------------------

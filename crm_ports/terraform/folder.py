@@ -75,30 +75,41 @@ def read_folder(folder: Path) -> SynthFolder:
     return SynthFolder(shown, tuple(found), tuple(skipped))
 
 
-def folder_labs(found: SynthFolder) -> list[tuple[ResolvedLab, tuple[StackRecord, ...]]]:
-    """Labs of a synthesized folder with their stacks (a lab's clouds are the stacks found
-    for it); all stacks and constructs of one lab must have recorded the same rule set."""
+@dataclass(frozen=True)
+class FolderLab:
+    """One reviewed unit of a folder: a lab of `crm-ports synth` (its stacks on each cloud,
+    keyed by the lab's name), or one crm-ports construct of an app (keyed by its path in
+    the app, `<stack>/<id>`: two stacks' constructs may implement labs of one name, dev and
+    prod, or one lab on both clouds, and each is reviewed as it is)."""
+
+    key: str
+    state: ResolvedLab
+    stacks: tuple[StackRecord, ...]
+
+
+def folder_labs(found: SynthFolder) -> list[FolderLab]:
+    """The folder's reviewed units, sorted by key. A lab's stacks are merged (its clouds
+    are the stacks found for it) and must have recorded the same rule set; a construct is
+    a unit of its own."""
     by_lab: dict[str, list[StackRecord]] = {}
-    for stack in found.stacks:
-        by_lab.setdefault(stack.lab.lab.name, []).append(stack)
     out = []
+    for stack in found.stacks:
+        if stack.construct is not None:
+            out.append(FolderLab(stack.construct.path, stack.lab, (stack,)))
+        else:
+            by_lab.setdefault(stack.lab.lab.name, []).append(stack)
     for name in sorted(by_lab):
         stacks = by_lab[name]
         first = stacks[0].lab
         for other in stacks[1:]:
             if other.lab.ruleset != first.ruleset:
-                fix = (
-                    "re-run `crm-ports synth`"
-                    if other.construct is None and stacks[0].construct is None
-                    else "give the constructs different `lab` names"
-                )
                 raise InputError(
                     other.lab.lab.origin,
                     f"lab '{first.lab.name}'",
                     "ruleset",
-                    f"differs from the rule set of {first.lab.origin}: {fix}",
+                    f"differs from the rule set of {first.lab.origin}: re-run `crm-ports synth`",
                 )
         clouds = tuple(c for c in CLOUDS if any(s.cloud == c for s in stacks))
         lab = replace(first.lab, clouds=clouds)
-        out.append((ResolvedLab(lab, first.ruleset), tuple(stacks)))
-    return out
+        out.append(FolderLab(name, ResolvedLab(lab, first.ruleset), tuple(stacks)))
+    return sorted(out, key=lambda unit: unit.key)
