@@ -6,6 +6,7 @@ with a note, and a folder without any is an error naming it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shlex
 import shutil
@@ -17,6 +18,7 @@ import pytest
 
 from crm_ports.errors import InputError
 from crm_ports.lab.model import Lab
+from crm_ports.net import PortRange
 from crm_ports.options import Options
 from crm_ports.resolver.engine import resolve
 from crm_ports.terraform.folder import folder_labs, read_folder
@@ -257,6 +259,75 @@ def test_a_record_reads_back_as_the_lab_it_claims(tmp_path: Path) -> None:
     assert record.construct.peers == {"client_cidrs": "${var.offices}"}
 
 
+def test_a_record_cites_each_passage_once_and_reads_back_exactly(tmp_path: Path) -> None:
+    """The rule set cites a few dozen passages some hundreds of times: the record writes
+    each once, rules refer to it by index, and leaves out the ids the rules' fields give;
+    what reads back is the rule set the construct rendered, to the last citation."""
+    rules = resolve_rules(Options(topology="full-server"))
+    record = _record(rules=rules)
+    text = json.dumps(record)
+    cited = {ref for rule in rules.rules for ref in rule.refs}
+    assert sorted(cited) == record["citations"]
+    assert all(text.count(json.dumps(ref)) == 1 for ref in cited)
+    assert not any("id" in rule for rule in record["ruleset"]["rules"])
+    document = {"//": {"metadata": {RECORD_KEY: {"app/crm": record}}}}
+    [read] = stack_records(document, tmp_path, "app/cdk.tf.json")
+    assert read.lab.ruleset == rules
+    assert [r.refs for r in read.lab.ruleset.rules] == [r.refs for r in rules.rules]
+
+
+def test_a_rule_id_its_fields_do_not_give_is_kept(tmp_path: Path) -> None:
+    """An id is left out only where the rule's fields give it back: a second rule on the
+    same groups, protocol and services adds `.PORTS` to both ids, so a rule whose id
+    lacks it keeps its id in the record, and the one that has it does not need it."""
+    rules = resolve_rules(Options(topology="full-server"))
+    first = rules.rules[0]
+    ports = PortRange(first.ports.end + 1000, first.ports.end + 1001)
+    base = first.id
+    twin = dataclasses.replace(first, id=f"{base}.{ports}", ports=ports)
+    odd = dataclasses.replace(rules.rules[1], id="named-by-hand")
+    changed = dataclasses.replace(rules, rules=(first, twin, odd, *rules.rules[2:]))
+    record = _record(rules=changed)
+    ids = [rule.get("id") for rule in record["ruleset"]["rules"][:4]]
+    assert ids == [base, None, "named-by-hand", None]
+    document = {"//": {"metadata": {RECORD_KEY: {"app/crm": record}}}}
+    [read] = stack_records(document, tmp_path, "app/cdk.tf.json")
+    assert read.lab.ruleset == changed
+
+
+def test_a_record_written_before_the_citation_table_still_reads(tmp_path: Path) -> None:
+    """A record holding the rule set whole (refs as text, every id), as constructs wrote
+    it before the table, reads back as the same rule set."""
+    rules = resolve_rules(Options(topology="full-server"))
+    record = _record(rules=rules)
+    del record["citations"]
+    record["ruleset"] = rules.to_json()
+    document = {"//": {"metadata": {RECORD_KEY: {"app/crm": record}}}}
+    [read] = stack_records(document, tmp_path, "app/cdk.tf.json")
+    assert read.lab.ruleset == rules
+
+
+@pytest.mark.parametrize(
+    ("damage", "field"),
+    [
+        (lambda r: r["ruleset"]["rules"][0].update(refs=[9999]), "ruleset.rules[0].refs"),
+        (lambda r: r["ruleset"]["rules"][0].update(refs=["x"]), "ruleset.rules[0].refs"),
+        (lambda r: r.update(citations=[1]), "citations"),
+        (lambda r: r["ruleset"]["rules"][0].pop("from"), "ruleset.rules"),
+    ],
+)
+def test_a_damaged_citation_table_is_one_line_naming_the_field(
+    tmp_path: Path, damage: Callable[[dict[str, Any]], object], field: str
+) -> None:
+    record = _record()
+    damage(record)
+    document = {"//": {"metadata": {RECORD_KEY: {"app/crm": record}}}}
+    with pytest.raises(InputError) as caught:
+        stack_records(document, tmp_path, "app/cdk.tf.json")
+    text = str(caught.value)
+    assert "\n" not in text and "construct 'app/crm'" in text and f"field '{field}'" in text
+
+
 @pytest.mark.parametrize(
     ("documents", "fragment"),
     [
@@ -473,5 +544,10 @@ def test_labs_of_one_name_in_two_stacks_or_two_clouds_are_checked_and_diffed(
         for s in ("x-aws", "x-azure")
     ]
     assert records[0]["ruleset"] == records[1]["ruleset"]
-    refs = [r["refs"] for r in records[0]["ruleset"]["rules"] if r["flows"][0].startswith("extra:")]
+    assert records[0]["citations"] == records[1]["citations"]
+    refs = [
+        [records[0]["citations"][n] for n in r["refs"]]
+        for r in records[0]["ruleset"]["rules"]
+        if r["flows"][0].startswith("extra:")
+    ]
     assert refs == [["x: add_rule[0]: a patching proxy reaches the server"]]

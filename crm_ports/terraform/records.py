@@ -10,7 +10,13 @@ as a comment (`constructs.record` puts it there at synthesis):
   (the network is the user's): name, its one cloud, options, AWS egress, its own hosts
   and lab rules. `verify` judges the stack against this lab and the catalogue, never
   against the rule set.
-- `ruleset`: the rule set it rendered, which `check` and `diff` review.
+- `ruleset`: the rule set it rendered, which `check` and `diff` review, in
+  `RuleSet.to_json`'s shape made smaller (`pack_ruleset`): each citation is written once,
+  in the record's `citations` table, and a rule's `refs` are indices into it (a rule set
+  cites a few dozen passages some hundreds of times); a rule's `id` is left out when it
+  is the one its other fields give (`derived_ids`), and kept when it is not. The reader
+  restores the rule set exactly; a record without `citations` (one written before the
+  table) reads as it always has.
 - how to find its part of the stack, as cdktf resolved it: the group ids each host
   group's machines carry (what `security_group_ids` / `application_security_group_ids`
   hand the user), the peer ranges it was given (a list, or a Terraform expression such
@@ -23,12 +29,14 @@ wherever the app is synthesized.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from crm_ports.errors import InputError
 from crm_ports.lab.model import Lab
+from crm_ports.net import PortRange
 from crm_ports.ruleset import RuleSet
 from crm_ports.terraform.metadata import (
     ConstructRecord,
@@ -65,7 +73,7 @@ def record_json(
         "construct": kind,
         "cloud": cloud,
         "lab": lab_json(lab, network=False),
-        "ruleset": rules.to_json(),
+        **pack_ruleset(rules),
         "carries": {group: list(ids) for group, ids in carries.items()},
         "peers": {
             option: value if isinstance(value, str) else list(value)
@@ -76,6 +84,78 @@ def record_json(
         data["network_security_group"] = network_security_group
     result: dict[str, Any] = json.loads(json.dumps(data, sort_keys=True))
     return result
+
+
+def derived_ids(rules: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The id each rule of `rules` (`Rule.to_json`'s shape, `id` aside) would have from its
+    other fields, as the resolver forms it (`FROM.TO.PROTOCOL.SERVICE_SERVICE...`, and
+    `.PORTS` after it when two rules share that). Reading only the rules themselves, it
+    gives a writer and a reader the same answer; where a rule's id is another (a lab rule
+    named so, a service with `+` in its name), the record keeps that id."""
+    bases = [
+        f"{r['from']}.{r['to']}.{r['protocol']}.{str(r['service']).replace('+', '_')}"
+        for r in rules
+    ]
+    shared = {base for base, count in Counter(bases).items() if count > 1}
+    out = []
+    for base, rule in zip(bases, rules, strict=True):
+        ports = PortRange(int(rule["from_port"]), int(rule["to_port"]))
+        out.append(f"{base}.{ports}" if base in shared else base)
+    return out
+
+
+def pack_ruleset(rules: RuleSet) -> dict[str, Any]:
+    """`ruleset` and `citations` of a record: the rule set's JSON with each citation once,
+    by index, and the ids its rules' fields give left out (the reader: `unpack_ruleset`)."""
+    data = rules.to_json()
+    citations = sorted({ref for rule in data["rules"] for ref in rule["refs"]})
+    index = {ref: n for n, ref in enumerate(citations)}
+    derived = derived_ids(data["rules"])
+    packed = []
+    for rule, default in zip(data["rules"], derived, strict=True):
+        rule = {**rule, "refs": [index[ref] for ref in rule["refs"]]}
+        if rule["id"] == default:
+            del rule["id"]
+        packed.append(rule)
+    return {"ruleset": {**data, "rules": packed}, "citations": citations}
+
+
+def unpack_ruleset(data: Mapping[str, Any], shown: str, entry: str) -> Any:
+    """The record's rule set in `RuleSet.to_json`'s shape, as `pack_ruleset` had it. A
+    record without `citations` holds it whole (refs as text, every id); anything else
+    that is not a rule set is left for `read_lab` to refuse."""
+    raw = data.get("ruleset")
+    if not isinstance(raw, dict):
+        return raw
+    rules = raw.get("rules")
+    if not isinstance(rules, list) or not all(isinstance(r, dict) for r in rules):
+        return raw
+    citations = data.get("citations")
+    if "citations" in data and not (
+        isinstance(citations, list) and all(isinstance(c, str) for c in citations)
+    ):
+        raise InputError(shown, entry, "citations", "expected a list of citations")
+    try:
+        derived = derived_ids(rules)
+    except (KeyError, TypeError, ValueError) as exc:
+        text = f"missing key {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise InputError(shown, entry, "ruleset.rules", text) from None
+    out = []
+    for n, (rule, default) in enumerate(zip(rules, derived, strict=True)):
+        refs = rule.get("refs", [])
+        if citations is not None:
+            if not isinstance(refs, list) or not all(
+                type(i) is int and 0 <= i < len(citations) for i in refs
+            ):
+                raise InputError(
+                    shown,
+                    entry,
+                    f"ruleset.rules[{n}].refs",
+                    f"expected indices into the record's {len(citations)} citations",
+                )
+            refs = [citations[i] for i in refs]
+        out.append({"id": default, **rule, "refs": refs})
+    return {**raw, "rules": out}
 
 
 def recorded(document: Any) -> Mapping[str, Any]:
@@ -100,7 +180,7 @@ def _record(path: str, data: Any, directory: Path, shown: str) -> StackRecord:
         raise InputError(shown, entry, "construct", "expected the construct's class name")
     cloud = read_cloud(data, shown, entry)
     origin = f"{shown} ({kind} '{path}')"
-    lab = read_lab(data, shown, entry, origin)
+    lab = read_lab({**data, "ruleset": unpack_ruleset(data, shown, entry)}, shown, entry, origin)
     if lab.lab.clouds != (cloud,):
         raise InputError(shown, entry, "lab.clouds", f"expected [{cloud}], the record's cloud")
     carries = data.get("carries")
