@@ -18,6 +18,14 @@ __version__ = "0.1.0"
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
+def install_hint(extra: str = "") -> str:
+    """How a message tells the user to install crm-ports (with `extra`): from its wheel,
+    by name, since PyPI has no crm-ports and `pip install 'crm-ports[...]'` finds nothing
+    (docs/installing.md says how to build it, or to install from git)."""
+    wheel = f"crm_ports-{__version__}-py3-none-any.whl" + (f"[{extra}]" if extra else "")
+    return f"pip install '{wheel}' (crm-ports' wheel, see docs/installing.md)"
+
+
 def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
     """A package face's `__getattr__` (PEP 562): each exported name's module is imported on
     first use, so importing a package (as the pure-Python commands' imports may) loads

@@ -1,6 +1,7 @@
 """The CDKTF app `cdktf.json` runs: `python -m crm_ports.app` synthesizes the labs of
-CRM_PORTS_LABS (a path-separated list of lab files), else the default labs, into
-CDKTF_OUTDIR, as `crm-ports synth` does (`crm_ports.synth`).
+CRM_PORTS_LABS (a path-separated list of lab files), else the labs of the project file
+(`crm-ports.yaml` in the working directory or above, with its catalogue), else the default
+labs, into CDKTF_OUTDIR, as `crm-ports synth` does (`crm_ports.synth`).
 
 Progress goes to standard output, which cdktf-cli shows as information (standard error
 reads as an error there); bad input is one line on standard error and exit 2, a failed
@@ -15,9 +16,11 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from crm_ports.catalogue.load import load_catalogue
 from crm_ports.constructs.cdk import flavour
 from crm_ports.errors import InputError, SynthesisError, Terminated
 from crm_ports.lab.backend import refuse_state_inside
+from crm_ports.lab.project import find_project
 from crm_ports.synth.build import synth_app
 from crm_ports.synth.interrupts import terminated_as_exception
 from crm_ports.synth.plan import labs_from_environment, plan_stacks
@@ -49,7 +52,9 @@ def _main() -> None:
     try:
         flavour()  # a bad CRM_PORTS_CDK is bad input, found before any work
         refuse_state_inside(outdir)
-        stacks = plan_stacks(labs_from_environment())
+        project = find_project(Path.cwd())  # cdktf-cli runs the app beside cdktf.json
+        catalogue = load_catalogue(project.catalogue_path if project is not None else None)
+        stacks = plan_stacks(labs_from_environment(project), catalogue)
         jobs = job_count(len(stacks))  # a bad CRM_PORTS_JOBS fails here
     except InputError as exc:
         _exit(str(exc), 2)

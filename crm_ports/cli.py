@@ -22,7 +22,7 @@ Examples:
   crm-ports rules --lab labs/contoso-claims.yaml --format json
   crm-ports ports --format markdown
   crm-ports matrix --auth claims --email pop3-smtp
-  crm-ports validate catalog/
+  crm-ports validate                  # the built-in catalogue (or --catalog's)
   crm-ports verify --synth cdktf.out
 """
 
@@ -35,6 +35,7 @@ class LazyGroup(click.Group):
         "ports": ("crm_ports.commands.ports", "ports", "The catalogue as the seeds' tables."),
         "rules": ("crm_ports.commands.rules", "rules", "The resolved rule set of a lab."),
         "matrix": ("crm_ports.commands.matrix", "matrix", "Group-by-group connectivity."),
+        "init": ("crm_ports.commands.init", "init", "Start a labs repository of your own."),
         "validate": ("crm_ports.commands.validate", "validate", "Check a catalogue or lab."),
         "diff": ("crm_ports.commands.diff", "diff", "What a change does to rules and clouds."),
         "check": ("crm_ports.commands.check", "check", "Policy checks on rules and synth output."),

@@ -30,15 +30,20 @@ class InputError(Exception):
         self.line = line
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        parts = [where]
-        if self.entry:
-            parts.append(self.entry)
-        if self.field:
-            parts.append(f"field '{self.field}'")
-        text = ": ".join(parts) + ": " + self.message
-        # One line, whatever the message carried (YAML parser messages have newlines).
-        return " ".join(text.split())
+        return located(self.file, self.entry, self.field, self.message, self.line)
+
+
+def located(file: str, entry: str, field: str, message: str, line: int | None = None) -> str:
+    """`file:line: entry: field 'name': message`, on one line: how an error, and a warning
+    about the same input, say where they are."""
+    parts = [f"{file}:{line}" if line is not None else file]
+    if entry:
+        parts.append(entry)
+    if field:
+        parts.append(f"field '{field}'")
+    text = ": ".join(parts) + ": " + message
+    # One line, whatever the message carried (YAML parser messages have newlines).
+    return " ".join(text.split())
 
 
 class SynthesisError(RuntimeError):

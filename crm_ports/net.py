@@ -70,3 +70,29 @@ def internet_wide(prefix: str) -> bool:
         return ipaddress.ip_network(prefix, strict=False).prefixlen == 0
     except ValueError:
         return False
+
+
+def cidr_range(text: str) -> str:
+    """`text` as an address range in CIDR form (`10.20.0.0/16`), or ValueError whose message
+    names the value once and says what is wrong with it: the prefix length, host bits or
+    the address (`ipaddress` repeats the value and names neither)."""
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_network(text, strict=True))
+    except ValueError:
+        pass
+    address, slash, length = text.partition("/")
+    try:
+        longest = ipaddress.ip_address(address).max_prefixlen
+    except ValueError:
+        raise ValueError(
+            f"'{text}' is not a CIDR range: the address is not an IP address"
+        ) from None
+    if slash and not (length.isdigit() and int(length) <= longest):
+        raise ValueError(f"'{text}' is not a CIDR range: the prefix length must be 0 to {longest}")
+    try:
+        network = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a CIDR range") from None
+    raise ValueError(f"'{text}' has host bits set: the range is {network}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from crm_ports.errors import InputError
-from crm_ports.net import PortRange
+from crm_ports.net import PortRange, cidr_range
 
 DEFAULT_CLIENT_CIDRS = ("10.100.0.0/16",)
 DEFAULT_ADMIN_CIDRS = ("10.200.0.0/24",)
@@ -154,6 +154,12 @@ class Options:
     admin_cidrs: tuple[str, ...] = DEFAULT_ADMIN_CIDRS
     mail_cidrs: tuple[str, ...] = DEFAULT_MAIL_CIDRS
     origin: str = field(default="command line", compare=False)
+    # Where `origin` gives each option, (name, line): an error the resolver finds later
+    # (an unknown topology, an unsupported combination) names the line, as the file's do.
+    lines: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
+
+    def line(self, name: str) -> int | None:
+        return next((at for known, at in self.lines if known == name), None)
 
     def value(self, name: str) -> Any:
         """An option's effective value (the email profiles follow --email when unset)."""
@@ -169,7 +175,7 @@ class Options:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name == "origin":
+            if f.name in ("origin", "lines"):
                 continue
             value = getattr(self, f.name)
             if isinstance(value, PortRange):
@@ -238,17 +244,12 @@ def _cidrs(value: Any) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not items:
         raise ValueError("expected one or more CIDR ranges")
-    import ipaddress  # only where CIDRs are given: the defaults need no parsing
-
     out = []
     for item in items:
-        try:
-            net = ipaddress.ip_network(str(item), strict=True)
-        except ValueError as exc:
-            raise ValueError(f"'{item}' is not a CIDR range ({exc})") from None
-        if net.version != 4:
+        net = cidr_range(str(item))  # ValueError names the value and what is wrong
+        if ":" in net:
             raise ValueError(f"'{item}' is IPv6; peer ranges are IPv4 (the lab networks are)")
-        out.append(str(net))
+        out.append(net)
     return tuple(dict.fromkeys(out))
 
 
@@ -325,7 +326,16 @@ def build(
             parsed[name] = parser_for(spec)(raw)
         except ValueError as exc:
             raise InputError(origin, entry, name, str(exc), line_of(name)) from None
-    result = replace(base or Options(), origin=origin, **parsed)
+    base = base or Options()
+    # Lines name places in `origin`: those of another origin's options no longer apply.
+    kept = dict(base.lines) if base.origin == origin else {}
+    for name in parsed:
+        at = line_of(name)
+        if at is None:
+            kept.pop(name, None)
+        else:
+            kept[name] = at
+    result = replace(base, origin=origin, lines=tuple(sorted(kept.items())), **parsed)
     for name in ("email_incoming", "email_outgoing"):
         if getattr(result, name) is not None and result.email not in ("exchange", "pop3-smtp"):
             raise InputError(

@@ -10,7 +10,7 @@ after an insertion).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from crm_ports.net import PortRange, Protocol
@@ -145,12 +145,39 @@ class Advisory:
 
 
 @dataclass(frozen=True)
+class IdleRole:
+    """A role a lab placed on a host that no flow names under the lab's options (AD FS in a
+    lab with `auth: iwa`): the host gets only the rules every server gets, which is seldom
+    what the placement meant, so it is said rather than passed over."""
+
+    group: str
+    role: str
+    needs: str  # the options its flows need ("auth=claims"); "" when no flow names it
+
+    def message(self) -> str:
+        why = f"its flows need {self.needs}" if self.needs else "no flow of the catalogue names it"
+        return (
+            f"the options leave role '{self.role}' without a flow ({why}): "
+            "its host gets only the rules every server gets"
+        )
+
+    def to_json(self) -> dict[str, str]:
+        return {"group": self.group, "role": self.role, "needs": self.needs}
+
+
+@dataclass(frozen=True)
 class RuleSet:
     topology: str
     options: Options
     groups: tuple[Group, ...]
     rules: tuple[Rule, ...]
     advisories: tuple[Advisory, ...] = ()
+    # Roles of the lab's own placement the options leave without a flow (`idle_roles`).
+    idle_roles: tuple[IdleRole, ...] = ()
+    # Resolved from a lab's own placement (`resolve_lab`): its groups are that lab's hosts,
+    # which only the lab can say, so a firewall rendering it must be handed the lab too.
+    # Not part of the rule set's value (nor of its JSON): two equal rule sets are equal.
+    own_placement: bool = field(default=False, compare=False)
 
     def group(self, name: str) -> Group:
         return next(g for g in self.groups if g.name == name)
@@ -168,13 +195,16 @@ class RuleSet:
         return tuple(r for r in self.rules if r.source == group)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "topology": self.topology,
             "options": self.options.to_json(),
             "groups": [g.to_json() for g in self.groups],
             "rules": [r.to_json() for r in self.rules],
             "advisories": [a.to_json() for a in self.advisories],
         }
+        if self.idle_roles:  # only then: every other rule set reads as it always has
+            out["idle_roles"] = [i.to_json() for i in self.idle_roles]
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any], *, origin: str = "JSON") -> RuleSet:
@@ -201,4 +231,7 @@ class RuleSet:
             groups=groups,
             rules=tuple(Rule.from_json(r) for r in data["rules"]),
             advisories=tuple(Advisory(a["flow"], a["message"]) for a in data.get("advisories", ())),
+            idle_roles=tuple(
+                IdleRole(i["group"], i["role"], i["needs"]) for i in data.get("idle_roles", ())
+            ),
         )

@@ -53,14 +53,24 @@ def holder(name: str) -> Path:
     return found[0]
 
 
+def python_block(name: str, page: Path) -> str:
+    """The code of the Python block NAME of `page`."""
+    return block(name, page).split("```python\n", 1)[1].rsplit("```", 1)[0]
+
+
 def run_python_block(name: str, page: Path, folder: Path) -> Path:
     """Run the Python app of block NAME as a user would (`python app.py` in `folder`, this
     checkout's crm_ports importable); its `cdktf.out`, or a failure with its stderr."""
+    return run_python_app(python_block(name, page), folder)
+
+
+def run_python_app(code: str, folder: Path) -> Path:
+    """Run `code` as `python app.py` in `folder` (this checkout's crm_ports importable);
+    its `cdktf.out`, or a failure with its stderr."""
     import os
     import subprocess
     import sys
 
-    code = block(name, page).split("```python\n", 1)[1].rsplit("```", 1)[0]
     (folder / "app.py").write_text(code, encoding="utf-8")
     env = {**os.environ, "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     env["PYTHONPATH"] = str(REPO)

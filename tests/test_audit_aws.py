@@ -368,6 +368,42 @@ def test_unknown_region_and_bad_url(cli: Cli, aws_env: None) -> None:
     )
 
 
+def test_a_region_an_emulator_does_not_serve_is_one_line(
+    cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
+) -> None:
+    """A region typo in a lab aimed at moto: moto answers with an HTML error page, which
+    botocore cannot parse (`ResponseParserError`), and the audit printed that traceback,
+    exit 1. Now one line naming the region and the endpoint, exit 2."""
+    lab = tmp_path / "lab.yaml"
+    lab.write_text(
+        "name: typo\nclouds: [aws]\ntopology: full-server\n"
+        f"aws: {{region: eu-wset-1, endpoint_url: '{moto_server.url}'}}\n"
+    )
+    assert_one_line_error(
+        cli("audit", "aws", "--lab", str(lab)),
+        f"aws eu-wset-1 at {moto_server.url}",
+        "region 'eu-wset-1' is not an AWS region",
+        "check aws.region",
+    )
+    result = cli("audit", "aws", "--endpoint-url", moto_server.url, "--region", "eu-wset-1")
+    assert_one_line_error(result, "region 'eu-wset-1'", moto_server.url)
+
+
+def test_a_rule_added_by_hand_gets_a_fix_in_the_cloud_or_the_lab(
+    cli: Cli, lab: tuple[MotoServer, Any, dict[str, str]]
+) -> None:
+    """CRM006 told the owner of a hand-made live rule to add `cites:` to the catalogue;
+    the rule is fixed in the cloud, or taken into the lab with its reason."""
+    server, ec2, ids = lab
+    open_rdp_to_the_world(ec2, ids[default_plan().security_groups[0].group])
+    _, report = audit_json(cli, server.url, "--topology", "full-server")
+    crm006 = [f for f in report["policy"]["findings"] if f["check"] == "CRM006"]
+    assert len(crm006) == 1, report["policy"]
+    assert "catalogue" not in crm006[0]["fix"]
+    assert "Remove the rule in the cloud" in crm006[0]["fix"]
+    assert "`extra_rules:` with its reason" in crm006[0]["fix"]
+
+
 @pytest.fixture(scope="module")
 def moto_with_iam(start_moto: StartMoto) -> Iterator[MotoServer]:
     """A moto that checks credentials like AWS (its first two calls are free: they

@@ -360,3 +360,125 @@ def test_output_never_replaces_an_input(
     fragments = [target, "field '--output'", "is an input of this command"]
     _one_line_error(cli(*args, "-o", f"./{target}"), fragments)
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+# -- issue 20: each message one clear line -----------------------------------------------
+
+# (lab file, the fragments of its one line): what was unclear and what the line says now
+CLEAR_LINES = [
+    # it said "not a valid id (lower-case words joined by '-')"
+    (
+        "name: x\naws: {endpoint_url: '127.0.0.1:5055'}\n",
+        ["lab.yaml:2:", "field 'aws.endpoint_url'", "with its scheme, http:// or https://"],
+    ),
+    # it said "unknown key ('client_cidr' was unexpected)", naming no valid key
+    (
+        "name: x\nclient_cidr: [10.0.0.0/16]\n",
+        ["lab.yaml:2:", "field 'client_cidr'", "did you mean 'client_cidrs'?", "admin_cidrs, aws"],
+    ),
+    (
+        "name: x\naws: {regoin: eu-west-1}\n",
+        ["field 'aws.regoin'", "did you mean 'region'?", "(valid keys: egress, endpoint_url"],
+    ),
+    # it had no line number
+    ("name: x\nclouds: [aws]\ntopology: split-role\n", ["lab.yaml:3:", "unknown topology"]),
+    ("name: x\noptions:\n  topology: split-rols\n", ["lab.yaml:3:", "unknown topology"]),
+    # the seed's words for an unsupported combination, at the line of its option
+    (
+        "name: x\noptions:\n  email: exchange\n  exchange_server: '2003'\n",
+        ["lab.yaml:4:", "unsupported combination"],
+    ),
+    # it said "'10.0.0.0/33' is not a CIDR range ('10.0.0.0/33' does not appear to be ...)"
+    (
+        "name: x\nclient_cidrs: [10.0.0.0/33]\n",
+        ["field 'client_cidrs'", "'10.0.0.0/33' is not a CIDR range: the prefix length"],
+    ),
+    ("name: x\naws: {vpc_cidr: 10.0.0.0/33}\n", ["field 'aws.vpc_cidr'", "prefix length"]),
+    ("name: x\nclient_cidrs: [10.0.0.1/8]\n", ["host bits set: the range is 10.0.0.0/8"]),
+    ("name: x\nclient_cidrs: [300.0.0.0/8]\n", ["the address is not an IP address"]),
+]
+
+
+@pytest.mark.parametrize(("text", "fragments"), CLEAR_LINES)
+def test_a_lab_mistake_is_one_clear_line(
+    cli: Callable[..., Result],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    fragments: list[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("lab.yaml").write_text(text)
+    for command in (["validate", "lab.yaml"], ["check", "--lab", "lab.yaml"]):
+        _one_line_error(cli(*command), fragments)
+
+
+def test_a_bad_range_is_named_once(cli: Callable[..., Result]) -> None:
+    """ipaddress's own message repeated the value the line had already quoted."""
+    result = cli("rules", "--client-cidr", "10.0.0.0/33")
+    _one_line_error(result, ["field 'client_cidrs'", "prefix length must be 0 to 32"])
+    assert result.err.count("10.0.0.0/33") == 1, result.err
+
+
+def test_every_pattern_of_the_schemas_says_what_it_accepts() -> None:
+    """A value a pattern refuses is reported with the pattern's description; without one
+    it would read as a regular expression, or (as before) as 'not a valid id'."""
+    import json
+
+    def patterns(node: object, path: str) -> list[tuple[str, object]]:
+        if isinstance(node, dict):
+            own = [(path, node)] if "pattern" in node else []
+            return own + [p for k, v in node.items() for p in patterns(v, f"{path}/{k}")]
+        if isinstance(node, list):
+            return [p for i, v in enumerate(node) for p in patterns(v, f"{path}/{i}")]
+        return []
+
+    for schema in sorted((REPO / "crm_ports" / "schema").glob("*.json")):
+        for where, node in patterns(json.loads(schema.read_text()), schema.name):
+            assert isinstance(node, dict) and node.get("description"), where
+
+
+def test_validate_without_a_path_checks_the_built_in_catalogue(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From any folder: `validate catalog/` failed outside the source tree, and nothing
+    named the built-in catalogue."""
+    monkeypatch.chdir(tmp_path)
+    for args in (["validate"], ["validate", "--builtin"]):
+        result = cli(*args)
+        assert result.code == 0, result
+        assert result.out.startswith("built-in catalogue: ") and "resolved" in result.out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_names_the_catalogue_in_use(
+    cli: Callable[..., Result], catalogue_copy: Path
+) -> None:
+    """Without a path, the catalogue in use: --catalog's; --builtin still the built-in one."""
+    _break(catalogue_copy, "services.yaml", "ports: [tcp/3389]", "ports: [tcp/73389]", 1)
+    _one_line_error(cli("--catalog", str(catalogue_copy), "validate"), ["service 'rdp'"])
+    result = cli("--catalog", str(catalogue_copy), "validate", "--builtin")
+    assert result.code == 0 and result.out.startswith("built-in catalogue: "), result
+
+
+def test_validate_reads_a_folder_of_lab_files_as_labs(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`validate labs/` read the folder as a catalogue and refused the first lab file's
+    keys ("field 'clouds': unknown key")."""
+    monkeypatch.chdir(tmp_path)
+    Path("labs").mkdir()
+    for name in ("contoso-claims.yaml", "fabrikam-full-server.yaml"):
+        Path("labs", name).write_bytes((REPO / "labs" / name).read_bytes())
+    result = cli("validate", "labs/")
+    assert result.code == 0, result
+    assert result.out.splitlines() == [
+        "labs/contoso-claims.yaml: lab 'contoso-claims' is valid",
+        "labs/fabrikam-full-server.yaml: lab 'fabrikam-full-server' is valid",
+    ]
+    Path("labs", "typo.yaml").write_text("name: typo\nclient_cidr: [10.0.0.0/16]\n")
+    result = cli("validate", "labs")
+    assert result.code == 2 and len(result.err.splitlines()) == 1, result
+    assert "labs/typo.yaml:2: lab: field 'client_cidr': unknown key" in result.err
+    # a catalogue folder is still a catalogue, the built-in one by any path
+    assert cli("validate", str(REPO / "catalog")).code == 0

@@ -80,3 +80,21 @@ def test_not_recommended_flows_say_why(catalogue: Catalogue) -> None:
     flow = next(f for f in catalogue.flows if f.id == "client-sql-views")
     assert flow.recommended is False
     assert flow.warning and "FetchXML" in flow.warning
+
+
+def test_a_citation_names_the_document_by_its_title(catalogue: Catalogue) -> None:
+    """The Source column of `ports` (and every rule's refs) showed the seeds' file names,
+    `000_9894c7c41747a4bf.txt`, which tell a reader nothing."""
+    from crm_ports.options import Options
+    from crm_ports.resolver.engine import resolve
+    from crm_ports.views import render_ports
+
+    seed = catalogue.source("seed-001")
+    assert seed.cite("Port recommendations") == (
+        "Connectivity and Firewall Port Requirements for Microsoft Dynamics CRM 2013: "
+        "Port recommendations"
+    )
+    shown = render_ports(catalogue, Options(), "csv")
+    assert "Network ports for Microsoft Dynamics CRM: Network ports for the" in shown
+    refs = {ref for rule in resolve(catalogue, Options()).rules for ref in rule.refs}
+    assert not any(name in text for name in SEED_FILES for text in (shown, *refs))

@@ -49,7 +49,7 @@ def test_the_flavour_a_users_app_imported_wins(monkeypatch: pytest.MonkeyPatch) 
         (
             "cdktn",
             {"cdktf"},
-            "cdktn is not installed: pip install 'crm-ports[cdktn]'",
+            "cdktn is not installed: pip install 'crm_ports-0.1.0-py3-none-any.whl[cdktn]'",
         ),
         ("", set(), "neither cdktf nor cdktn is installed"),
     ],
@@ -168,7 +168,8 @@ def test_the_constructs_in_a_users_own_cdktn_app(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-4000:]
     written = json.loads((tmp_path / "out/stacks/network/cdk.tf.json").read_text())
-    assert written["//"]["metadata"]["version"].startswith("0.24.")
+    version = written["//"]["metadata"]["version"]  # the `cdktn` extra's range: 0.24 to 0.26
+    assert (0, 24) <= tuple(int(part) for part in version.split(".")[:2]) < (0, 27), version
     from constructs import Construct
 
     from crm_ports.catalogue.load import load_catalogue

@@ -276,3 +276,47 @@ def test_unresolvable_for_each_is_bad_input(cli: CLI, tmp_path: Path, ruleset_js
 def test_all_with_a_lab_is_a_usage_error(cli: CLI) -> None:
     result = cli("check", "--all", "--lab", str(FIXTURES / "internet-admin.yaml"))
     assert result.code == 2 and "--all" in result.err
+
+
+def test_crm006_on_live_rules_fixes_them_in_the_cloud_or_the_lab() -> None:
+    """A live rule without a description: one of the plan's (its `crm-ports:rule` tag, or
+    an Azure rule's name) lost it in the cloud and a deploy restores it; one the plan does
+    not hold was added by hand. Neither is fixed in the catalogue, as the fix said."""
+    from crm_ports.audit.azure_live import azure_live_resources
+    from crm_ports.audit.policy import PolicyScope, policy_findings
+    from crm_ports.lab.model import Lab
+    from crm_ports.plans.azure import plan_azure
+    from crm_ports.plans.text import RULE_TAG
+
+    ruleset = resolve(load_catalogue(), Options())
+    scope = PolicyScope(Lab(name="split-roles", options=Options()), ruleset)
+    rule = {"ip_protocol": "tcp", "from_port": 8080, "to_port": 8080, "description": ""}
+    resources = {
+        "aws_vpc_security_group_ingress_rule.sgr-1": {**rule, "cidr_ipv4": "10.1.0.0/16"},
+        "aws_vpc_security_group_ingress_rule.sgr-2": {**rule, "tags": {RULE_TAG: "x.y.tcp.z"}},
+    }
+    fixes = {
+        f.subject: f.fix
+        for f in policy_findings(scope, "aws-split-roles", "aws", resources)
+        if f.check == "CRM006"
+    }
+    assert fixes["aws_vpc_security_group_ingress_rule.sgr-1"].startswith(
+        "Remove the rule in the cloud"
+    )
+    assert fixes["aws_vpc_security_group_ingress_rule.sgr-2"].startswith("Deploy the lab again")
+    assert not any("catalogue" in fix for fix in fixes.values())
+
+    class Model:  # an NSG rule as azure-mgmt-network's models give it
+        def __init__(self, name: str) -> None:
+            self.name, self.priority, self.direction, self.access = name, 200, "Inbound", "Allow"
+            self.protocol, self.description, self.destination_port_range = "Tcp", "", "8080"
+
+    planned = plan_azure(ruleset, "split-roles").rules[0].name
+    live = azure_live_resources("split-roles-nsg", [Model(planned), Model("by-hand")])
+    fixes = {
+        f.subject: f.fix
+        for f in policy_findings(scope, "azure-split-roles", "azure", live)
+        if f.check == "CRM006"
+    }
+    assert fixes[f"azurerm_network_security_rule.{planned}"].startswith("Deploy the lab again")
+    assert fixes["azurerm_network_security_rule.by-hand"].startswith("Remove the rule in the cloud")

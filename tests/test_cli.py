@@ -144,6 +144,7 @@ COMMANDS = [
     "check",
     "diagram",
     "diff",
+    "init",
     "matrix",
     "ports",
     "rules",
@@ -215,6 +216,7 @@ def test_help_examples_run(
     a pipe run in the documentation's tests, tests/test_readme.py)."""
     (tmp_path / "labs").symlink_to(REPO / "labs")
     (tmp_path / "catalog").symlink_to(REPO / "catalog")
+    (tmp_path / "my-catalog").symlink_to(REPO / "catalog")
     catalogue = "".join(p.read_text() for p in sorted((REPO / "catalog").glob("*.yaml")))
     (tmp_path / "my-catalogue.yaml").write_text(catalogue)
     monkeypatch.chdir(tmp_path)

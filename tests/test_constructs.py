@@ -16,6 +16,7 @@ from crm_ports.constructs.cdk import App, TerraformOutput, TerraformStack, Terra
 from crm_ports.constructs.cdk import Testing as CdktfTesting
 from crm_ports.constructs.resources.aws import AwsProvider, AwsProviderConfig
 from crm_ports.constructs.resources.azure import AzurermProvider
+from crm_ports.errors import InputError
 from crm_ports.options import Options
 from crm_ports.resolver.engine import resolve
 from crm_ports.ruleset import RuleSet
@@ -99,7 +100,7 @@ def test_two_firewalls_in_one_stack_need_prefixes() -> None:
 def test_unknown_peer_option_is_refused() -> None:
     app = CdktfTesting.app()
     stack = TerraformStack(app, "bad")
-    with pytest.raises(ValueError, match="unknown CIDR option 'office_cidrs'"):
+    with pytest.raises(InputError, match=r"AwsCrmFirewall 'crm'.*unknown CIDR option 'office_cidr"):
         AwsCrmFirewall(
             stack, "crm", rules=_rules(), vpc_id="vpc-1", peer_cidrs={"office_cidrs": []}
         )

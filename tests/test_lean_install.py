@@ -63,4 +63,5 @@ def test_audit_without_the_extra_names_it(
     result = cli("audit", cloud, *args)
     assert result.code == 2
     assert result.err.count("\n") == 1
-    assert "pip install 'crm-ports[audit]'" in result.err and missing in result.err
+    assert "pip install 'crm_ports-0.1.0-py3-none-any.whl[audit]'" in result.err
+    assert missing in result.err and "docs/installing.md" in result.err

@@ -294,6 +294,52 @@ def test_claims_needs_adfs_placed(cli: Cli, tmp_path: Path) -> None:
     assert cli("rules", "--lab", write_lab(tmp_path, placed)).code == 0
 
 
+def test_a_role_the_options_leave_without_a_flow_is_a_warning(cli: Cli, tmp_path: Path) -> None:
+    """AD FS on a host of an `auth: iwa` lab: no AD FS flow applies, so the host got only
+    RDP and the every-server rules, and `validate` and `check` passed in silence. Now
+    both warn, in one line, and still exit 0; with `auth: claims` neither does."""
+    idle = HOSTS + "    - {name: sts, roles: [adfs]}\n"
+    lab = write_lab(tmp_path, idle)
+    result = cli("validate", lab)
+    assert result.code == 0, result
+    assert result.out == f"{lab}: lab 'my-lab' is valid\n"
+    assert result.err.splitlines() == [
+        f"crm-ports: warning: {lab}:8: host 'sts': field 'topology.hosts[3].roles[0]': the "
+        "options leave role 'adfs' without a flow (its flows need auth=claims): its host "
+        "gets only the rules every server gets"
+    ]
+    checked = cli("check", "--lab", lab, "--format", "json")
+    assert checked.code == 0, checked
+    findings = json.loads(checked.out)["findings"]
+    assert [(f["check"], f["severity"], f["subject"]) for f in findings] == [
+        ("CRM011", "warning", "role adfs on sts")
+    ]
+    assert "auth=claims" in findings[0]["fix"]
+    claims = write_lab(tmp_path, idle + "options: {auth: claims}\n")
+    assert cli("validate", claims).err == ""
+    assert json.loads(cli("check", "--lab", claims, "--format", "json").out)["findings"] == []
+
+
+def test_a_role_without_a_flow_travels_with_the_rule_set(tmp_path: Path) -> None:
+    """The rule set records it (JSON included, so a synthesized folder's `check --synth`
+    sees it too); a rule set without one reads as before."""
+    from crm_ports.ruleset import RuleSet
+
+    lab = load_lab(
+        Path(
+            write_lab(
+                tmp_path,
+                HOSTS + "    - {name: sts, roles: [email-router]}\noptions: {email: outlook}\n",
+            )
+        )
+    )
+    ruleset = resolve_lab(load_catalogue(), lab)
+    assert [(i.group, i.role) for i in ruleset.idle_roles] == [("sts", "email-router")]
+    assert ruleset.idle_roles[0].needs.startswith("email=exchange|pop3-smtp or ")
+    assert RuleSet.from_json(ruleset.to_json()).idle_roles == ruleset.idle_roles
+    assert "idle_roles" not in resolve_lab(load_catalogue(), load_lab(Path(TWO_BOX))).to_json()
+
+
 def test_placement_errors_in_the_python_api() -> None:
     lab = load_lab(Path(TWO_BOX))
     assert lab.placement is not None

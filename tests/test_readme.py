@@ -82,9 +82,9 @@ def _examples() -> list[str]:
         for code in re.findall(r"```sh\n(.*?)```", page.read_text(encoding="utf-8"), re.DOTALL):
             for line in code.splitlines():
                 command = line.split("#", 1)[0].strip()
-                # Those needing a git ref, a synth folder, a cloud or a pipe run in their own
-                # tests.
-                needs = (" synth", "audit", "origin/", "cdktf.out", "|")
+                # Those needing a git ref, a synth folder, a cloud, a pipe or the scaffold
+                # of `crm-ports init` (tests/test_init.py) run in their own tests.
+                needs = (" synth", "audit", "origin/", "cdktf.out", "|", "labs/example.yaml")
                 if command.startswith("crm-ports ") and not any(n in command for n in needs):
                     lines.append(command)
     return list(dict.fromkeys(lines))
@@ -111,9 +111,22 @@ def test_readme_examples_run(
         words = [w for w in words if not w.endswith("*.yaml")] + [
             str(p) for p in sorted((REPO / "labs").glob("*.yaml"))
         ]
+    if "--all" in words:
+        # `--all` is every lab of the project: a user's folder holding the command line
+        # page's project file and this repository's lab files.
+        (tmp_path / "crm-ports.yaml").write_text(project_file_block())
+        (tmp_path / "labs").symlink_to(REPO / "labs")
     monkeypatch.chdir(tmp_path)
     result = cli(*words)
     assert result.code in (0, 1), (command, result.err)
+
+
+def project_file_block() -> str:
+    """The project file of the command line page, as written there."""
+    text = block("project-file", COMMAND_LINE)
+    found = re.search(r"```yaml\n(.*?)```", text, re.DOTALL)
+    assert found, "the project-file block holds no yaml"
+    return found.group(1)
 
 
 def test_readme_construct_example_synthesizes(tmp_path: Path) -> None:
@@ -127,3 +140,15 @@ def test_readme_construct_example_synthesizes(tmp_path: Path) -> None:
     ]
     assert "office_ranges" in data["variable"]
     assert data["resource"]["aws_vpc_security_group_egress_rule"], "egress: strict writes egress"
+
+
+def test_the_mirror_block_is_the_one_the_tests_use(tmp_path: Path) -> None:
+    """docs/deploying.md's `filesystem_mirror` block is, its folder aside, the CLI
+    configuration every Terraform test runs with (`tests/tf_harness.write_cli_config`)."""
+    from tests.readme import DEPLOYING
+    from tests.tf_harness import write_cli_config
+
+    shown = block("tf-mirror", DEPLOYING).split("```hcl\n", 1)[1].rsplit("```", 1)[0]
+    folder = re.search(r'path\s+=\s+"([^"]+)"', shown)
+    assert folder, shown
+    assert shown == write_cli_config(tmp_path, Path(folder.group(1))).read_text(encoding="utf-8")

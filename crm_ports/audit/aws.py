@@ -75,15 +75,7 @@ def check_target(target: AwsTarget) -> None:
                 target.where, "", "endpoint-url", "expected an http:// or https:// URL"
             )
         return
-    import boto3
-
-    session = boto3.session.Session()
-    known = {
-        region
-        for partition in session.get_available_partitions()
-        for region in session.get_available_regions("ec2", partition_name=partition)
-    }
-    if target.region not in known:
+    if not _known_region(target.region):
         raise InputError(
             target.where,
             "",
@@ -125,6 +117,7 @@ def _translated(target: AwsTarget) -> Iterator[None]:
         PartialCredentialsError,
         ReadTimeoutError,
     )
+    from botocore.parsers import ResponseParserError
 
     def fail(message: str) -> InputError:
         return InputError(target.where, "", "", message)
@@ -152,6 +145,28 @@ def _translated(target: AwsTarget) -> Iterator[None]:
         raise fail(f"EC2 refused the request ({code}): {message}") from None
     except BotoCoreError as exc:
         raise fail(str(exc)) from None
+    except ResponseParserError:
+        # An answer that is not EC2's XML: an emulator's error page (moto answers an unknown
+        # region with HTML and status 500), or an endpoint that is not EC2 at all.
+        if not _known_region(target.region):
+            raise fail(
+                f"region '{target.region}' is not an AWS region this botocore knows, and the "
+                "endpoint did not answer as EC2 does for it: check aws.region (or --region)"
+            ) from None
+        raise fail(
+            f"the endpoint did not answer as EC2 does for region '{target.region}': is it "
+            "an EC2 endpoint, and does it serve that region?"
+        ) from None
+
+
+def _known_region(region: str) -> bool:
+    import boto3
+
+    session = boto3.session.Session()
+    return any(
+        region in session.get_available_regions("ec2", partition_name=partition)
+        for partition in session.get_available_partitions()
+    )
 
 
 def _batches(values: Sequence[str], size: int) -> Iterator[list[str]]:

@@ -41,8 +41,10 @@ class Source:
     url: str | None = None
 
     def cite(self, at: str) -> str:
-        """The reference string a rule carries: document, then the table or sentence."""
-        return f"{self.file or self.title}: {at}"
+        """The reference string a rule carries: the document by its title, then the table
+        or sentence. (`file` is where the catalogue's authors read it, a name such as
+        `000_9894c7c41747a4bf.txt` that tells a reader nothing.)"""
+        return f"{self.title}: {at}"
 
 
 PLACEHOLDER = re.compile(r"^\$\{([a-z_]+)\}$")

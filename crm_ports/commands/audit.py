@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from crm_ports import install_hint
 from crm_ports.audit.policy import PolicyScope
 from crm_ports.audit.report import FORMATS, render
 from crm_ports.commands.common import (
@@ -22,6 +23,7 @@ from crm_ports.commands.common import (
     emit,
     format_option,
     lab_and_options,
+    options_alone,
     output_option,
     rule_options,
 )
@@ -65,6 +67,8 @@ def lab_for_audit(
 ) -> tuple[Lab, RuleSet]:
     """The lab as deployed: the lab file (or the default lab of the topology), with any
     option flags applied on top and the name --lab-name gives."""
+    if lab_path is None:
+        options_alone(ctx, values)
     lab, options = lab_and_options(lab_path, values)
     if lab is None:
         defaults = {d.name: d for d in default_labs()}
@@ -98,7 +102,7 @@ def _needs(module: str, cloud: str) -> None:
             "",
             f"audit {cloud}",
             f"needs {module.split('.')[0]} ({module}), which crm-ports installs with its "
-            "audit extra: pip install 'crm-ports[audit]'",
+            f"audit extra: {install_hint('audit')}",
         )
 
 

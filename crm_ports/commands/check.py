@@ -11,14 +11,18 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crm_ports.commands.common import (
-    catalogue_path,
+    catalogue,
     check_output,
     emit,
     format_option,
     given_flags,
+    note,
     one_lab,
     output_option,
-    rule_options,
+    project,
+    review_space,
+    rule_options_per_lab,
+    unique_names,
 )
 
 if TYPE_CHECKING:
@@ -30,27 +34,31 @@ if TYPE_CHECKING:
 Examples:
   crm-ports check
   crm-ports check --lab labs/contoso-claims.yaml
+  crm-ports check --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml
   crm-ports check --all --format markdown
   crm-ports check --all --synth cdktf.out
+  crm-ports check --synth app/cdktf.out --var-file prod.tfvars
   crm-ports check --all --base origin/main
   crm-ports check --all --quotas
   crm-ports check --list --format markdown
 \b
 Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
 )
-@rule_options
+@rule_options_per_lab
 @click.option(
     "--all",
     "all_labs",
     is_flag=True,
-    help="Check the default labs and every labs/*.yaml of the working tree.",
+    help="Check every lab of the project file (crm-ports.yaml); without one, the default "
+    "labs and every labs/*.yaml of the git repository.",
 )
 @click.option(
     "--synth",
     "synth_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help="Also check the cdk.tf.json files of this synthesized folder.",
+    help="Also check the cdk.tf.json files of this synthesized folder (crm-ports synth, or "
+    "an app's cdktf.out).",
 )
 @click.option(
     "--base",
@@ -58,6 +66,13 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
     metavar="STATE",
     help="Also compare each lab with STATE (git ref, synthesized folder or lab file): a "
     "group the change would replace while it stays in the lab fails CRM010.",
+)
+@click.option(
+    "--var-file",
+    "var_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --synth: variable values (.tfvars or .tfvars.json) instead of the defaults.",
 )
 @click.option("--list", "list_only", is_flag=True, help="Print the table of checks and exit.")
 @click.option(
@@ -72,10 +87,11 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
 def check(
     ctx: click.Context,
     /,
-    lab_path: Path | None,
+    lab_paths: tuple[Path, ...],
     all_labs: bool,
     synth_dir: Path | None,
     base: str | None,
+    var_file: Path | None,
     list_only: bool,
     all_quotas: bool,
     fmt: str,
@@ -85,50 +101,84 @@ def check(
     """Policy checks on a lab's rule set and, with --synth, on the synthesized Terraform.
 
     Findings can be waived in the lab file (`waivers: [{check, rule, reason}]`); the
-    report repeats the reason. Without --lab, --all or --synth: the options given."""
+    report repeats the reason. Without --lab, --all or --synth: the labs CRM_PORTS_LABS
+    lists, else the project file's (crm-ports.yaml), else the options given; in a project
+    repository, option flags without --lab need --topology (a catalogue topology)."""
     from crm_ports.policy.base import Subject
     from crm_ports.policy.crm007_quotas import NEAR_QUOTA, quota_rows
     from crm_ports.policy.registry import run_checks
     from crm_ports.policy.report import list_checks, render_report
 
-    check_output(ctx, output, lab_path, base)
+    check_output(ctx, output, *lab_paths, base, var_file)
     if list_only:
         emit(list_checks(fmt), output)
         return 0
+    if var_file is not None and synth_dir is None:
+        raise click.UsageError("--var-file gives the values of --synth's stacks: add --synth")
     flags = bool(given_flags(values))
-    if all_labs and (lab_path is not None or flags):
+    if all_labs and (lab_paths or flags):
         raise click.UsageError("--all checks every lab as it is: drop --lab and option flags")
     if all_labs:
         from crm_ports.policy.subjects import from_side
-        from crm_ports.review.sides import repository_root, working_tree
+        from crm_ports.review.sides import every_lab
 
-        subjects = from_side(working_tree(repository_root(Path.cwd()), catalogue_path(ctx)))
-    elif synth_dir is None or lab_path is not None or flags:
-        subjects = [Subject(*one_lab(ctx, lab_path, values))]
+        subjects = from_side(every_lab(review_space(ctx), "check"))
+    elif lab_paths:
+        subjects = _unique([Subject(*one_lab(ctx, path, values)) for path in lab_paths])
+    elif flags:
+        subjects = [Subject(*one_lab(ctx, None, values))]
+    elif synth_dir is None:
+        subjects = _named(ctx)
     else:
         subjects = []
     if synth_dir is not None:
         from crm_ports.policy.subjects import with_synth
+        from crm_ports.verify.stack import read_var_file
 
-        subjects = with_synth(subjects, synth_dir)
+        overrides = read_var_file(var_file) if var_file is not None else {}
+        subjects, notes = with_synth(subjects, synth_dir, overrides)
+        note(notes)
     if base is not None:
         subjects = _with_base(ctx, subjects, base)
     findings = run_checks(subjects)
     quotas = [row for subject in subjects for row in quota_rows(subject)[0]]
     if not all_quotas and fmt != "json":  # JSON keeps every row: it is read by programs
         quotas = [row for row in quotas if row.used >= row.limit * NEAR_QUOTA]
-    labs = [s.lab.name for s in subjects]
+    labs = [s.name for s in subjects]
     emit(render_report(findings, quotas, labs, fmt), output)
     return 1 if any(f.blocking for f in findings) else 0
 
 
+def _unique(subjects: list[Subject]) -> list[Subject]:
+    """The labs of several --lab, sorted by name as `--all`'s are; two files of one lab
+    name would mix their findings (and their stacks with --synth), so that is refused."""
+    unique_names(s.lab for s in subjects)
+    return sorted(subjects, key=lambda s: s.lab.name)
+
+
+def _named(ctx: click.Context) -> list[Subject]:
+    """A bare `check`: the labs CRM_PORTS_LABS lists, else the project file's (as
+    `--all` checks them), else (crm-ports' own layout) the default options alone. In a
+    project repository a built-in default lab would pass for a check of the user's."""
+    from crm_ports.policy.base import Subject
+    from crm_ports.resolver.engine import resolve_lab
+    from crm_ports.synth.plan import named_labs
+
+    labs = named_labs(project(ctx))
+    if labs is None:
+        return [Subject(*one_lab(ctx, None, {}))]
+    unique_names(labs)
+    cat = catalogue(ctx)
+    return sorted((Subject(lab, resolve_lab(cat, lab)) for lab in labs), key=lambda s: s.lab.name)
+
+
 def _with_base(ctx: click.Context, subjects: list[Subject], base: str) -> list[Subject]:
     """Each subject with its lab as `base` had it (none for a lab new since then)."""
-    from crm_ports.review.sides import load_side, repository_root
+    from crm_ports.review.sides import load_side
 
-    state = load_side(base, repository_root(Path.cwd()), catalogue_path(ctx), "--base")
+    state = load_side(base, review_space(ctx), "--base")
     out = []
     for subject in subjects:
-        found = state.get(subject.lab.name)
+        found = state.get(subject.name)
         out.append(replace(subject, base=None if found is None else (found.lab, found.ruleset)))
     return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -26,6 +26,8 @@ from crm_ports.ruleset import RuleSet
 
 if TYPE_CHECKING:  # lab files load their module (settings, backends, placements) on demand
     from crm_ports.lab.model import Lab
+    from crm_ports.lab.project import Project
+    from crm_ports.review.sides import Workspace
     from crm_ports.verify.run import Target
 
 F = Callable[..., Any]
@@ -96,15 +98,43 @@ def option_flags(func: F) -> F:
     return func
 
 
+def _one_lab_path(ctx: click.Context, param: click.Parameter, value: tuple[Path, ...]) -> Any:
+    """`--lab` of a command that shows one lab: a second is refused, never dropped."""
+    if len(value) > 1:
+        raise click.BadParameter(
+            f"given {len(value)} times, but `{ctx.command_path}` shows one lab: "
+            "run it once per lab file",
+            ctx,
+            param,
+        )
+    return value[0] if value else None
+
+
 def rule_options(func: F) -> F:
-    """The option flags plus `--lab FILE`, which they override."""
+    """The option flags plus `--lab FILE`, which they override; `--lab` once."""
     func = option_flags(func)
     func = click.option(
         "--lab",
         "lab_path",
+        multiple=True,  # so that a second --lab is seen, and refused
+        callback=_one_lab_path,
         type=click.Path(path_type=Path, dir_okay=False),
-        default=None,
         help="Lab file to take options from; flags given as well override it.",
+    )(func)
+    return func
+
+
+def rule_options_per_lab(func: F) -> F:
+    """The option flags plus `--lab FILE`, repeatable: one section per lab, each with the
+    flags given applied on top."""
+    func = option_flags(func)
+    func = click.option(
+        "--lab",
+        "lab_paths",
+        multiple=True,
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Lab file to take options from (repeatable: one section per lab); flags given "
+        "as well override each.",
     )(func)
     return func
 
@@ -131,10 +161,37 @@ def output_option(func: F) -> F:
     )(func)
 
 
+def project(ctx: click.Context) -> Project | None:
+    """The project file (`crm-ports.yaml`) of the working directory or a folder above it,
+    read once per command; None without one."""
+    from crm_ports.lab.project import find_project
+
+    obj = ctx.find_root().obj
+    if isinstance(obj, dict) and "project" in obj:
+        found: Project | None = obj["project"]
+        return found
+    found = find_project(Path.cwd())
+    if isinstance(obj, dict):
+        obj["project"] = found
+    return found
+
+
 def catalogue_path(ctx: click.Context) -> Path | None:
-    """`--catalog DIR` when given (the root command keeps it)."""
+    """`--catalog DIR` when given (the root command keeps it), else the project file's
+    catalogue; None: the built-in one."""
     path: Path | None = (ctx.find_root().obj or {}).get("catalog")
+    if path is None:
+        found = project(ctx)
+        path = found.catalogue_path if found is not None else None
     return path
+
+
+def review_space(ctx: click.Context) -> Workspace:
+    """Where `diff`, `diagram` and `check --all`/`--base` read the working tree and git
+    refs: the repository of the working directory, its project file and catalogue."""
+    from crm_ports.review.sides import workspace
+
+    return workspace(Path.cwd(), catalogue_path(ctx), project(ctx))
 
 
 def catalogue(ctx: click.Context) -> Catalogue:
@@ -160,6 +217,40 @@ def lab_and_options(lab_path: Path | None, values: dict[str, Any]) -> tuple[Lab 
     return lab, options
 
 
+def options_alone(ctx: click.Context, values: dict[str, Any]) -> None:
+    """A command given no lab file shows a catalogue topology with the options given, as
+    the built-in default labs are: fine in crm-ports' own repository, but in a project
+    repository (`crm-ports.yaml`) that would pass off a lab the user never wrote as one of
+    theirs. There it takes `--lab`, or an explicit `--topology` (a catalogue topology with
+    the flags, asked for by name), and says which labs the project has."""
+    found = project(ctx)
+    if found is None or "topology" in given_flags(values):
+        return
+    names = ", ".join(yamlio.display_name(p) for p in found.lab_files())
+    raise InputError(
+        "command line",
+        ctx.command_path.partition(" ")[2],
+        "--lab",
+        f"no lab given, and the built-in default labs are not this project's: give --lab "
+        f"(the project's labs: {names}), or --topology for a catalogue topology alone",
+    )
+
+
+def unique_names(labs: Iterable[Lab]) -> None:
+    """Two lab files of one lab name given with --lab would mix their findings, drawings
+    and stacks (`<cloud>-<lab>`), so the second is refused, naming the first."""
+    seen: dict[str, str] = {}
+    for lab in labs:
+        if lab.name in seen:
+            raise InputError(
+                lab.origin,
+                f"lab '{lab.name}'",
+                "name",
+                f"name already used by {seen[lab.name]}: each --lab must be another lab",
+            )
+        seen[lab.name] = lab.origin
+
+
 def resolve_for(ctx: click.Context, lab: Lab | None, options: Options) -> RuleSet:
     """The rule set of a lab file with the flags applied (its own placement and rules
     included), or of the options alone."""
@@ -169,6 +260,8 @@ def resolve_for(ctx: click.Context, lab: Lab | None, options: Options) -> RuleSe
 
 
 def ruleset_from(ctx: click.Context, lab_path: Path | None, values: dict[str, Any]) -> RuleSet:
+    if lab_path is None:
+        options_alone(ctx, values)
     lab, options = lab_and_options(lab_path, values)
     return resolve_for(ctx, lab, options)
 
@@ -181,6 +274,8 @@ def one_lab(
     given no other state."""
     from crm_ports.lab.model import Lab
 
+    if lab_path is None:
+        options_alone(ctx, values)
     lab, options = lab_and_options(lab_path, values)
     if lab is None:
         lab = Lab(name=options.topology, options=options, origin=options.origin)
@@ -194,8 +289,8 @@ def check_output(ctx: click.Context, output: Path | None, *inputs: Path | str | 
     folder must exist and FILE must not be a folder, as `write_atomic` will find at the
     end; and FILE naming a file the command reads (a lab file, a catalogue file, a var
     file) is a typo that would replace it with the report. `inputs` are the paths given on
-    the command line (a git ref that is no file never matches); the catalogue in use is
-    always one."""
+    the command line (a git ref that is no file never matches); the catalogue in use and
+    the project file are always among them."""
     if output is None:
         return
     _check_destination(output)
@@ -204,6 +299,11 @@ def check_output(ctx: click.Context, output: Path | None, *inputs: Path | str | 
     catalog = catalogue_path(ctx) or default_catalogue_dir()
     files = [Path(p) for p in inputs if p is not None]
     files += sorted(catalog.iterdir()) if catalog.is_dir() else [catalog]
+    found = project(ctx)
+    if found is not None:
+        from crm_ports.lab.project import PROJECT_FILE
+
+        files.append(found.root / PROJECT_FILE)
     target = os.path.realpath(output)
     for path in files:
         if os.path.realpath(path) == target:
@@ -216,6 +316,13 @@ def check_output(ctx: click.Context, output: Path | None, *inputs: Path | str | 
             )
 
 
+def note(lines: Iterable[str]) -> None:
+    """What a command left out on purpose, one line each on standard error (a report on
+    standard output or in `-o FILE` stays as it is)."""
+    for line in lines:
+        click.echo(f"crm-ports: note: {line}", err=True)
+
+
 def emit(text: str, output: Path | None) -> None:
     """Standard output, or FILE written whole or not at all."""
     if output is None:
@@ -224,24 +331,25 @@ def emit(text: str, output: Path | None) -> None:
     write_atomic(output, text)
 
 
-def _check_destination(path: Path) -> Path:
+def _check_destination(path: Path, option: str = "--output") -> Path:
     """The file `-o` names, links resolved, once it is known it can be written there."""
     shown = yamlio.display_name(path)
     resolved = Path(os.path.realpath(path))
     if resolved.is_dir():
-        raise InputError(shown, "", "--output", "is a directory")
+        raise InputError(shown, "", option, "is a directory")
     if not resolved.parent.is_dir():
-        raise InputError(shown, "", "--output", "the output directory does not exist")
+        raise InputError(shown, "", option, "the output directory does not exist")
     return resolved
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str, option: str = "--output") -> None:
     """FILE written whole or not at all, and otherwise left as `> FILE` would leave it: a
     new file gets the permissions a plain open() would give, an existing one keeps its
     own, and a symbolic link is written through to its target (the temporary file is
-    renamed over the target, never over the link)."""
+    renamed over the target, never over the link). `option` is the argument that named
+    FILE, for the message when it cannot be written."""
     shown = yamlio.display_name(path)
-    path = _check_destination(path)
+    path = _check_destination(path, option)
     directory = path.parent
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
@@ -254,7 +362,7 @@ def write_atomic(path: Path, text: str) -> None:
 
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     except OSError as exc:
-        raise InputError(shown, "", "--output", f"cannot write: {exc.strerror}") from None
+        raise InputError(shown, "", option, f"cannot write: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
@@ -262,7 +370,7 @@ def write_atomic(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise InputError(shown, "", "--output", f"cannot write: {exc.strerror}") from None
+        raise InputError(shown, "", option, f"cannot write: {exc.strerror}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -279,7 +387,8 @@ def stack_options(func: F) -> F:
                 "synth_dir",
                 type=click.Path(path_type=Path, file_okay=False),
                 default=None,
-                help="A synthesized folder (crm-ports synth --out); nothing is synthesized.",
+                help="A synthesized folder (crm-ports synth --out, or the cdktf.out of an app "
+                "using crm_ports.constructs); nothing is synthesized.",
             ),
             click.option(
                 "--lab",
@@ -292,7 +401,8 @@ def stack_options(func: F) -> F:
                 "--all",
                 "all_labs",
                 is_flag=True,
-                help="The default labs and every labs/*.yaml of the working tree.",
+                help="Every lab of the project file (crm-ports.yaml); without one, the "
+                "default labs and every labs/*.yaml of the git repository.",
             ),
             click.option(
                 "--var-file",
@@ -311,18 +421,21 @@ def _labs(
     ctx: click.Context, lab_paths: tuple[Path, ...], all_labs: bool
 ) -> tuple[list[Lab], Catalogue]:
     """The labs to verify and the catalogue to judge them by. `--all` is the working tree
-    exactly as `check --all` and `diff` read it: its labs and its own catalogue."""
+    exactly as `check --all` and `diff` read it: its labs and its own catalogue. Given no
+    lab, the labs `synth` would build (CRM_PORTS_LABS, the project's, the default labs)."""
     from crm_ports.lab.file import load_lab
-    from crm_ports.lab.model import default_labs
-    from crm_ports.review.sides import repository_root, tree_catalogue, working_tree
+    from crm_ports.review.sides import every_lab, tree_catalogue
+    from crm_ports.synth.plan import labs_from_environment
 
     if all_labs and lab_paths:
         raise click.UsageError("--all verifies every lab: drop --lab")
     if all_labs:
-        root = repository_root(Path.cwd())
-        tree = working_tree(root, catalogue_path(ctx))
-        return [s.lab for s in tree.labs], tree_catalogue(root, catalogue_path(ctx))
-    return [load_lab(p) for p in lab_paths] or list(default_labs()), catalogue(ctx)
+        space = review_space(ctx)
+        tree = every_lab(space, "verify")
+        return [s.lab for s in tree.labs], tree_catalogue(space)
+    if lab_paths:
+        return [load_lab(p) for p in lab_paths], catalogue(ctx)
+    return labs_from_environment(project(ctx)), catalogue(ctx)
 
 
 @contextmanager
@@ -344,8 +457,10 @@ def stack_targets(
         if all_labs:
             raise click.UsageError("--all synthesizes the labs: drop --synth, or use --lab")
         labs = [load_lab(p) for p in lab_paths]
-        yield folder_targets(synth_dir, catalogue(ctx), overrides, labs)
+        targets, notes = folder_targets(synth_dir, catalogue(ctx), overrides, labs)
+        note(notes)
+        yield targets
         return
     labs, cat = _labs(ctx, lab_paths, all_labs)
     with synthesized(labs, cat) as scratch:
-        yield folder_targets(scratch, cat, overrides, labs)
+        yield folder_targets(scratch, cat, overrides, labs)[0]

@@ -10,14 +10,15 @@ from typing import Any
 import click
 
 from crm_ports.commands.common import (
-    catalogue_path,
     check_output,
     emit,
     format_option,
     given_flags,
     one_lab,
     output_option,
-    rule_options,
+    review_space,
+    rule_options_per_lab,
+    unique_names,
 )
 from crm_ports.errors import InputError
 from crm_ports.formats import DIAGRAM_FORMATS
@@ -35,13 +36,13 @@ Examples:
   crm-ports diagram --base origin/main --format markdown
   crm-ports diagram --base origin/main --lab labs/contoso-claims.yaml"""
 )
-@rule_options
+@rule_options_per_lab
 @click.option(
     "--base",
     default=None,
     metavar="STATE",
     help="Draw the labs that changed since STATE (git ref, synthesized folder or lab file), "
-    "changed edges marked; with --lab only that lab.",
+    "changed edges marked; with --lab only those labs.",
 )
 @format_option("mermaid", (*DIAGRAM_FORMATS, "markdown"))
 @output_option
@@ -49,7 +50,7 @@ Examples:
 def diagram(
     ctx: click.Context,
     /,
-    lab_path: Path | None,
+    lab_paths: tuple[Path, ...],
     base: str | None,
     fmt: str,
     output: Path | None,
@@ -57,29 +58,35 @@ def diagram(
 ) -> int:
     """Host groups and the traffic allowed between them, as a Mermaid flowchart (renders
     in GitHub comments and markdown), Graphviz DOT, or markdown holding one Mermaid block
-    per lab. Peers are drawn outside the box of servers; what every server opens to every
-    other is one edge into that box."""
-    check_output(ctx, output, lab_path, base)
+    per lab (--lab given several times draws each). Peers are drawn outside the box of
+    servers; what every server opens to every other is one edge into that box."""
+    check_output(ctx, output, *lab_paths, base)
     if base is None:
-        lab, ruleset = one_lab(ctx, lab_path, values)
-        drawn: Drawn = [(lab.name, ruleset, None)]
+        drawn = _given_labs(ctx, lab_paths, values)
     else:
         if given_flags(values):
             raise click.UsageError("--base draws labs as they are: drop the option flags")
-        drawn = _changed_labs(ctx, base, lab_path)
+        drawn = _changed_labs(ctx, base, lab_paths)
     emit(_render_labs(drawn, fmt, base), output)
     return 0
 
 
-def _changed_labs(ctx: click.Context, base: str, lab_path: Path | None) -> Drawn:
+def _given_labs(ctx: click.Context, lab_paths: tuple[Path, ...], values: dict[str, Any]) -> Drawn:
+    """Each --lab with the flags applied (or the options alone), by name; two files of one
+    lab name are refused, as `diff` refuses them."""
+    labs = [one_lab(ctx, path, values) for path in lab_paths or (None,)]
+    unique_names(lab for lab, _ in labs)
+    return sorted(((lab.name, ruleset, None) for lab, ruleset in labs), key=lambda d: d[0])
+
+
+def _changed_labs(ctx: click.Context, base: str, lab_paths: tuple[Path, ...]) -> Drawn:
     """(name, head rule set, base rule set) of every lab that changed since `base`."""
     from crm_ports.review.diff import diff_sides
-    from crm_ports.review.sides import load_side, repository_root
+    from crm_ports.review.sides import lab_files, load_side, tree_catalogue, working_tree
 
-    root = repository_root(Path.cwd())
-    old = load_side(base, root, catalogue_path(ctx), "--base")
-    head = str(lab_path) if lab_path is not None else None
-    new = load_side(head, root, catalogue_path(ctx), "--lab")
+    space = review_space(ctx)
+    old = load_side(base, space, "--base")
+    new = lab_files(list(lab_paths), tree_catalogue(space)) if lab_paths else working_tree(space)
     return [
         (lab.name, lab.head.ruleset, lab.base.ruleset if lab.base is not None else None)
         for lab in diff_sides(old, new)
@@ -99,11 +106,12 @@ def _render_labs(drawn: Drawn, fmt: str, base: str | None) -> str:
         )
     if fmt == "mermaid" and len(drawn) > 1:
         names = ", ".join(name for name, _, _ in drawn)
+        which = "given" if base is None else "changed"
         raise InputError(
             "command line",
             "diagram",
             "--format",
-            f"{len(drawn)} labs changed ({names}): one Mermaid diagram draws one lab; "
+            f"{len(drawn)} labs {which} ({names}): one Mermaid diagram draws one lab; "
             "pick it with --lab or use --format markdown",
         )
     if not drawn:

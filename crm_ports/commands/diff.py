@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 
 from crm_ports.commands.common import (
-    catalogue_path,
     check_output,
     emit,
     format_option,
+    note,
     output_option,
+    review_space,
 )
 from crm_ports.formats import to_json
 
@@ -31,7 +32,8 @@ Exit status: 0 no change, 1 changes, 2 error."""
     "--base",
     required=True,
     metavar="STATE",
-    help="Git ref, synthesized folder (crm-ports synth output) or lab file to compare from.",
+    help="Git ref, synthesized folder (crm-ports synth, or an app's cdktf.out) or lab file "
+    "to compare from.",
 )
 @click.option(
     "--head",
@@ -46,16 +48,20 @@ def diff(ctx: click.Context, base: str, head: str | None, fmt: str, output: Path
     """What a change does: flows and rules added, removed and changed per lab and host
     group, and per cloud the resources Terraform would create, update, replace or destroy.
 
-    A git ref means its catalog/ and labs/*.yaml; the labs compared are the default labs
-    plus every labs/*.yaml of each side (a lab file: just that lab)."""
+    The labs compared are those of the project file (crm-ports.yaml: its lab globs and
+    catalogue), at a git ref as the ref's own project file names them; without one, the
+    default labs plus every labs/*.yaml, and catalog/. A git ref without a catalogue
+    folder of its own is read with the working tree's catalogue. A lab file: just that
+    lab."""
     from crm_ports.review.diff import diff_json, diff_sides
     from crm_ports.review.markdown import render_markdown
-    from crm_ports.review.sides import load_side, repository_root
+    from crm_ports.review.sides import load_side
 
     check_output(ctx, output, base, head)
-    root = repository_root(Path.cwd())
-    old = load_side(base, root, catalogue_path(ctx), "--base")
-    new = load_side(head, root, catalogue_path(ctx), "--head")
+    space = review_space(ctx)
+    old = load_side(base, space, "--base")
+    new = load_side(head, space, "--head")
+    note((*old.notes, *new.notes))
     labs = diff_sides(old, new)
     if fmt == "json":
         text = to_json(diff_json(old, new, labs))

@@ -13,6 +13,7 @@ from crm_ports.commands.common import (
     emit,
     format_option,
     lab_and_options,
+    options_alone,
     output_option,
     resolve_for,
     rule_options,
@@ -39,6 +40,8 @@ def ports(
     Ports that an option sets (web, SQL, sandbox, RPC range) show the value for the
     options given."""
     check_output(ctx, output, lab_path)
+    if lab_path is None:
+        options_alone(ctx, values)
     lab, options = lab_and_options(lab_path, values)
     if lab is not None:
         # The table needs only the lab's options, but a lab file is bad input here as in

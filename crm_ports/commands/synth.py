@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from crm_ports.commands.common import catalogue, given_flags, option_flags
+from crm_ports.commands.common import catalogue, given_flags, option_flags, project
 from crm_ports.constructs.cdk import flavour
 from crm_ports.errors import InputError
 from crm_ports.inputs import yamlio
@@ -29,7 +29,7 @@ from crm_ports.lab.model import Lab, default_labs
 from crm_ports.options import Options, build
 from crm_ports.synth.build import synth_app
 from crm_ports.synth.interrupts import terminated_as_exception
-from crm_ports.synth.plan import StackPlan, plan_stacks
+from crm_ports.synth.plan import LABS_ENV, StackPlan, named_labs, plan_stacks
 from crm_ports.synth.shards import (
     JOBS_ENV,
     MANIFEST,
@@ -44,13 +44,13 @@ from crm_ports.terraform.metadata import METADATA_FILE
 @click.command(
     epilog="""\b
 Examples:
-  crm-ports synth
+  crm-ports synth                 # the labs of crm-ports.yaml, else the default labs
   crm-ports synth --lab labs/contoso-claims.yaml --out build/cdktf.out
   crm-ports synth --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml
   crm-ports synth --auth claims --email pop3-smtp       # both default labs, these options
   crm-ports synth --topology full-server --out build/cdktf.out
   crm-ports synth --lab labs/contoso-claims.yaml --lab labs/fabrikam-full-server.yaml --jobs 2
-  CRM_PORTS_CDK=cdktn crm-ports synth     # on CDK Terrain: pip install 'crm-ports[cdktn]'
+  CRM_PORTS_CDK=cdktn crm-ports synth     # on CDK Terrain: the cdktn extra (docs/cdk-flavours.md)
 Then deploy with the same lab files, which say where each lab goes (aws.endpoint_url for
 an emulator) and where its state lives (backend:, else terraform.<stack>.tfstate beside
 the output folder):
@@ -61,7 +61,8 @@ the output folder):
     "lab_paths",
     multiple=True,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Lab file (repeatable); default: both topologies with default options.",
+    help="Lab file (repeatable); default: CRM_PORTS_LABS, else the labs of the project file "
+    "(crm-ports.yaml), else both topologies with default options.",
 )
 @click.option(
     "--out",
@@ -92,8 +93,12 @@ def synth(
 ) -> int:
     """Synthesize the lab stacks (`<cloud>-<lab>`) for `cdktf deploy` or `terraform`.
 
-    Option flags override every lab file given; without --lab they apply to the default
-    labs, and --topology builds only the default lab of that topology."""
+    Without --lab: the lab files CRM_PORTS_LABS lists, else those the project file
+    (crm-ports.yaml, here or in a folder above) names, with its catalogue, as `cdktf.json`'s
+    app builds them; else the default labs. Option flags go on top of the labs --lab names
+    and of the default labs (where --topology builds only the default lab of that
+    topology); labs from CRM_PORTS_LABS or the project file are built as their files say,
+    so flags are refused there, and --topology over any lab file (its own hosts) too."""
     flavour()  # a bad CRM_PORTS_CDK is bad input like the rest, found before any work
 
     if aws_endpoint_url is not None:
@@ -107,7 +112,10 @@ def synth(
             "`npx cdktf deploy` and `crm-ports audit` target the same emulator",
         )
     flags = given_flags(values)
-    labs = _with_flags([load_lab(p) for p in lab_paths], flags)
+    named = None if lab_paths else named_labs(project(ctx))
+    _refuse_overrides(flags, lab_paths, named)
+    labs = [load_lab(p) for p in lab_paths] if lab_paths else named or []
+    labs = _with_flags(labs, flags)
     stacks = plan_stacks(labs, catalogue(ctx))
     jobs = job_count(len(stacks), jobs)  # a bad CRM_PORTS_JOBS is bad input like the rest
     if flags:
@@ -157,6 +165,39 @@ def _write(stacks: list[StackPlan], out: Path, jobs: int | None) -> None:
         ) from None
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _refuse_overrides(
+    flags: dict[str, Any], lab_paths: tuple[Path, ...], named: list[Lab] | None
+) -> None:
+    """Flags that would rewrite lab files are refused. `--topology` over any lab file
+    replaces the lab's own placement (its hosts: silently, or failing on a lab rule that
+    names one), so it builds only the default labs. Other flags go on top of the labs
+    `--lab` names, as in `rules` and `check`; but labs chosen without a word on the
+    command line (CRM_PORTS_LABS, the project file) are built as their files say, as
+    `cdktf.json`'s app builds them, never each rewritten by a flag."""
+    if not flags or (not lab_paths and named is None):
+        return
+    where = (
+        "--lab" if lab_paths else f"{LABS_ENV}" if os.environ.get(LABS_ENV) else "crm-ports.yaml"
+    )
+    if "topology" in flags:
+        raise InputError(
+            "command line",
+            "synth",
+            "--topology",
+            f"the labs come from lab files ({where}), each with its own topology or hosts: "
+            "set topology: in a lab file instead",
+        )
+    if not lab_paths:
+        names = ", ".join("--" + k.replace("_", "-") for k in sorted(flags))
+        raise InputError(
+            "command line",
+            "synth",
+            names.split(", ")[0],
+            f"the labs come from {where}, built as their files say (as npx cdktf builds "
+            f"them): put {names} in the lab files, or name the labs with --lab",
+        )
 
 
 def _with_flags(labs: list[Lab], given: dict[str, Any]) -> list[Lab]:

@@ -13,6 +13,7 @@ Terraform variables and each instance is keyed by its CIDR, never by a list inde
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from constructs import Construct
@@ -26,7 +27,14 @@ from crm_ports.constructs.cdk import (
     check_scope,
 )
 from crm_ports.constructs.lab import DeclaredLab, DeferredBatch, LabModel
-from crm_ports.constructs.peers import CidrList, as_set_expression, expression, peer_cidrs_for
+from crm_ports.constructs.peers import (
+    CidrList,
+    as_set_expression,
+    expression,
+    peer_cidrs_for,
+    peer_ranges,
+)
+from crm_ports.constructs.record import CrmPortsRecord
 from crm_ports.constructs.resources._base import ResourceBatch, compact
 from crm_ports.constructs.resources.aws import (
     SecurityGroup,
@@ -35,6 +43,16 @@ from crm_ports.constructs.resources.aws import (
     VpcSecurityGroupEgressRule,
     VpcSecurityGroupIngressRule,
 )
+from crm_ports.lab.arguments import (
+    check_firewall_lab,
+    check_lab_keys,
+    check_options,
+    check_peer_cidrs,
+    check_prefix,
+    check_rules,
+    construct_name,
+)
+from crm_ports.lab.model import AwsSettings, Lab
 from crm_ports.lab.placement import CLOUD_BALANCER_GROUP, Host
 from crm_ports.options import Options
 from crm_ports.plans.aws import (
@@ -48,6 +66,7 @@ from crm_ports.plans.aws import (
 )
 from crm_ports.plans.text import resource_key
 from crm_ports.ruleset import RuleSet
+from crm_ports.terraform.records import record_json
 
 
 class AwsCrmGroup(Construct):
@@ -65,6 +84,9 @@ class AwsCrmGroup(Construct):
         logical_id_prefix: str = "",
         lifecycle: TerraformResourceLifecycle | None = None,
     ) -> None:
+        where = construct_name("AwsCrmGroup", id)
+        check_lab_keys(where, aws={"vpc_id": vpc_id})
+        check_prefix(where, logical_id_prefix)
         super().__init__(scope, id)
         self.group = spec.group
         self.spec = spec
@@ -95,10 +117,17 @@ class AwsCrmGroup(Construct):
 class AwsCrmFirewall(Construct):
     """A whole topology's security groups and rules inside an existing VPC.
 
-    `rules` is a resolved RuleSet (`crm_ports.resolver.resolve`). `peer_cidrs` maps a CIDR
+    `rules` is a resolved RuleSet (`crm_ports.resolver.resolve`). `lab` names the lab (by
+    default the rule set's topology); for a rule set from `resolve_lab` of a lab with hosts
+    or lab rules of its own, pass that `Lab` itself, so the record claims the lab rendered
+    (a name alone is refused then). `peer_cidrs` maps a CIDR
     option (`client_cidrs`, `admin_cidrs`, `mail_cidrs`) to a list, a list token or a
     Terraform expression; by default the rule set's own ranges are used. Set
-    `logical_id_prefix` when placing two firewalls in one stack.
+    `logical_id_prefix` when placing two firewalls in one stack. The arguments are checked
+    as a lab file's keys are (InputError naming the construct). With `record` (the
+    default) the stack's metadata records the lab it implements, so `crm-ports verify
+    --synth`, `check --synth` and `diff` can review the app's `cdktf.out`; the lab stacks
+    turn it off, since `crm-ports synth` writes `crm-ports.json` beside them.
     """
 
     def __init__(
@@ -108,16 +137,24 @@ class AwsCrmFirewall(Construct):
         *,
         rules: RuleSet,
         vpc_id: str,
-        lab: str | None = None,
+        lab: str | Lab | None = None,
         egress: str = "allow-all",
         peer_cidrs: Mapping[str, CidrList] | None = None,
         provider: TerraformProvider | None = None,
         logical_id_prefix: str = "",
+        record: bool = True,
     ) -> None:
-        check_scope(scope, f"AwsCrmFirewall {id!r}", provider)
+        where = construct_name("AwsCrmFirewall", id)
+        check_scope(scope, where, provider)
+        check_rules(where, rules)
+        rendered = check_firewall_lab(where, lab, rules, record=record)
+        name = rendered.name
+        check_lab_keys(where, lab=name, aws={"egress": egress, "vpc_id": vpc_id})
+        check_peer_cidrs(where, peer_cidrs)
+        check_prefix(where, logical_id_prefix)
         super().__init__(scope, id)
-        self.plan: AwsPlan = plan_aws(rules, lab or rules.topology, egress=egress)
-        self._cidrs = peer_cidrs_for(rules, peer_cidrs)
+        self.plan: AwsPlan = plan_aws(rules, name, egress=egress, origin=where)
+        self._cidrs = peer_cidrs_for(rules, peer_cidrs, where)
         self._provider = provider
         self._prefix = logical_id_prefix
         members_name = next((g.name for g in rules.groups if g.is_members), None)
@@ -147,6 +184,20 @@ class AwsCrmFirewall(Construct):
         # Rules: one batch for the whole firewall (see ResourceBatch for why).
         self.rules = ResourceBatch(self, "rules", provider=provider)
         self._rules()
+        if record:
+            given = peer_ranges(rules, peer_cidrs, where)
+            claimed = replace(rendered, clouds=("aws",), aws=AwsSettings(egress=egress))
+            CrmPortsRecord(
+                self,
+                describe=lambda: record_json(
+                    kind="AwsCrmFirewall",
+                    cloud="aws",
+                    lab=claimed,
+                    rules=rules,
+                    carries={g: self.security_group_ids_for(g) for g in sorted(self.groups)},
+                    peers=given,
+                ),
+            )
 
     def _group_lifecycle(self, spec: SecurityGroupSpec) -> TerraformResourceLifecycle:
         """The description stays as deployed (`group_description`); variable peer ranges
@@ -329,6 +380,8 @@ class AwsCrmLab(DeclaredLab, Construct):
     `options` are the lab options (`Options(auth="claims")`; `topology` is ignored: the
     hosts are the placement). `peer_cidrs` maps `client_cidrs` / `admin_cidrs` /
     `mail_cidrs` to lists, list tokens or "${var.x}" expressions, as for AwsCrmFirewall.
+    Arguments, hosts and rules are checked as a lab file's are; `record` as for
+    AwsCrmFirewall.
     """
 
     def __init__(
@@ -344,11 +397,16 @@ class AwsCrmLab(DeclaredLab, Construct):
         provider: TerraformProvider | None = None,
         logical_id_prefix: str = "",
         catalogue: Catalogue | None = None,
+        record: bool = True,
     ) -> None:
-        check_scope(scope, f"AwsCrmLab {id!r}", provider)
+        where = construct_name("AwsCrmLab", id)
+        check_scope(scope, where, provider)
+        check_lab_keys(where, lab=lab, aws={"egress": egress, "vpc_id": vpc_id})
+        given = check_options(where, "options", options or Options())
+        check_peer_cidrs(where, peer_cidrs)
+        check_prefix(where, logical_id_prefix)
         super().__init__(scope, id)
-        where = f"AwsCrmLab {lab!r}"
-        self._model = LabModel(lab, options or Options(), catalogue or load_catalogue(), where)
+        self._model = LabModel(lab, given, catalogue or load_catalogue(), where)
         self._egress = egress
         self._peer_cidrs = peer_cidrs
         self._provider = provider
@@ -367,6 +425,8 @@ class AwsCrmLab(DeclaredLab, Construct):
             if self._model.options.load_balancer == "cloud"
             else None
         )
+        if record:
+            CrmPortsRecord(self, describe=self._record)
 
     # -- declaring ------------------------------------------------------------------------
     def add_host(self, name: str, *, roles: Sequence[str]) -> AwsCrmHost:
@@ -418,7 +478,7 @@ class AwsCrmLab(DeclaredLab, Construct):
     def _sg_lifecycle(self, name: str) -> Mapping[str, Any] | None:
         """As AwsCrmFirewall: the description stays as deployed, and variable peer ranges
         re-check the quota at `terraform plan`."""
-        cidrs = peer_cidrs_for(self.resolve(), self._peer_cidrs)
+        cidrs = peer_cidrs_for(self.resolve(), self._peer_cidrs, self._model.where)
         conditions = quota_conditions(self.plan, self.plan.security_group(name), cidrs)
         lifecycle: dict[str, Any] = {"ignore_changes": list(GROUP_IGNORED_CHANGES)}
         if conditions:
@@ -426,6 +486,23 @@ class AwsCrmLab(DeclaredLab, Construct):
                 {"condition": c, "error_message": m} for c, m in conditions
             ]
         return lifecycle
+
+    def _record(self) -> dict[str, Any]:
+        """What the stack records of this lab (`crm_ports.terraform.records`): the lab as
+        declared, on AWS, and what each host's instances carry."""
+        carries = {name: host.security_group_ids for name, host in self.hosts.items()}
+        carries[self._model.members_group] = [self.members_security_group_id]
+        if self.load_balancer_security_group_id is not None:
+            carries[CLOUD_BALANCER_GROUP] = [self.load_balancer_security_group_id]
+        lab = self._model.recorded("aws")
+        return record_json(
+            kind="AwsCrmLab",
+            cloud="aws",
+            lab=replace(lab, aws=AwsSettings(egress=self._egress)),
+            rules=self.resolve(),
+            carries=carries,
+            peers=peer_ranges(self.resolve(), self._peer_cidrs, self._model.where),
+        )
 
     def _fill(self) -> None:
         if self._filled:
@@ -436,7 +513,7 @@ class AwsCrmLab(DeclaredLab, Construct):
             self.rules,
             self.plan,
             group_id=lambda group: self._groups[group].id,
-            cidrs=peer_cidrs_for(rules, self._peer_cidrs),
+            cidrs=peer_cidrs_for(rules, self._peer_cidrs, self._model.where),
             logical_id_prefix=self._prefix,
         )
         for rule_id, path, value in self._overrides:

@@ -15,6 +15,7 @@ host (its cloud-neutral part is `constructs.lab`) and renders through the same h
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from constructs import Construct
@@ -23,7 +24,8 @@ from crm_ports.catalogue.load import load_catalogue
 from crm_ports.catalogue.model import Catalogue
 from crm_ports.constructs.cdk import TerraformElement, TerraformProvider, check_scope
 from crm_ports.constructs.lab import DeclaredLab, LabModel
-from crm_ports.constructs.peers import CidrList, peer_cidrs_for
+from crm_ports.constructs.peers import CidrList, peer_cidrs_for, peer_ranges
+from crm_ports.constructs.record import CrmPortsRecord
 from crm_ports.constructs.resources._base import compact
 from crm_ports.constructs.resources.azure import (
     ApplicationSecurityGroup,
@@ -34,11 +36,22 @@ from crm_ports.constructs.resources.azure import (
     NetworkSecurityRule,
     override_inline_rule,
 )
+from crm_ports.lab.arguments import (
+    check_firewall_lab,
+    check_lab_keys,
+    check_options,
+    check_peer_cidrs,
+    check_prefix,
+    check_rules,
+    construct_name,
+)
+from crm_ports.lab.model import Lab
 from crm_ports.lab.placement import Host
 from crm_ports.options import Options
 from crm_ports.plans.azure import AsgSpec, AzurePlan, NsgRuleSpec, plan_azure
 from crm_ports.plans.text import resource_key
 from crm_ports.ruleset import RuleSet
+from crm_ports.terraform.records import record_json
 
 
 class AzureCrmGroup(Construct):
@@ -57,6 +70,11 @@ class AzureCrmGroup(Construct):
         provider: TerraformProvider | None = None,
         logical_id_prefix: str = "",
     ) -> None:
+        where = construct_name("AzureCrmGroup", id)
+        check_lab_keys(
+            where, azure={"resource_group_name": resource_group_name, "location": location}
+        )
+        check_prefix(where, logical_id_prefix)
         super().__init__(scope, id)
         self.group = spec.group
         self.spec = spec
@@ -88,7 +106,9 @@ class AzureCrmFirewall(Construct):
     """A whole topology's ASGs and the NSG that holds its rules.
 
     Associate `network_security_group_id` with the lab's subnet (the lab stack does) and
-    give each NIC its group's `application_security_group_ids`.
+    give each NIC its group's `application_security_group_ids`. Arguments are checked,
+    `lab` (a name, or the `Lab` given to `resolve_lab`) and `record` work as for
+    AwsCrmFirewall.
     """
 
     def __init__(
@@ -99,15 +119,27 @@ class AzureCrmFirewall(Construct):
         rules: RuleSet,
         resource_group_name: str,
         location: str,
-        lab: str | None = None,
+        lab: str | Lab | None = None,
         peer_cidrs: Mapping[str, CidrList] | None = None,
         provider: TerraformProvider | None = None,
         logical_id_prefix: str = "",
+        record: bool = True,
     ) -> None:
-        check_scope(scope, f"AzureCrmFirewall {id!r}", provider)
+        where = construct_name("AzureCrmFirewall", id)
+        check_scope(scope, where, provider)
+        check_rules(where, rules)
+        rendered = check_firewall_lab(where, lab, rules, record=record)
+        name = rendered.name
+        check_lab_keys(
+            where,
+            lab=name,
+            azure={"resource_group_name": resource_group_name, "location": location},
+        )
+        check_peer_cidrs(where, peer_cidrs)
+        check_prefix(where, logical_id_prefix)
         super().__init__(scope, id)
-        self.plan: AzurePlan = plan_azure(rules, lab or rules.topology)
-        by_peer = peer_cidrs_for(rules, peer_cidrs)
+        self.plan: AzurePlan = plan_azure(rules, name, origin=where)
+        by_peer = peer_cidrs_for(rules, peer_cidrs, where)
         tags = dict(self.plan.tags)
         members_name = next((g.name for g in rules.groups if g.is_members), None)
         self.groups: dict[str, AzureCrmGroup] = {}
@@ -144,6 +176,23 @@ class AzureCrmFirewall(Construct):
         self.removed_rule_resources = RemovedRuleResources(
             self, "removed-rules", plan=lambda: self.plan, logical_id_prefix=logical_id_prefix
         )
+        if record:
+            given = peer_ranges(rules, peer_cidrs, where)
+            claimed = replace(rendered, clouds=("azure",))
+            CrmPortsRecord(
+                self,
+                describe=lambda: record_json(
+                    kind="AzureCrmFirewall",
+                    cloud="azure",
+                    lab=claimed,
+                    rules=rules,
+                    carries={
+                        g: self.application_security_group_ids_for(g) for g in sorted(self.groups)
+                    },
+                    peers=given,
+                    network_security_group=self.network_security_group_id,
+                ),
+            )
 
     @property
     def network_security_group_id(self) -> str:
@@ -279,7 +328,8 @@ class AzureCrmHost(Construct):
 
 class AzureCrmLab(DeclaredLab, Construct):
     """A CRM lab's ASGs and NSG, declared host by host. Associate
-    `network_security_group_id` with the lab's subnet."""
+    `network_security_group_id` with the lab's subnet. Arguments, hosts and rules are
+    checked as a lab file's are; `record` as for AwsCrmFirewall."""
 
     def __init__(
         self,
@@ -294,11 +344,20 @@ class AzureCrmLab(DeclaredLab, Construct):
         provider: TerraformProvider | None = None,
         logical_id_prefix: str = "",
         catalogue: Catalogue | None = None,
+        record: bool = True,
     ) -> None:
-        check_scope(scope, f"AzureCrmLab {id!r}", provider)
+        where = construct_name("AzureCrmLab", id)
+        check_scope(scope, where, provider)
+        check_lab_keys(
+            where,
+            lab=lab,
+            azure={"resource_group_name": resource_group_name, "location": location},
+        )
+        given = check_options(where, "options", options or Options())
+        check_peer_cidrs(where, peer_cidrs)
+        check_prefix(where, logical_id_prefix)
         super().__init__(scope, id)
-        where = f"AzureCrmLab {lab!r}"
-        self._model = LabModel(lab, options or Options(), catalogue or load_catalogue(), where)
+        self._model = LabModel(lab, given, catalogue or load_catalogue(), where)
         self._rg = resource_group_name
         self._location = location
         self._peer_cidrs = peer_cidrs
@@ -322,6 +381,8 @@ class AzureCrmLab(DeclaredLab, Construct):
             self, "removed-rules", plan=lambda: self.plan, logical_id_prefix=logical_id_prefix
         )
         self.members_application_security_group_id = self._asg(self._model.members_group).id
+        if record:
+            CrmPortsRecord(self, describe=self._record)
 
     @property
     def network_security_group_id(self) -> str:
@@ -343,6 +404,21 @@ class AzureCrmLab(DeclaredLab, Construct):
         if self._plan is None:
             self._plan = plan_azure(self.resolve(), self._model.name, origin=self._model.where)
         return self._plan
+
+    def _record(self) -> dict[str, Any]:
+        """What the stack records of this lab (`crm_ports.terraform.records`): the lab as
+        declared, on Azure, what each host's NICs carry and the NSG."""
+        carries = {name: h.application_security_group_ids for name, h in self.hosts.items()}
+        carries[self._model.members_group] = [self.members_application_security_group_id]
+        return record_json(
+            kind="AzureCrmLab",
+            cloud="azure",
+            lab=self._model.recorded("azure"),
+            rules=self.resolve(),
+            carries=carries,
+            peers=peer_ranges(self.resolve(), self._peer_cidrs, self._model.where),
+            network_security_group=self.network_security_group_id,
+        )
 
     def _asg(self, name: str) -> ApplicationSecurityGroup:
         asg = _DeferredAsg(
@@ -379,7 +455,7 @@ class AzureCrmLab(DeclaredLab, Construct):
             tags=dict(self.plan.tags),
             security_rule=nsg_rules(
                 self.plan,
-                cidrs=peer_cidrs_for(self.resolve(), self._peer_cidrs),
+                cidrs=peer_cidrs_for(self.resolve(), self._peer_cidrs, self._model.where),
                 asg_id=lambda group: self._asgs[group].id,
             ),
         )

@@ -28,6 +28,7 @@ import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from crm_ports import install_hint
 from crm_ports.errors import InputError
 
 if TYPE_CHECKING:  # mypy checks against cdktf; cdktn's Python API is a superset of it
@@ -56,7 +57,7 @@ if TYPE_CHECKING:  # mypy checks against cdktf; cdktn's Python API is a superset
 ENV = "CRM_PORTS_CDK"
 FLAVOURS = ("cdktf", "cdktn")
 # What to install for each flavour, for the error that says one is missing.
-_INSTALL = {"cdktf": "pip install crm-ports", "cdktn": "pip install 'crm-ports[cdktn]'"}
+_INSTALL = {"cdktf": install_hint(), "cdktn": install_hint("cdktn")}
 
 _chosen: str | None = None
 

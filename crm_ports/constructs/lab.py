@@ -25,6 +25,7 @@ from constructs import Construct
 from crm_ports.catalogue.model import Catalogue, Location
 from crm_ports.constructs.cdk import TerraformProvider
 from crm_ports.constructs.resources._base import ResourceBatch
+from crm_ports.lab.arguments import check_host
 from crm_ports.lab.extra import ExtraRule
 from crm_ports.lab.model import Lab
 from crm_ports.lab.placement import Host, Placement, check_hosts
@@ -50,7 +51,9 @@ class LabModel:
     def add_host(self, name: str, roles: Sequence[str]) -> Host:
         if self._rules is not None:
             raise RuntimeError(f"{self.where}: host {name!r} added after the lab was resolved")
-        host = Host(name, tuple(roles), Location(self.where), f"hosts[{len(self.hosts)}]")
+        field = f"add_host[{len(self.hosts)}]"
+        given = check_host(self.where, field, name, roles)
+        host = Host(name, given, Location(self.where), field)
         check_hosts(self.catalogue, self._placement([*self.hosts, host]))
         self.hosts.append(host)
         return host
@@ -71,6 +74,13 @@ class LabModel:
             extra_rules=tuple(self.extra_rules),
             origin=self.where,
         )
+
+    def recorded(self, cloud: str) -> Lab:
+        """The lab as its stack records it (`crm_ports.terraform.records`): on `cloud`, its
+        hosts by name, so the order they were added in changes no byte of the stack."""
+        lab = self.lab()
+        hosts = tuple(sorted(self.hosts, key=lambda h: h.name))
+        return replace(lab, clouds=(cloud,), placement=self._placement(hosts))
 
     def rules(self) -> RuleSet:
         if self._rules is None:
@@ -108,6 +118,7 @@ class DeclaredLab:
                 name=name,
                 location=Location(self._model.where),
                 field_path=f"add_rule[{len(self._model.extra_rules)}]",
+                cited_as=self._model.name,
             )
         )
 

@@ -10,14 +10,19 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
+from crm_ports.errors import InputError
 from crm_ports.ruleset import RuleSet
 
 CidrList = Sequence[str] | str
 _EXPRESSION = re.compile(r"^\$\{(.*)\}$", re.DOTALL)
 
 
-def peer_cidrs(rules: RuleSet, given: Mapping[str, CidrList] | None) -> dict[str, CidrList]:
-    """CIDR option name -> ranges: given values, else the rule set's literal ranges."""
+def peer_ranges(
+    rules: RuleSet, given: Mapping[str, CidrList] | None, where: str = "construct"
+) -> dict[str, CidrList]:
+    """CIDR option name -> ranges: given values, else the rule set's literal ranges. A
+    given option no peer of the lab reads is an InputError naming `where` (the
+    construct), since its ranges would go nowhere."""
     out: dict[str, CidrList] = {}
     for group in rules.groups:
         if group.is_peer and group.cidr_option:
@@ -25,15 +30,19 @@ def peer_cidrs(rules: RuleSet, given: Mapping[str, CidrList] | None) -> dict[str
     for name, value in (given or {}).items():
         if name not in out:
             known = ", ".join(sorted(out)) or "none"
-            raise ValueError(f"peer_cidrs: unknown CIDR option {name!r} (this lab uses: {known})")
+            raise InputError(
+                where, "", "peer_cidrs", f"unknown CIDR option {name!r} (this lab uses: {known})"
+            )
         out[name] = value
     return out
 
 
-def peer_cidrs_for(rules: RuleSet, given: Mapping[str, CidrList] | None) -> dict[str, CidrList]:
+def peer_cidrs_for(
+    rules: RuleSet, given: Mapping[str, CidrList] | None, where: str = "construct"
+) -> dict[str, CidrList]:
     """Peer group -> its ranges, from the CIDR option each peer group reads; a peer
     without one (a lab rule's own CIDR) keeps its literal ranges."""
-    by_option = peer_cidrs(rules, given)
+    by_option = peer_ranges(rules, given, where)
     out: dict[str, CidrList] = {}
     for g in rules.groups:
         if g.is_peer and g.cidr_option in by_option:

@@ -35,24 +35,42 @@ def validator(schema_name: str) -> Draft202012Validator:
 
 
 def _message(error: ValidationError) -> str:
-    if error.validator == "additionalProperties":
-        return error.message.replace("Additional properties are not allowed", "unknown key")
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        return _unknown_key(error.instance, schema)
     if error.validator == "pattern":
-        # A pattern's schema may say in words what it accepts; ids are the common case.
-        schema = error.schema if isinstance(error.schema, Mapping) else {}
-        what = schema.get("description", "a valid id (lower-case words joined by '-')")
+        # Every pattern of the schemas says in words what it accepts (tests/test_bad_input.py
+        # holds them to it); the regular expression is the last resort.
+        what = schema.get("description", f"matching {schema.get('pattern')}")
         return f"{error.instance!r} is not {what}"
     if error.validator == "required":
         return error.message.replace("is a required property", "is missing")
     return error.message
 
 
-def check(doc: Document, schema_name: str, describe: Describe) -> None:
+def _unknown_key(instance: Mapping[str, object], schema: Mapping[str, object]) -> str:
+    """'unknown key; did you mean 'client_cidrs'? (valid keys: ...)': a typo's fix and
+    every key the mapping takes, so the line alone says what to write."""
+    from difflib import get_close_matches
+
+    properties = schema.get("properties")
+    valid = sorted(properties) if isinstance(properties, Mapping) else []
+    extra = sorted(str(k) for k in instance if k not in valid)
+    if not extra:
+        return "unknown key"
+    close = get_close_matches(extra[0], valid, n=1)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown key{hint} (valid keys: {', '.join(valid)})"
+
+
+def first_error(data: object, schema_name: str) -> tuple[list[PathItem], str] | None:
+    """The path and message of the error a reviewer should see first, if any: also for
+    data that is no file (the construct API's arguments, `crm_ports.lab.arguments`)."""
     from jsonschema.exceptions import best_match
 
-    error = best_match(validator(schema_name).iter_errors(doc.data))
+    error = best_match(validator(schema_name).iter_errors(data))
     if error is None:
-        return
+        return None
     # absolute_path: an error inside one alternative of an anyOf (a role or a list of
     # roles; a topology id or the lab's own hosts) has a `path` relative to that
     # alternative, which would name the wrong field and line.
@@ -62,5 +80,13 @@ def check(doc: Document, schema_name: str, describe: Describe) -> None:
         extra = sorted(k for k in error.instance if k not in allowed)
         if extra:
             path = [*path, extra[0]]
+    return path, _message(error)
+
+
+def check(doc: Document, schema_name: str, describe: Describe) -> None:
+    found = first_error(doc.data, schema_name)
+    if found is None:
+        return
+    path, message = found
     entry, field = describe(path)
-    raise InputError(doc.name, entry, field, _message(error), doc.line(path))
+    raise InputError(doc.name, entry, field, message, doc.line(path))

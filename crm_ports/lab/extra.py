@@ -37,6 +37,10 @@ class ExtraRule:
     name: str | None = None
     location: Location = field(default=NOWHERE, compare=False)
     field_path: str = field(default="extra_rules", compare=False)
+    # What the rule cites instead of its location: a construct's lab name, so the rule
+    # `AwsCrmLab` and `AzureCrmLab` add to one lab is one rule (errors still name the
+    # construct, through `location`).
+    cited_as: str | None = field(default=None, compare=False)
 
     @property
     def service(self) -> str:
@@ -55,6 +59,7 @@ class ExtraRule:
         name: str | None,
         location: Location,
         field_path: str,
+        cited_as: str | None = None,
     ) -> ExtraRule:
         """One lab rule as a lab file or `AwsCrmLab.add_rule` gives it: the one place its
         values are checked, so both ways in accept and refuse the same rules."""
@@ -67,7 +72,11 @@ class ExtraRule:
             name,
             location,
             field_path,
+            cited_as,
         )
+        for which, text in (("from", source), ("to", target)):
+            if "/" in str(text) and _cidr(str(text)) is None:  # hosts and roles know no '/'
+                raise rule.error(which, f"'{text}' is not an IPv4 CIDR range (e.g. 10.20.0.0/24)")
         if protocol not in {p.value for p in PROTOCOLS}:
             raise rule.error("protocol", f"'{protocol}' is not one of tcp, udp")
         try:
@@ -96,7 +105,10 @@ class ExtraRule:
 def citation(extra: ExtraRule) -> str:
     """`two-box.yaml:13`: the lab file by its name and the line. Never the folder it was
     read from (an absolute path, a temporary checkout of a git ref, `REF:` in front), so
-    the rule is the same rule wherever the lab file is read, as the stacks and diff need."""
+    the rule is the same rule wherever the lab file is read, as the stacks and diff need.
+    A construct's rule cites its lab's name, whichever cloud's construct added it."""
+    if extra.cited_as is not None:
+        return extra.cited_as
     name = PurePosixPath(extra.location.file.replace("\\", "/").rpartition(":")[2]).name
     return f"{name}:{extra.location.line}" if extra.location.line else name
 

@@ -9,7 +9,6 @@ lab is resolved (`crm_ports.resolver.resolve_lab`), since the catalogue may be t
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ from crm_ports.lab.model import (
     Lab,
     Waiver,
 )
+from crm_ports.net import cidr_range
 from crm_ports.options import build
 
 if TYPE_CHECKING:  # a lab's own hosts load their module where a lab file gives them
@@ -42,7 +42,7 @@ def _describe(path: Sequence[PathItem]) -> tuple[str, str]:
 
 def _cidr(doc: yamlio.Document, path: tuple[PathItem, ...], value: str) -> str:
     try:
-        return str(ipaddress.ip_network(value, strict=True))
+        return cidr_range(str(value))
     except ValueError as exc:
         raise InputError(doc.name, "lab", field_path(path), str(exc), doc.line(path)) from None
 

@@ -38,6 +38,7 @@ from crm_ports.catalogue.model import CLOUD_BALANCER_GROUP as CLOUD_BALANCER_GRO
 from crm_ports.catalogue.model import NOWHERE, REPEATABLE, Catalogue, HostGroup, Location, Topology
 from crm_ports.errors import InputError
 from crm_ports.options import Options
+from crm_ports.ruleset import IdleRole
 
 REQUIRED = (
     "web-application",
@@ -236,3 +237,22 @@ def topology_for(catalogue: Catalogue, placement: Placement, options: Options) -
         location=Location(placement.origin),
         absent=absent,
     )
+
+
+def idle_roles(
+    catalogue: Catalogue, placement: Placement, options: Options
+) -> tuple[IdleRole, ...]:
+    """The placed roles no flow of `catalogue` names under `options`, by host and role.
+
+    A flow names a role as its source or target; the every-server flows name none, which
+    is the point: a host whose roles have no flow of their own gets only those. The needed
+    options are the conditions of the flows that would name the role."""
+    out = []
+    for host in sorted(placement.hosts, key=lambda h: h.name):
+        for role in host.roles:
+            naming = [f for f in catalogue.flows if role in (*f.sources, *f.targets)]
+            if any(f.when.matches(options) for f in naming):
+                continue
+            needs = " or ".join(dict.fromkeys(str(f.when) for f in naming if str(f.when)))
+            out.append(IdleRole(host.name, role, needs))
+    return tuple(out)

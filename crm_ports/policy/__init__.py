@@ -3,7 +3,7 @@ one check per module over a shared base (checkov's layout), a pack binding each 
 its severity (cdk-nag's), the registry that runs them, and the report.
 
 The package imports every check module, listed here by name rather than found on disk,
-so that importing it or any of its modules (the registry included) registers all ten:
+so that importing it or any of its modules (the registry included) registers all eleven:
 no caller can run a partial set by importing the wrong module first.
 """
 
@@ -25,6 +25,7 @@ CHECK_MODULES = tuple(
         "crm008_not_recommended",
         "crm009_lab_local_rule",
         "crm010_groups_kept",
+        "crm011_role_without_flow",
     )
 )
 hold_to(HOUSE)

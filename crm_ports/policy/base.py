@@ -42,6 +42,12 @@ class Subject:
     ruleset: RuleSet
     stacks: tuple[Stack, ...] = ()
     base: tuple[Lab, RuleSet] | None = None
+    # How reports name it when not by the lab's name: a construct of an app, by its path.
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or self.lab.name
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,7 @@ class Check(ABC):
         return Finding(
             self.id,
             severity or self.severity,
-            subject.lab.name,
+            subject.name,
             where,
             about,
             message,

@@ -35,10 +35,26 @@ class DescribedAndCited(Check):
             kind = resource_type(address)
             described = (AWS_INGRESS, AWS_EGRESS, *AZURE_RULE_KINDS)
             if kind in described and not attributes.get("description"):
+                rules = stack.rule_ids.get(address, ())
                 yield self.finding(
                     subject,
                     stack.name,
                     address,
                     "resource has no description",
-                    stack.rule_ids.get(address, ()),
+                    rules,
+                    fix=_live_fix(stack, rules) if stack.live else None,
                 )
+
+
+def _live_fix(stack: Stack, rules: tuple[str, ...]) -> str:
+    """A rule read from the cloud is fixed in the cloud or in the lab, not the catalogue:
+    one the plan holds lost its description there; one it does not hold was added by hand."""
+    if rules:
+        return (
+            f"Deploy the lab again (npx cdktf deploy {stack.name}): its plan describes this "
+            "rule, which the cloud lost."
+        )
+    return (
+        "Remove the rule in the cloud (no plan of the lab holds it), or, if the lab needs "
+        "it, add it to the lab file's `extra_rules:` with its reason and deploy."
+    )

@@ -42,7 +42,7 @@ def _plan_rows(subject: Subject) -> tuple[list[QuotaRow], list[str]]:
         else:
             for (group, direction), used in sorted(plan.counts().items()):
                 name = plan.security_group(group).name
-                rows.append(QuotaRow(lab.name, "aws", name, direction, used, RULES_PER_GROUP))
+                rows.append(QuotaRow(subject.name, "aws", name, direction, used, RULES_PER_GROUP))
     if "azure" in lab.clouds:
         try:
             azure = plan_azure(subject.ruleset, lab.name, origin=lab.origin)
@@ -50,7 +50,7 @@ def _plan_rows(subject: Subject) -> tuple[list[QuotaRow], list[str]]:
             refused.append(exc.message)
         else:
             used = len(azure.rules)
-            rows.append(QuotaRow(lab.name, "azure", azure.nsg_name, "all", used, RULES_PER_NSG))
+            rows.append(QuotaRow(subject.name, "azure", azure.nsg_name, "all", used, RULES_PER_NSG))
     return rows, refused
 
 
@@ -87,7 +87,7 @@ def _stack_rows(lab: str, stack: Stack) -> list[QuotaRow]:
 def quota_rows(subject: Subject) -> tuple[list[QuotaRow], list[str]]:
     """The headroom table of `check`: the stacks' counts when given, else the plans'."""
     if subject.stacks:
-        rows = [r for s in subject.stacks for r in _stack_rows(subject.lab.name, s)]
+        rows = [r for s in subject.stacks for r in _stack_rows(subject.name, s)]
         return rows, []
     return _plan_rows(subject)
 
@@ -111,7 +111,7 @@ class Quotas(Check):
 
     def on_stack(self, subject: Subject, stack: Stack) -> Iterator[Finding]:
         where = stack.name if stack.live else SYNTHESIZED
-        yield from self._judge(subject, where, _stack_rows(subject.lab.name, stack))
+        yield from self._judge(subject, where, _stack_rows(subject.name, stack))
 
     def _judge(self, subject: Subject, where: str, rows: list[QuotaRow]) -> Iterator[Finding]:
         """Over the quota at the pack's severity; near it, a warning."""

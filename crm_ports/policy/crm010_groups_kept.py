@@ -35,7 +35,8 @@ class GroupsKept(Check):
                 lab_resources(base_lab, base_rules, cloud, network=known),
                 lab_resources(subject.lab, subject.ruleset, cloud, network=known),
             )
-            for hazard in group_hazards(cloud, f"{cloud}-{subject.lab.name}", changes):
+            stack = subject.label or f"{cloud}-{subject.lab.name}"
+            for hazard in group_hazards(cloud, stack, changes):
                 # a group replaced while it stays takes the pack's severity; one deleted
                 # with its host keeps the hazard's own, lower one
                 severity = None if hazard.severity == ERROR else hazard.severity

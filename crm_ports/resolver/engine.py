@@ -73,7 +73,7 @@ def resolve_lab(catalogue: Catalogue, lab: Lab) -> RuleSet:
 
     placement = lab.placement
     if placement is not None and lab.options.topology == placement.name:
-        from crm_ports.lab.placement import topology_for
+        from crm_ports.lab.placement import idle_roles, topology_for
 
         if any(t.id == placement.name for t in catalogue.topologies):
             raise InputError(
@@ -84,9 +84,12 @@ def resolve_lab(catalogue: Catalogue, lab: Lab) -> RuleSet:
                 f"'{placement.name}' of the same name: rename the lab",
             )
         catalogue = catalogue.with_topology(topology_for(catalogue, placement, lab.options))
-        return add_extra_rules(
-            resolve(catalogue, _with_placed_servers(lab, placement)), lab.extra_rules
+        options = _with_placed_servers(lab, placement)
+        ruleset = resolve(catalogue, options)
+        ruleset = replace(
+            ruleset, idle_roles=idle_roles(catalogue, placement, options), own_placement=True
         )
+        return add_extra_rules(ruleset, lab.extra_rules)
     return add_extra_rules(resolve(catalogue, lab.options), lab.extra_rules)
 
 
@@ -174,6 +177,7 @@ def _refuse_unsupported(catalogue: Catalogue, options: Options) -> None:
                 ", ".join(names),
                 f'unsupported combination ({settings}); the seed says: "{entry.quote}" '
                 f"({entry.location.file}: {entry.id})",
+                min((at for at in map(options.line, names) if at is not None), default=None),
             )
 
 
@@ -191,6 +195,7 @@ def _place(catalogue: Catalogue, options: Options) -> _Placement:
             "options",
             "topology",
             f"unknown topology '{options.topology}' (known: {known})",
+            options.line("topology"),
         ) from None
     group_of: dict[str, tuple[str, ...]] = {}
     groups: list[Group] = []

@@ -260,7 +260,11 @@ def _options(base: Lab | None, head: Lab | None) -> tuple[tuple[str, Any, Any], 
     return tuple((n, old.get(n), new.get(n)) for n in names if old.get(n) != new.get(n))
 
 
-def diff_lab(name: str, base: ResolvedLab | None, head: ResolvedLab | None) -> LabDiff:
+def diff_lab(
+    name: str, base: ResolvedLab | None, head: ResolvedLab | None, *, construct: bool = False
+) -> LabDiff:
+    """One lab's change, or with `construct` one construct's of an app (`name` is then its
+    path, `<stack>/<id>`, which is also the stack its impact is reported on)."""
     old_rules = base.ruleset if base else None
     new_rules = head.ruleset if head else None
     rules = rule_changes(old_rules, new_rules)
@@ -275,7 +279,8 @@ def diff_lab(name: str, base: ResolvedLab | None, head: ResolvedLab | None) -> L
             cloud_resources(base, cloud, network=known), cloud_resources(head, cloud, network=known)
         )
         if changes:
-            clouds.append(CloudImpact(cloud, f"{cloud}-{name}", changes))
+            stack = name if construct else f"{cloud}-{name}"
+            clouds.append(CloudImpact(cloud, stack, changes))
     options = _options(base.lab if base else None, head.lab if head else None)
     if base is None:
         status = "added"
@@ -305,7 +310,13 @@ def diff_lab(name: str, base: ResolvedLab | None, head: ResolvedLab | None) -> L
 
 def diff_sides(base: Side, head: Side) -> tuple[LabDiff, ...]:
     names = sorted(set(base.names()) | set(head.names()))
-    return tuple(diff_lab(n, base.get(n), head.get(n)) for n in names)
+    return tuple(diff_lab(n, base.get(n), head.get(n), construct=_path(n)) for n in names)
+
+
+def _path(name: str) -> bool:
+    """Whether a side's name is a construct's path (`<stack>/<id>`): a lab's name holds
+    no `/`."""
+    return "/" in name
 
 
 def diff_json(base: Side, head: Side, labs: tuple[LabDiff, ...]) -> dict[str, Any]:

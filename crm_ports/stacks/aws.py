@@ -77,6 +77,7 @@ class AwsLabStack(TerraformStack):
             egress=settings.egress,
             peer_cidrs=peer_variables(self, rules),
             provider=provider,
+            record=False,  # `crm-ports synth` writes crm-ports.json beside the stack
         )
         TerraformOutput(
             self,

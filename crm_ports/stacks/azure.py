@@ -108,6 +108,7 @@ class AzureLabStack(TerraformStack):
             lab=lab.name,
             peer_cidrs=peer_variables(self, rules),
             provider=provider,
+            record=False,  # `crm-ports synth` writes crm-ports.json beside the stack
         )
         SubnetNetworkSecurityGroupAssociation(
             self,

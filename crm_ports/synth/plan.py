@@ -2,8 +2,10 @@
 resolved and checked against the clouds' limits before any construct exists, so bad input
 fails before Node starts.
 
-The labs come from the command line, or for `cdktf.json`'s app from CRM_PORTS_LABS (a
-path-separated list of lab files), else the default labs.
+The labs come from the command line; given none, from CRM_PORTS_LABS (a path-separated
+list of lab files), else the project file's labs (`crm-ports.yaml`), else the default labs
+(`labs_from_environment`: `cdktf.json`'s app, `crm-ports synth`, `verify` and `why` choose
+alike).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from crm_ports.catalogue.load import load_catalogue
 from crm_ports.catalogue.model import Catalogue
@@ -21,6 +24,9 @@ from crm_ports.plans.aws import plan_aws
 from crm_ports.plans.azure import plan_azure
 from crm_ports.resolver.engine import resolve_lab
 from crm_ports.ruleset import RuleSet
+
+if TYPE_CHECKING:
+    from crm_ports.lab.project import Project
 
 LABS_ENV = "CRM_PORTS_LABS"
 
@@ -69,9 +75,21 @@ def _check_cloud_limits(stacks: Sequence[StackPlan]) -> None:
             plan_azure(stack.rules, stack.lab.name, origin=stack.lab.origin)
 
 
-def labs_from_environment() -> list[Lab]:
+def named_labs(project: Project | None) -> list[Lab] | None:
+    """The labs CRM_PORTS_LABS names, else the project file's; None when neither names
+    any (the caller then has its own default)."""
     from crm_ports.lab.file import load_lab
+
+    paths = [Path(p) for p in os.environ.get(LABS_ENV, "").split(os.pathsep) if p]
+    if not paths and project is not None:
+        paths = list(project.lab_files())
+    return [load_lab(p) for p in paths] if paths else None
+
+
+def labs_from_environment(project: Project | None = None) -> list[Lab]:
+    """The labs to build when no lab file is given: CRM_PORTS_LABS, else the project
+    file's labs, else the default labs."""
     from crm_ports.lab.model import default_labs
 
-    paths = [p for p in os.environ.get(LABS_ENV, "").split(os.pathsep) if p]
-    return [load_lab(Path(p)) for p in paths] if paths else list(default_labs())
+    named = named_labs(project)
+    return named if named is not None else list(default_labs())

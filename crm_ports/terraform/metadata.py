@@ -1,16 +1,19 @@
-"""The synthesized folder, as crm-ports writes and reads it: `<out>/stacks/<stack>/` holds
-the CDK's `cdk.tf.json` and crm-ports' own `crm-ports.json` beside it, the rule set the stack
-was built from and the lab settings its plan depends on, so that a folder can be reviewed
+"""`crm-ports.json`, as crm-ports writes and reads it: `crm-ports synth` puts it beside each
+stack's `cdk.tf.json` (`<out>/stacks/<stack>/`), holding the rule set the stack was built
+from and the lab settings its plan depends on, so that a folder can be reviewed
 (`crm-ports diff`, `check --synth`, `verify`) without the catalogue that produced it.
 
-Both directions live here, so the file's name and shape have one home.
+Both directions live here, so the file's name and shape have one home; so do the lab's
+JSON shape, which a construct's record inside its own stack shares (`terraform.records`),
+and `StackRecord`, one stack (or one construct of a stack) as the readers see it
+(`terraform.folder` finds them in a folder).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -60,28 +63,36 @@ def lab_extent(lab: Lab) -> dict[str, Any]:
     return out
 
 
+def lab_json(lab: Lab, *, network: bool = True) -> dict[str, Any]:
+    """The lab as `crm-ports.json` and a construct's record keep it. Without `network`
+    (a construct in a user's own stack: the network is the user's) no network setting
+    is written, and the lab reads back as one whose network is unknown."""
+    aws: dict[str, Any] = {"egress": lab.aws.egress}
+    azure: dict[str, Any] = {}
+    if network:
+        # The network the groups live in, so a review can tell what replaces them.
+        aws.update(_network(lab.aws, AWS_NETWORK))
+        azure.update(_network(lab.azure, AZURE_NETWORK))
+    return {
+        "name": lab.name,
+        "clouds": list(lab.clouds),
+        "aws": aws,
+        "azure": azure,
+        "waivers": [
+            {"check": w.check, "reason": w.reason, **({"rule": w.rule} if w.rule else {})}
+            for w in lab.waivers
+        ],
+        # What the lab says beyond options, so `verify --synth` can judge a folder
+        # against the lab as written (placement, lab rules), never the rule set.
+        **lab_extent(lab),
+    }
+
+
 def metadata_text(lab: Lab, rules: RuleSet, cloud: str) -> str:
     """crm-ports.json beside cdk.tf.json: the rule set a stack was built from and the lab
     settings its plan depends on, so a synthesized folder can be reviewed (`crm-ports
     diff`, `crm-ports check --synth`) without the catalogue that produced it."""
-    data = {
-        "cloud": cloud,
-        "lab": {
-            "name": lab.name,
-            "clouds": list(lab.clouds),
-            # The network the groups live in, so a review can tell what replaces them.
-            "aws": {"egress": lab.aws.egress, **_network(lab.aws, AWS_NETWORK)},
-            "azure": _network(lab.azure, AZURE_NETWORK),
-            "waivers": [
-                {"check": w.check, "reason": w.reason, **({"rule": w.rule} if w.rule else {})}
-                for w in lab.waivers
-            ],
-            # What the lab file says beyond options, so `verify --synth` can judge a
-            # folder against the lab as written (placement, lab rules), never the rule set.
-            **lab_extent(lab),
-        },
-        "ruleset": rules.to_json(),
-    }
+    data = {"cloud": cloud, "lab": lab_json(lab), "ruleset": rules.to_json()}
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
@@ -123,12 +134,32 @@ def read_json(path: Path, hint: str = "") -> Any:
 
 
 @dataclass(frozen=True)
+class ConstructRecord:
+    """A crm-ports construct as it recorded itself inside its stack (`terraform.records`):
+    what a reader needs to find its part of the stack. Values are as cdktf wrote them:
+    Terraform references (`${aws_security_group.sg_x.id}`), lists and expressions."""
+
+    path: str  # the construct's path in the app, `<stack>/<id>...`
+    kind: str  # its class, `AwsCrmLab`
+    carries: Mapping[str, tuple[str, ...]]  # host group -> the group ids its machines carry
+    peers: Mapping[str, str | tuple[str, ...]]  # CIDR option -> the ranges it was given
+    network_security_group: str | None = None  # Azure: the NSG holding its rules
+
+
+@dataclass(frozen=True)
 class StackRecord:
-    """One synthesized stack: its directory, cloud and the resolved lab it was built from."""
+    """One synthesized stack, or one crm-ports construct of a stack of the user's own: its
+    directory, cloud and the resolved lab it was built from."""
 
     directory: Path
     cloud: str
     lab: ResolvedLab
+    construct: ConstructRecord | None = None  # None: a lab stack with its crm-ports.json
+
+    @property
+    def label(self) -> str:
+        """How reports name it: the stack's name, or the construct's path in the app."""
+        return self.directory.name if self.construct is None else self.construct.path
 
 
 def _guarded(call: Callable[[], T], file: str, entry: str, field: str) -> T:
@@ -182,17 +213,29 @@ def _extra_rules(raw: Any, file: str, entry: str) -> tuple[ExtraRule, ...]:
 
 
 def read_stack(directory: Path) -> StackRecord:
+    """A lab stack's `crm-ports.json`."""
     path = directory / METADATA_FILE
     shown = yamlio.display_name(path)
     entry = f"stack '{directory.name}'"
     data = read_json(path)
+    cloud = read_cloud(data, shown, entry)
+    return StackRecord(directory, cloud, read_lab(data, shown, entry, shown))
+
+
+def read_cloud(data: Any, shown: str, entry: str) -> str:
     cloud = _field(data, "cloud", str, shown, entry)
     if cloud not in CLOUDS:
         raise InputError(shown, entry, "cloud", f"'{cloud}' is not one of {', '.join(CLOUDS)}")
+    return cloud
+
+
+def read_lab(data: Any, shown: str, entry: str, origin: str) -> ResolvedLab:
+    """The `lab` and `ruleset` of `data` (as `lab_json` and `RuleSet.to_json` wrote them);
+    `shown` and `entry` locate errors, `origin` names the lab read back."""
     lab_data = _field(data, "lab", dict, shown, entry)
     name = _field(lab_data, "name", str, shown, entry)
     raw = _field(data, "ruleset", dict, shown, entry)
-    ruleset = _guarded(lambda: RuleSet.from_json(raw, origin=shown), shown, entry, "ruleset")
+    ruleset = _guarded(lambda: RuleSet.from_json(raw, origin=origin), shown, entry, "ruleset")
     aws = lab_data.get("aws") or {}
     egress = aws.get("egress", AwsSettings.egress) if isinstance(aws, dict) else None
     if egress not in EGRESS_MODES:
@@ -208,56 +251,12 @@ def read_stack(directory: Path) -> StackRecord:
         clouds=tuple(clouds),
         aws=AwsSettings(egress=egress, **aws_network),
         azure=AzureSettings(**_settings(azure, AZURE_NETWORK, shown, entry)),
-        # A folder written before the network was recorded says nothing of it.
+        # A folder written before the network was recorded, or a construct's record (the
+        # network is the user's), says nothing of it.
         network_known="vpc_cidr" in aws_network,
         waivers=_waivers(lab_data.get("waivers"), shown, entry),
-        placement=_placement(lab_data.get("placement"), ruleset.options.topology, shown, entry),
+        placement=_placement(lab_data.get("placement"), ruleset.options.topology, origin, entry),
         extra_rules=_extra_rules(lab_data.get("extra_rules"), shown, entry),
-        origin=shown,
+        origin=origin,
     )
-    return StackRecord(directory, cloud, ResolvedLab(lab, ruleset))
-
-
-def stack_dirs(folder: Path) -> list[Path]:
-    stacks = folder / "stacks"
-    found = (
-        sorted(p for p in stacks.iterdir() if (p / METADATA_FILE).is_file())
-        if stacks.is_dir()
-        else []
-    )
-    if not found:
-        raise InputError(
-            yamlio.display_name(folder),
-            "",
-            "",
-            f"not a synthesized folder: no stacks/*/{METADATA_FILE} (run `crm-ports synth` first)",
-        )
-    return found
-
-
-def read_stacks(folder: Path) -> list[StackRecord]:
-    return [read_stack(d) for d in stack_dirs(folder)]
-
-
-def folder_labs(folder: Path) -> list[tuple[ResolvedLab, tuple[StackRecord, ...]]]:
-    """Labs of a synthesized folder with their stacks (a lab's clouds are the stacks found
-    for it); all stacks of one lab must have recorded the same rule set."""
-    by_lab: dict[str, list[StackRecord]] = {}
-    for stack in read_stacks(folder):
-        by_lab.setdefault(stack.lab.lab.name, []).append(stack)
-    out = []
-    for name in sorted(by_lab):
-        stacks = by_lab[name]
-        first = stacks[0].lab
-        for other in stacks[1:]:
-            if other.lab.ruleset != first.ruleset:
-                raise InputError(
-                    other.lab.lab.origin,
-                    f"lab '{first.lab.name}'",
-                    "ruleset",
-                    f"differs from the rule set of {first.lab.origin}: re-run `crm-ports synth`",
-                )
-        clouds = tuple(c for c in CLOUDS if any(s.cloud == c for s in stacks))
-        lab = replace(first.lab, clouds=clouds)
-        out.append((ResolvedLab(lab, first.ruleset), tuple(stacks)))
-    return out
+    return ResolvedLab(lab, ruleset)

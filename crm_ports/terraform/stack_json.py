@@ -29,6 +29,7 @@ _VAR = re.compile(r"^\$\{var\.([A-Za-z0-9_-]+)\}$")
 _TOSET_VAR = re.compile(r"^\$\{toset\(var\.([A-Za-z0-9_-]+)\)\}$")
 _TOSET_LIST = re.compile(r"^\$\{toset\((\[.*\])\)\}$", re.DOTALL)
 _EACH = {"${each.value}", "${each.key}"}
+_REF = re.compile(r"^\$\{([A-Za-z0-9_]+\.[A-Za-z0-9_-]+)\.(?:id|name)\}$")
 
 
 class _Unresolved(ValueError):
@@ -44,7 +45,10 @@ def _for_each(expression: Any, variables: dict[str, Any]) -> list[str]:
         if match:
             value = variables.get(match.group(1))
             if value is None:
-                raise _Unresolved(f"variable '{match.group(1)}' has no list default")
+                raise _Unresolved(
+                    f"variable '{match.group(1)}' has no list default: give its value with "
+                    "--var-file"
+                )
             if not isinstance(value, list):  # a -var-file's value (or a hand-edited default)
                 raise _Unresolved(f"variable '{match.group(1)}' is {value!r}, not a list")
             return [str(v) for v in value]
@@ -137,7 +141,15 @@ def _inline_rules(address: str, attributes: dict[str, Any], variables: dict[str,
     return out
 
 
-def read_stack_resources(directory: Path) -> Resources:
+def referenced(value: Any) -> str:
+    """The resource address a `${type.name.id}` (or `.name`) expression names; anything
+    else (a literal id such as `sg-0abc`) is its own identity."""
+    text = str(value)
+    match = _REF.match(text)
+    return match.group(1) if match else text
+
+
+def read_stack_resources(directory: Path, overrides: Mapping[str, Any] | None = None) -> Resources:
     path = directory / STACK_FILE
     document = read_json(path, " (run `crm-ports synth` first)")
-    return stack_resources(document, yamlio.display_name(path))
+    return stack_resources(document, yamlio.display_name(path), overrides)

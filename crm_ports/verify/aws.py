@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_ports.errors import InputError
+from crm_ports.terraform.metadata import ConstructRecord
 from crm_ports.verify.model import AddressReach, Principal, Verdict
 from crm_ports.verify.spans import ALL_ADDRESSES, ALL_PORTS, PORTLESS, Spans, cidr_span, port_span
 from crm_ports.verify.stack import Stack, carried_groups, reference
@@ -83,8 +84,9 @@ def _rule(address: str, raw: dict[str, Any], egress: bool, shown: str) -> SgRule
 class AwsFirewall:
     cloud = "aws"
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, construct: ConstructRecord | None = None) -> None:
         self.stack = stack
+        self.construct = construct
         self.rules: list[SgRule] = []
         self._held: dict[tuple[frozenset[str], bool, str], list[SgRule]] = {}
         for kind, egress in (
@@ -93,7 +95,7 @@ class AwsFirewall:
         ):
             self.rules.extend(_rule(a, raw, egress, stack.name) for a, raw in stack.of_type(kind))
         self.carries = carried_groups(
-            stack, MEMBERSHIP_OUTPUT, "which groups each host group's instances carry"
+            stack, MEMBERSHIP_OUTPUT, "which groups each host group's instances carry", construct
         )
         subnets = [raw.get("cidr_block") for _, raw in stack.of_type("aws_subnet")]
         self.subnet = cidr_span(str(subnets[0])) if len(subnets) == 1 and subnets[0] else None
@@ -104,7 +106,7 @@ class AwsFirewall:
         return Principal(name, "server", self.subnet, self.carries[name])
 
     def variable_cidrs(self, option: str) -> tuple[str, ...] | None:
-        return self.stack.cidr_list(option)
+        return self.stack.peer_ranges(self.construct, option)
 
     def lab_addresses(self) -> Spans:
         return self.subnet or Spans()

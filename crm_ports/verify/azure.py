@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_ports.errors import InputError
-from crm_ports.terraform.resources import AZURE_RULE_KINDS
+from crm_ports.terraform.metadata import ConstructRecord
+from crm_ports.terraform.resources import (
+    AZURE_INLINE_RULE,
+    AZURE_RULE_KINDS,
+    holder_address,
+    resource_type,
+)
 from crm_ports.verify.model import AddressReach, Principal, Verdict
 from crm_ports.verify.spans import (
     ALL_ADDRESSES,
@@ -71,8 +77,9 @@ class NsgRule:
 class AzureFirewall:
     cloud = "azure"
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, construct: ConstructRecord | None = None) -> None:
         self.stack = stack
+        self.construct = construct
         subnets = [raw.get("address_prefixes") for _, raw in stack.of_type("azurerm_subnet")]
         self.subnet = self._spans(subnets[0]) if len(subnets) == 1 and subnets[0] else None
         vnets = [raw.get("address_space") for _, raw in stack.of_type("azurerm_virtual_network")]
@@ -83,12 +90,24 @@ class AzureFirewall:
             self._rule(address, raw)
             for kind in AZURE_RULE_KINDS
             for address, raw in stack.of_kind(kind)
+            if self._governs(address, raw)
         ]
         self.rules = sorted(explicit + self._defaults(), key=lambda r: (r.priority, r.address))
         self._by_direction: dict[tuple[bool, str], list[NsgRule]] = {}
         self.carries = carried_groups(
-            stack, MEMBERSHIP_OUTPUT, "which ASGs each host group's NICs carry"
+            stack, MEMBERSHIP_OUTPUT, "which ASGs each host group's NICs carry", construct
         )
+
+    def _governs(self, address: str, raw: dict[str, Any]) -> bool:
+        """Whether a rule is one of the NSG a construct's machines sit behind: a stack of
+        the user's own may hold other NSGs (another construct's, the user's), which
+        decide nothing for them. A lab stack has one NSG."""
+        if self.construct is None or self.construct.network_security_group is None:
+            return True
+        nsg = reference(self.construct.network_security_group)
+        if resource_type(address) == AZURE_INLINE_RULE:
+            return holder_address(address) == nsg
+        return reference(raw.get("network_security_group_name")) == nsg
 
     def _spans(self, prefixes: Any) -> Spans:
         out = Spans()
@@ -187,7 +206,7 @@ class AzureFirewall:
         return Principal(name, "server", self.subnet, self.carries[name])
 
     def variable_cidrs(self, option: str) -> tuple[str, ...] | None:
-        return self.stack.cidr_list(option)
+        return self.stack.peer_ranges(self.construct, option)
 
     def lab_addresses(self) -> Spans:
         return self.vnet

@@ -1,5 +1,6 @@
 """Which stacks to verify and against which labs: a synthesized folder (each stack's
-`crm-ports.json` names its lab and options; its rule set is never read), or labs
+`crm-ports.json`, or each crm-ports construct's record inside a stack of an app of the
+user's own, names the lab and options it claims; its rule set is never read), or labs
 synthesized into a scratch folder first. Only the latter starts cdktf."""
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from crm_ports.catalogue.model import Catalogue
 from crm_ports.errors import InputError
 from crm_ports.inputs import yamlio
 from crm_ports.lab.model import Lab
-from crm_ports.terraform.metadata import read_stack as read_stack_state
-from crm_ports.terraform.metadata import stack_dirs
+from crm_ports.terraform.folder import read_folder
+from crm_ports.terraform.metadata import ConstructRecord
 from crm_ports.verify.aws import AwsFirewall
 from crm_ports.verify.azure import AzureFirewall
 from crm_ports.verify.compare import Result, compare
@@ -28,7 +29,8 @@ from crm_ports.verify.stack import Stack, read_stack
 
 @dataclass(frozen=True)
 class Target:
-    """One stack with the lab it was built for and what the catalogue expects of it."""
+    """One stack (or one construct's part of a stack) with the lab it was built for and
+    what the catalogue expects of it."""
 
     lab: Lab
     stack: Stack
@@ -36,24 +38,29 @@ class Target:
     expected: Expected
 
 
-def firewall(stack: Stack) -> Firewall:
-    return AwsFirewall(stack) if stack.cloud == "aws" else AzureFirewall(stack)
+def firewall(stack: Stack, construct: ConstructRecord | None = None) -> Firewall:
+    if stack.cloud == "aws":
+        return AwsFirewall(stack, construct)
+    return AzureFirewall(stack, construct)
 
 
 def folder_targets(
     folder: Path, catalogue: Catalogue, overrides: dict[str, Any], labs: Sequence[Lab] = ()
-) -> list[Target]:
-    """Stacks of a synthesized folder. With `labs`, only those labs' stacks, each judged
-    against its lab file; otherwise against the lab recorded beside the stack."""
+) -> tuple[list[Target], tuple[str, ...]]:
+    """Stacks of a synthesized folder, and the notes on the stacks it skipped (no crm-ports
+    construct). With `labs`, only those labs' stacks, each judged against its lab file;
+    otherwise against the lab recorded beside (or inside) the stack."""
     wanted = {lab.name: lab for lab in labs}
+    found = read_folder(folder)
     out = []
-    for directory in stack_dirs(folder):
-        recorded = read_stack_state(directory).lab.lab
+    for record in found.stacks:
+        recorded = record.lab.lab
         if wanted and recorded.name not in wanted:
             continue
         lab = wanted.get(recorded.name, recorded)
-        stack = read_stack(directory, overrides)
-        out.append(Target(lab, stack, firewall(stack), expected_reach(catalogue, lab, stack.cloud)))
+        stack = read_stack(record.directory, overrides, record.label)
+        fw = firewall(stack, record.construct)
+        out.append(Target(lab, stack, fw, expected_reach(catalogue, lab, stack.cloud)))
     missing = sorted(set(wanted) - {t.lab.name for t in out})
     if missing:
         raise InputError(
@@ -62,7 +69,7 @@ def folder_targets(
             "",
             "no stack of this lab in the folder",
         )
-    return out
+    return out, found.notes
 
 
 @contextmanager

@@ -16,12 +16,17 @@ from typing import Any
 
 from crm_ports.errors import InputError
 from crm_ports.inputs import yamlio
-from crm_ports.terraform.metadata import read_json
+from crm_ports.terraform.metadata import ConstructRecord, read_json
 from crm_ports.terraform.resources import Resources, resource_type
-from crm_ports.terraform.stack_json import STACK_FILE, evaluate, stack_resources, stack_variables
+from crm_ports.terraform.stack_json import (
+    STACK_FILE,
+    evaluate,
+    referenced,
+    stack_resources,
+    stack_variables,
+)
 from crm_ports.verify.spans import cidr_span
 
-_REF = re.compile(r"^\$\{([A-Za-z0-9_]+\.[A-Za-z0-9_-]+)\.(?:id|name)\}$")
 _COUNT = re.compile(r'^\$\{var\.([A-Za-z0-9_-]+) (==|!=) "([^"]*)" \? (\d+) : (\d+)\}$')
 
 
@@ -39,14 +44,35 @@ class Stack:
         value = self.variables.get(variable)
         if not isinstance(value, list | tuple):
             return None
+        return self._checked(value, f"variable '{variable}'")
+
+    def _checked(self, value: list[Any] | tuple[Any, ...], entry: str) -> tuple[str, ...]:
         for item in value:
             try:
                 cidr_span(str(item))
             except ValueError:
-                raise InputError(
-                    self.name, f"variable '{variable}'", "", f"'{item}' is not an IPv4 CIDR"
-                ) from None
+                raise InputError(self.name, entry, "", f"'{item}' is not an IPv4 CIDR") from None
         return tuple(str(v) for v in value)
+
+    def peer_ranges(self, construct: ConstructRecord | None, option: str) -> tuple[str, ...] | None:
+        """A peer's ranges in this stack: for a construct, what it was given for `option`
+        (a list, or an expression such as `${var.offices}` evaluated with the stack's
+        variables); for a lab stack, its variable of that name. None: not given."""
+        if construct is None:
+            return self.cidr_list(option)
+        given = construct.peers.get(option)
+        if given is None:
+            return None
+        value = evaluate(given, self.variables)
+        if not isinstance(value, tuple):
+            raise InputError(
+                self.name,
+                f"peer_cidrs '{option}'",
+                "",
+                f"cannot evaluate {given!r} (verify reads variables and literal lists; "
+                "give variable values with --var-file)",
+            )
+        return self._checked(value, f"peer_cidrs '{option}'")
 
     def of_type(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
         prefix = kind + "."
@@ -60,9 +86,7 @@ class Stack:
 def reference(value: Any) -> str:
     """The resource address a `${type.name.id}` expression names; anything else (a literal
     id such as `sg-0abc`) is its own identity."""
-    text = str(value)
-    match = _REF.match(text)
-    return match.group(1) if match else text
+    return referenced(value)
 
 
 def _cloud(document: dict[str, Any], shown: str) -> str:
@@ -120,10 +144,12 @@ def parse_stack(document: Any, name: str, shown: str, overrides: dict[str, Any])
     )
 
 
-def read_stack(directory: Path, overrides: dict[str, Any]) -> Stack:
+def read_stack(directory: Path, overrides: dict[str, Any], name: str | None = None) -> Stack:
+    """The stack of `directory`, named `name` (default: the folder's) in reports."""
     path = directory / STACK_FILE
     document = read_json(path, " (run `crm-ports synth` first)")
-    return parse_stack(document, directory.name, yamlio.display_name(path), overrides)
+    shown = yamlio.display_name(path)
+    return parse_stack(document, name or directory.name, shown, overrides)
 
 
 _ASSIGN = re.compile(r"(?m)^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*=")
@@ -165,9 +191,18 @@ def read_var_file(path: Path) -> dict[str, Any]:
     return out
 
 
-def carried_groups(stack: Stack, output: str, what: str) -> dict[str, frozenset[str]]:
+def carried_groups(
+    stack: Stack, output: str, what: str, construct: ConstructRecord | None = None
+) -> dict[str, frozenset[str]]:
     """Host group -> the groups (AWS) or ASGs (Azure) its machines carry, from the stack
-    output that says so: the evaluators read membership nowhere else."""
+    output that says so, or for a construct in a stack of the user's own, what it handed
+    the user to attach (`security_group_ids`): the evaluators read membership nowhere
+    else."""
+    if construct is not None:
+        return {
+            name: frozenset(reference(g) for g in groups)
+            for name, groups in construct.carries.items()
+        }
     membership = stack.outputs.get(output)
     if not isinstance(membership, dict):
         raise InputError(stack.name, "output", output, f"missing: verify reads {what} from it")
