@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # lab files load their module (settings, backends, placements
     from crm_ports.lab.model import Lab
     from crm_ports.lab.project import Project
     from crm_ports.review.sides import Workspace
+    from crm_ports.sarif import Tree
     from crm_ports.verify.run import Target
 
 F = Callable[..., Any]
@@ -192,6 +193,15 @@ def review_space(ctx: click.Context) -> Workspace:
     from crm_ports.review.sides import workspace
 
     return workspace(Path.cwd(), catalogue_path(ctx), project(ctx))
+
+
+def sarif_tree(ctx: click.Context) -> Tree:
+    """What SARIF's URIs are relative to: the repository of the working directory (its
+    git top level, else the working directory itself)."""
+    from crm_ports.sarif import Tree
+
+    space = review_space(ctx)
+    return Tree(space.root, space.cwd)
 
 
 def catalogue(ctx: click.Context) -> Catalogue:
