@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
 from crm_ports import __version__
 from crm_ports.catalogue.load import default_catalogue_dir
@@ -25,8 +27,10 @@ from crm_ports.catalogue.model import Catalogue
 from crm_ports.policy.registry import REGISTRY
 from crm_ports.sarif import NO_FILE, SRCROOT
 from tests.conftest import Result
+from tests.readme import REVIEWING, block
 from tests.test_diagram import node_bin
 from tests.test_verify import mutated, nsr, write_folder
+from tests.test_workflow import assert_lints_clean
 from tests.tf_harness import require_tool
 
 CLI = Callable[..., Result]
@@ -263,3 +267,30 @@ def test_the_sarif_multitool_finds_no_error(repo: Path, catalogue: Catalogue, cl
         # informationUri needs an absolute address, which crm-ports has none of yet
         warned = {r["ruleId"] for r in found if r.get("level", "warning") == "warning"}
         assert warned <= {"SARIF2005"}, found
+
+
+@pytest.mark.slow
+def test_the_documented_commands_run_in_a_labs_repository(repo: Path, cli: CLI) -> None:
+    """docs/reviewing.md's SARIF commands, word for word, in a project repository."""
+    (repo / "crm-ports.yaml").write_text("labs:\n  - labs/*.yaml\n")
+    lab = "name: plain-http\nclouds: [aws]\ntopology: split-roles\noptions:\n  https: false\n"
+    (repo / "labs" / "http.yaml").write_text(lab)
+    lines = [ln for ln in block("sarif-commands", REVIEWING).splitlines() if ln.startswith("crm-")]
+    codes = [cli(*shlex.split(line)[1:]).code for line in lines]
+    assert codes == [1, 0, 0]
+    check = _run(json.loads((repo / "crm-ports.sarif").read_text()))
+    (https_off,) = check["results"]
+    assert _physical(https_off) == ("labs/http.yaml", SRCROOT, 5)
+    verify = _run(json.loads((repo / "crm-ports-verify.sarif").read_text()))
+    assert verify["results"] == [] and verify["automationDetails"]["id"] == "crm-ports/verify/"
+
+
+def test_the_documented_workflow_passes_actionlint(tmp_path: Path) -> None:
+    workflow = tmp_path / ".github" / "workflows" / "code-scanning.yml"
+    workflow.parent.mkdir(parents=True)
+    text = block("sarif-workflow", REVIEWING).split("```yaml\n", 1)[1].rsplit("```", 1)[0]
+    workflow.write_text(text)
+    assert_lints_clean(tmp_path, ".github/workflows/code-scanning.yml", "lints the docs' workflow")
+    uploads = [s for s in YAML(typ="safe").load(text)["jobs"]["sarif"]["steps"] if "with" in s]
+    files = {s["with"].get("sarif_file") for s in uploads}
+    assert {"crm-ports.sarif", "crm-ports-verify.sarif"} <= files
