@@ -29,7 +29,7 @@ SRCROOT = "%SRCROOT%"
 TOOL = "crm-ports"
 # The levels SARIF knows, by the severities of crm-ports' packs.
 LEVELS = {"error": "error", "warning": "warning", "note": "note"}
-NO_FILE = "not in a file of this repository; located by its logical name"
+NO_FILE = "no file of this repository holds its cause"
 
 
 @dataclass(frozen=True)
@@ -79,10 +79,14 @@ class Result:
 
 @dataclass(frozen=True)
 class Tree:
-    """The repository the log's URIs are relative to, and where relative paths start."""
+    """The repository the log's URIs are relative to, and where relative paths start.
+    `anchor`: the file a result no file of the repository holds is placed at (the project
+    file, which chose the labs and the catalogue): GitHub code scanning refuses a whole log
+    when one result has only a logical location."""
 
     root: Path
     cwd: Path
+    anchor: Path | None = None
 
     def uri(self, path: Path | None) -> str | None:
         """`path` as a URI relative to the root, or None when it names no file below the
@@ -125,12 +129,16 @@ def _sentence(text: str) -> str:
 
 
 def _location(result: Result, tree: Tree) -> tuple[dict[str, Any], bool]:
-    """The result's location at the first of its places that is a file of the repository,
-    and whether there is one."""
+    """The result's location at the first of its places that is a file of the repository
+    (else at the tree's anchor, else by name alone), and whether one of its places was."""
     logical = {"fullyQualifiedName": result.logical, "kind": result.logical_kind}
     found = next(((p, u) for p in result.places if (u := tree.uri(p.path)) is not None), None)
+    placed = found is not None
     if found is None:
-        return {"logicalLocations": [logical]}, False
+        anchor = tree.uri(tree.anchor)
+        if anchor is None:
+            return {"logicalLocations": [logical]}, False
+        found = Place(tree.anchor), anchor
     place, uri = found
     # A cause that is the whole file (a stack file) is at its first line: code scanning
     # shows an alert at a line, and SARIF validators ask for a region.
@@ -138,7 +146,7 @@ def _location(result: Result, tree: Tree) -> tuple[dict[str, Any], bool]:
     if place.line is not None and place.column is not None:
         region["startColumn"] = place.column
     physical = {"artifactLocation": {"uri": uri, "uriBaseId": SRCROOT}, "region": region}
-    return {"physicalLocation": physical, "logicalLocations": [logical]}, True
+    return {"physicalLocation": physical, "logicalLocations": [logical]}, placed
 
 
 def _result_json(result: Result, index: int, tree: Tree) -> dict[str, Any]:
@@ -177,6 +185,22 @@ def _order(item: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+@dataclass(frozen=True)
+class Log:
+    text: str
+    unplaced: int  # results with only a logical location, which code scanning refuses
+
+    def notes(self) -> list[str]:
+        """What the command says on standard error about a log code scanning refuses."""
+        if not self.unplaced:
+            return []
+        return [
+            f"{self.unplaced} SARIF result(s) have no file of this repository to point at "
+            "(options on the command line, no project file): GitHub code scanning refuses "
+            "such a log; check the lab files, or add crm-ports.yaml (crm-ports init)"
+        ]
+
+
 def sarif_log(
     rules: Sequence[Rule],
     results: Sequence[Result],
@@ -184,7 +208,7 @@ def sarif_log(
     *,
     version: str,
     category: str,
-) -> str:
+) -> Log:
     """One SARIF log of one run. `category` tells code scanning's analyses apart (`check`
     and `verify` upload to one repository); a result of a rule not in `rules` is a
     programming error."""
@@ -207,4 +231,5 @@ def sarif_log(
         "columnKind": "unicodeCodePoints",
         "results": items,
     }
-    return to_json({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]})
+    unplaced = sum("physicalLocation" not in item["locations"][0] for item in items)
+    return Log(to_json({"$schema": SCHEMA, "version": "2.1.0", "runs": [run]}), unplaced)

@@ -151,7 +151,8 @@ def test_every_lab_and_several_labs(repo: Path, cli: CLI) -> None:
 
 def test_a_cause_no_file_holds_gets_a_logical_location(repo: Path, cli: CLI) -> None:
     """Options on the command line, flows of the catalogue installed outside the
-    repository: named, never given an absolute path."""
+    repository: named, never given an absolute path; placed at the project file when
+    there is one (code scanning refuses a result no file holds), else said on stderr."""
     result = cli("check", "--admin-cidr", "0.0.0.0/0", "--format", "sarif")
     assert result.code == 1
     results = _run(_log(result))["results"]
@@ -159,8 +160,18 @@ def test_a_cause_no_file_holds_gets_a_logical_location(repo: Path, cli: CLI) -> 
     first = results[0]
     name = first["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
     assert name.startswith("split-roles/rule set/administrators.")
-    assert NO_FILE in first["message"]["text"] and name in first["message"]["text"]
+    assert f"({NO_FILE}: {name})" in first["message"]["text"]
     assert str(default_catalogue_dir()) not in result.out
+    assert f"{len(results)} SARIF result(s) have no file of this repository" in result.err
+
+    (repo / "crm-ports.yaml").write_text("labs:\n  - labs/*.yaml\n")
+    (repo / "labs" / "open.yaml").write_text(OPEN_LAB)
+    args = ("--admin-cidr", "0.0.0.0/0", "--topology", "split-roles", "--format", "sarif")
+    anchored = cli("check", *args)
+    assert anchored.code == 1 and "SARIF" not in anchored.err
+    placed = _run(_log(anchored))["results"]
+    assert [_physical(r) for r in placed] == [("crm-ports.yaml", SRCROOT, 1)] * len(results)
+    assert [r["message"] for r in placed] == [r["message"] for r in results]
 
 
 def test_a_catalogue_flow_in_the_repository_is_located_at_its_line(repo: Path, cli: CLI) -> None:

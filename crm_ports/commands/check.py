@@ -15,6 +15,7 @@ from crm_ports.commands.common import (
     catalogue_path,
     check_output,
     emit,
+    emit_sarif,
     format_option,
     given_flags,
     note,
@@ -29,6 +30,7 @@ from crm_ports.commands.common import (
 
 if TYPE_CHECKING:
     from crm_ports.policy.base import Finding, Subject
+    from crm_ports.sarif import Log as SarifLog
 
 
 @click.command(
@@ -118,7 +120,10 @@ def check(
 
     check_output(ctx, output, *lab_paths, base, var_file)
     if list_only:
-        emit(_sarif(ctx, (), [], all_labs) if fmt == "sarif" else list_checks(fmt), output)
+        if fmt == "sarif":
+            emit_sarif(_sarif(ctx, (), [], all_labs), output)
+        else:
+            emit(list_checks(fmt), output)
         return 0
     if var_file is not None and synth_dir is None:
         raise click.UsageError("--var-file gives the values of --synth's stacks: add --synth")
@@ -153,7 +158,7 @@ def check(
         quotas = [row for row in quotas if row.used >= row.limit * NEAR_QUOTA]
     labs = [s.name for s in subjects]
     if fmt == "sarif":
-        emit(_sarif(ctx, findings, subjects, all_labs), output)
+        emit_sarif(_sarif(ctx, findings, subjects, all_labs), output)
     else:
         emit(render_report(findings, quotas, labs, fmt), output)
     return 1 if any(f.blocking for f in findings) else 0
@@ -161,7 +166,7 @@ def check(
 
 def _sarif(
     ctx: click.Context, findings: tuple[Finding, ...], subjects: list[Subject], all_labs: bool
-) -> str:
+) -> SarifLog:
     """The findings as SARIF, located in the catalogue the labs were resolved with: the
     working tree's for `--all`, else the one `--catalog` or the project file names."""
     from crm_ports import __version__

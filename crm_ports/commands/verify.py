@@ -12,6 +12,7 @@ import click
 from crm_ports.commands.common import (
     check_output,
     emit,
+    emit_sarif,
     format_option,
     output_option,
     sarif_tree,
@@ -68,8 +69,7 @@ def verify(
         from crm_ports import __version__
         from crm_ports.verify.sarif import verify_sarif
 
-        text = verify_sarif(targets, results, sarif_tree(ctx), __version__)
+        emit_sarif(verify_sarif(targets, results, sarif_tree(ctx), __version__), output)
     else:
-        text = render_json(results) if fmt == "json" else render_table(results, fmt)
-    emit(text, output)
+        emit(render_json(results) if fmt == "json" else render_table(results, fmt), output)
     return 0 if all(r.ok for r in results) else 1

@@ -13,7 +13,7 @@ from dataclasses import replace
 from crm_ports.policy.base import Check, Finding, Subject
 from crm_ports.policy.locate import Sources, locate
 from crm_ports.policy.registry import REGISTRY, waive
-from crm_ports.sarif import Result, Rule, Suppression, Tree, sarif_log
+from crm_ports.sarif import Log, Result, Rule, Suppression, Tree, sarif_log
 
 
 def _full(check: Check) -> str:
@@ -67,7 +67,7 @@ def report_sarif(
     sources: Sources,
     tree: Tree,
     version: str,
-) -> str:
+) -> Log:
     by_name = {s.name: s for s in subjects}
     results = [_result(f, by_name.get(f.lab), sources) for f in findings]
     return sarif_log(check_rules(), results, tree, version=version, category="check")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from crm_ports.lab.extra import EXTRA_FLOW_PREFIX
 from crm_ports.lab.model import Lab
-from crm_ports.sarif import Place, Result, Rule, Tree, sarif_log
+from crm_ports.sarif import Log, Place, Result, Rule, Tree, sarif_log
 from crm_ports.verify.compare import Extra, Missing
 from crm_ports.verify.compare import Result as Verdicts
 from crm_ports.verify.run import Target
@@ -115,7 +115,7 @@ def _results(pairs: Sequence[tuple[Target, Verdicts]]) -> Iterator[Result]:
 
 def verify_sarif(
     targets: Sequence[Target], results: Sequence[Verdicts], tree: Tree, version: str
-) -> str:
+) -> Log:
     """`results` are `verify_targets(targets)`, in the same order."""
     pairs = list(zip(targets, results, strict=True))
     return sarif_log(RULES, list(_results(pairs)), tree, version=version, category="verify")
