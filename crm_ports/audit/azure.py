@@ -111,6 +111,14 @@ def _translated(target: AzureTarget, nsg_name: str) -> Iterator[None]:
                 "Microsoft.Network/networkSecurityGroups/read and "
                 "Microsoft.Network/applicationSecurityGroups/read (e.g. the Reader role)"
             ) from None
+        if exc.status_code == 429 or (exc.status_code or 0) >= 500:
+            # azure-core has already retried these (Retry-After or backoff): say it is
+            # passing, not that the request was wrong
+            busy = "throttled the audit" if exc.status_code == 429 else "failed"
+            raise fail(
+                f"Azure Resource Manager {busy} ({exc.status_code} {_arm_error(exc)}), "
+                "still after the SDK's retries; run the audit again later"
+            ) from None
         raise fail(f"Azure refused the request ({exc.status_code} {_arm_error(exc)})") from None
     except ServiceRequestError as exc:
         raise fail(f"cannot reach Azure Resource Manager: {exc.message}") from None
