@@ -274,7 +274,10 @@ def test_arm_errors_become_one_line(name: str, needles: tuple[str, ...]) -> None
 
 
 def test_a_throttled_read_is_retried_after_the_wait_arm_asks_for() -> None:
-    recorded, target = replay("throttled-once")
+    """Throttled once (the first response of throttled.json), then answered."""
+    first, then = fixture("throttled"), fixture("round-trip")
+    recorded = Replay(ReplayTransport([*first["interactions"], *then["interactions"]]))
+    target = AzureTarget(then["subscription_id"], then["resource_group"])
     report = audit_azure(plan(), target, client_factory=recorded.client)
     assert report.findings == ()
     assert recorded.transport.waits == [17.0]  # the Retry-After, not a backoff of its own
