@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,6 +176,11 @@ def test_max_chars_splits_into_balanced_marked_parts(
             assert len(part) <= limit
             assert part.startswith(f"{MARKER}\n<!-- crm-ports-review part {number}/{len(parts)}")
             _balanced(part)
+            assert "</summary>\n\n\n</details>" not in part  # no empty piece
+            assert not part.rstrip().endswith("|---|---|---|\n\n</details>")  # no bare header
+        if limit >= 2500:  # the diagram fits in a part: it is never cut in two
+            diagram = next(p for p in parts if "```mermaid" in p)
+            assert "```mermaid\nflowchart LR\n" in diagram and diagram.count("```") == 2
         # no line of the whole body is lost (long lines may be cut, never dropped)
         text = "".join(parts)
         for line in whole.splitlines():
@@ -537,11 +544,43 @@ def test_lab_option_reviews_only_the_files_given(
     assert data["labs"] == ["mylab", "other"] and data["labs_changed"] == ["other"]
 
 
+def test_with_synth_nothing_imports_cdktf_or_jsii(repo: Path, synth_dir: Path) -> None:
+    """A review of a synthesized folder never starts Node: only synthesis needs cdktf."""
+    code = (
+        "import sys; from crm_ports.cli import run;"
+        f"status = run(['review', '--base', 'main', '--synth', {str(synth_dir)!r}]);"
+        "print(status, sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('cdktf', 'cdktn', 'jsii', 'constructs')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo
+    )
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
+
+
+LAB_RULE = """\
+extra_rules:
+  - {from: crm-front-end, to: 10.20.0.0/24, protocol: tcp, ports: 8080, name: patch-proxy,
+     reason: Windows Update through the hosting provider's patching proxy}
+"""
+
+
 @pytest.mark.slow
-def test_without_synth_the_head_labs_are_synthesized_for_verify(cli: CLI, repo: Path) -> None:
-    _sql_port(repo, 1444)
+def test_without_synth_the_head_labs_are_synthesized_for_verify(
+    cli: CLI, repo: Path, tmp_path: Path
+) -> None:
+    """The head (with a lab-local rule: a CRM009 warning) synthesized into a scratch
+    folder that is gone afterwards; the warning passes at --fail-on error, not at
+    warning."""
+    (repo / "labs" / "mylab.yaml").write_text(MYLAB + LAB_RULE, encoding="utf-8")
     result = cli("review", "--base", "main")
     assert result.code == 0, result.err
     assert "synthesizing 1 lab(s) to verify them" in result.err
     assert "| Verify | pass (1 stack(s)) |" in result.out
+    assert "| Policy errors | 0 (1 warning(s), 0 waived) |" in result.out
+    assert "CRM009" in result.out
     assert sorted(p.name for p in repo.iterdir()) == [".git", PROJECT_FILE, "labs"]
+    assert cli("synth", "--out", str(tmp_path / "out")).code == 0
+    args = ("review", "--base", "main", "--synth", str(tmp_path / "out"))
+    assert cli(*args).code == 0
+    assert cli(*args, "--fail-on", "warning").code == 1

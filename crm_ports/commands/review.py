@@ -205,8 +205,6 @@ def _gather(
     ctx: click.Context, base: str, lab_paths: tuple[Path, ...], synth_dir: Path | None
 ) -> Review:
     """diff, check and verify, each as its own command computes it."""
-    from dataclasses import replace
-
     from crm_ports.policy.crm007_quotas import NEAR_QUOTA, quota_rows
     from crm_ports.policy.registry import run_checks
     from crm_ports.policy.subjects import from_side, with_base
@@ -218,9 +216,7 @@ def _gather(
     head = _head(space, lab_paths)
     old = load_side(base, space, "--base")
     if lab_paths:  # only the labs given: the others are not part of this review
-        names = set(head.names())
-        kept = [(k, s) for k, s in zip(old.names(), old.labs, strict=True) if k in names]
-        old = replace(old, labs=tuple(s for _, s in kept), keys=tuple(k for k, _ in kept))
+        old = old.only(head.names())
     note((*old.notes, *head.notes))
     labs = diff_sides(old, head)
     catalogue = tree_catalogue(space)

@@ -90,6 +90,7 @@ class _Packer:
     budget: int  # characters a part may hold after its markers
     parts: list[list[str]] = field(default_factory=list)
     current: list[str] = field(default_factory=list)
+    piece: tuple[int, int] = (0, 0)  # where the open piece's lines start, its wrapper's size
 
     def room(self) -> int:
         return self.budget - _size(self.current)
@@ -112,28 +113,63 @@ class _Packer:
     def _cut(self, section: Section) -> None:
         """The section in pieces, each wrapped in its opening and closing lines. Lines are
         at most `line_limit(section)` long (`split_body` cut longer ones), so a piece of a
-        line and a reopened table header or fence always fits in a fresh part."""
+        line and a reopened table header or fence always fits in a fresh part; a code
+        block that fits in a fresh part is kept whole (half a diagram draws nothing)."""
         context = _Context()
-        longest = 3 * line_limit(self.budget, section) + _size([FENCE])
-        if _size([*section.opening, *section.closing]) + longest > self.room():
-            self.flush()
-        self.current.extend(section.opening)
-        for line in section.lines:
-            if _size([line, *context.close(), *section.closing]) > self.room():
+        fresh = self.budget - _size([CONTINUED, "", *section.opening, *section.closing])
+        self._open_piece(section, [])
+        for unit in _units(section.lines, fresh):
+            if _size([*unit, *context.close(), *section.closing]) > self.room():
                 self._next_piece(section, context)
-            self.current.append(line)
-            context.see(line)
+            for line in unit:
+                if _size([line, *context.close(), *section.closing]) > self.room():
+                    self._next_piece(section, context)
+                self.current.append(line)
+                context.see(line)
         self.current.extend([*context.close(), *section.closing])
 
+    def _open_piece(self, section: Section, reopened: list[str]) -> None:
+        self.current.extend([*section.opening, *reopened])
+        self.piece = (len(self.current), len(section.opening) + len(reopened))
+
     def _next_piece(self, section: Section, context: _Context) -> None:
-        self.current.extend([*context.close(), *section.closing])
+        """Close the piece, start a part, and open the next piece there; a piece still
+        empty (or holding only a table's header) moves to the new part whole."""
+        reopened = context.reopen()
+        start, wrapper = self.piece
+        if reopened and self.current[-len(reopened) :] == reopened:
+            del self.current[-len(reopened) :]  # a table's header with no row yet moves on
+        if len(self.current) <= start:  # nothing in this piece: no empty <details>
+            del self.current[start - wrapper :]
+        else:
+            self.current.extend([*context.close(), *section.closing])
         self.flush()
-        self.current.extend([*section.opening, *context.reopen()])
+        self._open_piece(section, reopened)
 
     def finish(self) -> list[list[str]]:
         if self.current and self.current != [CONTINUED, ""]:
             self.parts.append(self.current)
         return self.parts
+
+
+def _units(lines: tuple[str, ...], fresh: int) -> list[list[str]]:
+    """The lines as units a cut keeps together: a code block (fence to fence) no larger
+    than `fresh`, else one line each."""
+    units: list[list[str]] = []
+    block: list[str] | None = None
+    for line in lines:
+        if block is not None:
+            block.append(line)
+            if line.lstrip().startswith(FENCE):
+                units.extend([block] if _size(block) <= fresh else [[x] for x in block])
+                block = None
+        elif line.lstrip().startswith(FENCE):
+            block = [line]
+        else:
+            units.append([line])
+    if block is not None:  # a fence the section never closes
+        units.extend([x] for x in block)
+    return units
 
 
 def line_limit(budget: int, section: Section) -> int:
