@@ -33,7 +33,7 @@ from tests.readme import REVIEWING, block
 from tests.test_checks import _aws_tf
 from tests.test_diagram import node_bin
 from tests.test_diff import write_stack
-from tests.test_verify import mutated, nsr, write_folder
+from tests.test_verify import mutated, nsr, snapshot, write_folder
 from tests.test_workflow import assert_lints_clean
 from tests.tf_harness import require_tool
 
@@ -285,6 +285,24 @@ def test_verify_results_at_the_stack_file_or_the_lab_line(
     (missing,) = _run(_log(lab_run))["results"]
     assert missing["ruleId"] == "CRMV001" and "8443" in missing["message"]["text"]
     assert _physical(missing) == ("labs/lab.yaml", SRCROOT, 4)
+
+
+def test_verify_reach_from_an_internet_wide_range_is_at_its_option(
+    repo: Path, catalogue: Catalogue, cli: CLI
+) -> None:
+    """`admin_cidrs: [0.0.0.0/0]` lets every address reach RDP, lab servers included: each
+    such reach is explained by that line, not by the stack."""
+    write_folder(repo, catalogue, {"aws": snapshot("aws")})
+    (repo / "labs" / "lab.yaml").write_text(
+        "name: split-roles-default\ntopology: split-roles\nadmin_cidrs: [0.0.0.0/0]\n"
+    )
+    (repo / "wide.tfvars.json").write_text(json.dumps({"admin_cidrs": ["0.0.0.0/0"]}))
+    args = ("--synth", "out", "--lab", "labs/lab.yaml", "--var-file", "wide.tfvars.json")
+    result = cli("verify", *args, "--format", "sarif")
+    assert result.code == 1
+    results = _run(_log(result))["results"]
+    assert results and {r["ruleId"] for r in results} == {"CRMV002"}
+    assert {_physical(r) for r in results} == {("labs/lab.yaml", SRCROOT, 3)}
 
 
 @pytest.mark.slow
