@@ -15,7 +15,7 @@ from crm_ports.net import internet_wide
 from crm_ports.options import Options
 from crm_ports.policy.registry import REGISTRY
 from crm_ports.resolver.engine import resolve
-from tests.conftest import Result
+from tests.conftest import REPO, Result
 from tests.test_diff import write_stack
 
 FIXTURES = Path(__file__).parent / "fixtures" / "review"
@@ -31,7 +31,10 @@ def _ids(result: Result) -> set[str]:
     return {f["check"] for f in _json(result)["findings"] if "waived" not in f}
 
 
-def test_default_labs_and_lab_files_pass(cli: CLI) -> None:
+def test_default_labs_and_lab_files_pass(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--all` reads the repository of the working folder: this one's, wherever pytest
+    was started."""
+    monkeypatch.chdir(REPO)
     result = cli("check", "--all", "--format", "json")
     assert result.code == 0, result.out
     data = _json(result)

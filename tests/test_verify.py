@@ -528,8 +528,12 @@ def test_help_has_examples(cli: Callable[..., CliResult], command: str) -> None:
 
 
 @pytest.mark.slow
-def test_every_lab_file_passes(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+def test_every_lab_file_passes(
+    tmp_path: Path, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """labs/*.yaml and the default labs, synthesized for real, then verified."""
+    # the relative paths below, and `--all`: this repository, wherever pytest started
+    monkeypatch.chdir(REPO)
     labs = sorted(str(p.relative_to(REPO)) for p in (REPO / "labs").glob("*.yaml"))
     args = [a for path in labs for a in ("--lab", path)]
     out = tmp_path / "out"
