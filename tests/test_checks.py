@@ -276,9 +276,28 @@ def test_unresolvable_for_each_is_bad_input(cli: CLI, tmp_path: Path, ruleset_js
     assert "admin_cidrs" in result.err
 
 
-def test_all_with_a_lab_is_a_usage_error(cli: CLI) -> None:
-    result = cli("check", "--all", "--lab", str(FIXTURES / "internet-admin.yaml"))
-    assert result.code == 2 and "--all" in result.err
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--all", "--lab", str(FIXTURES / "internet-admin.yaml")],
+            "--all checks every lab as it is: drop --lab and option flags",
+        ),
+        (
+            ["--all", "--admin-cidr", "0.0.0.0/0"],
+            "--all checks every lab as it is: drop --lab and option flags",
+        ),
+        (
+            ["--var-file", str(FIXTURES / "internet-admin.yaml")],
+            "--var-file gives the values of --synth's stacks: add --synth",
+        ),
+    ],
+)
+def test_check_usage_errors_are_one_line(cli: CLI, args: list[str], message: str) -> None:
+    """Refused before anything is read: one line, exit 2, nothing on standard output."""
+    result = cli("check", *args)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == f"crm-ports: error: command line: {message}\n"
 
 
 def test_crm006_on_live_rules_fixes_them_in_the_cloud_or_the_lab() -> None:
