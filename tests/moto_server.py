@@ -11,6 +11,7 @@ Missing moto skips, or fails under CRM_PORTS_REQUIRE_TOOLS=1 (``require_tool``).
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import os
 import shutil
@@ -69,6 +70,15 @@ def server_command() -> list[str]:
     """This interpreter's moto, through `serial_moto_server.py`: moto's server, one request
     at a time, because moto's EC2 backend loses changes under concurrent requests."""
     if importlib.util.find_spec("moto") and importlib.util.find_spec("flask"):
+        from moto.moto_server import werkzeug_app
+
+        if not hasattr(werkzeug_app, "MotoRequestHandler"):  # the server would not start
+            pytest.fail(
+                f"moto {importlib.metadata.version('moto')} has no MotoRequestHandler, which "
+                "tests/serial_moto_server.py extends: the test extra pins moto to the 5.2 "
+                "line from 5.2.5 (pip install -e '.[test]')",
+                pytrace=False,
+            )
         return [sys.executable, str(Path(__file__).with_name("serial_moto_server.py"))]
     require_tool("moto_server", "emulates EC2 for the audit tests (moto[server])")
     pytest.fail("moto_server is on PATH but this interpreter cannot import moto[server]")

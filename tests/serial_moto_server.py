@@ -1,62 +1,82 @@
 """moto's server, carrying out one request at a time.
 
 moto's EC2 backend is not thread-safe: a revoke rebuilds a group's rule list from a copy
-(``group.ingress_rules = [r for r in group.ingress_rules if ...]``), so two revokes on one
-group at the same moment can lose each other's change, and the threaded development
+(``group.ingress_rules = [r for r in group.ingress_rules if ...]``), so two revokes on
+one group at the same moment can lose each other's change, and the threaded development
 server lets Terraform's parallel requests do exactly that. AWS serializes changes to one
-group; this server does the same for all of moto, one request at a time. Connections stay
-threaded (HTTP/1.1 keep-alive, as ``moto_server`` has it), so a client holding an idle
-connection never blocks the others; only the work inside moto is serialized.
+group; this server does the same for all of moto, one request at a time. Connections
+stay threaded (HTTP/1.1 keep-alive, as ``moto_server`` has it), so a client holding an
+idle connection never blocks the others; only the work inside moto is serialized.
+
+Which EC2 behaviours it imitates, each with the AWS page that documents it, follow; the
+moto release they were checked against is pinned in pyproject's test extra (the server
+subclasses moto's ``MotoRequestHandler``, which moto has only from 5.2.5).
 
 One answer is made EC2's own: a revoke naming a rule id the group does not hold. EC2
-answers ``InvalidSecurityGroupRuleId.NotFound``, which the aws provider takes as "already
-gone" when it destroys an ``aws_vpc_security_group_*_rule``; moto 5.2.5 answers
-``InvalidPermission.NotFound``, which fails the destroy. Two destroys of the deploy
-session (docs/deploying.md) failed that way under load, on a rule the state held since the
-apply (with this server serializing requests, so not a race inside moto); the request was
-most likely sent twice. Each such revoke is logged (``crm-ports-moto: ...``), and the tests
-print it.
+answers ``InvalidSecurityGroupRuleId.NotFound`` (listed, as the error for a security
+group rule id that does not exist, in the Amazon EC2 API Reference, "Error codes for the
+Amazon EC2 API",
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html), which the
+aws provider takes as "already gone" when it destroys an
+``aws_vpc_security_group_*_rule``; moto 5.2.5 answers ``InvalidPermission.NotFound``,
+which fails the destroy. Two destroys of the deploy session (docs/deploying.md) failed
+that way under load, on a rule the state held since the apply (with this server
+serializing requests, so not a race inside moto); the request was most likely sent
+twice. Each such revoke is logged (``crm-ports-moto: ...``), and the tests print it.
 
 A second answer is made EC2's own: the description of a rule that references a security
-group. EC2 keeps it; moto 5.2.5 stores it with the group reference but reads a rule's
-description from its CIDR range only, so DescribeSecurityGroupRules left it out, every
-plan after an apply wanted to set it again, and each end-to-end test paid one more apply
-(or deploy and diff) to converge past that.
+group. EC2 keeps it: the group reference carries the rule's description when the rule is
+authorized (Amazon EC2 API Reference, UserIdGroupPair, "Description",
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_UserIdGroupPair.html), and
+DescribeSecurityGroupRules returns it with the rule whatever its peer (Amazon EC2 API
+Reference, SecurityGroupRule, "description",
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SecurityGroupRule.html). moto
+5.2.5 stores it with the group reference but reads a rule's description from its CIDR
+range only, so DescribeSecurityGroupRules left it out, every plan after an apply wanted
+to set it again, and each end-to-end test paid one more apply (or deploy and diff) to
+converge past that.
 
 A third answer is made EC2's own: DeleteSecurityGroup refuses a group still in use, with
-``DependencyViolation`` (``resource sg-... has a dependent object``). The DeleteSecurityGroup
-API reference (Amazon EC2 API Reference, DeleteSecurityGroup,
-https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html): "If
-you attempt to delete a security group that is associated with an instance or network
-interface, is referenced by another security group in the same VPC, or has a VPC
+``DependencyViolation`` (``resource sg-... has a dependent object``). The
+DeleteSecurityGroup API reference (Amazon EC2 API Reference, DeleteSecurityGroup,
+https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html):
+"If you attempt to delete a security group that is associated with an instance or
+network interface, is referenced by another security group in the same VPC, or has a VPC
 association, the operation fails with DependencyViolation." In use, here: a network
 interface holds the group (an attached interface also carries its instance's groups), an
 instance that is not terminated carries it, or a rule of *another* group references it,
 ingress or egress (rules of the group naming itself do not keep it). moto 5.2.5 deletes
-such a group, so a plan that replaced a group the lab's instances held applied cleanly in
-the tests, where a real account fails the apply half-way (the aws provider retries the
-refused delete until its timeout). Only the API call refuses: moto's own removal of a
-VPC's default group together with the VPC is left alone. Each refusal is logged.
+such a group, so a plan that replaced a group the lab's instances held applied cleanly
+in the tests, where a real account fails the apply half-way (the aws provider retries
+the refused delete until its timeout). Only the API call refuses: moto's own removal of
+a VPC's default group together with the VPC is left alone. Each refusal is logged.
 
 That needs one more answer as EC2 gives it: the primary network interface RunInstances
 creates by itself (no ``NetworkInterfaces`` in the request) is deleted when the instance
 terminates, as EC2 does with the interface it creates at launch (DescribeInstances shows
-its attachment with ``DeleteOnTermination`` true; "Elastic network interfaces" in the EC2
-user guide, https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-eni.html). moto 5.2.5
-keeps it, in use and holding the instance's groups, so no group a terminated instance
-carried could ever be deleted.
+its attachment with ``DeleteOnTermination`` true; "Elastic network interfaces" in the
+EC2 user guide, https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-eni.html).
+moto 5.2.5 keeps it, in use and holding the instance's groups, so no group a terminated
+instance carried could ever be deleted.
 
-One thing is this server's own, not EC2's: an answer lost in transit. Under load, in a
-CI run of the whole suite, the deploy session's first apply failed with
-``InvalidPermission.Duplicate`` on a rule its stack holds once (an ingress rule between two
-groups the same apply had just created): the aws provider's SDK had most likely retried
-an AuthorizeSecurityGroupIngress that moto had already carried out, its answer never
-having reached the client. The AWS SDKs mark every attempt: ``amz-sdk-invocation-id`` is
-the same for all attempts of one call, ``amz-sdk-request: attempt=N; max=M`` counts them.
-A retried attempt of an invocation this server has answered with success gets that answer
-again, as if the first had arrived, instead of being carried out a second time. Each
-retried attempt is logged, replayed or not. Nothing a client sends twice on purpose is
-hidden: a new call is a new invocation id, and gets EC2's answer.
+One thing is this server's own, not EC2's: an answer lost in transit. The SDKs retry a
+call whose answer never came ("Retry behavior", AWS SDKs and Tools Reference Guide,
+https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html), and EC2
+makes only some actions idempotent, AuthorizeSecurityGroupIngress not among them
+("Ensuring idempotency in Amazon EC2 API requests", Amazon EC2 Developer Guide,
+https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html): on a real
+account such a retry can fail the same way, far more rarely than on a loaded test
+machine. Under load, in a CI run of the whole suite, the deploy session's first apply
+failed with ``InvalidPermission.Duplicate`` on a rule its stack holds once (an ingress
+rule between two groups the same apply had just created): the aws provider's SDK had
+most likely retried an AuthorizeSecurityGroupIngress that moto had already carried out,
+its answer never having reached the client. The AWS SDKs mark every attempt:
+``amz-sdk-invocation-id`` is the same for all attempts of one call, ``amz-sdk-request:
+attempt=N; max=M`` counts them. A retried attempt of an invocation this server has
+answered with success gets that answer again, as if the first had arrived, instead of
+being carried out a second time. Each retried attempt is logged, replayed or not.
+Nothing a client sends twice on purpose is hidden: a new call is a new invocation id,
+and gets EC2's answer.
 
 Run as a script with ``moto_server``'s own ``-H HOST -p PORT``: it imports nothing from
 this repository, because it runs in the emulator's temporary directory.

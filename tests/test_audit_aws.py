@@ -452,6 +452,20 @@ def test_access_error_codes_of_real_ec2(code: str, aws_env: None) -> None:
     assert "\n" not in str(caught.value)
 
 
+def described_groups(plan: AwsPlan, first: int = 0) -> list[dict[str, Any]]:
+    """The plan's groups as DescribeSecurityGroups answers for them, their ids numbered
+    from `first`."""
+    return [
+        {
+            "GroupId": f"sg-{first + i:017x}",
+            "GroupName": sg.name,
+            "Description": sg.description,
+            "Tags": _tags(sg.tags),
+        }
+        for i, sg in enumerate(plan.security_groups)
+    ]
+
+
 def test_client_factory_seam_reads_through_pagination(aws_env: None) -> None:
     """Two pages of groups and of rules: everything on both pages is compared."""
     import boto3
@@ -459,15 +473,7 @@ def test_client_factory_seam_reads_through_pagination(aws_env: None) -> None:
     plan = default_plan()
     client = boto3.session.Session(region_name="eu-west-1").client("ec2")
     stubber = Stubber(client)
-    groups = [
-        {
-            "GroupId": f"sg-{i:017x}",
-            "GroupName": sg.name,
-            "Description": sg.description,
-            "Tags": _tags(sg.tags),
-        }
-        for i, sg in enumerate(plan.security_groups)
-    ]
+    groups = described_groups(plan)
     stubber.add_response(
         "describe_security_groups", {"SecurityGroups": groups[:2], "NextToken": "t"}
     )
@@ -546,3 +552,178 @@ def test_a_group_keeps_the_description_it_was_deployed_with(aws_env: None) -> No
     assert groups[0]["Description"] != plan.security_groups[0].description
     assert [f for f in report.findings if f.resource != "rule"] == []
     assert {f.status for f in report.findings} == {"missing"}  # the rules, not listed
+
+
+def test_a_live_policy_error_without_drift_sets_the_exit_code(
+    cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
+) -> None:
+    """The documented "exit 1 on a live policy error", on its own: the lab is deployed
+    exactly as planned (no drift), but its plan opens RDP to the internet (admin_cidrs
+    0.0.0.0/0), so the live rules break CRM001. Every other policy test is also drift,
+    which hid a command that exited 0 here."""
+    options = Options(topology="full-server", admin_cidrs=("0.0.0.0/0",))
+    plan = plan_aws(resolve(load_catalogue(), options), "full-server")
+    ec2 = moto_server.ec2()
+    apply_plan_with_boto3(ec2, plan, ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"])
+    args = ("--topology", "full-server", "--admin-cidr", "0.0.0.0/0")
+
+    code, report = audit_json(cli, moto_server.url, *args)
+
+    assert report["findings"] == [] and report["counts"] == {
+        "missing": 0,
+        "unexpected": 0,
+        "changed": 0,
+    }
+    assert {f["check"] for f in report["policy"]["findings"]} == {"CRM001"}
+    assert report["policy"]["counts"]["errors"] >= 1
+    assert code == 1
+    table = cli("audit", "aws", *args, "--endpoint-url", moto_server.url)
+    assert (table.code, table.err) == (1, "")
+    assert "no drift" in table.out and "CRM001" in table.out
+    never = cli("audit", "aws", *args, "--endpoint-url", moto_server.url, "--fail-on", "never")
+    assert (never.code, never.err) == (0, "")
+
+
+def test_the_report_goes_to_the_file_output_names(
+    cli: Cli, lab: tuple[MotoServer, Any, dict[str, str]], tmp_path: Path
+) -> None:
+    """`-o FILE`: the report in the file, nothing on standard output, the exit status of
+    the audit; and FILE replaced whole on a second run."""
+    server, ec2, ids = lab
+    report_file = tmp_path / "audit.json"
+    args = ("--topology", "full-server", "--endpoint-url", server.url, "--format", "json")
+    clean = cli("audit", "aws", *args, "-o", str(report_file))
+    assert (clean.code, clean.out, clean.err) == (0, "", "")
+    assert json.loads(report_file.read_text())["findings"] == []
+
+    open_rdp_to_the_world(ec2, ids[default_plan().security_groups[0].group])
+    drift = cli("audit", "aws", *args, "-o", str(report_file))
+    assert (drift.code, drift.out, drift.err) == (1, "", "")
+    assert json.loads(report_file.read_text())["counts"]["unexpected"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.json"]
+
+    # A file the file system refuses (its scratch file's name is too long): one line, exit
+    # 2 after the audit, and nothing left behind.
+    refused = cli("audit", "aws", *args, "-o", str(tmp_path / ("r" * 255)))
+    assert (refused.code, refused.out) == (2, "")
+    assert refused.err.startswith("crm-ports: error: ") and refused.err.count("\n") == 1
+    assert "field '--output': cannot write: File name too long" in refused.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audit.json"]
+
+
+# EC2's other answers, through botocore's own stubber behind the command line (the client
+# the audit builds is replaced; everything after it is the command's).
+
+
+def stubbed_ec2(monkeypatch: pytest.MonkeyPatch) -> Stubber:
+    """An EC2 client for eu-west-1 whose answers the test queues, used by `audit aws`."""
+    import boto3
+
+    from crm_ports.audit import aws as audit_module
+
+    client = boto3.session.Session(region_name="eu-west-1").client("ec2")
+    monkeypatch.setattr(audit_module, "default_client", lambda _target: client)
+    return Stubber(client)
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "expected"),
+    [
+        (
+            "OptInRequired",
+            "You are not subscribed to this service.",
+            "region not enabled for this account (OptInRequired): You are not subscribed",
+        ),
+        (
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
+            "EC2 refused the request (RequestLimitExceeded): Request limit exceeded.",
+        ),
+        (
+            "InvalidParameterValue",
+            "The filter 'tag:crm-ports:lab' is invalid",
+            "EC2 refused the request (InvalidParameterValue): The filter",
+        ),
+    ],
+)
+def test_other_ec2_errors_are_one_line(
+    cli: Cli,
+    aws_env: None,
+    monkeypatch: pytest.MonkeyPatch,
+    code: str,
+    message: str,
+    expected: str,
+) -> None:
+    stubber = stubbed_ec2(monkeypatch)
+    stubber.add_client_error("describe_security_groups", code, message, 400)
+    with stubber:
+        result = cli("audit", "aws", "--region", "eu-west-1")
+    assert_one_line_error(result, "aws eu-west-1", expected)
+
+
+def test_an_error_of_botocore_itself_is_one_line(
+    cli: Cli, aws_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A BotoCoreError that is neither credentials nor an unreachable endpoint: the proxy
+    the environment names refuses the connection (a port bound, never listening), so
+    nothing leaves the machine."""
+    import socket
+
+    from botocore.exceptions import EndpointConnectionError, ProxyConnectionError
+
+    assert not issubclass(ProxyConnectionError, EndpointConnectionError)  # the last branch
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        monkeypatch.setenv("HTTPS_PROXY", proxy)
+        monkeypatch.setenv("https_proxy", proxy)
+        result = cli("audit", "aws", "--region", "eu-west-1")
+    assert_one_line_error(result, "aws eu-west-1", "Failed to connect to proxy URL", proxy)
+
+
+def test_more_groups_than_one_filter_takes_are_read_in_batches(aws_env: None) -> None:
+    """EC2 takes at most 200 values in one filter: the rules of 201 tagged groups are asked
+    for in two calls, each naming its own groups, and the rules of both are compared (the
+    planned groups straddle the two batches, each holding a hand-made rule)."""
+    import boto3
+
+    plan = default_plan()
+    client = boto3.session.Session(region_name="eu-west-1").client("ec2")
+    stubber = Stubber(client)
+    strays = [
+        {
+            "GroupId": f"sg-{i:017x}",
+            "GroupName": f"full-server-stray-{i}",
+            "Description": "left behind",
+            "Tags": [{"Key": "crm-ports:lab", "Value": "full-server"}],
+        }
+        for i in range(201 - len(plan.security_groups))
+    ]
+    planned = described_groups(plan, first=len(strays))
+    ids = [g["GroupId"] for g in strays + planned]  # already in order
+    stubber.add_response("describe_security_groups", {"SecurityGroups": planned + strays})
+    for chunk, group in ((ids[:200], ids[199]), (ids[200:], ids[200])):
+        rdp = {
+            "SecurityGroupRuleId": f"sgr-rdp-{group}",
+            "GroupId": group,
+            "IsEgress": False,
+            "IpProtocol": "tcp",
+            "FromPort": 3389,
+            "ToPort": 3389,
+            "CidrIpv4": "0.0.0.0/0",
+            "Tags": [],
+        }
+        stubber.add_response(
+            "describe_security_group_rules",
+            {"SecurityGroupRules": [rdp]},
+            {"Filters": [{"Name": "group-id", "Values": chunk}]},
+        )
+    with stubber:
+        report = audit_aws(plan, AwsTarget("eu-west-1"), client_factory=lambda _t: client)
+    stubber.assert_no_pending_responses()
+    groups = [f for f in report.findings if f.resource == "security-group"]
+    assert len(groups) == len(strays) and {f.status for f in groups} == {"unexpected"}
+    hand_made = [f for f in report.findings if f.resource == "rule" and f.status == "unexpected"]
+    assert sorted(f.live_id for f in hand_made) == [f"sgr-rdp-{ids[199]}", f"sgr-rdp-{ids[200]}"]

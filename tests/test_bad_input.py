@@ -328,6 +328,35 @@ def test_bad_output_path(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    "args", [a for a in WRITERS if a[0] != "audit"], ids=lambda args: " ".join(args[:2])
+)
+def test_output_that_cannot_be_written(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    """The folder exists and FILE is no folder, but the file system refuses the write: a
+    name of 255 bytes is allowed, the scratch file beside it (`.NAME.xxxxxxxx`) is not.
+    (Permissions cannot make this fail: the tests may run as root.) `audit` finds this
+    only after reading the cloud: tests/test_audit_aws.py has its case."""
+    monkeypatch.chdir(tmp_path)
+    name = "r" * 255
+    fragments = [name, "field '--output'", "cannot write: File name too long"]
+    _one_line_error(cli(*args, "-o", name), fragments)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_synth_out_naming_a_file_is_refused(
+    cli: Callable[..., Result], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`synth --out` is a folder: a file of that name is the user's and stays as it was."""
+    monkeypatch.chdir(tmp_path)
+    Path("cdktf.out").write_text("notes\n")
+    result = cli("synth", "--lab", LAB, "--out", "cdktf.out")
+    _one_line_error(result, ["Invalid value for '--out'", "'cdktf.out' is a file"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cdktf.out"]
+    assert Path("cdktf.out").read_text() == "notes\n"
+
+
 # (command line, the input file that -o names): a report never replaces what it was made from
 OVERWRITES = [
     (["ports", "--lab", "lab.yaml"], "lab.yaml"),

@@ -15,7 +15,7 @@ from crm_ports.net import internet_wide
 from crm_ports.options import Options
 from crm_ports.policy.registry import REGISTRY
 from crm_ports.resolver.engine import resolve
-from tests.conftest import Result
+from tests.conftest import REPO, Result
 from tests.test_diff import write_stack
 
 FIXTURES = Path(__file__).parent / "fixtures" / "review"
@@ -31,7 +31,10 @@ def _ids(result: Result) -> set[str]:
     return {f["check"] for f in _json(result)["findings"] if "waived" not in f}
 
 
-def test_default_labs_and_lab_files_pass(cli: CLI) -> None:
+def test_default_labs_and_lab_files_pass(cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--all` reads the repository of the working folder: this one's, wherever pytest
+    was started."""
+    monkeypatch.chdir(REPO)
     result = cli("check", "--all", "--format", "json")
     assert result.code == 0, result.out
     data = _json(result)
@@ -273,9 +276,28 @@ def test_unresolvable_for_each_is_bad_input(cli: CLI, tmp_path: Path, ruleset_js
     assert "admin_cidrs" in result.err
 
 
-def test_all_with_a_lab_is_a_usage_error(cli: CLI) -> None:
-    result = cli("check", "--all", "--lab", str(FIXTURES / "internet-admin.yaml"))
-    assert result.code == 2 and "--all" in result.err
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--all", "--lab", str(FIXTURES / "internet-admin.yaml")],
+            "--all checks every lab as it is: drop --lab and option flags",
+        ),
+        (
+            ["--all", "--admin-cidr", "0.0.0.0/0"],
+            "--all checks every lab as it is: drop --lab and option flags",
+        ),
+        (
+            ["--var-file", str(FIXTURES / "internet-admin.yaml")],
+            "--var-file gives the values of --synth's stacks: add --synth",
+        ),
+    ],
+)
+def test_check_usage_errors_are_one_line(cli: CLI, args: list[str], message: str) -> None:
+    """Refused before anything is read: one line, exit 2, nothing on standard output."""
+    result = cli("check", *args)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == f"crm-ports: error: command line: {message}\n"
 
 
 def test_crm006_on_live_rules_fixes_them_in_the_cloud_or_the_lab() -> None:

@@ -69,8 +69,20 @@ def dc_counts(catalogue: Catalogue, lab_path: Path) -> dict[str, tuple[int, int,
 
 @pytest.mark.parametrize("mode", AD_MODES)
 def test_dc_rule_counts_hold_the_quotas(
-    catalogue: Catalogue, tmp_path: Path, mode: str, capsys: pytest.CaptureFixture[str]
+    catalogue: Catalogue,
+    tmp_path: Path,
+    mode: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The counts are within the quotas, and the quotas are enforced: the plans refuse
+    this lab once a quota is one below what it needs. (A plan over a quota raises, so
+    `count <= quota` alone could never fail: the second half is what fails if the quota
+    check breaks.)"""
+    from crm_ports.errors import InputError
+    from crm_ports.plans import aws as aws_plans
+    from crm_ports.plans import azure as azure_plans
+
     lab_path = cloud_lab(mode, tmp_path)
     counts = dc_counts(catalogue, lab_path)
     with capsys.disabled():
@@ -82,9 +94,27 @@ def test_dc_rule_counts_hold_the_quotas(
     for loose, strict_in, strict_out, _ in counts.values():
         assert max(loose, strict_in, strict_out) <= RULES_PER_GROUP
     ruleset = resolve_lab(catalogue, load_lab(lab_path))
-    assert len(plan_azure(ruleset, "cloud-lb").rules) <= RULES_PER_NSG
+    nsg_rules = len(plan_azure(ruleset, "cloud-lb").rules)
+    assert nsg_rules <= RULES_PER_NSG
     # the replication rules are what the DC gains over the other servers
     assert counts[DCS[0]] == counts[DCS[1]]
+
+    strict = plan_aws(ruleset, "cloud-lb", egress="strict").counts()
+    needed = max(strict.values())  # the plan names the first group over, in sorted order
+    group, direction = min(key for key, count in strict.items() if count == needed)
+    word = "inbound" if direction == "ingress" else "outbound"
+    monkeypatch.setattr(aws_plans, "RULES_PER_GROUP", needed)
+    plan_aws(ruleset, "cloud-lb", egress="strict")  # exactly at the quota: allowed
+    monkeypatch.setattr(aws_plans, "RULES_PER_GROUP", needed - 1)
+    with pytest.raises(InputError) as refused:
+        plan_aws(ruleset, "cloud-lb", egress="strict")
+    assert f"security group 'cloud-lb-{group}' needs {needed} {word} rules" in str(refused.value)
+    monkeypatch.setattr(azure_plans, "RULES_PER_NSG", nsg_rules)
+    plan_azure(ruleset, "cloud-lb")
+    monkeypatch.setattr(azure_plans, "RULES_PER_NSG", nsg_rules - 1)
+    with pytest.raises(InputError) as refused:
+        plan_azure(ruleset, "cloud-lb")
+    assert f"NSG 'cloud-lb-nsg' needs {nsg_rules} rules" in str(refused.value)
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ from crm_ports.plans.aws import plan_aws
 from crm_ports.plans.azure import plan_azure
 from crm_ports.resolver.engine import resolve_lab
 from tests.readme import CONSTRUCTS, run_python_block
-from tests.tf_harness import terraform_validate
+from tests.tf_harness import require_module, terraform_validate
 
 pytestmark = pytest.mark.slow
 
@@ -190,7 +190,7 @@ def test_lab_app_example_runs_and_validates(tmp_path: Path) -> None:
     """The construct library's example app (docs/constructs.md), run as written: instances
     from the prebuilt provider bindings, the firewall from AwsCrmLab, then `terraform
     validate`."""
-    pytest.importorskip("cdktf_cdktf_provider_aws", reason="the bindings extra is not installed")
+    require_module("cdktf_cdktf_provider_aws", "the example app uses the bindings extra")
     stack_dir = run_python_block("lab-app", CONSTRUCTS, tmp_path) / "stacks" / "acme-crm"
     data = json.loads((stack_dir / "cdk.tf.json").read_text())
     assert data["terraform"]["required_providers"]["aws"]["version"] == ">= 5.30, < 7"

@@ -1,7 +1,8 @@
-"""Layouts that are not built in, from lab files: synthesized JSON pinned by snapshots,
-the AWS stacks checked by `terraform validate`, and applied to moto: two-box, and
-two-dcs (two domain controllers replicating inside IPsec, Exchange in the lab) in each
-`ad_replication` mode."""
+"""Layouts that are not built in, from lab files: synthesized JSON pinned by snapshots and
+the AWS stacks checked by `terraform validate`; two-dcs (two domain controllers
+replicating inside IPsec, Exchange in the lab) in each `ad_replication` mode through
+`verify` and `check` as well; two-box applied to moto, audited and destroyed. Two domain
+controllers applied to moto in each mode is tests/test_cloud_lab.py's lab."""
 
 from __future__ import annotations
 

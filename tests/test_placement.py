@@ -87,11 +87,18 @@ def test_validate_and_diff_take_a_placement(cli: Cli) -> None:
     assert labs == {"two-box": "removed", "own-exchange": "added"}
 
 
-def test_audit_resolves_the_placement(cli: Cli, tmp_path: Path) -> None:
+def test_audit_resolves_the_placement(cli: Cli, tmp_path: Path, aws_env: None) -> None:
     """A bad placement fails the audit before any cloud is asked; a good one gets as far
-    as the (unreachable) endpoint."""
-    reached = cli("audit", "aws", "--lab", TWO_BOX, "--endpoint-url", "http://127.0.0.1:9")
-    assert reached.code == 2 and "placed" not in reached.err
+    as the endpoint, which refuses the connection (with credentials in the environment,
+    so the one line is about the endpoint, not about missing credentials)."""
+    import socket
+
+    with socket.socket() as sock:  # a port bound, never listening: nothing answers
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        reached = cli("audit", "aws", "--lab", TWO_BOX, "--endpoint-url", url)
+    assert (reached.code, reached.out) == (2, "")
+    assert reached.err.startswith(f"crm-ports: error: aws us-east-1 at {url}: cannot reach EC2")
     lab = write_lab(tmp_path, HOSTS.replace("reporting-services", "reporting-servicez"))
     for args in (("aws",), ("azure", "--subscription-id", "x")):
         result = cli("audit", *args, "--lab", lab)

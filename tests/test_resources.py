@@ -740,6 +740,24 @@ def test_require_tool_skips_or_fails(monkeypatch: pytest.MonkeyPatch) -> None:
         tf_harness.require_tool("terraform", "needed here")
 
 
+def test_require_module_skips_or_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pytest.importorskip` would skip under CRM_PORTS_REQUIRE_TOOLS=1 too."""
+    monkeypatch.delenv(tf_harness.REQUIRE_TOOLS_ENV, raising=False)
+    assert tf_harness.require_module("json", "always there").dumps([]) == "[]"
+    with pytest.raises(pytest.skip.Exception, match="crm_ports_no_such unavailable: needed"):
+        tf_harness.require_module("crm_ports_no_such", "needed")
+    monkeypatch.setenv(tf_harness.REQUIRE_TOOLS_ENV, "1")
+    with pytest.raises(pytest.fail.Exception, match="forbids skipping"):
+        tf_harness.require_module("crm_ports_no_such", "needed")
+
+
+def test_no_test_skips_past_the_required_tools() -> None:
+    """Every optional import goes through `require_module`, which CI turns into a failure."""
+    bypass = "pytest.importor" + "skip("
+    users = [p.name for p in Path(__file__).parent.glob("*.py") if bypass in p.read_text()]
+    assert users == []
+
+
 def test_mirror_discovery_and_cli_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     mirror = tmp_path / "mirror"
     binary_dir = mirror / tf_harness.AWS_PROVIDER_ADDRESS / "5.100.0" / tf_harness._platform_dir()

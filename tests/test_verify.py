@@ -450,6 +450,54 @@ def test_verify_folder_fails_naming_what_broke(
     assert why.code == 1 and "the stack and the catalogue disagree" in why.out
 
 
+def test_why_agreeing_exits_0_and_cloud_picks_the_stacks(
+    tmp_path: Path, catalogue: Catalogue, cli: Callable[..., CliResult]
+) -> None:
+    """`why` on stacks that agree with the catalogue exits 0, one answer per stack;
+    `--cloud` keeps only that cloud's stacks."""
+    out = write_folder(tmp_path, catalogue, {"aws": snapshot("aws"), "azure": snapshot("azure")})
+    packet = ("crm-front-end", "sql-server", "tcp/1433", "--synth", str(out))
+    both = cli("why", *packet)
+    assert (both.code, both.err) == (0, "")
+    assert both.out.count("TCP 1433 from crm-front-end to sql-server: allowed") == 2
+    for cloud, other in (("aws", "azure"), ("azure", "aws")):
+        one = cli("why", *packet, "--cloud", cloud)
+        assert (one.code, one.err) == (0, "")
+        assert one.out.count("TCP 1433 from crm-front-end to sql-server: allowed") == 1
+        assert f"{cloud}-split-roles-default" in one.out
+        assert f"{other}-split-roles-default" not in one.out
+    refused = cli("why", *packet, "--cloud", "gcp")
+    assert refused.code == 2 and "'gcp' is not one of 'aws', 'azure'" in refused.err
+
+
+@pytest.mark.parametrize("command", ["verify", "why"])
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--lab", str(REPO / "labs" / "contoso-claims.yaml")],
+            "--all verifies every lab: drop --lab",
+        ),
+        (["--synth", "out"], "--all synthesizes the labs: drop --synth, or use --lab"),
+    ],
+)
+def test_all_with_lab_or_synth_is_a_usage_error(
+    tmp_path: Path,
+    catalogue: Catalogue,
+    cli: Callable[..., CliResult],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+    extra: list[str],
+    message: str,
+) -> None:
+    write_folder(tmp_path, catalogue, {"aws": snapshot("aws")})
+    monkeypatch.chdir(tmp_path)
+    packet = ["clients", "crm-front-end", "tcp/443"] if command == "why" else []
+    result = cli(command, *packet, "--all", *extra)
+    assert (result.code, result.out) == (2, "")
+    assert result.err == f"crm-ports: error: command line: {message}\n"
+
+
 def test_verify_output_is_deterministic(
     tmp_path: Path, catalogue: Catalogue, cli: Callable[..., CliResult]
 ) -> None:
@@ -480,8 +528,12 @@ def test_help_has_examples(cli: Callable[..., CliResult], command: str) -> None:
 
 
 @pytest.mark.slow
-def test_every_lab_file_passes(tmp_path: Path, cli: Callable[..., CliResult]) -> None:
+def test_every_lab_file_passes(
+    tmp_path: Path, cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """labs/*.yaml and the default labs, synthesized for real, then verified."""
+    # the relative paths below, and `--all`: this repository, wherever pytest started
+    monkeypatch.chdir(REPO)
     labs = sorted(str(p.relative_to(REPO)) for p in (REPO / "labs").glob("*.yaml"))
     args = [a for path in labs for a in ("--lab", path)]
     out = tmp_path / "out"

@@ -13,6 +13,7 @@ Tools that are missing make tests *skip*, except when ``CRM_PORTS_REQUIRE_TOOLS=
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
@@ -22,6 +23,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, NoReturn
 
 import pytest
@@ -32,6 +34,7 @@ __all__ = [
     "REQUIRE_TOOLS_ENV",
     "Validation",
     "aws_provider_mirror",
+    "require_module",
     "require_tool",
     "terraform_available",
     "terraform_env",
@@ -160,6 +163,18 @@ def require_tool(name: str, reason: str) -> Path:
         hint = f" (set {MIRROR_ENV})" if name == "aws-provider-mirror" else ""
         _missing(name, f"{reason}{hint}")
     return found
+
+
+def require_module(name: str, reason: str) -> ModuleType:
+    """The imported module, or skip the test (fail under CRM_PORTS_REQUIRE_TOOLS=1).
+
+    ``pytest.importorskip`` in its place would skip even where CI requires every tool, so a
+    missing extra (the prebuilt bindings) would leave a test unrun on a green run.
+    """
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        _missing(f"python package {name}", reason)
 
 
 def write_cli_config(tmpdir: Path, mirror: Path) -> Path:
