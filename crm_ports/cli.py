@@ -24,6 +24,7 @@ Examples:
   crm-ports matrix --auth claims --email pop3-smtp
   crm-ports validate                  # the built-in catalogue (or --catalog's)
   crm-ports verify --synth cdktf.out
+  crm-ports review --base origin/main --post github
 """
 
 
@@ -48,6 +49,11 @@ class LazyGroup(click.Group):
             "Evaluate the stacks as each cloud does.",
         ),
         "why": ("crm_ports.commands.why", "why", "Which rule allows one packet, and why."),
+        "review": (
+            "crm_ports.commands.review",
+            "review",
+            "Diff, check and verify as one pull-request comment.",
+        ),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

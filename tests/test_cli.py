@@ -147,6 +147,7 @@ COMMANDS = [
     "init",
     "matrix",
     "ports",
+    "review",
     "rules",
     "synth",
     "validate",

@@ -4,7 +4,6 @@ git and tar handling only for `--all` and `--base`, which read the repository.""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,11 +173,7 @@ def _named(ctx: click.Context) -> list[Subject]:
 
 def _with_base(ctx: click.Context, subjects: list[Subject], base: str) -> list[Subject]:
     """Each subject with its lab as `base` had it (none for a lab new since then)."""
+    from crm_ports.policy.subjects import with_base
     from crm_ports.review.sides import load_side
 
-    state = load_side(base, review_space(ctx), "--base")
-    out = []
-    for subject in subjects:
-        found = state.get(subject.name)
-        out.append(replace(subject, base=None if found is None else (found.lab, found.ruleset)))
-    return out
+    return with_base(subjects, load_side(base, review_space(ctx), "--base"))

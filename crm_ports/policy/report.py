@@ -27,7 +27,7 @@ def _status(finding: Finding) -> str:
     return f"waived ({finding.severity})" if finding.waived is not None else finding.severity
 
 
-def _summary(findings: tuple[Finding, ...]) -> dict[str, int]:
+def summary_counts(findings: tuple[Finding, ...]) -> dict[str, int]:
     return {
         "errors": sum(f.blocking for f in findings),
         "warnings": sum(f.severity != "error" and f.waived is None for f in findings),
@@ -38,7 +38,7 @@ def _summary(findings: tuple[Finding, ...]) -> dict[str, int]:
 def report_json(findings: tuple[Finding, ...], quotas: list[QuotaRow], labs: list[str]) -> str:
     data: dict[str, Any] = {
         "labs": labs,
-        "summary": _summary(findings),
+        "summary": summary_counts(findings),
         "findings": [f.to_json() for f in findings],
         "quotas": [q.to_json() for q in quotas],
     }
@@ -71,7 +71,7 @@ QUOTA_HEADERS = ("Lab", "Cloud", "Group", "Direction", "Rules", "Quota", "Headro
 
 
 def _counts_line(findings: tuple[Finding, ...], labs: list[str]) -> str:
-    s = _summary(findings)
+    s = summary_counts(findings)
     return (
         f"{len(labs)} lab(s) checked ({', '.join(labs)}): {s['errors']} error(s), "
         f"{s['warnings']} warning(s), {s['waived']} waived."
@@ -90,14 +90,24 @@ def report_table(findings: tuple[Finding, ...], quotas: list[QuotaRow], labs: li
     return "".join(parts)
 
 
-def report_markdown(findings: tuple[Finding, ...], quotas: list[QuotaRow], labs: list[str]) -> str:
-    verdict = "fails" if any(f.blocking for f in findings) else "passes"
-    parts = [f"### crm-ports policy check {verdict}\n\n", _counts_line(findings, labs) + "\n"]
+def findings_markdown(findings: tuple[Finding, ...], labs: list[str]) -> str:
+    """The counts and the table of findings, as the check report and `review` show them."""
+    parts = [_counts_line(findings, labs) + "\n"]
     if findings:
         parts.append("\n" + render_rows(FINDING_HEADERS, _finding_rows(findings), "markdown"))
+    return "".join(parts)
+
+
+def quotas_markdown(quotas: list[QuotaRow]) -> str:
+    return render_rows(QUOTA_HEADERS, _quota_rows(quotas), "markdown")
+
+
+def report_markdown(findings: tuple[Finding, ...], quotas: list[QuotaRow], labs: list[str]) -> str:
+    verdict = "fails" if any(f.blocking for f in findings) else "passes"
+    parts = [f"### crm-ports policy check {verdict}\n\n", findings_markdown(findings, labs)]
     if quotas:
         parts.append("\n<details><summary>Quota headroom</summary>\n\n")
-        parts.append(render_rows(QUOTA_HEADERS, _quota_rows(quotas), "markdown"))
+        parts.append(quotas_markdown(quotas))
         parts.append("\n</details>\n")
     return "".join(parts)
 

@@ -11,6 +11,7 @@ its path (`<stack>/<id>`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,16 @@ def _stack(stack: StackRecord, overrides: Mapping[str, Any]) -> Stack:
 
 def from_side(side: Side) -> list[Subject]:
     return [Subject(s.lab, s.ruleset) for s in side.labs]
+
+
+def with_base(subjects: list[Subject], side: Side) -> list[Subject]:
+    """Each subject with its lab as the base side had it (none for a lab new since then),
+    so CRM010 can tell a group the change replaces."""
+    out = []
+    for subject in subjects:
+        found = side.get(subject.name)
+        out.append(replace(subject, base=None if found is None else (found.lab, found.ruleset)))
+    return out
 
 
 def with_synth(

@@ -70,18 +70,25 @@ def _reach_cell(lab: LabDiff) -> str:
     return "; ".join(parts) or "same"
 
 
-def _exposure_lines(labs: tuple[LabDiff, ...]) -> list[str]:
-    """What becomes reachable from the internet: the first thing a reviewer must see."""
+def exposure_items(labs: tuple[LabDiff, ...]) -> list[str]:
+    """What becomes reachable from the internet, one item per peer range or flow, in
+    words: what the diff's caution block lists and `review` counts."""
     lines = []
     for lab in labs:
         told = set()
         for change in lab.peers:
             if change.exposes:
-                lines.append(f"- `{lab.name}`: {change.words()}")
+                lines.append(f"`{lab.name}`: {change.words()}")
                 told.add(change.peer)
         for exposure in lab.exposure:
             if exposure.peer not in told:
-                lines.append(f"- `{lab.name}`: {exposure.words()}")
+                lines.append(f"`{lab.name}`: {exposure.words()}")
+    return lines
+
+
+def exposure_lines(labs: tuple[LabDiff, ...]) -> list[str]:
+    """What becomes reachable from the internet: the first thing a reviewer must see."""
+    lines = [f"- {item}" for item in exposure_items(labs)]
     if not lines:
         return []
     return [
@@ -93,15 +100,20 @@ def _exposure_lines(labs: tuple[LabDiff, ...]) -> list[str]:
     ]
 
 
-def _hazard_lines(labs: tuple[LabDiff, ...]) -> list[str]:
-    """Groups a change would replace while servers hold them: the apply would fail
-    half-way on a real cloud, so this comes right after the internet exposure."""
-    lines = [
-        f"- `{lab.name}` ({hazard.stack}): {hazard.message}"
+def replaced_items(labs: tuple[LabDiff, ...]) -> list[str]:
+    """Groups (and subnets) a change would replace while servers hold them, in words."""
+    return [
+        f"`{lab.name}` ({hazard.stack}): {hazard.message}"
         for lab in labs
         for hazard in lab.hazards
         if hazard.severity == "error"
     ]
+
+
+def hazard_lines(labs: tuple[LabDiff, ...]) -> list[str]:
+    """Groups a change would replace while servers hold them: the apply would fail
+    half-way on a real cloud, so this comes right after the internet exposure."""
+    lines = [f"- {item}" for item in replaced_items(labs)]
     if not lines:
         return []
     return [
@@ -250,12 +262,18 @@ def _diagram(lab: LabDiff) -> list[str]:
     ]
 
 
-def _section(lab: LabDiff) -> list[str]:
-    summary = (
+def section_summary(lab: LabDiff) -> str:
+    """The one line a changed lab's collapsed section shows."""
+    return (
         f"<b>{lab.name}</b> ({lab.status}): rules {_rule_counts(lab)}; "
         f"AWS {_cloud_cell(lab, 'aws')}; Azure {_cloud_cell(lab, 'azure')}"
     )
-    lines = ["<details>", f"<summary>{summary}</summary>", ""]
+
+
+def section_body(lab: LabDiff) -> list[str]:
+    """What a changed lab's collapsed section holds: its flows, rules, groups servers
+    hold, each cloud's resources and the diagram."""
+    lines: list[str] = []
     flows = _flow_lines(lab)
     if flows:
         lines.extend(["**What changes**", "", *flows, ""])
@@ -266,8 +284,20 @@ def _section(lab: LabDiff) -> list[str]:
         lines.extend(["**Groups servers hold**", "", *hazards, ""])
     for impact in lab.clouds:
         lines.extend([*_impact_table(impact), ""])
-    lines.extend([*_diagram(lab), "", "</details>", ""])
+    lines.extend(_diagram(lab))
     return lines
+
+
+def _section(lab: LabDiff) -> list[str]:
+    return [
+        "<details>",
+        f"<summary>{section_summary(lab)}</summary>",
+        "",
+        *section_body(lab),
+        "",
+        "</details>",
+        "",
+    ]
 
 
 def render_markdown(base: str, head: str, labs: tuple[LabDiff, ...]) -> str:
@@ -275,8 +305,8 @@ def render_markdown(base: str, head: str, labs: tuple[LabDiff, ...]) -> str:
     lines = [
         "### crm-ports plan review",
         "",
-        *_exposure_lines(labs),  # before anything else: what the internet can now reach
-        *_hazard_lines(labs),
+        *exposure_lines(labs),  # before anything else: what the internet can now reach
+        *hazard_lines(labs),
         f"Base `{base}`, head `{head}`: {len(changed)} of {len(labs)} lab(s) change.",
         "",
     ]

@@ -58,6 +58,16 @@ class Side:
     def names(self) -> tuple[str, ...]:
         return self.keys or tuple(s.lab.name for s in self.labs)
 
+    def only(self, names: Iterable[str]) -> Side:
+        """The side with only the labs of `names` (a review of the lab files given)."""
+        wanted = set(names)
+        kept = [(k, s) for k, s in zip(self.names(), self.labs, strict=True) if k in wanted]
+        return replace(
+            self,
+            labs=tuple(s for _, s in kept),
+            keys=tuple(k for k, _ in kept) if self.keys else (),
+        )
+
     def get(self, name: str) -> ResolvedLab | None:
         return next(
             (s for key, s in zip(self.names(), self.labs, strict=True) if key == name), None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,15 +73,20 @@ def folder_targets(
 
 
 @contextmanager
-def synthesized(labs: Sequence[Lab], catalogue: Catalogue) -> Iterator[Path]:
-    """The labs' stacks in a scratch folder, removed afterwards."""
+def synthesized(
+    labs: Sequence[Lab],
+    catalogue: Catalogue,
+    progress: Callable[[str], None] = lambda _line: None,
+) -> Iterator[Path]:
+    """The labs' stacks in a scratch folder, removed afterwards; `progress` hears what
+    `crm-ports synth` reports, one line at a time."""
     from crm_ports.synth.build import synth_app
     from crm_ports.synth.plan import plan_stacks
 
     stacks = plan_stacks(labs, catalogue)
     scratch = Path(tempfile.mkdtemp(prefix="crm-ports-verify-"))
     try:
-        synth_app(stacks, scratch)
+        synth_app(stacks, scratch, progress)
         yield scratch
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
