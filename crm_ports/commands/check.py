@@ -11,8 +11,10 @@ import click
 
 from crm_ports.commands.common import (
     catalogue,
+    catalogue_path,
     check_output,
     emit,
+    emit_sarif,
     format_option,
     given_flags,
     note,
@@ -21,11 +23,13 @@ from crm_ports.commands.common import (
     project,
     review_space,
     rule_options_per_lab,
+    sarif_tree,
     unique_names,
 )
 
 if TYPE_CHECKING:
-    from crm_ports.policy.base import Subject
+    from crm_ports.policy.base import Finding, Subject
+    from crm_ports.sarif import Log as SarifLog
 
 
 @click.command(
@@ -40,6 +44,7 @@ Examples:
   crm-ports check --all --base origin/main
   crm-ports check --all --quotas
   crm-ports check --list --format markdown
+  crm-ports check --all --format sarif -o crm-ports.sarif
 \b
 Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
 )
@@ -80,7 +85,7 @@ Exit status: 0 no errors (warnings allowed), 1 errors, 2 bad input."""
     is_flag=True,
     help="Print every group's quota headroom (by default only groups at 90% or more).",
 )
-@format_option("table", ("table", "json", "markdown"))
+@format_option("table", ("table", "json", "markdown", "sarif"))
 @output_option
 @click.pass_context
 def check(
@@ -102,7 +107,11 @@ def check(
     Findings can be waived in the lab file (`waivers: [{check, rule, reason}]`); the
     report repeats the reason. Without --lab, --all or --synth: the labs CRM_PORTS_LABS
     lists, else the project file's (crm-ports.yaml), else the options given; in a project
-    repository, option flags without --lab need --topology (a catalogue topology)."""
+    repository, option flags without --lab need --topology (a catalogue topology).
+
+    `--format sarif` writes a SARIF 2.1.0 log for GitHub code scanning: each finding at the
+    lab or catalogue line that causes it, waived ones as suppressions with their reasons
+    (docs/reviewing.md)."""
     from crm_ports.policy.base import Subject
     from crm_ports.policy.crm007_quotas import NEAR_QUOTA, quota_rows
     from crm_ports.policy.registry import run_checks
@@ -110,7 +119,10 @@ def check(
 
     check_output(ctx, output, *lab_paths, base, var_file)
     if list_only:
-        emit(list_checks(fmt), output)
+        if fmt == "sarif":
+            emit_sarif(_sarif(ctx, (), [], all_labs), output)
+        else:
+            emit(list_checks(fmt), output)
         return 0
     if var_file is not None and synth_dir is None:
         raise click.UsageError("--var-file gives the values of --synth's stacks: add --synth")
@@ -144,8 +156,27 @@ def check(
     if not all_quotas and fmt != "json":  # JSON keeps every row: it is read by programs
         quotas = [row for row in quotas if row.used >= row.limit * NEAR_QUOTA]
     labs = [s.name for s in subjects]
-    emit(render_report(findings, quotas, labs, fmt), output)
+    if fmt == "sarif":
+        emit_sarif(_sarif(ctx, findings, subjects, all_labs), output)
+    else:
+        emit(render_report(findings, quotas, labs, fmt), output)
     return 1 if any(f.blocking for f in findings) else 0
+
+
+def _sarif(
+    ctx: click.Context, findings: tuple[Finding, ...], subjects: list[Subject], all_labs: bool
+) -> SarifLog:
+    """The findings as SARIF, located in the catalogue the labs were resolved with: the
+    working tree's for `--all`, else the one `--catalog` or the project file names."""
+    from crm_ports import __version__
+    from crm_ports.catalogue.load import default_catalogue_dir, load_catalogue
+    from crm_ports.policy.locate import Sources
+    from crm_ports.policy.sarif import report_sarif
+    from crm_ports.review.sides import tree_catalogue_path
+
+    path = tree_catalogue_path(review_space(ctx)) if all_labs else catalogue_path(ctx)
+    sources = Sources(load_catalogue(path), path or default_catalogue_dir())
+    return report_sarif(findings, subjects, sources, sarif_tree(ctx), __version__)
 
 
 def _unique(subjects: list[Subject]) -> list[Subject]:

@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # lab files load their module (settings, backends, placements
     from crm_ports.lab.model import Lab
     from crm_ports.lab.project import Project
     from crm_ports.review.sides import Workspace
+    from crm_ports.sarif import Log as SarifLog
+    from crm_ports.sarif import Tree
     from crm_ports.verify.run import Target
 
 F = Callable[..., Any]
@@ -192,6 +194,23 @@ def review_space(ctx: click.Context) -> Workspace:
     from crm_ports.review.sides import workspace
 
     return workspace(Path.cwd(), catalogue_path(ctx), project(ctx))
+
+
+def sarif_tree(ctx: click.Context) -> Tree:
+    """What SARIF's URIs are relative to: the repository of the working directory (its
+    git top level, else the working directory itself); a result no file holds is placed
+    at the project file."""
+    from crm_ports.lab.project import PROJECT_FILE
+    from crm_ports.sarif import Tree
+
+    space = review_space(ctx)
+    found = space.project
+    return Tree(space.root, space.cwd, None if found is None else found.root / PROJECT_FILE)
+
+
+def emit_sarif(log: SarifLog, output: Path | None) -> None:
+    emit(log.text, output)
+    note(log.notes())
 
 
 def catalogue(ctx: click.Context) -> Catalogue:

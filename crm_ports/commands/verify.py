@@ -12,8 +12,10 @@ import click
 from crm_ports.commands.common import (
     check_output,
     emit,
+    emit_sarif,
     format_option,
     output_option,
+    sarif_tree,
     stack_options,
     stack_targets,
 )
@@ -28,12 +30,13 @@ Examples:
   crm-ports verify --lab labs/contoso-claims.yaml
   crm-ports verify --all --format markdown -o verify.md
   crm-ports verify --synth cdktf.out --var-file prod.tfvars --format json
+  crm-ports verify --synth cdktf.out --format sarif -o verify.sarif
 \b
 Exit status: 0 every stack allows exactly the flows, 1 a flow is missing or something
 else is allowed, 2 bad input."""
 )
 @stack_options
-@format_option("table", ("table", "markdown", "json"))
+@format_option("table", ("table", "markdown", "json", "sarif"))
 @output_option
 @click.pass_context
 def verify(
@@ -54,10 +57,19 @@ def verify(
     lab-servers), referenced groups included, and the source's egress rules. Azure: the
     NSG's rules in priority order, then the default rules (65000, 65001, 65500), with ASG
     membership and service tags. Both are stateful: replies need no rule. Variables take
-    their defaults, or the values of --var-file; for_each expands over them."""
+    their defaults, or the values of --var-file; for_each expands over them.
+
+    `--format sarif` writes a SARIF 2.1.0 log for GitHub code scanning: rule CRMV001 for
+    a flow the stack does not allow, CRMV002 for reach no flow asks for, each at the lab
+    line that explains it, else at the stack file (docs/reviewing.md)."""
     check_output(ctx, output, *lab_paths, var_file)
     with stack_targets(ctx, synth_dir, lab_paths, all_labs, var_file) as targets:
         results = verify_targets(targets)
-    text = render_json(results) if fmt == "json" else render_table(results, fmt)
-    emit(text, output)
+    if fmt == "sarif":
+        from crm_ports import __version__
+        from crm_ports.verify.sarif import verify_sarif
+
+        emit_sarif(verify_sarif(targets, results, sarif_tree(ctx), __version__), output)
+    else:
+        emit(render_json(results) if fmt == "json" else render_table(results, fmt), output)
     return 0 if all(r.ok for r in results) else 1

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from abc import ABC
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from crm_ports.lab.model import Lab
@@ -31,6 +32,8 @@ class Stack:
     resources: Resources
     rule_ids: dict[str, tuple[str, ...]]  # resource address -> rule ids it carries
     live: bool = False  # read from the cloud by `audit`, not from a synthesized folder
+    # The synthesized file it was read from (None: read live), for SARIF's locations.
+    source: Path | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

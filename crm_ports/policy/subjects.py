@@ -23,7 +23,7 @@ from crm_ports.terraform.folder import folder_labs, read_folder
 from crm_ports.terraform.metadata import StackRecord
 from crm_ports.terraform.records import construct_resources
 from crm_ports.terraform.resources import AZURE_NSG, AZURE_RULE, NSG_KEY, inline_rule_address
-from crm_ports.terraform.stack_json import read_stack_resources, referenced
+from crm_ports.terraform.stack_json import STACK_FILE, read_stack_resources, referenced
 
 
 def _stack(stack: StackRecord, overrides: Mapping[str, Any]) -> Stack:
@@ -43,7 +43,7 @@ def _stack(stack: StackRecord, overrides: Mapping[str, Any]) -> Stack:
         # a folder synthesized before the NSGs held their rules inline
         rule_ids.update({f"{AZURE_RULE}.{r.key}": r.rule_ids for r in plan.rules})
     name = f"{stack.cloud}-{stack.lab.lab.name}" if construct is None else construct.path
-    return Stack(name, stack.cloud, resources, rule_ids)
+    return Stack(name, stack.cloud, resources, rule_ids, source=stack.directory / STACK_FILE)
 
 
 def from_side(side: Side) -> list[Subject]:

@@ -132,12 +132,17 @@ def workspace(start: Path, catalogue_path: Path | None, project: Project | None)
 def tree_catalogue(space: Workspace) -> Catalogue:
     """The catalogue of the working tree: `--catalog` or the project file's, else (no
     project file) `catalog/` at the top of the repository, else the built-in one."""
+    return load_catalogue(tree_catalogue_path(space))
+
+
+def tree_catalogue_path(space: Workspace) -> Path | None:
+    """Where `tree_catalogue` reads: a folder or file, None for the built-in catalogue."""
     if space.catalogue_path is not None:
-        return load_catalogue(space.catalogue_path)
+        return space.catalogue_path
     local = space.root / CATALOGUE_DIR
     if space.project is None and local.is_dir():
-        return load_catalogue(local)
-    return load_catalogue()
+        return local
+    return None
 
 
 def _tree_labs(space: Workspace) -> list[Lab]:

@@ -19,6 +19,7 @@ from crm_ports.inputs import yamlio
 from crm_ports.lab.model import Lab
 from crm_ports.terraform.folder import read_folder
 from crm_ports.terraform.metadata import ConstructRecord
+from crm_ports.terraform.stack_json import STACK_FILE
 from crm_ports.verify.aws import AwsFirewall
 from crm_ports.verify.azure import AzureFirewall
 from crm_ports.verify.compare import Result, compare
@@ -36,6 +37,9 @@ class Target:
     stack: Stack
     firewall: Firewall
     expected: Expected
+    # The stack's `cdk.tf.json`, where SARIF locates what the lab does not explain (a
+    # scratch folder's is gone by then, and is no file of the repository anyway).
+    source: Path | None = None
 
 
 def firewall(stack: Stack, construct: ConstructRecord | None = None) -> Firewall:
@@ -60,7 +64,8 @@ def folder_targets(
         lab = wanted.get(recorded.name, recorded)
         stack = read_stack(record.directory, overrides, record.label)
         fw = firewall(stack, record.construct)
-        out.append(Target(lab, stack, fw, expected_reach(catalogue, lab, stack.cloud)))
+        expected = expected_reach(catalogue, lab, stack.cloud)
+        out.append(Target(lab, stack, fw, expected, record.directory / STACK_FILE))
     missing = sorted(set(wanted) - {t.lab.name for t in out})
     if missing:
         raise InputError(
