@@ -67,3 +67,33 @@ def labs_repository(root: Path, lab: str = CLEAN_LAB) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "my lab")
     return root
+
+
+def pull_request(folder: Path, change: str) -> tuple[Path, str]:
+    """A pull request's checkout as a CI job gets it: one commit deep, of the pull
+    request's branch `feature` (the lab rewritten as `change`), cloned from an origin
+    whose main moved on since the branch left it. Returns the checkout and origin's main
+    commit."""
+    work = labs_repository(folder / "work")
+    origin = folder / "origin.git"
+    git(folder, "clone", "-q", "--bare", str(work), str(origin))
+    git(work, "checkout", "-q", "-b", "feature")
+    (work / "labs" / "mylab.yaml").write_text(change, encoding="utf-8")
+    git(work, "commit", "-q", "-am", "the change")
+    git(work, "push", "-q", str(origin), "feature")
+    git(work, "checkout", "-q", "main")
+    (work / "crm-ports.yaml").write_text("labs: [labs/*.yaml]\n", encoding="utf-8")
+    git(work, "commit", "-q", "-am", "main moves on")
+    git(work, "push", "-q", str(origin), "main")
+    main = git(work, "rev-parse", "main").strip()
+    checkout = folder / "checkout"
+    url = origin.as_uri()  # file://: a local path would ignore --depth
+    git(folder, "clone", "-q", "--depth=1", "--branch", "feature", url, str(checkout))
+    return checkout, main
+
+
+def open_admin_lab() -> str:
+    """The clean lab with RDP open to the whole internet: a CRM001 policy error."""
+    lab = CLEAN_LAB.replace("admin_cidrs: [10.210.4.0/24]", OPEN_ADMIN)
+    assert OPEN_ADMIN in lab
+    return lab

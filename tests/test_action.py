@@ -24,9 +24,10 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from tests.ci_tools import ci_tool, git, labs_repository, tools_env
+from tests import ci_tools
+from tests.ci_tools import ci_tool, git, tools_env
 from tests.conftest import REPO
-from tests.tf_harness import require_tool
+from tests.platform_server import GitHubFake, serving
 
 ACTION = REPO / "action.yml"
 WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
@@ -147,8 +148,15 @@ class Runner:
             path.write_text("")
 
     def run(
-        self, key: str, env: dict[str, str], cwd: Path, path: str | None = None
+        self,
+        key: str,
+        env: dict[str, str],
+        cwd: Path,
+        path: str | None = None,
+        extra: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
+        """Run step `key` in `cwd` with its `env:` values; `extra`: variables the runner
+        sets (GITHUB_API_URL, ...), not the step."""
         step = _step(key)
         script = self.folder / "step.sh"
         script.write_text(step["run"], encoding="utf-8")
@@ -162,6 +170,7 @@ class Runner:
             GITHUB_STEP_SUMMARY=str(self.summary),
             RUNNER_TEMP=str(self.temp),
             **env,
+            **(extra or {}),
         )
         return subprocess.run(
             ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
@@ -202,25 +211,7 @@ def test_a_bad_input_is_one_error_line(tmp_path: Path, name: str, value: str, me
 
 @pytest.fixture
 def pull_request(tmp_path: Path) -> tuple[Path, str]:
-    """A pull request's checkout as actions/checkout leaves it: one commit deep, of the
-    pull request's branch only, from an origin whose main moved on since the branch left
-    it. Returns the checkout and origin's main commit."""
-    require_tool("git", "the checkout is a git repository")
-    work = labs_repository(tmp_path / "work")
-    origin = tmp_path / "origin.git"
-    git(tmp_path, "clone", "-q", "--bare", str(work), str(origin))
-    git(work, "checkout", "-q", "-b", "feature")
-    (work / "labs" / "mylab.yaml").write_text("name: mylab\nclouds: [aws]\n")
-    git(work, "commit", "-q", "-am", "the change")
-    git(work, "push", "-q", str(origin), "feature")
-    git(work, "checkout", "-q", "main")
-    (work / "crm-ports.yaml").write_text("labs: [labs/*.yaml]\n")
-    git(work, "commit", "-q", "-am", "main moves on")
-    git(work, "push", "-q", str(origin), "main")
-    main = git(work, "rev-parse", "main").strip()
-    checkout = tmp_path / "checkout"
-    url = origin.as_uri()  # file://: a local path would ignore --depth
-    git(tmp_path, "clone", "-q", "--depth=1", "--branch", "feature", url, str(checkout))
+    checkout, main = ci_tools.pull_request(tmp_path, ci_tools.open_admin_lab())
     assert git(checkout, "rev-parse", "--is-shallow-repository").strip() == "true"
     return checkout, main
 
@@ -336,3 +327,37 @@ def test_bad_input_stops_the_review_step_with_its_status(tmp_path: Path) -> None
     done = runner.run("review", REVIEW_ENV, tmp_path, path)
     assert done.returncode == 2 and "no such ref" in done.stderr
     assert runner.outputs() == {} and runner.summary.read_text() == ""
+
+
+def test_the_review_step_posts_with_the_real_command(
+    tmp_path: Path, pull_request: tuple[Path, str]
+) -> None:
+    """The steps as a pull request's job runs them, this checkout's crm-ports on PATH:
+    the base fetched, the review posted to a local server playing GitHub's API (one
+    comment, then the same comment again on the next run), the outputs from review.json,
+    and the policy error (RDP from 0.0.0.0/0) failing the last step with status 1."""
+    checkout, _ = pull_request
+    runner = Runner(tmp_path)
+    assert runner.run("base", {"BASE": "main"}, checkout).returncode == 0
+    ref = runner.outputs()["ref"]
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 7}}), encoding="utf-8")
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    with serving(GitHubFake(("Authorization", "Bearer ghs-secret"))) as fake:
+        github = {
+            "GITHUB_API_URL": fake.url,
+            "GITHUB_REPOSITORY": "contoso/labs",
+            "GITHUB_EVENT_PATH": str(event),
+        }
+        env = {**REVIEW_ENV, "BASE_REF": ref, "GITHUB_TOKEN": "ghs-secret"}
+        for _ in range(2):
+            runner.output.write_text("")
+            done = runner.run("review", env, checkout, path, extra=github)
+            assert done.returncode == 0, done.stderr
+            assert len(fake.live()) == 1, fake.writes()
+        (body,) = fake.live().values()
+        assert "<!-- crm-ports-review -->" in body and "CRM001" in body
+    outputs = runner.outputs()
+    assert (outputs["changed"], outputs["status"]) == ("true", "1")
+    assert int(outputs["errors"]) >= 1
+    assert "Policy errors" in runner.summary.read_text()
