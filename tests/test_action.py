@@ -49,7 +49,7 @@ def _step(key: str) -> dict[str, Any]:
 # -- the validators --------------------------------------------------------------------
 
 
-def _validate(path: Path) -> subprocess.CompletedProcess[str]:
+def action_validator(path: Path) -> subprocess.CompletedProcess[str]:
     tool = ci_tool("action-validator", "validates action.yml and the workflows (npm)")
     return subprocess.run(
         [str(tool), str(path)],
@@ -63,7 +63,7 @@ def _validate(path: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize("path", [ACTION, *WORKFLOWS], ids=lambda p: p.name)
 def test_action_validator_passes(path: Path) -> None:
-    done = _validate(path)
+    done = action_validator(path)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -73,7 +73,7 @@ def test_action_validator_catches_a_broken_action(tmp_path: Path) -> None:
     broken = tmp_path / "action.yml"
     text = ACTION.read_text(encoding="utf-8")
     broken.write_text(text.replace("      shell: bash\n", "", 1), encoding="utf-8")
-    done = _validate(broken)
+    done = action_validator(broken)
     assert done.returncode == 1, done.stdout + done.stderr
     assert '"path": "/runs/steps/0/shell"' in done.stderr, done.stderr
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from tests.ci_tools import CLEAN_LAB, OPEN_ADMIN, git, labs_repository
+from tests.ci_tools import CLEAN_LAB, OPEN_ADMIN, git, labs_repository, open_admin_lab
 from tests.conftest import REPO
 from tests.tf_harness import require_tool
 
@@ -43,11 +43,16 @@ def hooks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path
 
 def _try_repo(root: Path, hooks: tuple[Path, Path], hook: str) -> subprocess.CompletedProcess[str]:
     repo, home = hooks
+    return _pre_commit(root, home, "try-repo", str(repo), hook, "--all-files")
+
+
+def _pre_commit(root: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """pre-commit run in `root` with the module's cache."""
     tool = require_tool(
         str(Path(sys.executable).parent / "pre-commit"), "runs the hooks (pip: pre-commit)"
     )
     return subprocess.run(
-        [str(tool), "try-repo", str(repo), hook, "--all-files", "--color", "never"],
+        [str(tool), *args, "--color", "never"],
         cwd=root,
         env={**_environ(), "PRE_COMMIT_HOME": str(home)},
         capture_output=True,
@@ -107,3 +112,21 @@ def test_files_the_hooks_do_not_concern_skip_them(tmp_path: Path, hooks: tuple[P
     (root / "notes.yaml").write_text("not: a lab\n")
     done = _try_repo(root, hooks, "crm-ports-validate")
     assert done.returncode == 0 and "(no files to check)Skipped" in done.stdout, done.stdout
+
+
+def test_the_docs_configuration_runs(tmp_path: Path, hooks: tuple[Path, Path]) -> None:
+    """docs/ci.md's .pre-commit-config.yaml, its `repo` and `rev` pointing at the clone."""
+    from tests.readme import DOCS, block
+
+    repo, home = hooks
+    text = block("ci-pre-commit", DOCS / "ci.md").split("```yaml\n", 1)[1].rsplit("```", 1)[0]
+    rev = git(repo, "rev-parse", "HEAD").strip()
+    assert "repo: https://github.com/OWNER/crm-ports\n" in text and "rev: v0.1.0\n" in text
+    text = text.replace("https://github.com/OWNER/crm-ports", str(repo))
+    root = labs_repository(tmp_path / "mine", open_admin_lab())
+    (root / ".pre-commit-config.yaml").write_text(text.replace("v0.1.0", rev))
+    done = _pre_commit(root, home, "run", "--all-files")
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert any(line.startswith("crm-ports validate") and line.endswith("Passed") for line in lines)
+    assert any(line.startswith("crm-ports check") and line.endswith("Failed") for line in lines)
