@@ -30,7 +30,11 @@ from tests.conftest import REPO
 from tests.platform_server import GitHubFake, serving
 
 ACTION = REPO / "action.yml"
-WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+# this repository's workflows, and the one `crm-ports init` writes
+WORKFLOWS = [
+    *sorted((REPO / ".github" / "workflows").glob("*.yml")),
+    REPO / "crm_ports" / "scaffold" / "crm-ports-review.yml",
+]
 
 
 def action() -> dict[str, Any]:
