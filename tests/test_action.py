@@ -365,3 +365,20 @@ def test_the_review_step_posts_with_the_real_command(
     assert (outputs["changed"], outputs["status"]) == ("true", "1")
     assert int(outputs["errors"]) >= 1
     assert "Policy errors" in runner.summary.read_text()
+
+
+def test_the_sarif_step_writes_the_log_despite_a_policy_error(
+    tmp_path: Path, pull_request: tuple[Path, str]
+) -> None:
+    """`sarif: true`: the policy error (status 1) is in the log, which upload-sarif then
+    uploads; only bad input would stop the step."""
+    checkout, _ = pull_request
+    runner = Runner(tmp_path)
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    step = "Policy findings as SARIF (crm-ports check --format sarif)"
+    done = runner.run(step, {}, checkout, path)
+    assert done.returncode == 0, done.stderr
+    log = json.loads((runner.temp / "crm-ports.sarif").read_text())
+    assert log["version"] == "2.1.0"
+    results = log["runs"][0]["results"]
+    assert any(r["ruleId"] == "CRM001" and r["level"] == "error" for r in results)
