@@ -44,7 +44,7 @@ def action() -> dict[str, Any]:
 
 def _step(key: str) -> dict[str, Any]:
     """The step of action.yml with this id, else this name."""
-    steps = action()["runs"]["steps"]
+    steps: list[dict[str, Any]] = action()["runs"]["steps"]
     found = [s for s in steps if s.get("id") == key] or [s for s in steps if s.get("name") == key]
     assert len(found) == 1, f"action.yml has no one step {key!r}"
     return found[0]
