@@ -227,6 +227,8 @@ def _gather(
 
         subjects, notes = with_synth(from_side(head), folder)
         note(notes)
+        if lab_paths:  # the folder's other labs are not part of this review either
+            subjects = [s for s in subjects if s.name in head.names()]
         results = verify_targets(targets)
     subjects = with_base(subjects, old)
     findings = run_checks(subjects)
@@ -253,9 +255,8 @@ def _stacks(
     from crm_ports.verify.run import folder_targets, synthesized
 
     if synth_dir is not None:
-        targets, notes = folder_targets(synth_dir, catalogue, {}, labs if given else ())
-        note(notes)
-        yield synth_dir, targets
+        # what the folder holds that is no crm-ports stack, check's reading says once
+        yield synth_dir, folder_targets(synth_dir, catalogue, {}, labs if given else ())[0]
         return
     click.echo(
         f"crm-ports: synthesizing {len(labs)} lab(s) to verify them (--synth DIR skips this)",
