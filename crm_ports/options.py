@@ -157,9 +157,14 @@ class Options:
     # Where `origin` gives each option, (name, line): an error the resolver finds later
     # (an unknown topology, an unsupported combination) names the line, as the file's do.
     lines: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
+    # And the column of each option's key there, (name, column), for SARIF's regions.
+    columns: tuple[tuple[str, int], ...] = field(default=(), compare=False, repr=False)
 
     def line(self, name: str) -> int | None:
         return next((at for known, at in self.lines if known == name), None)
+
+    def column(self, name: str) -> int | None:
+        return next((at for known, at in self.columns if known == name), None)
 
     def value(self, name: str) -> Any:
         """An option's effective value (the email profiles follow --email when unset)."""
@@ -175,7 +180,7 @@ class Options:
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("origin", "lines"):
+            if f.name in ("origin", "lines", "columns"):
                 continue
             value = getattr(self, f.name)
             if isinstance(value, PortRange):
@@ -307,6 +312,21 @@ def check_condition_value(name: str, value: Any) -> str:
     return to_text(parse_value(name, value))
 
 
+def _positions(
+    known: tuple[tuple[str, int], ...], given: Mapping[str, Any], of: Callable[[str], int | None]
+) -> tuple[tuple[str, int], ...]:
+    """Where `origin` gives each option: the base's places (when they name places in the
+    same origin), those of the options given now replacing them."""
+    kept = dict(known)
+    for name in given:
+        at = of(name)
+        if at is None:
+            kept.pop(name, None)
+        else:
+            kept[name] = at
+    return tuple(sorted(kept.items()))
+
+
 def build(
     values: Mapping[str, Any],
     *,
@@ -314,6 +334,7 @@ def build(
     entry: str = "options",
     base: Options | None = None,
     line_of: Callable[[str], int | None] = lambda _name: None,
+    column_of: Callable[[str], int | None] = lambda _name: None,
 ) -> Options:
     """Options from raw values (lab file or CLI), each checked against its spec."""
     parsed: dict[str, Any] = {}
@@ -327,15 +348,10 @@ def build(
         except ValueError as exc:
             raise InputError(origin, entry, name, str(exc), line_of(name)) from None
     base = base or Options()
-    # Lines name places in `origin`: those of another origin's options no longer apply.
-    kept = dict(base.lines) if base.origin == origin else {}
-    for name in parsed:
-        at = line_of(name)
-        if at is None:
-            kept.pop(name, None)
-        else:
-            kept[name] = at
-    result = replace(base, origin=origin, lines=tuple(sorted(kept.items())), **parsed)
+    same = base.origin == origin
+    lines = _positions(base.lines if same else (), parsed, line_of)
+    columns = _positions(base.columns if same else (), parsed, column_of)
+    result = replace(base, origin=origin, lines=lines, columns=columns, **parsed)
     for name in ("email_incoming", "email_outgoing"):
         if getattr(result, name) is not None and result.email not in ("exchange", "pop3-smtp"):
             raise InputError(

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -56,10 +59,13 @@ class Seen:
 @dataclass
 class ReplayAdapter(BaseAdapter):
     """Answers each request with the fixture interaction of the same method, path (ARM
-    paths are case-insensitive) and query (api-version aside); anything else fails."""
+    paths are case-insensitive) and query (api-version aside); anything else fails.
+    Interactions for one request answer in turn, the last for every later try, so a
+    fixture can throttle once and then answer, or fail on every retry."""
 
     interactions: list[dict[str, Any]]
     seen: list[Seen] = field(default_factory=list)
+    used: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         super().__init__()
@@ -80,20 +86,24 @@ class ReplayAdapter(BaseAdapter):
         self.seen.append(
             Seen(str(request.method), path, query, str(request.headers.get("Authorization")))
         )
-        for item in self.interactions:
-            wanted = item["request"]
-            if (
-                wanted["method"] == request.method
-                and wanted["path"].lower() == path.lower()
-                and wanted["query"] == query
-            ):
-                assert api_version, "the SDK always sends api-version"
-                return self._response(request, item["response"])
-        raise AssertionError(f"no recorded response for {request.method} {request.url}")
+        assert api_version, "the SDK always sends api-version"
+        matching = [
+            index
+            for index, item in enumerate(self.interactions)
+            if item["request"]["method"] == request.method
+            and item["request"]["path"].lower() == path.lower()
+            and item["request"]["query"] == query
+        ]
+        if not matching:
+            raise AssertionError(f"no recorded response for {request.method} {request.url}")
+        index = next((i for i in matching if i not in self.used), matching[-1])
+        self.used.add(index)
+        return self._response(request, self.interactions[index]["response"])
 
     @staticmethod
     def _response(request: requests.PreparedRequest, recorded: dict[str, Any]) -> requests.Response:
-        body = json.dumps(recorded["body"]).encode()
+        body = recorded["body"]  # JSON, or the text of a page that is not (a proxy's)
+        body = (body if isinstance(body, str) else json.dumps(body)).encode()
         response = requests.Response()
         response.status_code = recorded["status"]
         response.reason = HTTPStatus(recorded["status"]).phrase
@@ -110,13 +120,19 @@ class ReplayAdapter(BaseAdapter):
 
 
 class ReplayTransport(RequestsTransport):  # type: ignore[misc]  # azure-core: untyped here
-    """azure-core's RequestsTransport over a session whose HTTPS adapter replays."""
+    """azure-core's RequestsTransport over a session whose HTTPS adapter replays. The
+    retry policy waits through `transport.sleep`; the waits are recorded, not slept, so
+    a test sees each retry as an event and never waits for one."""
 
     def __init__(self, interactions: list[dict[str, Any]]) -> None:
         self.adapter = ReplayAdapter(interactions)
+        self.waits: list[float] = []
         session = requests.Session()
         session.mount("https://", self.adapter)
         super().__init__(session=session, session_owner=False)
+
+    def sleep(self, duration: float) -> None:
+        self.waits.append(duration)
 
 
 class FakeCredential:
@@ -149,13 +165,14 @@ def replay(name: str) -> tuple[Replay, AzureTarget]:
 
 
 def plan() -> AzurePlan:
-    lab = fixture("clean")["lab"]
+    lab = fixture("round-trip")["lab"]
     return plan_azure(resolve(load_catalogue(), Options(topology=lab)), lab)
 
 
-def test_fixtures_follow_the_plan() -> None:
-    """Fixtures are written from the plan; a catalogue change must regenerate them."""
-    pages = [i["response"]["body"] for i in fixture("clean")["interactions"]]
+def test_round_trip_fixtures_follow_the_plan() -> None:
+    """These fixtures are written from the plan (a round trip; the Microsoft-shaped ones
+    are in tests/test_audit_azure_shapes.py); a catalogue change must regenerate them."""
+    pages = [i["response"]["body"] for i in fixture("round-trip")["interactions"]]
     rules = [r for page in pages[1:3] for r in page["value"]]
     recorded = sorted((r["name"], r["properties"]["priority"]) for r in rules)
     assert recorded == sorted((r.name, r.priority) for r in plan().rules), (
@@ -164,8 +181,8 @@ def test_fixtures_follow_the_plan() -> None:
     )
 
 
-def test_clean_nsg_has_no_findings_and_every_page_is_read() -> None:
-    recorded, target = replay("clean")
+def test_round_trip_has_no_findings_and_every_page_is_read() -> None:
+    recorded, target = replay("round-trip")
     report = audit_azure(plan(), target, client_factory=recorded.client)
     assert report.findings == ()
     assert dict(report.checked) == {"application_security_groups": 4, "nsg_rules": 15}
@@ -205,7 +222,7 @@ def test_rule_allowing_sql_from_the_internet_is_unexpected() -> None:
 
 def test_live_rule_breaking_a_policy_carries_the_check_id_and_severity() -> None:
     recorded, target = replay("extra-rule")
-    options = Options(topology=fixture("clean")["lab"])
+    options = Options(topology=fixture("round-trip")["lab"])
     lab = Lab(name=plan().lab, options=options)
     scope = PolicyScope(lab, resolve(load_catalogue(), options))
     report = audit_azure(plan(), target, client_factory=recorded.client, policy=scope)
@@ -214,14 +231,14 @@ def test_live_rule_breaking_a_policy_carries_the_check_id_and_severity() -> None
         ("CRM003", "error", "azurerm_network_security_rule.allow-sql-from-internet"),
     }
     assert report.policy_errors and report.policy_counts()["errors"] == 1
-    clean_recorded, _ = replay("clean")
+    clean_recorded, _ = replay("round-trip")
     clean = audit_azure(plan(), target, client_factory=clean_recorded.client, policy=scope)
     assert clean.policy == ()
 
 
 def test_edited_rule_is_changed_not_missing_plus_unexpected() -> None:
     """Same name, other ports and priority: paired by name, reported field by field."""
-    data = fixture("clean")
+    data = fixture("round-trip")
     page = data["interactions"][1]["response"]["body"]["value"]
     edited = page[0]["properties"]
     old_priority, edited["priority"] = edited["priority"], 4000
@@ -256,12 +273,95 @@ def test_arm_errors_become_one_line(name: str, needles: tuple[str, ...]) -> None
     assert len(recorded.seen) == 1  # 403 and 404 are final: no retries
 
 
+def test_a_throttled_read_is_retried_after_the_wait_arm_asks_for() -> None:
+    """Throttled once (the first response of throttled.json), then answered."""
+    first, then = fixture("throttled"), fixture("round-trip")
+    recorded = Replay(ReplayTransport([*first["interactions"], *then["interactions"]]))
+    target = AzureTarget(then["subscription_id"], then["resource_group"])
+    report = audit_azure(plan(), target, client_factory=recorded.client)
+    assert report.findings == ()
+    assert recorded.transport.waits == [17.0]  # the Retry-After, not a backoff of its own
+    assert [s.path.rsplit("/", 1)[-1] for s in recorded.seen[:2]] == ["full-server-nsg"] * 2
+
+
+@pytest.mark.parametrize(
+    ("name", "needles", "waits"),
+    [
+        (
+            "throttled",
+            ("Azure Resource Manager throttled the audit (429 SubscriptionRequestsThrottled: ",
+             "still after the SDK's retries; run the audit again later"),
+            [17.0, 17.0, 17.0],
+        ),
+        (
+            "gateway-timeout",
+            ("Azure Resource Manager failed (504 GatewayTimeout: The gateway did not receive",
+             "still after the SDK's retries; run the audit again later"),
+            [1.6, 3.2],
+        ),
+    ],
+)  # fmt: skip
+def test_throttling_and_server_errors_are_retried_then_one_line(
+    name: str, needles: tuple[str, ...], waits: list[float]
+) -> None:
+    recorded, target = replay(name)
+    with pytest.raises(InputError) as caught:
+        audit_azure(plan(), target, client_factory=recorded.client)
+    text = str(caught.value)
+    assert "\n" not in text and "refused" not in text
+    for needle in needles:
+        assert needle in text
+    assert len(recorded.seen) == 4  # azure-core's three status retries, then the error
+    assert recorded.transport.waits == waits
+
+
+class ClosedPort:
+    """An HTTPS endpoint nothing answers: a local port bound but never listened on, so a
+    connection is refused at once (no network, no timeout)."""
+
+    def __enter__(self) -> str:
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        return f"https://127.0.0.1:{self.socket.getsockname()[1]}"
+
+    def __exit__(self, *_: object) -> None:
+        self.socket.close()
+
+
+def unreachable(
+    base_url: str, transport: ReplayTransport
+) -> Callable[[AzureTarget], NetworkClient]:
+    """A client of `base_url` over the SDK's real requests session (the transport's
+    waits still recorded, not slept)."""
+    transport.session.adapters.pop("https://")
+    transport.session.mount("https://", requests.adapters.HTTPAdapter())
+
+    def factory(target: AzureTarget) -> NetworkClient:
+        client: NetworkClient = NetworkManagementClient(
+            FakeCredential(), target.subscription_id, base_url=base_url, transport=transport
+        )
+        return client
+
+    return factory
+
+
+def test_an_unreachable_endpoint_becomes_one_line() -> None:
+    transport = ReplayTransport([])
+    target = AzureTarget(fixture("round-trip")["subscription_id"], "rg-crm-lab")
+    with ClosedPort() as base_url, pytest.raises(InputError) as caught:
+        audit_azure(plan(), target, client_factory=unreachable(base_url, transport))
+    text = str(caught.value)
+    assert text.startswith(f"{target.where}: cannot reach Azure Resource Manager: ")
+    assert "Connection refused" in text and "\n" not in text
+    assert transport.waits == [1.6, 3.2]  # azure-core's connect retries, then the error
+
+
 def test_missing_credentials_become_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     from azure.identity import EnvironmentCredential
 
     for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_USERNAME"):
         monkeypatch.delenv(name, raising=False)
-    recorded, target = replay("clean")
+    recorded, target = replay("round-trip")
 
     def factory(target: AzureTarget) -> NetworkClient:
         client: NetworkClient = NetworkManagementClient(
@@ -276,6 +376,21 @@ def test_missing_credentials_become_one_line(monkeypatch: pytest.MonkeyPatch) ->
 
 
 # The CLI: the production client factory is swapped for the replaying one.
+
+
+@contextmanager
+def bare_logging() -> Iterator[None]:
+    """The root logger without pytest's capturing handlers (which it adds around each
+    test phase), as it is in `crm-ports`: the CLI configures no logging, so what a
+    library logs reaches stderr through Python's last-resort handler, and the one-line
+    error must still be the only line."""
+    root = logging.getLogger()
+    kept = root.handlers[:]
+    root.handlers.clear()
+    try:
+        yield
+    finally:
+        root.handlers[:] = kept
 
 
 @pytest.fixture
@@ -293,7 +408,7 @@ def arm(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], list[str]]:
 
 
 def test_cli_exit_status_follows_drift(cli: Cli, arm: Callable[[str], list[str]]) -> None:
-    clean = cli(*arm("clean"))
+    clean = cli(*arm("round-trip"))
     assert (clean.code, clean.err) == (0, "")
     assert "no drift" in clean.out
 
@@ -307,12 +422,43 @@ def test_cli_exit_status_follows_drift(cli: Cli, arm: Callable[[str], list[str]]
     assert cli(*arm("extra-rule"), "--fail-on", "never").code == 0
 
 
-@pytest.mark.parametrize("name", ["forbidden", "not-found"])
-def test_cli_errors_exit_2(cli: Cli, arm: Callable[[str], list[str]], name: str) -> None:
-    result = cli(*arm(name))
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("forbidden", ": access denied (AuthorizationFailed: "),
+        ("not-found", ": no such lab: network security group 'full-server-nsg' not found"),
+        ("throttled", ": Azure Resource Manager throttled the audit (429 "),
+        ("gateway-timeout", ": Azure Resource Manager failed (504 GatewayTimeout: "),
+        ("bad-gateway", ": Azure Resource Manager failed (502 Operation returned an invalid "),
+    ],
+)
+def test_cli_errors_exit_2(
+    cli: Cli, arm: Callable[[str], list[str]], name: str, needle: str
+) -> None:
+    args = arm(name)
+    with bare_logging():
+        result = cli(*args)
     assert (result.code, result.out) == (2, "")
     assert len(result.err.splitlines()) == 1
-    assert result.err.startswith("crm-ports: error: azure subscription ")
+    assert result.err.startswith(
+        "crm-ports: error: azure subscription 6f1c9a52-3d4e-4b7a-9c1d-2e5f8a7b3c10 "
+        f"resource group rg-crm-lab{needle}"
+    )
+
+
+def test_cli_unreachable_endpoint_exits_2(
+    cli: Cli, arm: Callable[[str], list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = arm("round-trip")
+    with ClosedPort() as base_url, bare_logging():
+        monkeypatch.setattr(
+            audit_module, "default_client", unreachable(base_url, ReplayTransport([]))
+        )
+        result = cli(*args)
+    assert (result.code, result.out) == (2, "")
+    [line] = result.err.splitlines()
+    assert line.startswith("crm-ports: error: azure subscription ")
+    assert ": cannot reach Azure Resource Manager: " in line and "Connection refused" in line
 
 
 def test_cli_needs_a_subscription_and_defaults_the_resource_group(

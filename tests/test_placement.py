@@ -452,7 +452,7 @@ def test_azure_audit_of_a_placement_lab(cli: Cli, monkeypatch: pytest.MonkeyPatc
         "--resource-group", regenerate.RESOURCE_GROUP,
     ]  # fmt: skip
     for name, code, counts in (
-        ("clean", 0, {"missing": 0, "unexpected": 0, "changed": 0}),
+        ("round-trip", 0, {"missing": 0, "unexpected": 0, "changed": 0}),
         ("extra-rule", 1, {"missing": 0, "unexpected": 1, "changed": 0}),
         ("missing-rule", 1, {"missing": 1, "unexpected": 0, "changed": 0}),
     ):

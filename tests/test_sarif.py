@@ -22,14 +22,18 @@ import pytest
 from ruamel.yaml import YAML
 
 from crm_ports import __version__
-from crm_ports.catalogue.load import default_catalogue_dir
+from crm_ports.catalogue.load import default_catalogue_dir, load_catalogue
 from crm_ports.catalogue.model import Catalogue
+from crm_ports.options import Options
 from crm_ports.policy.registry import REGISTRY
+from crm_ports.resolver.engine import resolve
 from crm_ports.sarif import NO_FILE, SRCROOT
 from tests.conftest import Result
 from tests.readme import REVIEWING, block
+from tests.test_checks import _aws_tf
 from tests.test_diagram import node_bin
-from tests.test_verify import mutated, nsr, write_folder
+from tests.test_diff import write_stack
+from tests.test_verify import mutated, nsr, snapshot, write_folder
 from tests.test_workflow import assert_lints_clean
 from tests.tf_harness import require_tool
 
@@ -99,9 +103,49 @@ def test_admin_cidrs_finding_is_at_the_admin_cidrs_line(repo: Path, cli: CLI) ->
     for item in found:
         assert item["ruleIndex"] == 0 and item["level"] == "error"
         assert _physical(item) == ("labs/open.yaml", SRCROOT, ADMIN_LINE)
+        assert item["locations"][0]["physicalLocation"]["region"]["startColumn"] == 1
         assert "to the internet" in item["message"]["text"]
     prints = [r["partialFingerprints"]["crmPortsIdentity/v1"] for r in run["results"]]
     assert len(set(prints)) == len(prints)
+
+
+REVIEWED_LAB = """\
+name: reviewed
+topology:
+  hosts:
+    - {name: crm-app, roles: [web-application, load-balancer, asynchronous-service, \
+sandbox-processing, deployment-web-service, email-router]}
+    - {name: sql, roles: [sql-server, reporting-services]}
+    - {name: dc, roles: [domain-controller]}
+    - {name: sts, roles: [adfs]}
+options:
+  email: exchange
+  sql_views: true
+extra_rules:
+  - from: crm-app
+    to: 10.20.0.0/24
+    protocol: tcp
+    ports: 8080
+    name: patch-proxy
+    reason: Windows Update through the hosting provider's patching proxy
+"""
+
+
+def test_each_warning_is_at_what_the_lab_wrote(repo: Path, cli: CLI) -> None:
+    """An idle role at its host, an option the seeds advise against at its key (line and
+    column), a lab-local rule at its entry in `extra_rules:`."""
+    (repo / "labs" / "reviewed.yaml").write_text(REVIEWED_LAB)
+    result = cli("check", "--lab", "labs/reviewed.yaml", "--format", "sarif")
+    assert result.code == 0, result.err
+    regions = {
+        r["ruleId"]: (r["level"], r["locations"][0]["physicalLocation"]["region"])
+        for r in _run(_log(result))["results"]
+    }
+    assert regions == {
+        "CRM011": ("warning", {"startLine": 7}),
+        "CRM008": ("warning", {"startLine": 10, "startColumn": 3}),
+        "CRM009": ("warning", {"startLine": 12}),
+    }
 
 
 def test_same_bytes_from_another_working_directory(
@@ -136,6 +180,15 @@ def test_waived_findings_are_suppressions_with_the_reason(repo: Path, cli: CLI) 
             {"kind": "inSource", "status": "accepted", "justification": reason}
         ]
         assert _physical(item) == ("labs/waived.yaml", SRCROOT, 4)
+    # a rule the catalogue's citations accept is suppressed from outside the lab file
+    accepted = cli("check", "--exchange-in-lab", "--format", "sarif")
+    assert accepted.code == 0
+    kinds = {
+        (r["ruleId"], s["kind"], s["justification"].startswith("accepted, flow "))
+        for r in _run(_log(accepted))["results"]
+        for s in r["suppressions"]
+    }
+    assert kinds == {("CRM004", "external", True)}
 
 
 def test_every_lab_and_several_labs(repo: Path, cli: CLI) -> None:
@@ -234,6 +287,24 @@ def test_verify_results_at_the_stack_file_or_the_lab_line(
     assert _physical(missing) == ("labs/lab.yaml", SRCROOT, 4)
 
 
+def test_verify_reach_from_an_internet_wide_range_is_at_its_option(
+    repo: Path, catalogue: Catalogue, cli: CLI
+) -> None:
+    """`admin_cidrs: [0.0.0.0/0]` lets every address reach RDP, lab servers included: each
+    such reach is explained by that line, not by the stack."""
+    write_folder(repo, catalogue, {"aws": snapshot("aws")})
+    (repo / "labs" / "lab.yaml").write_text(
+        "name: split-roles-default\ntopology: split-roles\nadmin_cidrs: [0.0.0.0/0]\n"
+    )
+    (repo / "wide.tfvars.json").write_text(json.dumps({"admin_cidrs": ["0.0.0.0/0"]}))
+    args = ("--synth", "out", "--lab", "labs/lab.yaml", "--var-file", "wide.tfvars.json")
+    result = cli("verify", *args, "--format", "sarif")
+    assert result.code == 1
+    results = _run(_log(result))["results"]
+    assert results and {r["ruleId"] for r in results} == {"CRMV002"}
+    assert {_physical(r) for r in results} == {("labs/lab.yaml", SRCROOT, 3)}
+
+
 @pytest.mark.slow
 def test_the_sarif_multitool_finds_no_error(repo: Path, catalogue: Catalogue, cli: CLI) -> None:
     tool = require_tool(
@@ -305,3 +376,20 @@ def test_the_documented_workflow_passes_actionlint(tmp_path: Path) -> None:
     uploads = [s for s in YAML(typ="safe").load(text)["jobs"]["sarif"]["steps"] if "with" in s]
     files = {s["with"].get("sarif_file") for s in uploads}
     assert {"crm-ports.sarif", "crm-ports-verify.sarif"} <= files
+
+
+def test_a_synthesized_stack_finding_is_at_its_stack_file(repo: Path, cli: CLI) -> None:
+    """`check --synth`: a hand edit of the stack that no lab line explains."""
+    ruleset = resolve(load_catalogue(), Options(origin="test"))
+    write_stack(repo / "out", "aws", "lab", ruleset, _aws_tf("0.0.0.0/0"))
+    result = cli("check", "--synth", "out", "--format", "sarif")
+    assert result.code == 1
+    (item,) = _run(_log(result))["results"]
+    assert item["ruleId"] == "CRM001"
+    assert _physical(item) == ("out/stacks/aws-lab/cdk.tf.json", SRCROOT, 1)
+    name = item["locations"][0]["logicalLocations"][0]
+    assert name == {
+        "fullyQualifiedName": "lab/aws-lab/aws_vpc_security_group_ingress_rule."
+        'in_administrators_crm-front-end_tcp_rdp["0.0.0.0/0"]',
+        "kind": "resource",
+    }

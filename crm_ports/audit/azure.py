@@ -10,6 +10,7 @@ turns its errors into the CLI's; `azure_pairing` compares what it read with the 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -77,9 +78,21 @@ def _arm_error(exc: Any) -> str:
     return " ".join(text.split())
 
 
+def _quiet_sdk_logs() -> None:
+    """The SDK logs through `logging` with no handler of its own, so in a process that
+    configures none (the CLI) Python's last-resort handler prints its warnings: an error
+    body that is not JSON (a proxy's 502 page) comes out as a whole traceback of its
+    "failsafe deserialization" above the one-line error. A NullHandler on `azure` keeps
+    that out; a process that configures logging still gets every record."""
+    sdk = logging.getLogger("azure")
+    if not any(isinstance(handler, logging.NullHandler) for handler in sdk.handlers):
+        sdk.addHandler(logging.NullHandler())
+
+
 @contextmanager
 def _translated(target: AzureTarget, nsg_name: str) -> Iterator[None]:
     """azure-core's exceptions, as the one-line InputError the CLI prints with exit 2."""
+    _quiet_sdk_logs()
     from azure.core.exceptions import (
         AzureError,
         ClientAuthenticationError,
@@ -110,6 +123,14 @@ def _translated(target: AzureTarget, nsg_name: str) -> Iterator[None]:
                 f"access denied ({_arm_error(exc)}); the audit needs "
                 "Microsoft.Network/networkSecurityGroups/read and "
                 "Microsoft.Network/applicationSecurityGroups/read (e.g. the Reader role)"
+            ) from None
+        if exc.status_code == 429 or (exc.status_code or 0) >= 500:
+            # azure-core has already retried these (Retry-After or backoff): say it is
+            # passing, not that the request was wrong
+            busy = "throttled the audit" if exc.status_code == 429 else "failed"
+            raise fail(
+                f"Azure Resource Manager {busy} ({exc.status_code} {_arm_error(exc)}), "
+                "still after the SDK's retries; run the audit again later"
             ) from None
         raise fail(f"Azure refused the request ({exc.status_code} {_arm_error(exc)})") from None
     except ServiceRequestError as exc:

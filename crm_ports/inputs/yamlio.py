@@ -53,6 +53,21 @@ class Document:
                 best = child_lc.line
         return None if best is None else best + 1
 
+    def column(self, path: tuple[PathItem, ...] | list[PathItem]) -> int | None:
+        """1-based column of the last key or item of `path`, when the file has it."""
+        if not path:
+            return None
+        node = self.tree
+        try:
+            for item in path[:-1]:
+                node = node[item]
+            last = path[-1]
+            lc = node.lc
+            pos = lc.key(last) if isinstance(last, str) else lc.item(last)
+        except (KeyError, IndexError, TypeError, AttributeError):
+            return None
+        return int(pos[1]) + 1
+
 
 def _plain(node: Any) -> Any:
     if isinstance(node, dict):

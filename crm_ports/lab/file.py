@@ -77,6 +77,7 @@ def _build(doc: yamlio.Document) -> Lab:
         )
     raw: dict[str, Any] = dict(data.get("options") or {})
     lines: dict[str, int | None] = {k: doc.line(("options", k)) for k in raw}
+    columns: dict[str, int | None] = {k: doc.column(("options", k)) for k in raw}
     for key in TOP_LEVEL_OPTIONS:
         if key in data:
             if key in raw:
@@ -89,10 +90,17 @@ def _build(doc: yamlio.Document) -> Lab:
                 )
             raw[key] = data[key]
             lines[key] = doc.line((key,))
+            columns[key] = doc.column((key,))
     placement = _placement(doc, data)
     if placement is not None:
         raw["topology"] = placement.name
-    options = build(raw, origin=doc.name, entry=entry, line_of=lambda k: lines.get(k))
+    options = build(
+        raw,
+        origin=doc.name,
+        entry=entry,
+        line_of=lambda k: lines.get(k),
+        column_of=lambda k: columns.get(k),
+    )
     aws_raw = dict(data.get("aws") or {})
     azure_raw = dict(data.get("azure") or {})
     for key in ("vpc_cidr", "subnet_cidr"):

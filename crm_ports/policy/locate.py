@@ -1,8 +1,9 @@
 """Where a finding is caused: the line of the lab file or of the catalogue a reviewer would
 edit, as SARIF (`check --format sarif`) places each result.
 
-Nothing is parsed again: the loaders kept every position already (an option's line in
-`Options.lines`, a host's and a lab rule's `Location`, a catalogue entry's `Location`).
+Nothing is parsed again: the loaders kept every position already (an option's line and
+column in `Options.lines` and `.columns`, a host's and a lab rule's `Location`, a
+catalogue entry's `Location`).
 A check decides whether something is wrong; this module only reads what a finding names
 (the rule ids it carries, the option or the role it is about) back to where it was
 written:
@@ -56,8 +57,10 @@ def lab_place(lab: Lab, line: int | None = None) -> Place:
 
 
 def option_place(lab: Lab, option: str) -> Place | None:
-    line = lab.options.line(option)
-    return None if line is None else Place(Path(lab.options.origin), line)
+    """The option's key in the lab file, line and column."""
+    options = lab.options
+    line = options.line(option)
+    return None if line is None else Place(Path(options.origin), line, options.column(option))
 
 
 def _rules(finding: Finding, subject: Subject) -> list[Rule]:

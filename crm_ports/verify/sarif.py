@@ -7,17 +7,21 @@ differ from its lab's flows):
 - CRMV002 `ReachWithoutFlow`: traffic the stack lets into a lab server that no flow asks for.
 
 Each is located at the lab line that explains it where there is one (a lab-local rule's
-entry in `extra_rules:`), else at the synthesized stack file the verdict was read from,
-else at the lab file; URIs are relative to the repository root (`crm_ports.sarif`).
+entry in `extra_rules:`, the CIDR option of the peer the traffic comes from or whose range
+keys the rule that allows it), else at the synthesized stack file the verdict was read
+from, else at the lab file; URIs are relative to the repository root (`crm_ports.sarif`).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from crm_ports.lab.extra import EXTRA_FLOW_PREFIX
 from crm_ports.lab.model import Lab
+from crm_ports.options import SPECS
+from crm_ports.policy.locate import option_place
 from crm_ports.sarif import Log, Place, Result, Rule, Tree, sarif_log
 from crm_ports.verify.compare import Extra, Missing
 from crm_ports.verify.compare import Result as Verdicts
@@ -70,8 +74,27 @@ def _lab_rule(lab: Lab, flows: Sequence[str]) -> Place | None:
     return None
 
 
-def _places(target: Target, lab_line: Place | None) -> tuple[Place, ...]:
-    places = [lab_line, Place(target.source), Place(Path(target.lab.origin))]
+# The key `for_each` gives an AWS rule per range of a peer: `...tcp_rdp["0.0.0.0/0"]`.
+FOR_EACH_KEY = re.compile(r'\["([^"]+)"\]$')
+
+
+def _range_option(target: Target, source: str, rules: Sequence[str]) -> Place | None:
+    """The lab's CIDR option behind the traffic: the one of the peer it comes from, else
+    one holding a range an AWS rule that allows it is keyed by (`admin_cidrs:
+    [0.0.0.0/0]` lets the internet, lab servers included, reach RDP)."""
+    options = [p.option for p in target.expected.peers if p.name == source and p.option]
+    keys = {m.group(1) for rule in rules if (m := FOR_EACH_KEY.search(rule))}
+    options += [
+        spec.name
+        for spec in SPECS
+        if spec.kind == "cidrs" and keys & set(getattr(target.lab.options, spec.name))
+    ]
+    found = (option_place(target.lab, option) for option in options)
+    return next((place for place in found if place is not None), None)
+
+
+def _places(target: Target, *lab_lines: Place | None) -> tuple[Place, ...]:
+    places = [*lab_lines, Place(target.source), Place(Path(target.lab.origin))]
     return tuple(p for p in places if p is not None and p.path is not None)
 
 
@@ -80,7 +103,7 @@ def _result(
     target: Target,
     stack: str,
     item: Missing | Extra,
-    lab_line: Place | None,
+    lab_lines: tuple[Place | None, ...],
     identity: tuple[str, ...],
 ) -> Result:
     ports = _ports(item.protocol, item.ports.ports_text())
@@ -88,7 +111,7 @@ def _result(
         rule=rule,
         level="error",
         message=f"{stack}: {item.text()}",
-        places=_places(target, lab_line),
+        places=_places(target, *lab_lines),
         logical=f"{stack}/{item.source}->{item.target}/{ports}",
         logical_kind="resource",
         identity=(rule, stack, item.source, item.target, *identity),
@@ -97,14 +120,15 @@ def _result(
 
 def _missing(target: Target, stack: str, item: Missing) -> Result:
     """Identified by the flows and the rule that should allow them, whatever the ports."""
-    lab_line = _lab_rule(target.lab, item.flows)
-    return _result(MISSING, target, stack, item, lab_line, (item.rule, *item.flows))
+    lines = (_lab_rule(target.lab, item.flows), _range_option(target, item.source, ()))
+    return _result(MISSING, target, stack, item, lines, (item.rule, *item.flows))
 
 
 def _extra(target: Target, stack: str, item: Extra) -> Result:
     """Identified by what it lets through: no flow names it."""
     ports = _ports(item.protocol, item.ports.ports_text())
-    return _result(EXTRA, target, stack, item, None, (ports,))
+    lines = (_range_option(target, item.source, item.rules),)
+    return _result(EXTRA, target, stack, item, lines, (ports,))
 
 
 def _results(pairs: Sequence[tuple[Target, Verdicts]]) -> Iterator[Result]:

@@ -1,0 +1,250 @@
+"""The Azure audit against ARM responses in Microsoft's shape, not ours.
+
+`fixtures/azure/microsoft-shape.json` is the full-server lab written by hand as ARM
+returns it, in the shapes of the azure-rest-api-specs examples for Microsoft.Network
+(NetworkSecurityGroupGet, SecurityRuleGet, ApplicationSecurityGroupList) and the
+azure-mgmt-network models: a rule's one port in `destinationPortRange` and several in
+`destinationPortRanges` (either one left out, or present and empty), a source prefix in
+`sourceAddressPrefix` or a one-item `sourceAddressPrefixes`, ports in another order than
+the plan's, `*` for any, ASGs referenced as `{"id": ...}` (one with the resource group in
+upper case, as ARM ids are case-insensitive), `defaultSecurityRules`, etags, tags of
+people's own beside the lab's, an ASG of another workload without tags and one of another
+lab, and both lists in two pages joined by `nextLink`. Unlike the round trip in
+`fixtures/azure/regenerate.py`, nothing here is written from the plan, so a clean audit
+shows the audit maps ARM's fields onto the plan. The drift cases are that lab with one
+thing changed, each a copy edited in the test that names it.
+
+A catalogue change to full-server's rules makes the clean audit fail with the rules that
+differ: edit the fixture by hand to match (no generator writes it), and review it like a
+snapshot.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from crm_ports.audit import azure as audit_module
+from crm_ports.audit.azure import AzureTarget, audit_azure
+from crm_ports.audit.model import AuditReport, Finding
+from crm_ports.audit.policy import PolicyScope
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.lab.model import Lab
+from crm_ports.options import Options
+from crm_ports.plans.text import LAB_TAG
+from crm_ports.resolver.engine import resolve
+from tests.conftest import Result
+from tests.test_audit_azure import Replay, ReplayTransport, fixture, plan
+
+Cli = Callable[..., Result]
+Interactions = list[dict[str, Any]]
+SQL_ASG = "full-server-sql-server-asg"
+
+
+def microsoft_shape() -> dict[str, Any]:
+    return copy.deepcopy(fixture("microsoft-shape"))
+
+
+def bodies(document: dict[str, Any], tail: str) -> Iterator[dict[str, Any]]:
+    """The response bodies of the requests whose path ends in `tail`, page by page."""
+    for item in document["interactions"]:
+        if item["request"]["path"].endswith(tail):
+            yield item["response"]["body"]
+
+
+def nsg(document: dict[str, Any]) -> dict[str, Any]:
+    return next(bodies(document, "/networkSecurityGroups/full-server-nsg"))
+
+
+def audit(
+    document: dict[str, Any], policy: PolicyScope | None = None
+) -> tuple[AuditReport, Replay]:
+    recorded = Replay(ReplayTransport(document["interactions"]))
+    target = AzureTarget(document["subscription_id"], document["resource_group"])
+    report = audit_azure(plan(), target, client_factory=recorded.client, policy=policy)
+    return report, recorded
+
+
+def findings(report: AuditReport) -> list[tuple[str, str, str]]:
+    return [(f.status, f.resource, f.name) for f in report.findings]
+
+
+def only_finding(document: dict[str, Any], status: str, resource: str, name: str) -> Finding:
+    """The audit's one finding, which must be `status` of `resource` `name`."""
+    report, _ = audit(document)
+    assert findings(report) == [(status, resource, name)]
+    return report.findings[0]
+
+
+def test_the_fixture_is_in_microsofts_shapes() -> None:
+    """Guards the fixture itself: the variants the audit must read are all still there."""
+    document = microsoft_shape()
+    rules = [r["properties"] for page in bodies(document, "/securityRules") for r in page["value"]]
+    assert len(rules) == len(plan().rules)
+    assert any("destinationPortRanges" not in r for r in rules)  # singular only
+    assert any(r.get("destinationPortRanges") == [] for r in rules)  # singular, plural empty
+    assert any(len(r.get("destinationPortRanges", [])) == 1 for r in rules)  # plural of one
+    assert any("sourceAddressPrefix" in r for r in rules)
+    assert any("sourceAddressPrefixes" in r for r in rules)
+    assert any(r.get("destinationPortRange") == "*" and r["protocol"] == "*" for r in rules)
+    references = [ref["id"] for r in rules for ref in r.get("sourceApplicationSecurityGroups", [])]
+    assert any("/resourceGroups/RG-CRM-LAB/" in ref for ref in references)
+    assert len(nsg(document)["properties"]["defaultSecurityRules"]) == 6
+    asg_pages = list(bodies(document, "/applicationSecurityGroups"))
+    assert "nextLink" in asg_pages[0] and len(asg_pages) == 2
+    assert any("tags" not in a for page in asg_pages for a in page["value"])
+
+
+def test_the_lab_in_microsofts_shapes_audits_clean() -> None:
+    report, recorded = audit(microsoft_shape())
+    assert report.findings == (), (
+        "the plan or the audit's reading of ARM changed; if the plan, edit "
+        "tests/fixtures/azure/microsoft-shape.json by hand to match"
+    )
+    assert dict(report.checked) == {"application_security_groups": 4, "nsg_rules": 15}
+    assert [(s.path.rsplit("/", 1)[-1], sorted(s.query)) for s in recorded.seen] == [
+        ("full-server-nsg", []),
+        ("securityRules", []),
+        ("securityRules", ["$skiptoken"]),
+        ("applicationSecurityGroups", []),
+        ("applicationSecurityGroups", ["$skiptoken"]),
+    ]
+
+
+def missing_asg() -> dict[str, Any]:
+    """The SQL Server ASG deleted by hand, with the rules naming it (ARM refuses to
+    delete an ASG that a security rule references)."""
+    document = microsoft_shape()
+    for page in bodies(document, "/applicationSecurityGroups"):
+        page["value"] = [a for a in page["value"] if a["name"] != SQL_ASG]
+    for page in bodies(document, "/securityRules"):
+        page["value"] = [r for r in page["value"] if SQL_ASG not in json.dumps(r)]
+    return document
+
+
+def test_a_missing_asg_is_reported_with_the_rules_it_carried() -> None:
+    report, _ = audit(missing_asg())
+    carried = [r.name for r in plan().rules if "sql-server" in (r.source_group, r.target_group)]
+    assert len(carried) == 5
+    assert sorted(findings(report)) == [
+        ("missing", "application-security-group", SQL_ASG),
+        *(("missing", "nsg-rule", name) for name in sorted(carried)),
+    ]
+
+
+def stale_asg() -> dict[str, Any]:
+    """An ASG an older plan of this lab made (SSRS on a host of its own), left behind:
+    no rule names it, only its `crm-ports:lab` tag says whose it is."""
+    document = microsoft_shape()
+    page = list(bodies(document, "/applicationSecurityGroups"))[-1]
+    left = copy.deepcopy(next(a for a in page["value"] if a["name"] == SQL_ASG))
+    left["name"] = "full-server-ssrs-asg"
+    left["id"] = left["id"].replace(SQL_ASG, left["name"])
+    left["tags"]["crm-ports:group"] = "ssrs"
+    left["tags"]["crm-ports:roles"] = "reporting-services"
+    page["value"].append(left)
+    return document
+
+
+def test_a_stale_asg_tagged_for_the_lab_is_unexpected() -> None:
+    """Only the tag finds it; the untagged ASG and the other lab's stay out of it."""
+    finding = only_finding(
+        stale_asg(), "unexpected", "application-security-group", "full-server-ssrs-asg"
+    )
+    assert finding.live_id.endswith("/applicationSecurityGroups/full-server-ssrs-asg")
+    assert finding.container == "rg-crm-lab"
+
+
+def nsg_tag_drift() -> dict[str, Any]:
+    """The NSG's topology tag edited in the portal (people's own tags are not drift)."""
+    document = microsoft_shape()
+    tags = nsg(document)["tags"]
+    tags["crm-ports:topology"] = "split-roles"
+    tags["owner"] = "someone-else"
+    return document
+
+
+def test_nsg_tag_drift_is_a_change_of_the_nsg() -> None:
+    finding = only_finding(nsg_tag_drift(), "changed", "nsg", "full-server-nsg")
+    assert [(c.field, c.expected, c.actual) for c in finding.changes] == [
+        (
+            "tags",
+            f"{LAB_TAG}=full-server, crm-ports:topology=full-server",
+            f"{LAB_TAG}=full-server, crm-ports:topology=split-roles",
+        )
+    ]
+
+
+def hand_added_rule() -> dict[str, Any]:
+    """SQL Server opened to the Internet service tag in the portal: the plural fields the
+    portal writes for one value, and no description (the portal does not ask for one)."""
+    document = microsoft_shape()
+    page = list(bodies(document, "/securityRules"))[-1]
+    nsg_id = nsg(document)["id"]
+    page["value"].append(
+        {
+            "name": "vendor-sql",
+            "id": f"{nsg_id}/securityRules/vendor-sql",
+            "properties": {
+                "provisioningState": "Succeeded",
+                "protocol": "Tcp",
+                "sourcePortRange": "*",
+                "sourceAddressPrefixes": ["Internet"],
+                "destinationAddressPrefix": "*",
+                "destinationPortRanges": ["1433"],
+                "access": "Allow",
+                "priority": 200,
+                "direction": "Inbound",
+            },
+        }
+    )
+    return document
+
+
+def test_a_hand_added_rule_in_plural_fields_is_unexpected_and_breaks_the_policy() -> None:
+    options = Options(topology=plan().lab)
+    scope = PolicyScope(Lab(name=plan().lab, options=options), resolve(load_catalogue(), options))
+    report, _ = audit(hand_added_rule(), policy=scope)
+    [finding] = report.findings
+    assert (finding.status, finding.name, finding.summary) == (
+        "unexpected",
+        "vendor-sql",
+        "200 Inbound Allow Tcp 1433 from Internet to *",
+    )
+    assert {(f.check, f.severity, f.subject) for f in report.policy} == {
+        ("CRM003", "error", "azurerm_network_security_rule.vendor-sql"),
+        ("CRM006", "error", "azurerm_network_security_rule.vendor-sql"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("drift", "counts"),
+    [
+        (missing_asg, {"missing": 6, "unexpected": 0, "changed": 0}),
+        (stale_asg, {"missing": 0, "unexpected": 1, "changed": 0}),
+        (nsg_tag_drift, {"missing": 0, "unexpected": 0, "changed": 1}),
+        (hand_added_rule, {"missing": 0, "unexpected": 1, "changed": 0}),
+        (microsoft_shape, {"missing": 0, "unexpected": 0, "changed": 0}),
+    ],
+)
+def test_cli_exit_status_of_each_drift(
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    drift: Callable[[], dict[str, Any]],
+    counts: dict[str, int],
+) -> None:
+    document = drift()
+    recorded = Replay(ReplayTransport(document["interactions"]))
+    monkeypatch.setattr(audit_module, "default_client", recorded.client)
+    result = cli(
+        "audit", "azure", "--topology", "full-server", "--format", "json",
+        "--subscription-id", document["subscription_id"],
+        "--resource-group", document["resource_group"],
+    )  # fmt: skip
+    assert result.err == ""
+    assert result.code == (1 if any(counts.values()) else 0)
+    assert json.loads(result.out)["counts"] == counts
