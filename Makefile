@@ -7,8 +7,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-# Debian packages the review tests drive: Graphviz for DOT, Chromium for mermaid-cli.
-SYSTEM_TOOLS := dot:graphviz chromium:chromium
+# Debian packages the review tests drive: Graphviz for DOT, Chromium for mermaid-cli (and
+# the docs' screenshot), rsync for gitlab-ci-local (the GitLab template's test).
+SYSTEM_TOOLS := dot:graphviz chromium:chromium rsync:rsync
 
 .PHONY: setup setup-synth setup-node setup-system synth test lint bench clean
 
@@ -32,6 +33,8 @@ setup-synth: $(BIN)/python
 	fi
 
 # puppeteer (under mermaid-cli) would download its own browser; it uses Debian's instead.
+# tests/ci-tools/ holds the tools the CI-integration tests judge action.yml and ci/ with;
+# gitlab-ci-local needs Node 22 too, so it gets the npm `node` package as cdktn-cli does.
 # CDK Terrain's CLI needs Node >= 22.19: flavours/cdktn/ installs it with the npm registry's
 # `node` package (the Node 22 binary, as an npm package) in a folder of its own, so the
 # cdktf-cli of package.json keeps the system's Node.
@@ -39,6 +42,8 @@ setup-node:
 	PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error
 	@echo "make setup-node: installing cdktn-cli and Node 22 (npm package node@22) into flavours/cdktn/node_modules"
 	npm ci --prefix flavours/cdktn --no-audit --no-fund --loglevel=error
+	@echo "make setup-node: installing action-validator, gitlab-ci-local and Node 22 into tests/ci-tools/node_modules"
+	npm ci --prefix tests/ci-tools --no-audit --no-fund --loglevel=error
 
 setup-system:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \

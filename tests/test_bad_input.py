@@ -511,3 +511,23 @@ def test_validate_reads_a_folder_of_lab_files_as_labs(
     assert "labs/typo.yaml:2: lab: field 'client_cidr': unknown key" in result.err
     # a catalogue folder is still a catalogue, the built-in one by any path
     assert cli("validate", str(REPO / "catalog")).code == 0
+
+
+def test_validate_reads_one_file_of_a_catalogue_folder_as_that_folder(
+    cli: Callable[..., Result], catalogue_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pre-commit passes the changed files alone (`validate catalog/flows.yaml
+    catalog/roles.yaml`): each was read as a whole catalogue and refused ("field 'sources':
+    the catalogue has no entries in this section"). The folder is validated, once; a
+    break in the file passed is still found."""
+    monkeypatch.chdir(catalogue_copy.parent)
+    result = cli("validate", "catalog/flows.yaml", "catalog/roles.yaml")
+    assert result.code == 0, result
+    assert len(result.out.splitlines()) == 1 and result.out.startswith("catalog: ")
+    _break(catalogue_copy, "services.yaml", "ports: [tcp/3389]", "ports: [tcp/73389]", 1)
+    _one_line_error(cli("validate", "catalog/flows.yaml"), ["service 'rdp'"])
+    # a file holding every section is still a catalogue of its own, wherever it lies
+    whole = "\n".join(p.read_text() for p in sorted((REPO / "catalog").glob("*.yaml")))
+    Path("whole.yaml").write_text(whole)
+    Path("other.yaml").write_text("name: not-a-catalogue\n")
+    assert cli("validate", "whole.yaml").code == 0

@@ -109,18 +109,21 @@ def test_every_file_as_promised(scaffold: tuple[Path, Result]) -> None:
 
     workflow = _yaml(root / ".github" / "workflows" / "crm-ports-review.yml")
     assert set(workflow["on"]) == {"pull_request"}
-    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["permissions"] == {"contents": "read", "pull-requests": "write"}
     (job,) = workflow["jobs"].values()
     assert job["env"]["CRM_PORTS"] == f"crm-ports=={__version__}"
     steps = job["steps"]
     assert steps[0]["uses"].startswith("actions/checkout@")
-    assert steps[0]["with"]["fetch-depth"] == 0  # the diff reads the base branch
+    assert steps[0]["with"]["fetch-depth"] == 0  # the review reads the base branch
     runs = {step.get("name", ""): step for step in steps}
     assert runs["Install crm-ports"]["run"] == 'python -m pip install "$CRM_PORTS"'
-    diff = runs["What the change does (crm-ports diff)"]
-    assert diff["env"] == {"BASE_REF": "${{ github.base_ref }}"}
-    assert 'crm-ports diff --base "origin/${BASE_REF}"' in diff["run"]
-    assert runs["Policy checks (crm-ports check)"]["run"] == "crm-ports check --all"
+    review = runs["Review the change (crm-ports review)"]
+    assert review["env"] == {
+        "BASE_REF": "${{ github.base_ref }}",
+        "GITHUB_TOKEN": "${{ github.token }}",
+    }
+    assert 'crm-ports review --base "origin/${BASE_REF}" --post github' in review["run"]
+    assert '>> "$GITHUB_STEP_SUMMARY"' in review["run"]
 
 
 def test_next_steps_are_printed(scaffold: tuple[Path, Result]) -> None:

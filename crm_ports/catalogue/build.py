@@ -14,6 +14,7 @@ from typing import Any
 
 from crm_ports.catalogue.model import (
     EVERY_SERVER,
+    REQUIRED_SECTIONS,
     SECTIONS,
     SINGULAR,
     Catalogue,
@@ -302,7 +303,7 @@ class Builder:
         )
 
     def build(self, name: str) -> Catalogue:
-        for section in ("sources", "services", "roles", "flows", "topologies"):
+        for section in REQUIRED_SECTIONS:
             if not self.entries[section]:
                 raise InputError(name, "", section, "the catalogue has no entries in this section")
         roles = self.roles()

@@ -94,6 +94,8 @@ ALWAYS = Condition()
 
 # The catalogue's sections: one file and one top-level key each, in the order they load.
 SECTIONS = ("sources", "services", "roles", "flows", "topologies", "unsupported")
+# The sections a catalogue cannot do without: one with no entries in any of them is refused.
+REQUIRED_SECTIONS = SECTIONS[:-1]
 SINGULAR = {
     "sources": "source",
     "services": "service",

@@ -242,8 +242,8 @@ def init(root: Path, cdk: str, force: bool) -> int:
     (the pinned CLI), .gitignore (Terraform state, cdktf.out, .terraform, node_modules),
     crm-ports.yaml (the project file: the labs are labs/*.yaml), a commented
     labs/example.yaml (only on a fresh scaffold: not once crm-ports.yaml names labs of
-    your own), and .github/workflows/crm-ports-review.yml (diff and policy checks on
-    every pull request).
+    your own), and .github/workflows/crm-ports-review.yml (crm-ports review on
+    every pull request: diff, policy checks and verify in one comment).
 
     Files already as init writes them are left untouched, so running it again changes
     nothing. Files that differ are listed and nothing is written (exit status 2), unless

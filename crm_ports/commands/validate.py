@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from crm_ports.catalogue.load import load_catalogue
-from crm_ports.catalogue.model import SECTIONS, Catalogue
+from crm_ports.catalogue.model import REQUIRED_SECTIONS, SECTIONS, Catalogue
 from crm_ports.commands.common import catalogue, catalogue_path
 from crm_ports.errors import InputError, located
 from crm_ports.inputs import yamlio
@@ -85,6 +85,7 @@ Examples:
   crm-ports validate --builtin labs/        # the built-in catalogue and every lab file in labs/
   crm-ports validate my-catalog/            # a catalogue folder you edited
   crm-ports validate my-catalogue.yaml      # one file holding every section
+  crm-ports validate catalog/flows.yaml     # one file of a catalogue folder: that folder
   crm-ports validate labs/contoso-claims.yaml"""
 )
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
@@ -107,6 +108,7 @@ def validate(ctx: click.Context, /, paths: tuple[Path, ...], builtin: bool) -> i
         source = None if builtin else catalogue_path(ctx)
         name = BUILTIN if source is None else yamlio.display_name(source)
         _report_catalogue(name, load_catalogue(source))
+    done: set[Path] = set()
     for path in paths:
         if not path.exists():  # neither kind: say so, not "no such catalogue directory"
             raise InputError(yamlio.display_name(path), "", "", "no such file or directory")
@@ -115,8 +117,9 @@ def validate(ctx: click.Context, /, paths: tuple[Path, ...], builtin: bool) -> i
         elif path.is_dir() and _is_lab_folder(path):
             for lab_path in _yaml_files(path):
                 _check_lab(ctx, lab_path)
-        else:
-            _report_catalogue(yamlio.display_name(path), load_catalogue(path))
+        elif (source := _catalogue_of(path)).resolve() not in done:
+            done.add(source.resolve())
+            _report_catalogue(yamlio.display_name(source), load_catalogue(source))
     return 0
 
 
@@ -162,6 +165,23 @@ def _is_lab_folder(folder: Path) -> bool:
     catalogue folder has a section in every file, so one is enough to tell them apart."""
     files = _yaml_files(folder)
     return bool(files) and not any(_is_catalogue_file(p) for p in files)
+
+
+def _catalogue_of(path: Path) -> Path:
+    """The catalogue `path` belongs to: a file holding only some of the sections a
+    catalogue needs, in a folder of catalogue files, is one part of that folder's
+    catalogue (pre-commit passes `catalog/flows.yaml` alone), validated once for all its
+    files; any other path is a catalogue of its own."""
+    if path.is_dir() or _holds_every_section(path):
+        return path
+    folder = path.parent
+    siblings = _yaml_files(folder)
+    return folder if len(siblings) > 1 and all(map(_is_catalogue_file, siblings)) else path
+
+
+def _holds_every_section(path: Path) -> bool:
+    data = yamlio.load(path).data
+    return isinstance(data, dict) and all(data.get(k) for k in REQUIRED_SECTIONS)
 
 
 def _is_catalogue_file(path: Path) -> bool:
