@@ -251,7 +251,15 @@ def test_policy_errors_fail_at_error_and_pass_at_never(
     failing = cli(*args)
     assert failing.code == 1, failing.err
     data = json.loads((out / "review.json").read_text(encoding="utf-8"))
-    assert data["errors"] > 0 and data["internet_reachable_new"] > 0
+    assert data["errors"] > 0
+    # one per port of one group the administrators reach, counted from the head's rules
+    rules = cli("rules", "--lab", str(repo / "labs" / "mylab.yaml"), "--format", "json")
+    opened = {
+        (r["to"], r["protocol"], r["from_port"], r["to_port"])
+        for r in json.loads(rules.out)["rules"]
+        if r["from"] == "administrators"
+    }
+    assert len(opened) > 1 and data["internet_reachable_new"] == len(opened)
     body = (out / "comment-1.md").read_text(encoding="utf-8")
     assert "> **Newly reachable from the internet**" in body
     assert "CRM001" in body
