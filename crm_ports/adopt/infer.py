@@ -86,7 +86,9 @@ def classify_peers(estate: Estate, catalogue: Catalogue) -> dict[str, str | None
     return out
 
 
-def infer_options(estate: Estate, peers: Mapping[str, str | None]) -> dict[str, Any]:
+def infer_options(
+    estate: Estate, peers: Mapping[str, str | None], catalogue: Catalogue
+) -> dict[str, Any]:
     """Options where the rules show them: the web port and HTTPS (what client ranges
     reach), a named SQL instance (UDP 1434 between servers), the RPC range (a wide TCP
     range between servers other than Windows' default)."""
@@ -110,7 +112,15 @@ def infer_options(estate: Estate, peers: Mapping[str, str | None]) -> dict[str, 
     if client_tcp:
         if 443 not in client_tcp:
             out["https"] = False
-        web = sorted(client_tcp - {443})
+        # users reach the domain controller too: the web port is the one port left
+        others = {
+            port
+            for sign in signatures(catalogue, Options()).values()
+            for kind, protocol, low, high in sign
+            if kind == "client_cidrs" and protocol == "tcp"
+            for port in range(low, high + 1)
+        } - {Options().web_port}
+        web = sorted(client_tcp - others - {443})
         if len(web) == 1 and web[0] != 80:
             out["web_port"] = web[0]
     return out
@@ -313,7 +323,7 @@ def explain(
 ) -> Explained:
     """The lab that takes `estate` over."""
     classes = classify_peers(estate, catalogue)
-    raw = infer_options(estate, classes)
+    raw = infer_options(estate, classes, catalogue)
     options = build(dict(raw), origin=estate.where, entry="adopt", line_of=lambda _: None)
     taken: set[str] = set()
     names = {g.group_id: host_name(g, taken) for g in estate.groups}
