@@ -43,6 +43,7 @@ class LazyGroup(click.Group):
         "diagram": ("crm_ports.commands.diagram", "diagram", "Host groups and flows as a diagram."),
         "synth": ("crm_ports.commands.synth", "synth", "Write the lab stacks (cdk.tf.json)."),
         "audit": ("crm_ports.commands.audit", "audit", "Compare a deployed lab with its plan."),
+        "adopt": ("crm_ports.commands.adopt", "adopt", "Take a hand-built estate over."),
         "verify": (
             "crm_ports.commands.verify",
             "verify",

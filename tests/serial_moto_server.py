@@ -212,6 +212,28 @@ def _describe_rules_as_ec2_does() -> None:
     SecurityGroupRule.description = property(description)  # type: ignore[assignment,method-assign]
 
 
+def _modify_all_traffic_as_ec2_does() -> None:
+    """ModifySecurityGroupRules on an all-traffic rule (protocol -1, no ports: the allow-all
+    egress every new group gets) changes its description as EC2 does; moto 5.2.5 asks for
+    ports TCP/UDP need. An adopted group's imported egress rule is updated this way."""
+    modify = SecurityGroupBackend.modify_security_group_rules
+
+    def with_ports_kept(
+        self: SecurityGroupBackend, group_id: str, rules: dict[str, dict[str, Any]]
+    ) -> None:
+        group = self.get_security_group_by_name_or_id(group_id)
+        for rule_id, new_rule in rules.items():
+            existing = group.get_rule(rule_id) if group is not None else None
+            if existing is not None and str(new_rule.get("IpProtocol")) == "-1":
+                # EC2 reports an all-traffic rule's ports as -1
+                for key, kept in (("FromPort", existing.from_port), ("ToPort", existing.to_port)):
+                    if new_rule.get(key) is None:
+                        new_rule[key] = -1 if kept is None else kept
+        modify(self, group_id, rules)
+
+    SecurityGroupBackend.modify_security_group_rules = with_ports_kept  # type: ignore[method-assign]
+
+
 def _group_ids(groups: Iterable[Any]) -> set[str]:
     """Ids of a list of groups: moto keeps SecurityGroup objects, now and then a bare id."""
     return {getattr(group, "id", group) for group in groups}
@@ -294,6 +316,7 @@ def main() -> None:
     _revoke_as_ec2_does("ingress")
     _revoke_as_ec2_does("egress")
     _describe_rules_as_ec2_does()
+    _modify_all_traffic_as_ec2_does()
     _delete_group_as_ec2_does()
     _primary_interface_deleted_on_termination()
     app = DomainDispatcherApplication(create_backend_app)

@@ -403,7 +403,12 @@ CLEAR_LINES = [
     # it said "unknown key ('client_cidr' was unexpected)", naming no valid key
     (
         "name: x\nclient_cidr: [10.0.0.0/16]\n",
-        ["lab.yaml:2:", "field 'client_cidr'", "did you mean 'client_cidrs'?", "admin_cidrs, aws"],
+        [
+            "lab.yaml:2:",
+            "field 'client_cidr'",
+            "did you mean 'client_cidrs'?",
+            "admin_cidrs, adopt, aws",
+        ],
     ),
     (
         "name: x\naws: {regoin: eu-west-1}\n",

@@ -83,8 +83,10 @@ def _examples() -> list[str]:
             for line in code.splitlines():
                 command = line.split("#", 1)[0].strip()
                 # Those needing a git ref, a synth folder, a cloud, a pipe or the scaffold
-                # of `crm-ports init` (tests/test_init.py) run in their own tests.
+                # of `crm-ports init` (tests/test_init.py) or an adopted estate
+                # (tests/test_adopt_moto.py) run in their own tests.
                 needs = (" synth", "audit", "origin/", "cdktf.out", "|", "labs/example.yaml")
+                needs += ("adopt ", "labs/acme.yaml")
                 if command.startswith("crm-ports ") and not any(n in command for n in needs):
                     lines.append(command)
     return list(dict.fromkeys(lines))

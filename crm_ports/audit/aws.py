@@ -106,7 +106,7 @@ def default_client(target: AwsTarget) -> Ec2Client:
 
 
 @contextmanager
-def _translated(target: AwsTarget) -> Iterator[None]:
+def translated(target: AwsTarget) -> Iterator[None]:
     """botocore's exceptions, as the one-line InputError the CLI prints with exit 2."""
     from botocore.exceptions import (
         BotoCoreError,
@@ -203,7 +203,7 @@ def audit_aws(
     the default credential chain. With `policy`, the live rules are also judged by the
     policy checks."""
     check_target(target)
-    with _translated(target):
+    with translated(target):
         client = (client_factory or default_client)(target)
         groups, rules = read_lab(client, plan.lab)
     if not groups:

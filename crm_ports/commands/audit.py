@@ -186,7 +186,7 @@ def aws(
     from crm_ports.plans.aws import plan_aws
 
     lab, ruleset = lab_for_audit(ctx, "aws", lab_path, lab_name, values)
-    plan = plan_aws(ruleset, lab.name, egress=lab.aws.egress, origin=lab.origin)
+    plan = plan_aws(ruleset, lab.name, egress=lab.aws.egress, origin=lab.origin, adopt=lab.adopt)
     target = AwsTarget(
         region or lab.aws.region,
         endpoint_url or lab.aws.endpoint_url,

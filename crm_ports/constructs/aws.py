@@ -43,6 +43,7 @@ from crm_ports.constructs.resources.aws import (
     VpcSecurityGroupEgressRule,
     VpcSecurityGroupIngressRule,
 )
+from crm_ports.lab.adoption import AdoptedGroup
 from crm_ports.lab.arguments import (
     check_firewall_lab,
     check_lab_keys,
@@ -67,6 +68,7 @@ from crm_ports.plans.aws import (
 from crm_ports.plans.text import resource_key
 from crm_ports.ruleset import RuleSet
 from crm_ports.terraform.records import record_json
+from crm_ports.terraform.resources import aws_import_blocks
 
 
 class AwsCrmGroup(Construct):
@@ -143,6 +145,7 @@ class AwsCrmFirewall(Construct):
         provider: TerraformProvider | None = None,
         logical_id_prefix: str = "",
         record: bool = True,
+        adopt: Sequence[AdoptedGroup] = (),
     ) -> None:
         where = construct_name("AwsCrmFirewall", id)
         check_scope(scope, where, provider)
@@ -153,7 +156,7 @@ class AwsCrmFirewall(Construct):
         check_peer_cidrs(where, peer_cidrs)
         check_prefix(where, logical_id_prefix)
         super().__init__(scope, id)
-        self.plan: AwsPlan = plan_aws(rules, name, egress=egress, origin=where)
+        self.plan: AwsPlan = plan_aws(rules, name, egress=egress, origin=where, adopt=tuple(adopt))
         self._cidrs = peer_cidrs_for(rules, peer_cidrs, where)
         self._provider = provider
         self._prefix = logical_id_prefix
@@ -217,6 +220,12 @@ class AwsCrmFirewall(Construct):
 
     def security_group_ids_for(self, group: str) -> list[str]:
         return self.groups[group].security_group_ids
+
+    @property
+    def import_blocks(self) -> list[dict[str, str]]:
+        """The Terraform `import` blocks of an adopted estate (`adopt`): its stack adds
+        them (`add_override("import", ...)`), since Terraform reads them at the top level."""
+        return aws_import_blocks(self.plan, self._prefix)
 
     def _rules(self) -> None:
         add_rules(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from crm_ports.lab.adoption import AdoptedGroup
 from crm_ports.lab.backend import LOCAL, Backend
 from crm_ports.lab.extra import ExtraRule
 from crm_ports.options import Options
@@ -59,12 +60,17 @@ class Lab:
     origin: str = field(default="<default lab>", compare=False)
     placement: Placement | None = None  # the lab's own hosts, resolved as `options.topology`
     extra_rules: tuple[ExtraRule, ...] = ()
+    # An adopted estate (`crm_ports.lab.adoption`): the live groups its hosts take over.
+    adopt: tuple[AdoptedGroup, ...] = ()
     # False for a lab read back from a synthesized folder that did not record its network
     # (an older crm-ports): a review then leaves the network out of its comparison.
     network_known: bool = field(default=True, compare=False)
 
     def stack_name(self, cloud: str) -> str:
         return f"{cloud}-{self.name}"
+
+    def adopted(self, host: str) -> AdoptedGroup | None:
+        return next((a for a in self.adopt if a.host == host), None)
 
 
 def relocated(lab: Lab, origin: str) -> Lab:
@@ -77,7 +83,8 @@ def relocated(lab: Lab, origin: str) -> Lab:
         )
         placement = replace(placement, origin=origin, hosts=hosts)
     extras = tuple(replace(e, location=replace(e.location, file=origin)) for e in lab.extra_rules)
-    return replace(lab, origin=origin, placement=placement, extra_rules=extras)
+    adopt = tuple(replace(a, location=replace(a.location, file=origin)) for a in lab.adopt)
+    return replace(lab, origin=origin, placement=placement, extra_rules=extras, adopt=adopt)
 
 
 def default_labs() -> tuple[Lab, ...]:

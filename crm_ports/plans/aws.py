@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from crm_ports.errors import InputError
+from crm_ports.lab.adoption import AdoptedGroup
 from crm_ports.plans.text import (
     GROUP_TAG,
     LAB_TAG,
@@ -45,6 +46,7 @@ class SecurityGroupSpec:
     name: str
     description: str
     tags: Tags
+    import_id: str | None = None  # an adopted live group's id (`crm_ports.lab.adoption`)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class SgRuleSpec:
     tags: Tags
     cidr_peer: str | None = None  # the peer group a CIDR rule was expanded from
     base_key: str = ""  # `key` without the CIDR: one Terraform resource per peer, for_each CIDR
+    import_id: str | None = None  # the adopted live rule it takes over (sgr-...)
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,16 @@ def _protocol(rule: Rule) -> tuple[str, int | None, int | None]:
     return rule.protocol.value, rule.from_port, rule.to_port
 
 
-def plan_aws(ruleset: RuleSet, lab: str, *, egress: str = "allow-all", origin: str = "") -> AwsPlan:
+def plan_aws(
+    ruleset: RuleSet,
+    lab: str,
+    *,
+    egress: str = "allow-all",
+    origin: str = "",
+    adopt: tuple[AdoptedGroup, ...] = (),
+) -> AwsPlan:
+    """With `adopt`, each adopted host's group keeps its live name and description and
+    carries the ids Terraform imports it and its matching rules by."""
     if egress not in EGRESS_MODES:
         raise ValueError(f"egress must be one of {EGRESS_MODES}")
     base_tags = ((LAB_TAG, lab), (TOPOLOGY_TAG, ruleset.topology))
@@ -192,8 +204,49 @@ def plan_aws(ruleset: RuleSet, lab: str, *, egress: str = "allow-all", origin: s
     plan = AwsPlan(
         lab, ruleset.topology, egress, tuple(groups), tuple(sorted(rules, key=lambda r: r.key))
     )
+    if adopt:
+        plan = adopted(plan, adopt)
     check_quota(plan, origin or ruleset.options.origin)
     return plan
+
+
+def adopted(plan: AwsPlan, adopt: tuple[AdoptedGroup, ...]) -> AwsPlan:
+    """The plan taking over the live groups: name and description as they are (EC2
+    replaces a group when either changes), and the import ids of the group and of each
+    live rule the adoption matched to a planned one."""
+    by_host = {a.host: a for a in adopt}
+    groups = []
+    for sg in plan.security_groups:
+        live = by_host.get(sg.group)
+        if live is None:
+            groups.append(sg)
+            continue
+        tags = tuple((k, live.name if k == "Name" else v) for k, v in sg.tags)
+        groups.append(
+            replace(
+                sg,
+                name=live.name,
+                description=live.description,
+                tags=tags,
+                import_id=live.group_id,
+            )
+        )
+    missing = sorted(set(by_host) - {sg.group for sg in plan.security_groups})
+    if missing:
+        raise by_host[missing[0]].error("", "the plan has no security group for this host")
+    specs = {(r.group, r.key): r for r in plan.rules}
+    imported: dict[str, str] = {}
+    for live in adopt:
+        for key, rule_id in live.rules:
+            if (live.host, key) not in specs:
+                raise live.error(
+                    f"rules.{key}",
+                    f"no planned rule of host '{live.host}' has the key '{key}' "
+                    "(run crm-ports adopt again after changing the lab's hosts or options)",
+                )
+            imported[key] = rule_id
+    rules = tuple(replace(r, import_id=imported.get(r.key)) for r in plan.rules)
+    return replace(plan, security_groups=tuple(groups), rules=rules)
 
 
 def _specs(

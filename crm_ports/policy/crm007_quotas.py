@@ -36,7 +36,13 @@ def _plan_rows(subject: Subject) -> tuple[list[QuotaRow], list[str]]:
     lab = subject.lab
     if "aws" in lab.clouds:
         try:
-            plan = plan_aws(subject.ruleset, lab.name, egress=lab.aws.egress, origin=lab.origin)
+            plan = plan_aws(
+                subject.ruleset,
+                lab.name,
+                egress=lab.aws.egress,
+                origin=lab.origin,
+                adopt=lab.adopt,
+            )
         except InputError as exc:
             refused.append(exc.message)
         else:

@@ -85,7 +85,7 @@ def resolve_lab(catalogue: Catalogue, lab: Lab) -> RuleSet:
             )
         catalogue = catalogue.with_topology(topology_for(catalogue, placement, lab.options))
         options = _with_placed_servers(lab, placement)
-        ruleset = resolve(catalogue, options)
+        ruleset = resolve(catalogue, options, spread_members=bool(lab.adopt))
         ruleset = replace(
             ruleset, idle_roles=idle_roles(catalogue, placement, options), own_placement=True
         )
@@ -118,9 +118,16 @@ def _with_placed_servers(lab: Lab, placement: Placement) -> Options:
     return replace(lab.options, domain_controllers=max(count, 1), exchange_in_lab=exchange)
 
 
-def resolve(catalogue: Catalogue, options: Options) -> RuleSet:
+def resolve(catalogue: Catalogue, options: Options, *, spread_members: bool = False) -> RuleSet:
+    """With `spread_members` (an adopted estate, whose instances hold only their own
+    group) there is no group every server carries: each every-server flow becomes one rule
+    from each server group, so no instance needs a group it does not already hold."""
     _refuse_unsupported(catalogue, options)
     placement = _place(catalogue, options)
+    if spread_members:
+        placement = placement._replace(
+            groups=tuple(g for g in placement.groups if not g.is_members)
+        )
     candidates: list[_Candidate] = []
     advisories: list[Advisory] = []
     kinds = {g.name: g.kind for g in placement.groups}
@@ -249,6 +256,8 @@ def _group_of(role: str, flow: Flow, field: str, placement: _Placement) -> tuple
 
 def _sources(flow: Flow, placement: _Placement, catalogue: Catalogue) -> list[str]:
     if flow.sources == (EVERY_SERVER,):
+        if not any(g.is_members for g in placement.groups):  # spread over the servers
+            return [g.name for g in placement.server_groups()]
         return [placement.topology.members_group]
     absent = placement.topology.absent
     return sorted(

@@ -78,7 +78,10 @@ class AwsLabStack(TerraformStack):
             peer_cidrs=peer_variables(self, rules),
             provider=provider,
             record=False,  # `crm-ports synth` writes crm-ports.json beside the stack
+            adopt=lab.adopt,
         )
+        if lab.adopt:  # the first apply takes the live groups over instead of adding new ones
+            self.add_override("import", firewall.import_blocks)
         TerraformOutput(
             self,
             "security_group_ids",

@@ -69,7 +69,11 @@ def _check_cloud_limits(stacks: Sequence[StackPlan]) -> None:
     for stack in stacks:
         if stack.cloud == "aws":
             plan_aws(
-                stack.rules, stack.lab.name, egress=stack.lab.aws.egress, origin=stack.lab.origin
+                stack.rules,
+                stack.lab.name,
+                egress=stack.lab.aws.egress,
+                origin=stack.lab.origin,
+                adopt=stack.lab.adopt,
             )
         else:
             plan_azure(stack.rules, stack.lab.name, origin=stack.lab.origin)

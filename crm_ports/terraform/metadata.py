@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from crm_ports.catalogue.model import Location
 from crm_ports.errors import InputError
 from crm_ports.inputs import yamlio
+from crm_ports.lab.adoption import AdoptedGroup
 from crm_ports.lab.extra import citation
 from crm_ports.lab.model import CLOUDS, AwsSettings, AzureSettings, Lab, Waiver
 from crm_ports.net import PortRange, Protocol
@@ -60,6 +61,16 @@ def lab_extent(lab: Lab) -> dict[str, Any]:
             }
             for e in lab.extra_rules
         ]
+    if lab.adopt:
+        out["adopt"] = {
+            a.host: {
+                "group_id": a.group_id,
+                "name": a.name,
+                "description": a.description,
+                "rules": dict(a.rules),
+            }
+            for a in lab.adopt
+        }
     return out
 
 
@@ -212,6 +223,22 @@ def _extra_rules(raw: Any, file: str, entry: str) -> tuple[ExtraRule, ...]:
     return _guarded(parse, file, entry, "lab.extra_rules")
 
 
+def _adopt(raw: Any, file: str, entry: str) -> tuple[AdoptedGroup, ...]:
+    def parse() -> tuple[AdoptedGroup, ...]:
+        return tuple(
+            AdoptedGroup(
+                host=str(host),
+                group_id=str(item["group_id"]),
+                name=str(item["name"]),
+                description=str(item["description"]),
+                rules=tuple(sorted((str(k), str(v)) for k, v in item["rules"].items())),
+            )
+            for host, item in sorted((raw or {}).items())
+        )
+
+    return _guarded(parse, file, entry, "lab.adopt")
+
+
 def read_stack(directory: Path) -> StackRecord:
     """A lab stack's `crm-ports.json`."""
     path = directory / METADATA_FILE
@@ -257,6 +284,7 @@ def read_lab(data: Any, shown: str, entry: str, origin: str) -> ResolvedLab:
         waivers=_waivers(lab_data.get("waivers"), shown, entry),
         placement=_placement(lab_data.get("placement"), ruleset.options.topology, origin, entry),
         extra_rules=_extra_rules(lab_data.get("extra_rules"), shown, entry),
+        adopt=_adopt(lab_data.get("adopt"), shown, entry),
         origin=origin,
     )
     return ResolvedLab(lab, ruleset)

@@ -82,6 +82,21 @@ def aws_rule_address(spec: SgRuleSpec) -> str:
     return f"{kind}.{spec.key}"
 
 
+def aws_import_blocks(plan: AwsPlan, prefix: str = "") -> list[dict[str, str]]:
+    """Terraform `import` blocks (`{"to": address, "id": live id}`) for an adopted
+    estate's groups and the live rules that match planned ones, in address order."""
+    out = [
+        {"to": f"{AWS_SECURITY_GROUP}.{prefix}{sg.key}", "id": sg.import_id}
+        for sg in plan.security_groups
+        if sg.import_id is not None
+    ]
+    for spec in plan.rules:
+        if spec.import_id is not None:
+            kind, _, name = aws_rule_address(spec).partition(".")
+            out.append({"to": f"{kind}.{prefix}{name}", "id": spec.import_id})
+    return sorted(out, key=lambda block: block["to"])
+
+
 def aws_resources(plan: AwsPlan) -> Resources:
     """Security groups and their rules, with the attribute names of hashicorp/aws."""
     groups = {sg.group: f"{AWS_SECURITY_GROUP}.{sg.key}" for sg in plan.security_groups}
@@ -166,7 +181,10 @@ def lab_resources(lab: Lab, ruleset: RuleSet, cloud: str, *, network: bool = Tru
     if cloud not in lab.clouds:
         return {}
     if cloud == "aws":
-        out = aws_resources(plan_aws(ruleset, lab.name, egress=lab.aws.egress, origin=lab.origin))
+        plan = plan_aws(
+            ruleset, lab.name, egress=lab.aws.egress, origin=lab.origin, adopt=lab.adopt
+        )
+        out = aws_resources(plan)
         if not network:
             return out
         out.update(_aws_network(lab))

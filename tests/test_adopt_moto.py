@@ -1,0 +1,261 @@
+"""Adopting a hand-built estate (issue 22), end to end on moto with the real `terraform`.
+
+A hosting provider's CRM estate is built with boto3 as a person would: four groups with
+the provider's own names and descriptions, an instance holding each, the CRM flows between
+them (each every-server flow from each other group, since no instance holds a common
+group), one custom rule and one RDP rule from 0.0.0.0/0. `crm-ports adopt aws` writes the
+lab; it validates and names the stray rule; `crm-ports synth` and `terraform apply` take
+the estate over: the first plan imports every group and deletes or replaces none, every
+instance keeps its own group (same id), the re-plan is empty and the audit is clean.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.lab.file import load_lab
+from crm_ports.plans.aws import plan_aws
+from crm_ports.resolver.engine import resolve_lab
+from tests.conftest import REPO
+from tests.readme import block
+from tests.test_e2e_moto import Cli, changes, terraform_for
+
+if TYPE_CHECKING:
+    from tests.moto_server import MotoServer
+
+pytestmark = pytest.mark.slow
+
+AMI = "ami-12c6146b"
+LAB = "acme"
+# host in the reference lab -> (the provider's group name, its description, roles)
+ESTATE = {
+    "web": ("crm-web-01", "CRM web tier", ["web-application", "deployment-web-service"]),
+    "back": ("crm-app-01", "CRM async and sandbox", ["asynchronous-service", "sandbox-processing"]),
+    "sql": ("sql-01", "SQL and reporting", ["sql-server", "reporting-services"]),
+    "dc": ("ad-01", "Active Directory", ["domain-controller"]),
+}
+CLIENTS = "10.1.0.0/16"
+ADMINS = "10.2.0.0/24"
+CUSTOM = ("tcp", 8443, "10.30.0.0/24")  # a monitoring probe no flow explains
+
+
+def reference_rules(tmp_path: Path) -> list[Any]:
+    """The CRM flows between the four hosts as a person would open them by hand: each
+    every-server flow from each other host (the planner's own spreading, used here only
+    to know which ports to open)."""
+    hosts = "\n".join(
+        f"    - {{name: {h}, roles: [{', '.join(r)}]}}" for h, (_, _, r) in ESTATE.items()
+    )
+    adopt = "\n".join(
+        f"  {h}: {{group_id: sg-{i:x}, name: n{i}, description: d}}" for i, h in enumerate(ESTATE)
+    )
+    path = tmp_path / "reference.yaml"
+    path.write_text(
+        f"name: ref\nclouds: [aws]\ntopology:\n  hosts:\n{hosts}\n"
+        f"client_cidrs: [{CLIENTS}]\nadmin_cidrs: [{ADMINS}]\nadopt:\n{adopt}\n",
+        encoding="utf-8",
+    )
+    lab = load_lab(path)
+    plan = plan_aws(resolve_lab(load_catalogue(), lab), lab.name, adopt=lab.adopt)
+    return [spec for spec in plan.rules if spec.direction == "ingress"]
+
+
+def build_estate(ec2: Any, tmp_path: Path) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The hand-built estate: VPC id, host -> group id, host -> instance id."""
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    groups = {
+        host: ec2.create_security_group(GroupName=name, Description=text, VpcId=vpc)["GroupId"]
+        for host, (name, text, _) in ESTATE.items()
+    }
+    for spec in reference_rules(tmp_path):
+        permission: dict[str, Any] = {
+            "IpProtocol": spec.ip_protocol,
+            "FromPort": spec.from_port,
+            "ToPort": spec.to_port,
+        }
+        if spec.peer_group:
+            permission["UserIdGroupPairs"] = [{"GroupId": groups[spec.peer_group]}]
+        else:
+            permission["IpRanges"] = [{"CidrIp": spec.cidr_ipv4}]
+        ec2.authorize_security_group_ingress(GroupId=groups[spec.group], IpPermissions=[permission])
+    protocol, port, cidr = CUSTOM
+    for source in (cidr, "0.0.0.0/0"):
+        number = port if source == cidr else 3389
+        ec2.authorize_security_group_ingress(
+            GroupId=groups["web"],
+            IpPermissions=[
+                {
+                    "IpProtocol": protocol,
+                    "FromPort": number,
+                    "ToPort": number,
+                    "IpRanges": [{"CidrIp": source}],
+                }
+            ],
+        )
+    instances = {
+        host: ec2.run_instances(
+            ImageId=AMI, MinCount=1, MaxCount=1, SubnetId=subnet, SecurityGroupIds=[group]
+        )["Instances"][0]["InstanceId"]
+        for host, group in groups.items()
+    }
+    return vpc, groups, instances
+
+
+def held(ec2: Any, instances: dict[str, str]) -> dict[str, set[str]]:
+    reservations = ec2.describe_instances(InstanceIds=sorted(instances.values()))["Reservations"]
+    by_id = {
+        i["InstanceId"]: {g["GroupId"] for g in i["SecurityGroups"]}
+        for r in reservations
+        for i in r["Instances"]
+    }
+    return {host: by_id[instance] for host, instance in instances.items()}
+
+
+@pytest.mark.e2e(seconds=120)
+def test_adopt_takes_a_hand_built_estate_over(
+    cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
+) -> None:
+    ec2 = moto_server.ec2()
+    vpc, groups, instances = build_estate(ec2, tmp_path)
+    lab_path = tmp_path / "labs" / f"{LAB}.yaml"
+    lab_path.parent.mkdir()
+    adopted = cli(
+        "adopt", "aws", "--vpc-id", vpc, "--name", LAB, "--endpoint-url", moto_server.url,
+        "-o", str(lab_path),
+    )  # fmt: skip
+    assert adopted.code == 0, adopted.err
+    stray = [line for line in adopted.err.splitlines() if line.startswith("left out:")]
+    assert len(stray) == 1 and "TCP 3389 from 0.0.0.0/0 breaks policy" in stray[0], adopted.err
+    assert "group " in adopted.err and "web-application" in adopted.err
+    assert cli("validate", str(lab_path)).code == 0
+    lab = load_lab(lab_path)
+    assert {a.group_id for a in lab.adopt} == set(groups.values())
+    assert [e.reason for e in lab.extra_rules] == [f"adopted from {groups['web']}: review"]
+    # the same estate, the same bytes
+    again = tmp_path / "again.yaml"
+    cli("adopt", "aws", "--vpc-id", vpc, "--name", LAB, "--endpoint-url", moto_server.url,
+        "-o", str(again))  # fmt: skip
+    assert again.read_bytes() == lab_path.read_bytes()
+
+    out = tmp_path / "build" / "cdktf.out"
+    synth = cli("synth", "--lab", str(lab_path), "--out", str(out))
+    assert synth.code == 0, synth.err
+    terraform = terraform_for(out / "stacks" / f"aws-{LAB}", tmp_path / "work")
+    plan = terraform.show_plan()
+    imported = {
+        c["change"]["importing"]["id"]
+        for c in plan["resource_changes"]
+        if c["type"] == "aws_security_group" and c["change"].get("importing")
+    }
+    assert imported == set(groups.values())
+    removed = [
+        c["address"]
+        for c in changes(plan)
+        if c["type"] == "aws_security_group" and "delete" in c["change"]["actions"]
+    ]
+    assert removed == []
+    assert not any("delete" in c["change"]["actions"] for c in changes(plan))
+    terraform.run("apply", "-no-color", "-input=false", "tfplan")
+    assert held(ec2, instances) == {host: {group} for host, group in groups.items()}
+    terraform.assert_no_changes()
+    # The stray rule stays live until revoked, as adopt says; then the audit is clean.
+    [rdp] = [
+        r
+        for r in ec2.describe_security_group_rules(
+            Filters=[{"Name": "group-id", "Values": [groups["web"]]}]
+        )["SecurityGroupRules"]
+        if r.get("CidrIpv4") == "0.0.0.0/0" and r.get("FromPort") == 3389
+    ]
+    assert rdp["SecurityGroupRuleId"] in stray[0]
+    ec2.revoke_security_group_ingress(
+        GroupId=groups["web"], SecurityGroupRuleIds=[rdp["SecurityGroupRuleId"]]
+    )
+    audit = cli("audit", "aws", "--lab", str(lab_path), "--format", "json")
+    assert audit.code == 0, audit.out + audit.err
+    assert json.loads(audit.out)["findings"] == []
+
+
+def _front_end(ec2: Any, vpc: str, name: str) -> str:
+    group: str = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
+    for port, ranges in ((80, [CLIENTS, ADMINS]), (443, [CLIENTS, ADMINS]), (3389, [ADMINS])):
+        ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": port, "ToPort": port,
+                 "IpRanges": [{"CidrIp": cidr} for cidr in ranges]}
+            ],
+        )  # fmt: skip
+    return group
+
+
+@pytest.mark.parametrize(
+    "case", ["unknown vpc", "no groups", "unknown role", "two front ends", "bad name"]
+)
+def test_bad_estate_or_mapping_is_one_line(
+    cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path, case: str
+) -> None:
+    ec2 = moto_server.ec2()
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    args = ["adopt", "aws", "--name", LAB, "--endpoint-url", moto_server.url]
+    expected = {
+        "unknown vpc": ["field 'vpc-id'", "no VPC vpc-0123456789abcdef0"],
+        "no groups": ["field 'vpc-id'", "nothing to adopt"],
+        "unknown role": ["hosts.yaml", "group 'crm-web-01'", "field 'roles'", "'web-app'"],
+        "two front ends": ["role 'web-application'", "claimed by 2 groups", "--hosts FILE"],
+        "bad name": ["field 'name'", "'Acme_1' cannot name a lab"],
+    }[case]
+    if case == "bad name":
+        args[3] = "Acme_1"
+    if case == "unknown vpc":
+        vpc = "vpc-0123456789abcdef0"
+    if case == "unknown role":
+        _front_end(ec2, vpc, "crm-web-01")
+        (tmp_path / "hosts.yaml").write_text("crm-web-01: [web-app]\n", encoding="utf-8")
+        args += ["--hosts", str(tmp_path / "hosts.yaml")]
+    if case == "two front ends":
+        _front_end(ec2, vpc, "crm-web-01")
+        _front_end(ec2, vpc, "crm-web-02")
+    out = tmp_path / "lab.yaml"
+    result = cli(*args, "--vpc-id", vpc, "-o", str(out))
+    assert result.code == 2, result
+    assert len(result.err.strip().splitlines()) == 1, result.err
+    for fragment in expected:
+        assert fragment in result.err
+    assert not out.exists()
+
+
+def test_the_adopting_session_runs_as_written(
+    moto_server: MotoServer, aws_env: None, tmp_path: Path
+) -> None:
+    """docs/adopting.md's adopt block, line by line with bash, on a hand-built estate."""
+    vpc, groups, _ = build_estate(moto_server.ec2(), tmp_path)
+    work = tmp_path / "repo"
+    (work / "labs").mkdir(parents=True)
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "VPC": vpc,
+        "AWS_ENDPOINT_URL": moto_server.url,
+    }
+    fence = block("adopt", REPO / "docs" / "adopting.md").split("```sh\n", 1)[1]
+    for line in fence.rsplit("```", 1)[0].splitlines():
+        ran = subprocess.run(
+            ["bash", "-c", line], cwd=work, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert ran.returncode == 0, f"{line}\n{ran.stderr}"
+    lab = load_lab(work / "labs" / f"{LAB}.yaml")
+    assert {a.group_id for a in lab.adopt} == set(groups.values())
+    document = json.loads(
+        (work / "cdktf.out" / "stacks" / f"aws-{LAB}" / "cdk.tf.json").read_text(encoding="utf-8")
+    )
+    imported = {i["id"] for i in document["import"] if i["to"].startswith("aws_security_group.")}
+    assert imported == set(groups.values())
