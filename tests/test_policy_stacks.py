@@ -1,0 +1,117 @@
+"""The policy checks on stack resources (`check --synth` and the live rules `audit` reads),
+built by hand in Terraform's attribute shape: how a rule resource's ports are read, and
+when CRM004 accepts an all-traffic rule.
+
+The synthesized stacks the other tests check hold only what the renderer writes, so the
+shapes a hand edit or the cloud gives (a missing port, `-1`, a protocol number, a port
+list with `*`) and the waiver of an all-ports rule by the rule ids it carries are pinned
+here; a check that misread them would pass an open port or fail a lab that is right.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.lab.model import Lab
+from crm_ports.options import Options
+from crm_ports.policy.base import Stack, Subject
+from crm_ports.policy.reading import ALL_PORTS, aws_sources, aws_spans, azure_spans
+from crm_ports.policy.registry import run_checks
+from crm_ports.resolver.engine import resolve
+
+INGRESS = "aws_vpc_security_group_ingress_rule"
+EXCHANGE_TO_DC = "exchange.domain-controller.all.all-traffic"
+DC_TO_EXCHANGE = "domain-controller.exchange.all.all-traffic"
+
+
+@pytest.mark.parametrize(
+    ("attributes", "spans"),
+    [
+        ({"ip_protocol": "-1"}, [ALL_PORTS]),
+        ({"ip_protocol": "ALL"}, [ALL_PORTS]),
+        ({"ip_protocol": "icmp", "from_port": 8, "to_port": 0}, []),
+        ({"ip_protocol": "1"}, []),
+        ({"ip_protocol": "icmpv6"}, []),
+        ({"ip_protocol": "58"}, []),
+        ({"ip_protocol": "esp"}, []),
+        ({"ip_protocol": "50", "from_port": -1, "to_port": -1}, []),
+        ({"ip_protocol": "tcp", "from_port": 443, "to_port": 443}, [(443, 443)]),
+        ({"ip_protocol": "TCP", "from_port": 0, "to_port": 0}, [(0, 0)]),
+        ({"ip_protocol": "udp", "from_port": 49152, "to_port": 65535}, [(49152, 65535)]),
+        # unreadable ports are judged as every port: a check must not skip what it cannot see
+        ({"ip_protocol": "tcp", "from_port": "${var.port}", "to_port": 443}, [ALL_PORTS]),
+        ({"ip_protocol": "tcp", "from_port": 443, "to_port": None}, [ALL_PORTS]),
+        ({"ip_protocol": "tcp", "from_port": -1, "to_port": -1}, [ALL_PORTS]),
+        ({"ip_protocol": "6"}, [ALL_PORTS]),
+    ],
+)
+def test_aws_rule_ports(attributes: dict[str, Any], spans: list[tuple[int, int]]) -> None:
+    assert aws_spans(attributes) == spans
+
+
+@pytest.mark.parametrize(
+    ("attributes", "spans"),
+    [
+        ({"protocol": "Tcp", "destination_port_range": "3389"}, [(3389, 3389)]),
+        ({"protocol": "Tcp", "destination_port_range": "5985-5986"}, [(5985, 5986)]),
+        ({"protocol": "Tcp", "destination_port_ranges": ["80", "443"]}, [(80, 80), (443, 443)]),
+        (
+            {"protocol": "Tcp", "destination_port_ranges": ["80"], "destination_port_range": "88"},
+            [(80, 80), (88, 88)],
+        ),
+        ({"protocol": "*", "destination_port_ranges": ["80", " * "]}, [ALL_PORTS]),
+        ({"protocol": "Icmp", "destination_port_range": "*"}, []),
+        ({"protocol": "Esp", "destination_port_range": "*"}, []),
+        ({"protocol": "Tcp", "destination_port_range": "${var.p}"}, [ALL_PORTS]),
+        ({"protocol": "Tcp"}, []),
+    ],
+)
+def test_azure_rule_ports(attributes: dict[str, Any], spans: list[tuple[int, int]]) -> None:
+    assert azure_spans(attributes) == spans
+
+
+def test_aws_sources_are_both_address_families() -> None:
+    assert aws_sources({"cidr_ipv4": "10.0.0.0/8", "cidr_ipv6": "::/0"}) == ["10.0.0.0/8", "::/0"]
+    assert aws_sources({"cidr_ipv4": None, "referenced_security_group_id": "sg-1"}) == []
+
+
+def _crm004(rule_ids: dict[str, tuple[str, ...]]) -> dict[str, str | None]:
+    """CRM004's verdict on live all-traffic ingress rules carrying these rule ids:
+    address -> the waiver's reason, or None when the finding stands."""
+    options = Options(exchange_in_lab=True)
+    ruleset = resolve(load_catalogue(), options)
+    resources = {address: {"ip_protocol": "-1"} for address in rule_ids}
+    stack = Stack("aws-lab", "aws", resources, rule_ids, live=True)
+    subject = Subject(Lab(name="lab", options=options), ruleset, (stack,))
+    return {
+        f.subject: f.waived for f in run_checks([subject], rule_set=False) if f.check == "CRM004"
+    }
+
+
+def test_crm004_accepts_a_live_rule_only_when_every_rule_it_carries_is_accepted() -> None:
+    found = _crm004(
+        {
+            f"{INGRESS}.exchange": (EXCHANGE_TO_DC,),
+            f"{INGRESS}.both": (EXCHANGE_TO_DC, DC_TO_EXCHANGE),
+            f"{INGRESS}.same-twice": (EXCHANGE_TO_DC, EXCHANGE_TO_DC),
+            f"{INGRESS}.with-another": (EXCHANGE_TO_DC, "crm-front-end.sql-server.tcp.ms-sql"),
+            f"{INGRESS}.unknown": ("no.such.rule",),
+            f"{INGRESS}.by-hand": (),
+        }
+    )
+    assert set(found) == {
+        f"{INGRESS}.{name}"
+        for name in ("exchange", "both", "same-twice", "with-another", "unknown", "by-hand")
+    }
+    one = found[f"{INGRESS}.exchange"]
+    assert one is not None and one.startswith("accepted, flow exchange-directory: ")
+    assert found[f"{INGRESS}.same-twice"] == one
+    both = found[f"{INGRESS}.both"]
+    assert both is not None and both.count("accepted, flow ") == 2
+    assert both.index("flow directory-exchange") < both.index("flow exchange-directory")
+    assert "; accepted, flow exchange-directory" in both
+    for name in ("with-another", "unknown", "by-hand"):
+        assert found[f"{INGRESS}.{name}"] is None, name
