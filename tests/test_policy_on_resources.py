@@ -16,11 +16,14 @@ import pytest
 
 from crm_ports.catalogue.load import load_catalogue
 from crm_ports.lab.model import Lab
+from crm_ports.net import PortRange, Protocol
 from crm_ports.options import Options
 from crm_ports.policy.base import Stack, Subject
+from crm_ports.policy.crm004_all_traffic_ingress import accepted_unrestricted
 from crm_ports.policy.reading import ALL_PORTS, aws_sources, aws_spans, azure_spans
 from crm_ports.policy.registry import run_checks
 from crm_ports.resolver.engine import resolve
+from crm_ports.ruleset import Rule
 
 INGRESS = "aws_vpc_security_group_ingress_rule"
 EXCHANGE_TO_DC = "exchange.domain-controller.all.all-traffic"
@@ -115,3 +118,92 @@ def test_crm004_accepts_a_live_rule_only_when_every_rule_it_carries_is_accepted(
     assert "; accepted, flow exchange-directory" in both
     for name in ("with-another", "unknown", "by-hand"):
         assert found[f"{INGRESS}.{name}"] is None, name
+
+
+def _all_traffic(service: str, flows: tuple[str, ...]) -> Rule:
+    return Rule(
+        "exchange.domain-controller.all.x",
+        "exchange",
+        "domain-controller",
+        Protocol.ALL,
+        PortRange(0, 65535),
+        service,
+        "",
+        ("seed one", "seed two"),
+        flows,
+    )
+
+
+def test_only_exchanges_own_all_traffic_flows_are_accepted() -> None:
+    """Exchange and its domain controllers, in either direction or both, and nothing
+    else: not another service, not another flow beside them, not a rule without flows."""
+    both = _all_traffic("all-traffic", ("directory-exchange", "exchange-directory"))
+    assert accepted_unrestricted(both) == (
+        "accepted, flow directory-exchange, exchange-directory: seed one; seed two"
+    )
+    assert accepted_unrestricted(_all_traffic("all-traffic", ("exchange-directory",)))
+    for service, flows in (
+        ("all-traffic", ("exchange-directory", "crm-sql")),
+        ("ldap", ("exchange-directory",)),
+        ("all-traffic", ()),
+        ("all-traffic", ("extra:exchange-directory",)),
+    ):
+        assert accepted_unrestricted(_all_traffic(service, flows)) is None, (service, flows)
+
+
+def test_crm004_on_stack_finds_every_protocol_and_every_port_and_nothing_less() -> None:
+    """`-1` and Azure's `*` admit every protocol; ports 0 or 1 to 65535 admit every port;
+    2-65535, one port, or an outbound or denying rule do not. The finding names the rule
+    ids the resource carries, so a waiver can name them."""
+    options = Options()
+    ruleset = resolve(load_catalogue(), options)
+    azure = {"direction": "Inbound", "access": "Allow", "source_address_prefix": "10.0.0.0/8"}
+    resources: dict[str, dict[str, Any]] = {
+        f"{INGRESS}.every-protocol": {"ip_protocol": "-1", "cidr_ipv4": "10.0.0.0/8"},
+        f"{INGRESS}.from-1": {"ip_protocol": "tcp", "from_port": 1, "to_port": 65535},
+        f"{INGRESS}.from-0": {"ip_protocol": "udp", "from_port": 0, "to_port": 65535},
+        f"{INGRESS}.from-2": {"ip_protocol": "tcp", "from_port": 2, "to_port": 65535},
+        f"{INGRESS}.to-65534": {"ip_protocol": "tcp", "from_port": 0, "to_port": 65534},
+        f"{INGRESS}.https": {"ip_protocol": "tcp", "from_port": 443, "to_port": 443},
+        "aws_vpc_security_group_egress_rule.out": {"ip_protocol": "-1"},
+        "azurerm_network_security_rule.any": {
+            **azure,
+            "protocol": "*",
+            "destination_port_range": "443",
+        },
+        "azurerm_network_security_rule.ports": {
+            **azure,
+            "protocol": "Tcp",
+            "destination_port_range": "*",
+        },
+        "azurerm_network_security_rule.deny": {
+            **azure,
+            "access": "Deny",
+            "protocol": "*",
+            "destination_port_range": "*",
+        },
+    }
+    stack = Stack("aws-lab", "aws", resources, {f"{INGRESS}.from-1": ("a.b.tcp.c",)})
+    subject = Subject(Lab(name="lab", options=options), ruleset, (stack,))
+    found = {f.subject: f for f in run_checks([subject], rule_set=False) if f.check == "CRM004"}
+    assert sorted(found) == sorted(
+        [
+            f"{INGRESS}.every-protocol",
+            f"{INGRESS}.from-1",
+            f"{INGRESS}.from-0",
+            "azurerm_network_security_rule.any",
+            "azurerm_network_security_rule.ports",
+        ]
+    )
+    one = found[f"{INGRESS}.from-1"]
+    assert (one.where, one.lab, one.rules, one.waived) == ("aws-lab", "lab", ("a.b.tcp.c",), None)
+    assert one.message == "protocol tcp, ports 1-65535: admits all traffic"
+    assert found[f"{INGRESS}.every-protocol"].message == (
+        "protocol -1, ports 0-65535: admits all traffic"
+    )
+    assert found["azurerm_network_security_rule.any"].message == (
+        "protocol *, ports 443: admits all traffic"
+    )
+    assert all(
+        f.severity == "error" and f.rules == () for a, f in found.items() if "from-1" not in a
+    )
