@@ -160,3 +160,11 @@ def test_tag_text_compares_only_the_plans_keys_sorted() -> None:
     assert tag_text(tags, keys) == "crm-ports:group=web, crm-ports:lab=contoso"
     assert tag_text(None, keys) == ""
     assert tag_text({"owner": "ops"}, keys) == ""
+
+
+def test_an_empty_planned_field_matches_a_field_the_live_side_lacks() -> None:
+    """The plan's empty value (no description, no tags) and a live resource without the
+    field are the same: no change is reported."""
+    planned = [rule("https", ("tcp", "443"), fields=(("description", ""), ("tags", "")))]
+    live = [rule("https", ("tcp", "443"), live_id="/r/1")]
+    assert compare(planned, live) == ()

@@ -10,6 +10,7 @@ here; a check that misread them would pass an open port or fail a lab that is ri
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,9 +19,19 @@ from crm_ports.catalogue.load import load_catalogue
 from crm_ports.lab.model import Lab
 from crm_ports.net import PortRange, Protocol
 from crm_ports.options import Options
+from crm_ports.plans.text import RULE_TAG
 from crm_ports.policy.base import Stack, Subject
 from crm_ports.policy.crm004_all_traffic_ingress import accepted_unrestricted
-from crm_ports.policy.reading import ALL_PORTS, aws_sources, aws_spans, azure_spans
+from crm_ports.policy.reading import (
+    ALL_PORTS,
+    aws_sources,
+    aws_spans,
+    azure_sources,
+    azure_spans,
+    overlaps,
+    rule_tags,
+    span_text,
+)
 from crm_ports.policy.registry import run_checks
 from crm_ports.resolver.engine import resolve
 from crm_ports.ruleset import Rule
@@ -176,6 +187,7 @@ def test_crm004_on_stack_finds_every_protocol_and_every_port_and_nothing_less() 
             "protocol": "Tcp",
             "destination_port_range": "*",
         },
+        "azurerm_network_security_rule.no-ports": {**azure, "protocol": "*"},
         "azurerm_network_security_rule.deny": {
             **azure,
             "access": "Deny",
@@ -193,7 +205,11 @@ def test_crm004_on_stack_finds_every_protocol_and_every_port_and_nothing_less() 
             f"{INGRESS}.from-0",
             "azurerm_network_security_rule.any",
             "azurerm_network_security_rule.ports",
+            "azurerm_network_security_rule.no-ports",
         ]
+    )
+    assert found["azurerm_network_security_rule.no-ports"].message == (
+        "protocol *, ports none: admits all traffic"
     )
     one = found[f"{INGRESS}.from-1"]
     assert (one.where, one.lab, one.rules, one.waived) == ("aws-lab", "lab", ("a.b.tcp.c",), None)
@@ -207,3 +223,57 @@ def test_crm004_on_stack_finds_every_protocol_and_every_port_and_nothing_less() 
     assert all(
         f.severity == "error" and f.rules == () for a, f in found.items() if "from-1" not in a
     )
+
+
+def test_azure_sources_and_the_helpers_reports_use() -> None:
+    assert azure_sources(
+        {"source_address_prefixes": ["10.0.0.0/8", "10.1.0.0/16"], "source_address_prefix": "*"}
+    ) == ["10.0.0.0/8", "10.1.0.0/16", "*"]
+    assert azure_sources({"source_address_prefix": None}) == []
+    assert span_text([(80, 80), (443, 445)]) == "80, 443-445"
+    assert rule_tags({"a.b": {"tags": {RULE_TAG: "x.y.tcp.z"}}, "a.c": {"tags": None}}) == {
+        "a.b": ("x.y.tcp.z",)
+    }
+
+
+@pytest.mark.parametrize(
+    ("spans", "found"),
+    [
+        ([(1, 65535)], [(3389, 3389), (5985, 5986)]),
+        ([(3389, 3389)], [(3389, 3389)]),
+        ([(5986, 6000)], [(5985, 5986)]),
+        ([(5000, 5985)], [(5985, 5986)]),
+        ([(3390, 5984)], []),
+        ([], []),
+    ],
+)
+def test_overlaps_finds_each_guarded_range_a_span_touches(
+    spans: list[tuple[int, int]], found: list[tuple[int, int]]
+) -> None:
+    assert overlaps(spans, [(5985, 5986), (3389, 3389)]) == found
+
+
+def test_crm004_on_the_rule_set_flags_all_ports_rules_but_not_outbound_to_peers() -> None:
+    """Exchange and its domain controllers are accepted with their reason, 1-65535 is
+    every port, 2-65535 is not, and a peer's rule (outbound to a peer) never stops the
+    rules after it from being judged."""
+    options = Options(exchange_in_lab=True)
+    ruleset = resolve(load_catalogue(), options)
+    peer = next(g.name for g in ruleset.groups if g.is_peer)
+    base = replace(ruleset.rules[0], source="exchange", protocol=Protocol.TCP, flows=("f",))
+    # the peer's rule first: judging must go on past it
+    rules = (
+        replace(base, id="to-peer", target=peer, ports=PortRange(1, 65535)),
+        *ruleset.rules,
+        *(
+            replace(base, id=f"wide-{start}", target="sql-server", ports=PortRange(start, 65535))
+            for start in (1, 2)
+        ),
+    )
+    subject = Subject(Lab(name="lab", options=options), replace(ruleset, rules=rules))
+    found = {f.subject: f for f in run_checks([subject]) if f.check == "CRM004"}
+    assert sorted(found) == sorted([EXCHANGE_TO_DC, DC_TO_EXCHANGE, "wide-1"])
+    one = found["wide-1"]
+    assert (one.where, one.waived, one.rules) == ("rule set", None, ("wide-1",))
+    assert one.message == "TCP 1-65535 from exchange to sql-server admits everything"
+    assert found[EXCHANGE_TO_DC].waived and found[DC_TO_EXCHANGE].waived
