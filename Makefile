@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 # the docs' screenshot), rsync for gitlab-ci-local (the GitLab template's test).
 SYSTEM_TOOLS := dot:graphviz chromium:chromium rsync:rsync
 
-.PHONY: setup setup-synth setup-node setup-system synth test lint bench clean
+.PHONY: setup setup-synth setup-node setup-system synth test lint bench mutation clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,19 @@ lint: setup
 	$(BIN)/ruff format --check crm_ports tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+# Mutation testing as a measure, never in CI (too slow: hours for every group on two shared
+# cores). mutmut ([tool.mutmut] in pyproject.toml) mutates the core modules and judges each
+# mutant with the fast tests; benchmarks/mutation_scores.py prints killed/run per module
+# (docs/contributing.md#mutation-testing). One group at a time, niced; narrow it with
+#   make mutation MUTANTS='crm_ports.verify.spans.* crm_ports.audit.compare.*'
+MUTANTS ?= crm_ports.resolver.* crm_ports.plans.* crm_ports.verify.* crm_ports.audit.* \
+  crm_ports.policy.*
+mutation: setup
+	$(BIN)/python -m pip install --quiet -e '.[mutation]'
+	set -f; for group in $(MUTANTS); do \
+	  nice -n 10 $(BIN)/mutmut run --max-children 2 "$$group" || exit 1; done
+	set -f; $(BIN)/python benchmarks/mutation_scores.py $(MUTANTS)
 
 # Terraform state lives beside cdktf.out (terraform.<stack>.tfstate); state that an older
 # layout left inside it would go with it, so clean refuses and says where to move it.
