@@ -25,6 +25,7 @@ DECIDED = {
     "diagram": "several",
     "verify": "several",
     "why": "several",
+    "review": "several",
     "rules": "one",
     "matrix": "one",
     "ports": "one",

@@ -24,7 +24,8 @@ def lab_text(explained: Explained, vpc_id: str) -> str:
         "topology:",
         "  hosts:",
     ]
-    assert lab.placement is not None
+    if lab.placement is None:  # adopt always places its hosts; a caller that did not erred
+        raise ValueError(f"lab {lab.name!r} has no hosts to adopt")
     for host in lab.placement.hosts:
         lines.append(f"    - {{name: {host.name}, roles: [{', '.join(host.roles)}]}}")
     if explained.raw_options:
