@@ -451,6 +451,26 @@ def test_post_creates_then_updates_in_place_then_deletes_stale_parts(
     assert fake.live()[human] == "Looks fine to me, but what about port 1433?"
 
 
+def test_a_human_comment_quoting_a_part_is_never_edited_or_deleted(
+    cli: CLI, repo: Path, synth_dir: Path, tmp_path: Path, platform: tuple[_Platform, Fake]
+) -> None:
+    """A reviewer who pastes or quotes a part (markers and all) wrote a comment of their
+    own: only a comment that starts with the markers is ours to edit or delete."""
+    spec, fake = platform
+    quote = f"> {MARKER}\n> <!-- crm-ports-review part 1/1 -->\n> Policy errors\n\nWhy?\n"
+    human = fake.add(quote)
+    args = ("review", "--base", "main", "--synth", str(synth_dir), "--post", spec.name)
+    first = cli(*args, "-o", str(tmp_path / "out"))
+    assert first.code == 0, first.err
+    assert [m for m, _ in fake.writes()] == ["POST"]
+    assert fake.live()[human] == quote
+    fake.seen.clear()
+    _sql_port(repo, 1444)  # a longer review, then a shorter one: stale parts deleted
+    assert cli(*args, *SMALL).code == 0
+    assert cli(*args).code == 0
+    assert fake.live()[human] == quote
+
+
 def test_comment_new_adds_and_off_posts_nothing(
     cli: CLI, repo: Path, synth_dir: Path, platform: tuple[_Platform, Fake]
 ) -> None:
