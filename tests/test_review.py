@@ -254,6 +254,13 @@ def test_policy_errors_fail_at_error_and_pass_at_never(
     assert data["errors"] > 0 and data["internet_reachable_new"] > 0
     body = (out / "comment-1.md").read_text(encoding="utf-8")
     assert "> **Newly reachable from the internet**" in body
+    # the count is of the flows the caution lists (internet range -> host group), not of
+    # the peers whose ranges changed: one admin range opened reaches every group's RDP
+    caution = next(line for line in body.splitlines() if "now include 0.0.0.0/0" in line)
+    flows = re.findall(r"(?:^|; |: )(?:TCP|UDP|ICMP|ESP)[^;]* to [\w-]+", caution)
+    assert len(flows) > 1
+    assert data["internet_reachable_new"] == len(flows)
+    assert f"| Flows newly reachable from the internet | **{len(flows)}** |" in body
     assert "CRM001" in body
     assert re.search(r"\| Policy errors \| \*\*\d+\*\*", body)
     assert cli(*args, "--fail-on", "never").code == 0

@@ -18,7 +18,7 @@ from crm_ports.policy.report import findings_markdown, quotas_markdown, summary_
 from crm_ports.pullrequest.split import Section
 from crm_ports.review.diff import LabDiff
 from crm_ports.review.markdown import (
-    exposure_items,
+    exposure_count,
     exposure_lines,
     hazard_lines,
     replaced_items,
@@ -77,7 +77,7 @@ class Review:
             "waived": self.counts["waived"],
             "labs": [lab.name for lab in self.labs],
             "labs_changed": list(self.changed),
-            "internet_reachable_new": len(exposure_items(self.labs)),
+            "internet_reachable_new": exposure_count(self.labs),
             "groups_replaced": len(replaced_items(self.labs)),
             "verify": self.verdict,
             "parts": parts,
@@ -104,7 +104,7 @@ def summary_lines(review: Review) -> list[str]:
     changed = review.changed
     names = "".join(f"{': ' if i == 0 else ', '}`{n}`" for i, n in enumerate(changed))
     counts = review.counts
-    exposure = len(exposure_items(review.labs))
+    exposure = exposure_count(review.labs)
     replaced = len(replaced_items(review.labs))
     return [
         TITLE,
