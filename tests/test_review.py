@@ -497,6 +497,7 @@ def test_a_refused_token_is_one_line_naming_status_and_url(
     cli: CLI,
     repo: Path,
     synth_dir: Path,
+    tmp_path: Path,
     platform: tuple[_Platform, Fake],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -507,11 +508,14 @@ def test_a_refused_token_is_one_line_naming_status_and_url(
         "azure-devops": "SYSTEM_ACCESSTOKEN",
     }
     monkeypatch.setenv(variable[spec.name], "wrong-secret")
-    result = cli("review", "--base", "main", "--synth", str(synth_dir), "--post", spec.name)
+    out = tmp_path / "out"
+    args = ("review", "--base", "main", "--synth", str(synth_dir), "--post", spec.name)
+    result = cli(*args, "-o", str(out))
     assert result.code == 2
     assert result.err.count("\n") == 1, result.err
     assert "HTTP 401" in result.err and f"{fake.url}{spec.create}" in result.err
     assert "secret" not in result.err
+    assert not out.exists()  # exit 2: nothing written, as the help says
 
 
 def test_gitlab_falls_back_to_the_job_token(
