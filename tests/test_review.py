@@ -305,6 +305,20 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert not out.exists()
 
 
+def test_a_repository_without_labs_names_review_s_own_option(
+    cli: CLI, repo: Path, synth_dir: Path
+) -> None:
+    """No project file and no labs/: the error names --lab, which review has, and not
+    check's --all, which it has not."""
+    (repo / PROJECT_FILE).unlink()
+    (repo / "labs" / "mylab.yaml").rename(repo / "mylab.yaml")
+    result = cli("review", "--base", "main", "--synth", str(synth_dir))
+    assert result.code == 2
+    assert result.err.count("\n") == 1, result.err
+    assert "field '--lab': nothing to review" in result.err
+    assert "--all" not in result.err
+
+
 # -- posting -----------------------------------------------------------------------------
 
 

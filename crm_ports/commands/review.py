@@ -198,7 +198,7 @@ def _head(space: Workspace, lab_paths: tuple[Path, ...]) -> Side:
         side = lab_files(list(lab_paths), tree_catalogue(space))
         unique_names(s.lab for s in side.labs)
         return side
-    return every_lab(space, "review")
+    return every_lab(space, "review", "--lab")
 
 
 def _gather(
