@@ -25,7 +25,7 @@ DECIDED = {
     "diagram": "several",
     "verify": "several",
     "why": "several",
-    "review": "several",
+    "review": "several",  # tests/test_review.py: test_lab_option_reviews_only_the_files_given
     "rules": "one",
     "matrix": "one",
     "ports": "one",

@@ -252,16 +252,15 @@ def test_policy_errors_fail_at_error_and_pass_at_never(
     assert failing.code == 1, failing.err
     data = json.loads((out / "review.json").read_text(encoding="utf-8"))
     assert data["errors"] > 0
-    # one per port of one group the administrators reach, counted from the head's rules
-    rules = cli("rules", "--lab", str(repo / "labs" / "mylab.yaml"), "--format", "json")
-    opened = {
-        (r["to"], r["protocol"], r["from_port"], r["to_port"])
-        for r in json.loads(rules.out)["rules"]
-        if r["from"] == "administrators"
-    }
-    assert len(opened) > 1 and data["internet_reachable_new"] == len(opened)
     body = (out / "comment-1.md").read_text(encoding="utf-8")
     assert "> **Newly reachable from the internet**" in body
+    # the count is of the flows the caution lists (internet range -> host group), not of
+    # the peers whose ranges changed: one admin range opened reaches every group's RDP
+    caution = next(line for line in body.splitlines() if "now include 0.0.0.0/0" in line)
+    flows = re.findall(r"(?:^|; |: )(?:TCP|UDP|ICMP|ESP)[^;]* to [\w-]+", caution)
+    assert len(flows) > 1
+    assert data["internet_reachable_new"] == len(flows)
+    assert f"| Flows newly reachable from the internet | **{len(flows)}** |" in body
     assert "CRM001" in body
     assert re.search(r"\| Policy errors \| \*\*\d+\*\*", body)
     assert cli(*args, "--fail-on", "never").code == 0
@@ -304,6 +303,20 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
         assert word in result.err
     assert "Traceback" not in result.err
     assert not out.exists()
+
+
+def test_a_repository_without_labs_names_review_s_own_option(
+    cli: CLI, repo: Path, synth_dir: Path
+) -> None:
+    """No project file and no labs/: the error names --lab, which review has, and not
+    check's --all, which it has not."""
+    (repo / PROJECT_FILE).unlink()
+    (repo / "labs" / "mylab.yaml").rename(repo / "mylab.yaml")
+    result = cli("review", "--base", "main", "--synth", str(synth_dir))
+    assert result.code == 2
+    assert result.err.count("\n") == 1, result.err
+    assert "field '--lab': nothing to review" in result.err
+    assert "--all" not in result.err
 
 
 # -- posting -----------------------------------------------------------------------------
@@ -459,6 +472,26 @@ def test_post_creates_then_updates_in_place_then_deletes_stale_parts(
     assert fake.live()[human] == "Looks fine to me, but what about port 1433?"
 
 
+def test_a_human_comment_quoting_a_part_is_never_edited_or_deleted(
+    cli: CLI, repo: Path, synth_dir: Path, tmp_path: Path, platform: tuple[_Platform, Fake]
+) -> None:
+    """A reviewer who pastes or quotes a part (markers and all) wrote a comment of their
+    own: only a comment that starts with the markers is ours to edit or delete."""
+    spec, fake = platform
+    quote = f"> {MARKER}\n> <!-- crm-ports-review part 1/1 -->\n> Policy errors\n\nWhy?\n"
+    human = fake.add(quote)
+    args = ("review", "--base", "main", "--synth", str(synth_dir), "--post", spec.name)
+    first = cli(*args, "-o", str(tmp_path / "out"))
+    assert first.code == 0, first.err
+    assert [m for m, _ in fake.writes()] == ["POST"]
+    assert fake.live()[human] == quote
+    fake.seen.clear()
+    _sql_port(repo, 1444)  # a longer review, then a shorter one: stale parts deleted
+    assert cli(*args, *SMALL).code == 0
+    assert cli(*args).code == 0
+    assert fake.live()[human] == quote
+
+
 def test_comment_new_adds_and_off_posts_nothing(
     cli: CLI, repo: Path, synth_dir: Path, platform: tuple[_Platform, Fake]
 ) -> None:
@@ -478,6 +511,7 @@ def test_a_refused_token_is_one_line_naming_status_and_url(
     cli: CLI,
     repo: Path,
     synth_dir: Path,
+    tmp_path: Path,
     platform: tuple[_Platform, Fake],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -488,11 +522,14 @@ def test_a_refused_token_is_one_line_naming_status_and_url(
         "azure-devops": "SYSTEM_ACCESSTOKEN",
     }
     monkeypatch.setenv(variable[spec.name], "wrong-secret")
-    result = cli("review", "--base", "main", "--synth", str(synth_dir), "--post", spec.name)
+    out = tmp_path / "out"
+    args = ("review", "--base", "main", "--synth", str(synth_dir), "--post", spec.name)
+    result = cli(*args, "-o", str(out))
     assert result.code == 2
     assert result.err.count("\n") == 1, result.err
     assert "HTTP 401" in result.err and f"{fake.url}{spec.create}" in result.err
     assert "secret" not in result.err
+    assert not out.exists()  # exit 2: nothing written, as the help says
 
 
 def test_gitlab_falls_back_to_the_job_token(

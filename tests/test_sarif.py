@@ -357,14 +357,21 @@ def test_the_documented_commands_run_in_a_labs_repository(repo: Path, cli: CLI) 
     (repo / "crm-ports.yaml").write_text("labs:\n  - labs/*.yaml\n")
     lab = "name: plain-http\nclouds: [aws]\ntopology: split-roles\noptions:\n  https: false\n"
     (repo / "labs" / "http.yaml").write_text(lab)
+    # RDP from the internet: the stack lets clients reach it too, which verify reports
+    opened = "name: opened\nclouds: [aws]\ntopology: split-roles\nclient_cidrs: [10.1.0.0/16]\n"
+    (repo / "labs" / "opened.yaml").write_text(opened + "admin_cidrs: [0.0.0.0/0]\n")
     lines = [ln for ln in block("sarif-commands", REVIEWING).splitlines() if ln.startswith("crm-")]
     codes = [cli(*shlex.split(line)[1:]).code for line in lines]
-    assert codes == [1, 0, 0]
+    assert codes == [1, 1]
     check = _run(json.loads((repo / "crm-ports.sarif").read_text()))
-    (https_off,) = check["results"]
+    (https_off,) = [r for r in check["results"] if _physical(r)[0] == "labs/http.yaml"]
     assert _physical(https_off) == ("labs/http.yaml", SRCROOT, 5)
     verify = _run(json.loads((repo / "crm-ports-verify.sarif").read_text()))
-    assert verify["results"] == [] and verify["automationDetails"]["id"] == "crm-ports/verify/"
+    assert verify["results"] and verify["automationDetails"]["id"] == "crm-ports/verify/"
+    # at the lab line code scanning can show, never in the git-ignored synthesized folder
+    places = {_physical(r) for r in verify["results"]}
+    lab_lines = {("labs/opened.yaml", 4), ("labs/opened.yaml", 5)}  # client_, admin_cidrs
+    assert {(uri, line) for uri, _, line in places} <= lab_lines, places
 
 
 def test_the_documented_workflow_passes_actionlint(tmp_path: Path) -> None:

@@ -158,13 +158,13 @@ def review(
         target = platform(post_to, os.environ, pr_number)
     found = _gather(ctx, base, lab_paths, synth_dir)
     parts = split_body(summary_lines(found), sections(found), max_chars)
+    if target is not None:  # first: a refused post (exit 2) leaves no -o files behind
+        posted = post(target, parts, comment_mode)
+        click.echo(f"crm-ports: posted on {post_to}: {posted.words()}", err=True)
     if out_dir is not None:
         _write(out_dir, parts, "\n".join(summary_lines(found)), to_json(found.to_json(len(parts))))
     elif post_to is None:
         click.echo("\n".join(parts), nl=False)
-    if target is not None:
-        posted = post(target, parts, comment_mode)
-        click.echo(f"crm-ports: posted on {post_to}: {posted.words()}", err=True)
     return 1 if found.blocking(fail_on) else 0
 
 
@@ -198,7 +198,7 @@ def _head(space: Workspace, lab_paths: tuple[Path, ...]) -> Side:
         side = lab_files(list(lab_paths), tree_catalogue(space))
         unique_names(s.lab for s in side.labs)
         return side
-    return every_lab(space, "review")
+    return every_lab(space, "review", "--lab")
 
 
 def _gather(

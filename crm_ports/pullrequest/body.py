@@ -18,6 +18,7 @@ from crm_ports.policy.report import findings_markdown, quotas_markdown, summary_
 from crm_ports.pullrequest.split import Section
 from crm_ports.review.diff import LabDiff
 from crm_ports.review.markdown import (
+    exposure_count,
     exposure_lines,
     hazard_lines,
     replaced_items,
@@ -76,18 +77,11 @@ class Review:
             "waived": self.counts["waived"],
             "labs": [lab.name for lab in self.labs],
             "labs_changed": list(self.changed),
-            "internet_reachable_new": exposed_flows(self.labs),
+            "internet_reachable_new": exposure_count(self.labs),
             "groups_replaced": len(replaced_items(self.labs)),
             "verify": self.verdict,
             "parts": parts,
         }
-
-
-def exposed_flows(labs: tuple[LabDiff, ...]) -> int:
-    """Newly internet-reachable flows, one per port (or range) of one host group from one
-    internet-wide peer: the caution block words a peer's change as one item however many
-    servers and ports it opens, and "1" for RDP opened to eight groups undersold it."""
-    return sum(len(exposure.ports) for lab in labs for exposure in lab.exposure)
 
 
 def _verify_cell(review: Review) -> str:
@@ -110,7 +104,7 @@ def summary_lines(review: Review) -> list[str]:
     changed = review.changed
     names = "".join(f"{': ' if i == 0 else ', '}`{n}`" for i, n in enumerate(changed))
     counts = review.counts
-    exposure = exposed_flows(review.labs)
+    exposure = exposure_count(review.labs)
     replaced = len(replaced_items(review.labs))
     return [
         TITLE,

@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from crm_ports.errors import InputError
 
@@ -25,6 +26,33 @@ HINTS = {
     "Contribute to pull requests)",
     404: "not found: check the repository or project and the pull request number",
 }
+
+
+# the headers that carry a platform's token (urllib stores names capitalized)
+SECRET_HEADERS = ("Authorization", "Private-token", "Job-token")
+
+
+class _SameHostRedirect(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect (GitHub moves a renamed repository's API), but takes the token
+    along only to the host it was given for: urllib would send it to any Location."""
+
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: Any,
+        code: int,
+        msg: str,
+        headers: Any,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urlsplit(new.full_url).netloc != urlsplit(req.full_url).netloc:
+            for name in SECRET_HEADERS:
+                new.remove_header(name)
+        return new
+
+
+OPENER = urllib.request.build_opener(_SameHostRedirect)
 
 
 @dataclass(frozen=True)
@@ -42,7 +70,7 @@ def request(
         sent["Content-Type"] = "application/json"
     req = urllib.request.Request(url, data=body, method=method, headers=sent)
     try:
-        with urllib.request.urlopen(req, timeout=TIMEOUT) as answer:
+        with OPENER.open(req, timeout=TIMEOUT) as answer:
             raw = answer.read()
             found = {k.lower(): v for k, v in answer.headers.items()}
     except urllib.error.HTTPError as exc:

@@ -30,10 +30,13 @@ def part_marker(number: int, total: int) -> str:
 
 
 def part_number(body: str) -> int | None:
-    """The part number a comment's marker carries; None: not a crm-ports review part."""
-    if MARKER not in body:
+    """The part number a comment's marker carries; None: not a crm-ports review part.
+    Our parts start with the two markers; a comment that only holds them further down (a
+    reviewer quoting or pasting a part) is a person's, never to be edited or deleted."""
+    lines = body.lstrip("\ufeff").splitlines()[:2]
+    if len(lines) < 2 or lines[0].strip() != MARKER:
         return None
-    found = PART_RE.search(body)
+    found = PART_RE.fullmatch(lines[1].strip())
     return int(found.group(1)) if found else None
 
 

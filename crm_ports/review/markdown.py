@@ -86,6 +86,21 @@ def exposure_items(labs: tuple[LabDiff, ...]) -> list[str]:
     return lines
 
 
+def exposure_count(labs: tuple[LabDiff, ...]) -> int:
+    """The flows newly reachable from the internet, one per internet-wide peer and host
+    group: what the summary row counts. A peer that gains 0.0.0.0/0 is one item of the
+    caution block but opens every group it reaches, and each counts."""
+    count = 0
+    for lab in labs:
+        told = set()
+        for change in lab.peers:
+            if change.exposes:
+                count += len(change.reach)
+                told.add(change.peer)
+        count += sum(1 for exposure in lab.exposure if exposure.peer not in told)
+    return count
+
+
 def exposure_lines(labs: tuple[LabDiff, ...]) -> list[str]:
     """What becomes reachable from the internet: the first thing a reviewer must see."""
     lines = [f"- {item}" for item in exposure_items(labs)]

@@ -157,15 +157,16 @@ def working_tree(space: Workspace) -> Side:
     return _resolved(tree_catalogue(space), _tree_labs(space), WORKING_TREE)
 
 
-def every_lab(space: Workspace, verb: str) -> Side:
+def every_lab(space: Workspace, verb: str, option: str = "--all") -> Side:
     """The working tree for `--all`: with no project file, only a git repository holding
     `labs/*.yaml` has labs of its own; anywhere else the default labs alone would pass
-    for a check of the user's labs, so there is nothing to `verb`, and it says so."""
+    for a check of the user's labs, so there is nothing to `verb`, and it says so, naming
+    `option`, the command's own way to the labs (review has no --all)."""
     if space.project is None and not (space.git and _lab_files(space.root)):
         raise InputError(
             "command line",
             "",
-            "--all",
+            option,
             f"nothing to {verb}: no {PROJECT_FILE} in this folder or above it, and no "
             f"{LABS_DIR}/*.yaml at the top of a git repository; name your lab files in "
             f"{PROJECT_FILE} (labs: [{LABS_DIR}/*.yaml]) or give them with --lab",
