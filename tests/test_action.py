@@ -97,6 +97,7 @@ def test_inputs_and_outputs() -> None:
         "sarif",
         "python-version",
         "working-directory",
+        "tag",
         "github-token",
     }
     assert inputs["base"]["default"] == "${{ github.base_ref }}"
@@ -312,6 +313,24 @@ def test_the_review_step_posts_and_sets_the_outputs(tmp_path: Path) -> None:
     assert last["if"] == "steps.review.outputs.status != '0'"
     failed = runner.run(last["name"], {"STATUS": "1", "FAIL_ON": "error"}, tmp_path)
     assert failed.returncode == 1 and failed.stdout.startswith("::error title=crm-ports::")
+
+
+def test_a_tag_names_the_review_and_its_code_scanning_category(tmp_path: Path) -> None:
+    """Two uses of the action on one pull request (two working directories) keep a
+    comment each: the tag goes to `crm-ports review --tag`, and to the SARIF category."""
+    runner = Runner(tmp_path)
+    path = _fake_crm_ports(tmp_path, 0, {**REVIEW, "errors": 0})
+    done = runner.run("review", {**REVIEW_ENV, "TAG": "labs/east"}, tmp_path, path)
+    assert done.returncode == 0, done.stderr
+    args = json.loads((tmp_path / "args.json").read_text())
+    assert args[args.index("--tag") + 1] == "labs/east"
+    untagged = runner.run("review", {**REVIEW_ENV, "TAG": ""}, tmp_path, path)
+    assert untagged.returncode == 0 and "--tag" not in json.loads(
+        (tmp_path / "args.json").read_text()
+    )
+    upload = _step("Upload the findings to code scanning")
+    category = upload["with"]["category"]
+    assert "inputs.tag" in category and "'crm-ports'" in category
 
 
 def test_outside_a_pull_request_nothing_is_posted(tmp_path: Path) -> None:

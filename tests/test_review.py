@@ -492,6 +492,32 @@ def test_a_human_comment_quoting_a_part_is_never_edited_or_deleted(
     assert fake.live()[human] == quote
 
 
+def test_tagged_reviews_on_one_pull_request_keep_their_own_comments(
+    cli: CLI, repo: Path, synth_dir: Path, platform: tuple[_Platform, Fake]
+) -> None:
+    """Two jobs reviewing two folders of one pull request (the action's
+    working-directory): untagged, the second overwrote the first's comment and the first
+    overwrote it back on the next push. Each tag now edits only its own parts."""
+    spec, fake = platform
+    args = ("review", "--base", "main", "--synth", str(synth_dir), "--post", spec.name)
+    assert cli(*args, "--tag", "east").code == 0
+    assert cli(*args, "--tag", "west").code == 0
+    assert cli(*args).code == 0
+    assert [m for m, _ in fake.writes()] == ["POST"] * 3
+    live = dict(fake.live())
+    east = next(k for k, v in live.items() if part_number(v, "east") == 1)
+    assert live[east].startswith("<!-- crm-ports-review tag=east -->\n")
+    assert part_number(live[east]) is None and part_number(live[east], "west") is None
+    fake.seen.clear()
+    _sql_port(repo, 1444)  # the next push: east edits its own comment, nothing else
+    assert cli(*args, "--tag", "east").code == 0
+    assert [m for m, _ in fake.writes()] == [spec.update]
+    after = fake.live()
+    assert {k for k in live if after[k] != live[k]} == {east}
+    bad = cli(*args, "--tag", "a-->b")
+    assert bad.code == 2 and bad.err.count("\n") == 1 and "--tag" in bad.err
+
+
 def test_comment_new_adds_and_off_posts_nothing(
     cli: CLI, repo: Path, synth_dir: Path, platform: tuple[_Platform, Fake]
 ) -> None:

@@ -107,6 +107,13 @@ Exit status: 0 clean, 1 findings at --fail-on, 2 bad input (nothing written or p
     "new ones, or post nothing.",
 )
 @click.option(
+    "--tag",
+    default=None,
+    metavar="NAME",
+    help="Name this review in its hidden marker, for two reviews on one pull request (two "
+    "labs folders, two jobs): each updates only the comments of its own tag.",
+)
+@click.option(
     "--pr",
     "pr_number",
     type=click.IntRange(min=1),
@@ -125,6 +132,7 @@ def review(
     out_dir: Path | None,
     post_to: str | None,
     comment_mode: str,
+    tag: str | None,
     pr_number: int | None,
 ) -> int:
     """Review a pull request: `diff` against --base, `check` and `verify` of the head,
@@ -147,19 +155,20 @@ def review(
     from crm_ports.pullrequest.body import sections, summary_lines
     from crm_ports.pullrequest.platforms import platform
     from crm_ports.pullrequest.post import post
-    from crm_ports.pullrequest.split import split_body
+    from crm_ports.pullrequest.split import check_tag, split_body
 
     if pr_number is not None and post_to is None:
         raise click.UsageError("--pr names the pull request to post on: add --post")
+    check_tag(tag)
     if out_dir is not None:
         _check_folder(out_dir)
     target = None
     if post_to is not None and comment_mode != "off":
         target = platform(post_to, os.environ, pr_number)
     found = _gather(ctx, base, lab_paths, synth_dir)
-    parts = split_body(summary_lines(found), sections(found), max_chars)
+    parts = split_body(summary_lines(found), sections(found), max_chars, tag)
     if target is not None:  # first: a refused post (exit 2) leaves no -o files behind
-        posted = post(target, parts, comment_mode)
+        posted = post(target, parts, comment_mode, tag)
         click.echo(f"crm-ports: posted on {post_to}: {posted.words()}", err=True)
     if out_dir is not None:
         _write(out_dir, parts, "\n".join(summary_lines(found)), to_json(found.to_json(len(parts))))

@@ -31,12 +31,13 @@ class Posted:
         )
 
 
-def _ours(comments: list[Comment]) -> tuple[dict[int, Comment], list[Comment]]:
-    """The first comment of each part number, and every other part of ours."""
+def _ours(comments: list[Comment], tag: str | None) -> tuple[dict[int, Comment], list[Comment]]:
+    """The first comment of each part number, and every other part of ours (of this tag:
+    another tag's parts are another review's)."""
     first: dict[int, Comment] = {}
     others = []
     for comment in comments:
-        number = part_number(comment.body)
+        number = part_number(comment.body, tag)
         if number is None:
             continue
         if number in first:
@@ -46,14 +47,14 @@ def _ours(comments: list[Comment]) -> tuple[dict[int, Comment], list[Comment]]:
     return first, others
 
 
-def post(target: Platform, parts: list[str], mode: str) -> Posted:
+def post(target: Platform, parts: list[str], mode: str, tag: str | None = None) -> Posted:
     if mode == "off":
         return Posted()
     if mode == "new":
         for body in parts:
             target.create(body)
         return Posted(created=len(parts))
-    first, others = _ours(target.comments())
+    first, others = _ours(target.comments(), tag)
     created = updated = unchanged = 0
     for number, body in enumerate(parts, 1):
         found = first.get(number)
@@ -66,7 +67,7 @@ def post(target: Platform, parts: list[str], mode: str) -> Posted:
             target.update(found, body)
             updated += 1
     stale = [c for n, c in sorted(first.items()) if n > len(parts)]
-    stale += [c for c in others if (part_number(c.body) or 0) > len(parts)]
+    stale += [c for c in others if (part_number(c.body, tag) or 0) > len(parts)]
     for comment in stale:
         target.delete(comment)
     return Posted(created, updated, unchanged, len(stale))

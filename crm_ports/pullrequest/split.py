@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from crm_ports.errors import InputError
 
 MARKER = "<!-- crm-ports-review -->"
+TAG_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/]{0,63}")  # nothing that could end the comment
 PART_RE = re.compile(r"<!-- crm-ports-review part (\d+)/(\d+) -->")
 CONTINUED = "### crm-ports plan review (continued)"
 FENCE = "```"
@@ -25,16 +26,34 @@ MIN_LINE = 40  # the shortest line a cut may leave
 TABLE_RULE = re.compile(r"^\|(\s*:?-+:?\s*\|)+$")
 
 
+def marker(tag: str | None = None) -> str:
+    """The hidden marker of a review; a tagged one (`--tag`) is another review's, so two
+    jobs reviewing two folders of one pull request keep a comment each instead of
+    overwriting each other's."""
+    return MARKER if tag is None else f"<!-- crm-ports-review tag={tag} -->"
+
+
+def check_tag(tag: str | None) -> None:
+    if tag is not None and not TAG_RE.fullmatch(tag):
+        raise InputError(
+            "command line",
+            "",
+            "--tag",
+            f"{tag!r}: 1 to 64 letters, digits, '.', '_' or '/', starting with a letter or digit",
+        )
+
+
 def part_marker(number: int, total: int) -> str:
     return f"<!-- crm-ports-review part {number}/{total} -->"
 
 
-def part_number(body: str) -> int | None:
-    """The part number a comment's marker carries; None: not a crm-ports review part.
-    Our parts start with the two markers; a comment that only holds them further down (a
-    reviewer quoting or pasting a part) is a person's, never to be edited or deleted."""
+def part_number(body: str, tag: str | None = None) -> int | None:
+    """The part number a comment's marker carries; None: not a part of this review (of
+    this `tag`). Our parts start with the two markers; a comment that only holds them
+    further down (a reviewer quoting or pasting a part) is a person's, never to be edited
+    or deleted."""
     lines = body.lstrip("\ufeff").splitlines()[:2]
-    if len(lines) < 2 or lines[0].strip() != MARKER:
+    if len(lines) < 2 or lines[0].strip() != marker(tag):
         return None
     found = PART_RE.fullmatch(lines[1].strip())
     return int(found.group(1)) if found else None
@@ -192,11 +211,14 @@ def _short_lines(section: Section, limit: int) -> Section:
     return Section(tuple(lines), section.opening, section.closing)
 
 
-def split_body(header: list[str], sections: list[Section], max_chars: int) -> list[str]:
+def split_body(
+    header: list[str], sections: list[Section], max_chars: int, tag: str | None = None
+) -> list[str]:
     """The parts, each at most `max_chars` characters with its markers; the header must
     fit in the first."""
+    check_tag(tag)
     # markers sized for the largest numbers a part count below max_chars can have
-    widest = len(f"{MARKER}\n{part_marker(max_chars, max_chars)}\n")
+    widest = len(f"{marker(tag)}\n{part_marker(max_chars, max_chars)}\n")
     budget = max_chars - widest
     minimum = _size(header) + widest
     if minimum > max_chars:
@@ -220,6 +242,6 @@ def split_body(header: list[str], sections: list[Section], max_chars: int) -> li
     total = len(parts)
     out = []
     for number, lines in enumerate(parts, 1):
-        text = "\n".join([MARKER, part_marker(number, total), *lines]).rstrip("\n") + "\n"
+        text = "\n".join([marker(tag), part_marker(number, total), *lines]).rstrip("\n") + "\n"
         out.append(text)
     return out
