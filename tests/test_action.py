@@ -333,6 +333,23 @@ def test_a_tag_names_the_review_and_its_code_scanning_category(tmp_path: Path) -
     assert "inputs.tag" in category and "'crm-ports'" in category
 
 
+def test_a_pull_request_from_a_fork_is_reviewed_but_not_posted(tmp_path: Path) -> None:
+    """A fork's pull request runs with a read-only token: posting was refused (403), exit
+    2, and the job summary never written."""
+    runner = Runner(tmp_path)
+    path = _fake_crm_ports(tmp_path, 0, {**REVIEW, "errors": 0})
+    env = {**REVIEW_ENV, "HEAD_REPOSITORY": "someone/crm-labs"}
+    runner_sets = {"GITHUB_REPOSITORY": "acme/crm-labs"}
+    done = runner.run("review", env, tmp_path, path, runner_sets)
+    assert done.returncode == 0, done.stderr
+    assert "--post" not in json.loads((tmp_path / "args.json").read_text())
+    assert "a pull request from a fork (someone/crm-labs)" in done.stdout
+    assert runner.summary.read_text() == "| labs changed | 1 |\n"
+    same = {**env, "HEAD_REPOSITORY": "acme/crm-labs"}
+    assert runner.run("review", same, tmp_path, path, runner_sets).returncode == 0
+    assert "--post" in json.loads((tmp_path / "args.json").read_text())
+
+
 def test_outside_a_pull_request_nothing_is_posted(tmp_path: Path) -> None:
     runner = Runner(tmp_path)
     path = _fake_crm_ports(tmp_path, 0, {**REVIEW, "changed": False, "errors": 0})
