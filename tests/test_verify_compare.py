@@ -260,17 +260,23 @@ def test_reach_from_addresses_no_peer_or_lab_holds_is_extra_by_its_source() -> N
 
 
 def test_a_host_group_the_stack_lacks_misses_each_of_its_flows() -> None:
-    fw = TableFirewall({"web": server("web")}, [])
+    """The groups after the absent one are still compared: extra reach into sql shows."""
+    fw = TableFirewall({"sql": server("sql")}, [])
     result = compare(
-        expected(want("web", "sql", (1433, 1433)), want("sql", "web", (80, 80), rule="r2")),
+        expected(
+            want("web", "sql", (1433, 1433)),
+            want("sql", "web", (80, 80), protocol="udp", flow="F2", rule="r2"),
+        ),
         fw,
         "s",
     )
-    note = "host group sql has no instances in the stack's outputs"
-    assert [(m.source, m.target, m.rule, m.reason) for m in result.missing] == [
-        ("web", "sql", "r1", note),
-        ("sql", "web", "r2", note),
-    ]
+    note = "host group web has no instances in the stack's outputs"
+    assert result.missing == (
+        Missing("web", "sql", "tcp", Spans.one(1433, 1433), ("F1",), "r1", note),
+        Missing("sql", "web", "udp", Spans.one(80, 80), ("F2",), "r2", note),
+    )
+    fw.allows.append(Allow("stray", "10.0.0.0/8", "sql", "tcp", (22, 22)))
+    assert [e.rules for e in compare(expected(), fw, "s").extra] == [("stray",)]
 
 
 def test_findings_of_one_rule_merge_and_sort_by_target_then_source() -> None:
@@ -284,10 +290,11 @@ def test_findings_of_one_rule_merge_and_sort_by_target_then_source() -> None:
         fw,
         "s",
     )
-    assert [(m.source, m.target, m.ports) for m in result.missing] == [
-        ("web", "sql", Spans.one(1433, 1434)),
-        ("sql", "web", Spans.one(80, 80)),
-    ]
+    nothing = "nothing allows tcp "
+    assert result.missing == (
+        Missing("web", "sql", "tcp", Spans.one(1433, 1434), ("F1",), "r1", nothing + "1433"),
+        Missing("sql", "web", "tcp", Spans.one(80, 80), ("F1",), "r2", nothing + "80"),
+    )
     assert result.flows == 2
 
 
