@@ -257,17 +257,10 @@ def options_alone(ctx: click.Context, values: dict[str, Any]) -> None:
 
 def unique_names(labs: Iterable[Lab]) -> None:
     """Two lab files of one lab name given with --lab would mix their findings, drawings
-    and stacks (`<cloud>-<lab>`), so the second is refused, naming the first."""
-    seen: dict[str, str] = {}
-    for lab in labs:
-        if lab.name in seen:
-            raise InputError(
-                lab.origin,
-                f"lab '{lab.name}'",
-                "name",
-                f"name already used by {seen[lab.name]}: each --lab must be another lab",
-            )
-        seen[lab.name] = lab.origin
+    and stacks, so the second is refused, naming the first."""
+    from crm_ports.lab.model import refuse_repeated_names
+
+    refuse_repeated_names(labs, "each --lab must be another lab")
 
 
 def resolve_for(ctx: click.Context, lab: Lab | None, options: Options) -> RuleSet:

@@ -6,9 +6,11 @@ both topologies with every option at its default, on both clouds.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from crm_ports.errors import InputError
 from crm_ports.lab.adoption import AdoptedGroup
 from crm_ports.lab.backend import LOCAL, Backend
 from crm_ports.lab.extra import ExtraRule
@@ -93,3 +95,18 @@ def default_labs() -> tuple[Lab, ...]:
         Lab(name=t, options=Options(topology=t, origin=f"<default lab {t}>"), origin="default labs")
         for t in TOPOLOGIES
     )
+
+
+def refuse_repeated_names(labs: Iterable[Lab], why: str) -> None:
+    """Two lab files of one lab name would mix their findings, drawings and stacks
+    (`<cloud>-<lab>`): the second is refused, naming the first; `why` ends the message."""
+    seen: dict[str, str] = {}
+    for lab in labs:
+        if lab.name in seen:
+            raise InputError(
+                lab.origin,
+                f"lab '{lab.name}'",
+                "name",
+                f"name already used by {seen[lab.name]}: {why}",
+            )
+        seen[lab.name] = lab.origin

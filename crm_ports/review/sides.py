@@ -27,7 +27,7 @@ from crm_ports.catalogue.model import Catalogue
 from crm_ports.errors import InputError
 from crm_ports.inputs import yamlio
 from crm_ports.lab.file import load_lab
-from crm_ports.lab.model import Lab, default_labs, relocated
+from crm_ports.lab.model import Lab, default_labs, refuse_repeated_names, relocated
 from crm_ports.lab.project import PROJECT_FILE, Project, project_from
 from crm_ports.resolver.engine import ResolvedLab, resolve_lab
 from crm_ports.terraform.folder import folder_labs, read_folder
@@ -75,16 +75,7 @@ class Side:
 
 
 def _resolved(catalogue: Catalogue, labs: list[Lab], label: str) -> Side:
-    seen: dict[str, Lab] = {}
-    for lab in labs:
-        if lab.name in seen:
-            raise InputError(
-                lab.origin,
-                f"lab '{lab.name}'",
-                "name",
-                f"name already used by {seen[lab.name].origin}: lab names must be unique",
-            )
-        seen[lab.name] = lab
+    refuse_repeated_names(labs, "lab names must be unique")
     states = [ResolvedLab(lab, resolve_lab(catalogue, lab)) for lab in labs]
     return Side(label, tuple(sorted(states, key=lambda s: s.lab.name)))
 
