@@ -12,9 +12,6 @@ instance keeps its own group (same id), the re-plan is empty and the audit is cl
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,8 +21,6 @@ from crm_ports.catalogue.load import load_catalogue
 from crm_ports.lab.file import load_lab
 from crm_ports.plans.aws import plan_aws
 from crm_ports.resolver.engine import resolve_lab
-from tests.conftest import REPO
-from tests.readme import block
 from tests.test_e2e_moto import Cli, changes, terraform_for
 
 if TYPE_CHECKING:
@@ -231,31 +226,3 @@ def test_bad_estate_or_mapping_is_one_line(
     for fragment in expected:
         assert fragment in result.err
     assert not out.exists()
-
-
-def test_the_adopting_session_runs_as_written(
-    moto_server: MotoServer, aws_env: None, tmp_path: Path
-) -> None:
-    """docs/adopting.md's adopt block, line by line with bash, on a hand-built estate."""
-    vpc, groups, _ = build_estate(moto_server.ec2(), tmp_path)
-    work = tmp_path / "repo"
-    (work / "labs").mkdir(parents=True)
-    env = {
-        **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "VPC": vpc,
-        "AWS_ENDPOINT_URL": moto_server.url,
-    }
-    fence = block("adopt", REPO / "docs" / "adopting.md").split("```sh\n", 1)[1]
-    for line in fence.rsplit("```", 1)[0].splitlines():
-        ran = subprocess.run(
-            ["bash", "-c", line], cwd=work, env=env, capture_output=True, text=True, timeout=600
-        )
-        assert ran.returncode == 0, f"{line}\n{ran.stderr}"
-    lab = load_lab(work / "labs" / f"{LAB}.yaml")
-    assert {a.group_id for a in lab.adopt} == set(groups.values())
-    document = json.loads(
-        (work / "cdktf.out" / "stacks" / f"aws-{LAB}" / "cdk.tf.json").read_text(encoding="utf-8")
-    )
-    imported = {i["id"] for i in document["import"] if i["to"].startswith("aws_security_group.")}
-    assert imported == set(groups.values())

@@ -18,6 +18,7 @@ says), and `--auto-approve` answers the prompt a person would.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -230,3 +231,57 @@ def test_a_labs_repository_of_the_users_own(
     verified = repo.run("crm-ports verify --synth app/cdktf.out")
     assert "acme-aws/crm" in verified.stdout and "contoso-azure/crm" in verified.stdout
     repo.run("crm-ports check --synth app/cdktf.out")
+
+
+def _docs_session(name: str) -> list[str]:
+    """The command lines of a tested block of docs/adopting.md, in order."""
+    fence = block(name, REPO / "docs" / "adopting.md").split("```sh\n", 1)[1]
+    return [line for line in fence.rsplit("```", 1)[0].splitlines() if line.strip()]
+
+
+def _expected_status(line: str) -> int:
+    """A docs line that should not exit 0 says so in its comment (`# exit 1: ...`)."""
+    _, _, comment = line.partition("  #")
+    match = re.match(r"\s*exit (\d+):", comment)
+    return int(match.group(1)) if match else 0
+
+
+def test_adopting_a_hand_built_estate_from_a_labs_repository(
+    repository: Repository, moto_server: MotoServer, tmp_path: Path
+) -> None:
+    """docs/adopting.md's session, word for word, from a labs repository of the user's own:
+    adopt the hand-built estate (tests/test_adopt_moto.py builds it as a person would),
+    review it, deploy it with the README's path. The first plan imports every group and
+    destroys nothing; after the apply every instance holds its own group with the same id,
+    the stray RDP rule from the Internet is gone, the re-plan is empty, the audit clean."""
+    from tests.test_adopt_moto import build_estate, held
+
+    repo = repository
+    repo.run("git init -q -b main && git add -A && git commit -q -m 'crm-ports init'")
+    ec2 = moto_server.ec2()
+    vpc, groups, instances = build_estate(ec2, tmp_path)
+    repo.env.update({"VPC": vpc, "AWS_ENDPOINT_URL": moto_server.url})
+    outputs: list[str] = []
+    for line in _docs_session("adopt"):
+        if line.startswith("export "):
+            for assignment in line.removeprefix("export ").split("#", 1)[0].split():
+                key, _, value = assignment.partition("=")
+                repo.env[key] = value
+            continue
+        ran = repo.run(line, ok=(_expected_status(line),))
+        outputs.append(ran.stdout + ran.stderr)
+    adopted, _, _, review, first_plan, _, replan, audit = outputs
+    assert "left out:" in adopted and "0.0.0.0/0" in adopted, adopted
+    assert "acme" in review, review
+    summary = re.search(r"Plan: (\d+) to import, (\d+) to add, (\d+) to change, (\d+) to destroy",
+                        first_plan)  # fmt: skip
+    assert summary, first_plan[-3000:]
+    assert int(summary.group(1)) >= len(groups) and summary.group(4) == "0", summary.group(0)
+    assert "must be replaced" not in first_plan, first_plan[-3000:]
+    assert held(ec2, instances) == {host: {group} for host, group in groups.items()}
+    assert "No changes" in replan, replan[-3000:]
+    assert "no drift" in audit, audit
+    live = ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [groups["web"]]}]
+    )["SecurityGroupRules"]
+    assert not [r for r in live if r.get("CidrIpv4") == "0.0.0.0/0" and not r["IsEgress"]]

@@ -102,5 +102,13 @@ class AwsLabStack(TerraformStack):
                 description="The security group to attach to the lab's Application Load Balancer",
             )
         TerraformOutput(self, "lab_vpc_id", value=vpc_id)
-        TerraformOutput(self, "lab_subnet_id", value="${one(aws_subnet.lab[*].id)}")
+        # Never null: with a VPC of the lab's own (aws.vpc_id) no subnet is created, and
+        # cdktf-cli's deploy fails after a successful apply on an output whose value is null
+        # ("Cannot convert undefined or null to object").
+        TerraformOutput(
+            self,
+            "lab_subnet_id",
+            value='${join("", aws_subnet.lab[*].id)}',
+            description="The subnet crm-ports created; empty when the lab names its own VPC",
+        )
         self.firewall = firewall
