@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from crm_ports.adopt.infer import explain
+from crm_ports.adopt.infer import Explained, explain
 from crm_ports.adopt.live import Estate, LiveGroup, LiveRule
 from crm_ports.catalogue.load import load_catalogue
 from crm_ports.lab.file import load_lab
@@ -60,6 +60,19 @@ def estate_for(tmp_path: Path, options: dict[str, Any]) -> Estate:
     return Estate("vpc-0abc", "aws us-east-1", groups, rules)
 
 
+def explain_acme(estate: Estate, *, keep_unexplained: bool = False) -> Explained:
+    """`estate` adopted as lab `acme`, nothing given by --hosts."""
+    return explain(
+        estate,
+        load_catalogue(),
+        name="acme",
+        region="us-east-1",
+        endpoint_url=None,
+        given={},
+        keep_unexplained=keep_unexplained,
+    )
+
+
 @pytest.mark.parametrize(
     "options",
     [
@@ -73,15 +86,7 @@ def estate_for(tmp_path: Path, options: dict[str, Any]) -> Estate:
 )
 def test_options_roles_and_peers_are_read_back(tmp_path: Path, options: dict[str, Any]) -> None:
     estate = estate_for(tmp_path, options)
-    explained = explain(
-        estate,
-        load_catalogue(),
-        name="acme",
-        region="us-east-1",
-        endpoint_url=None,
-        given={},
-        keep_unexplained=False,
-    )
+    explained = explain_acme(estate)
     shown = {k: str(v).lower() for k, v in explained.raw_options.items()}
     assert shown == {k: str(v).lower() for k, v in options.items()}
     assert explained.peers == {"admin_cidrs": ("10.2.0.0/24",), "client_cidrs": ("10.1.0.0/16",)}

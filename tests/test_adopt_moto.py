@@ -135,6 +135,9 @@ def test_adopt_takes_a_hand_built_estate_over(
     lab = load_lab(lab_path)
     assert {a.group_id for a in lab.adopt} == set(groups.values())
     assert [e.reason for e in lab.extra_rules] == [f"adopted from {groups['web']}: review"]
+    [removed] = [(a.host, r) for a in lab.adopt for r in a.removes]  # what diff shows first
+    assert removed[0] == "crm-web-01" and removed[1].rule_id in stray[0]
+    assert removed[1].reason.startswith("breaks CRM001: administrative port(s) 3389")
     # the same estate, the same bytes
     again = tmp_path / "again.yaml"
     cli("adopt", "aws", "--vpc-id", vpc, "--name", LAB, "--endpoint-url", moto_server.url,

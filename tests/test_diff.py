@@ -521,3 +521,55 @@ def test_a_synthesized_folder_remembers_its_network(cli: CLI, tmp_path: Path) ->
         meta.write_text(json.dumps(data), encoding="utf-8")
     older = cli("diff", "--base", str(out), "--head", str(lab), "--format", "json")
     assert (older.code, json.loads(older.out)["changed"]) == (0, False), older.out
+
+
+# -- live rules an adopted lab's first apply removes ------------------------------------------
+
+
+def test_live_rules_a_newly_adopted_lab_removes_come_first(cli: CLI, repo: Path) -> None:
+    """A pull request adding an adopted lab: before anything else, the live rules its
+    first apply revokes (the lab's `removes:`), in words, with why each goes."""
+    from tests.test_adopt_removes import REMOVES
+
+    (repo / "labs" / "acme.yaml").write_text(REMOVES, encoding="utf-8")
+    result = cli("diff", "--base", "main")
+    assert result.code == 1, result.err
+    body = result.out.split("\n\n", 1)[1]  # right after the title
+    assert body.startswith("> [!CAUTION]\n> **Live rules this change removes**\n")
+    caution = body.split("\n\n", 1)[0].splitlines()
+    assert caution[-2:] == [
+        "> - `acme`: `sgr-0f1` on `web` (sg-0a1): inbound TCP 3389 from 0.0.0.0/0, described "
+        "`vendor RDP`: breaks CRM001: administrative port(s) 3389 open to the internet "
+        "(0.0.0.0/0)",
+        "> - `acme`: `sgr-0f2` on `web` (sg-0a1): inbound ICMP type 8 from sg-0a2 (`sql`): "
+        "no lab rule can say protocol icmp",
+    ]
+    # the lab's own section lists them first too
+    section = result.out.split("<summary><b>acme</b> (added)", 1)[1]
+    assert section.split("\n\n", 2)[1] == "**Live rules removed by the first apply**"
+    data = json.loads(cli("diff", "--base", "main", "--format", "json").out)
+    (acme,) = [lab for lab in data["labs"] if lab["name"] == "acme"]
+    assert [(r["host"], r["rule_id"], r["peer"]) for r in acme["live_rules_removed"]] == [
+        ("web", "sgr-0f1", "0.0.0.0/0"),
+        ("web", "sgr-0f2", "sg-0a2"),
+    ]
+    assert all("live_rules_removed" not in lab for lab in data["labs"] if lab is not acme)
+
+
+def test_only_the_removed_rules_the_base_lacks_are_listed(cli: CLI, tmp_path: Path) -> None:
+    from tests.test_adopt_removes import PING, REMOVES
+
+    base = tmp_path / "base" / "acme.yaml"
+    base.parent.mkdir()
+    base.write_text(REMOVES.replace(PING, ""), encoding="utf-8")
+    head = tmp_path / "acme.yaml"
+    head.write_text(REMOVES, encoding="utf-8")
+    result = cli("diff", "--base", str(base), "--head", str(head))
+    assert result.code == 1, result.err
+    assert "`sgr-0f2` on `web`" in result.out and "sgr-0f1" not in result.out
+    assert "| `acme` | changed | same | none | no change | not deployed there |" in result.out
+    # the same removes on both sides: nothing to say, and the words of any unchanged lab
+    same = cli("diff", "--base", str(head), "--head", str(head))
+    assert same.code == 0, same.out
+    assert "Live rules" not in same.out
+    assert "No flow, rule or cloud resource changes." in same.out

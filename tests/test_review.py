@@ -587,6 +587,37 @@ def test_github_pr_from_the_option_when_the_event_has_none(
         assert len(_ours(fake)) == 1
 
 
+def test_live_rules_an_adopted_lab_removes_open_the_body(
+    cli: CLI, repo: Path, tmp_path: Path
+) -> None:
+    """A pull request adding an adopted lab: the summary's first row counts the live rules
+    its first apply revokes (the lab's `removes:`), and they are listed right after it,
+    before anything else; review.json counts them."""
+    from tests.test_adopt_removes import REMOVES
+
+    (repo / "labs" / "acme.yaml").write_text(REMOVES, encoding="utf-8")
+    synth = tmp_path / "synth"
+    assert cli("synth", "--lab", "labs/acme.yaml", "--out", str(synth)).code == 0
+    out = tmp_path / "review"
+    args = ("--lab", "labs/acme.yaml", "--synth", str(synth), "-o", str(out))
+    result = cli("review", "--base", "main", *args)
+    assert result.code == 0, result.err
+    body = _parts(out)[0]
+    table = body.split("| Review | |\n|---|---|\n", 1)[1].splitlines()
+    assert table[0] == "| Live rules the apply removes | **2** |"
+    assert table[1] == "| Labs changed | 1 of 1: `acme` |"
+    after = body.split("| Verify |", 1)[1].split("\n\n", 1)[1]
+    assert after.startswith("> [!CAUTION]\n> **Live rules this change removes**\n")
+    caution = after.split("\n\n", 1)[0]
+    assert "> - `acme`: `sgr-0f1` on `web` (sg-0a1): inbound TCP 3389 from 0.0.0.0/0" in caution
+    assert "> - `acme`: `sgr-0f2` on `web` (sg-0a1): inbound ICMP type 8" in caution
+    assert after.index("> **Live rules this change removes**") < after.index("<details>")
+    assert "| Live rules the apply removes | **2** |" in (out / "summary.md").read_text()
+    data = json.loads((out / "review.json").read_text(encoding="utf-8"))
+    assert data["live_rules_removed"] == 2
+    _balanced(body)
+
+
 # -- labs and stacks ---------------------------------------------------------------------
 
 

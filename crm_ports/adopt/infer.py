@@ -20,11 +20,11 @@ from typing import Any
 from crm_ports.adopt.live import Estate, LiveGroup, LiveRule
 from crm_ports.catalogue.model import EVERY_SERVER, REPEATABLE, Catalogue, Location
 from crm_ports.errors import InputError
-from crm_ports.lab.adoption import AdoptedGroup
+from crm_ports.lab.adoption import EVERY_PORT, AdoptedGroup, RemovedRule
 from crm_ports.lab.extra import ExtraRule
 from crm_ports.lab.model import AwsSettings, Lab
 from crm_ports.lab.placement import FOLLOWS, HOST_NAME_MAX, REQUIRED, Host, Placement
-from crm_ports.net import INTERNET
+from crm_ports.net import INTERNET, PortRange
 from crm_ports.options import DEFAULT_RPC_RANGE, Options, build
 from crm_ports.plans.aws import AwsPlan, plan_aws
 from crm_ports.resolver.engine import resolve_lab
@@ -355,6 +355,7 @@ def explain(
     matched = match_rules(_plan(catalogue, lab), estate, host_of)
     extras: list[ExtraRule] = []
     left_out: list[str] = []
+    removes: dict[str, list[RemovedRule]] = {}  # host -> the live rules the apply revokes
     for rule in estate.rules:
         if rule.rule_id in matched:
             continue
@@ -365,6 +366,8 @@ def explain(
             left_out.append(
                 f"{where}: {_direction(rule)} {rule.ports_text()}: no lab rule can say it"
             )
+            gone = removed(rule, unsayable(rule), estate.where)
+            removes.setdefault(host_of[rule.group_id], []).append(gone)
             continue
         if (rule.cidr or "") in INTERNET and not keep_unexplained:
             left_out.append(
@@ -373,6 +376,8 @@ def explain(
                 f"aws ec2 revoke-security-group-ingress --group-id {rule.group_id} "
                 f"--security-group-rule-ids {rule.rule_id}"
             )
+            gone = removed(rule, breaks(rule, lab.options), estate.where)
+            removes.setdefault(host_of[rule.group_id], []).append(gone)
             continue
         extras.append(
             ExtraRule.parse(
@@ -396,7 +401,14 @@ def explain(
         by_host.setdefault(host_of[group_of[rule_id]], []).append((key, rule_id))
     lab = replace(
         lab,
-        adopt=tuple(replace(a, rules=tuple(sorted(by_host.get(a.host, [])))) for a in lab.adopt),
+        adopt=tuple(
+            replace(
+                a,
+                rules=tuple(sorted(by_host.get(a.host, []))),
+                removes=tuple(sorted(removes.get(a.host, []), key=lambda r: r.rule_id)),
+            )
+            for a in lab.adopt
+        ),
     )
     return Explained(
         lab=lab,
@@ -410,6 +422,79 @@ def explain(
 
 def _direction(rule: LiveRule) -> str:
     return "outbound" if rule.egress else "inbound"
+
+
+def _ports(rule: LiveRule) -> str:
+    """A removed rule's ports as the lab file writes them (`RemovedRule.ports`)."""
+    if rule.protocol == "-1" or rule.from_port is None or rule.to_port is None:
+        return EVERY_PORT
+    if rule.protocol in ("icmp", "icmpv6"):  # EC2 keeps the ICMP type and code as ports
+        code = "" if rule.to_port == -1 else f" code {rule.to_port}"
+        return f"type {rule.from_port}{code}"
+    if rule.protocol in ("tcp", "udp"):
+        return str(PortRange(rule.from_port, rule.to_port))
+    return EVERY_PORT
+
+
+def removed(rule: LiveRule, reason: str, where: str) -> RemovedRule:
+    """A live rule adopt left out, as the lab's `removes:` records it."""
+    peer = rule.cidr or rule.peer_group or rule.prefix_list
+    if peer is None:  # EC2 gives every rule one of the three
+        raise InputError(where, f"rule {rule.rule_id}", "", "EC2 reported no source or destination")
+    return RemovedRule(
+        rule_id=rule.rule_id,
+        direction="egress" if rule.egress else "ingress",
+        protocol="all" if rule.protocol == "-1" else rule.protocol,
+        ports=_ports(rule),
+        peer=peer,
+        reason=reason,
+        description=rule.description,
+    )
+
+
+def unsayable(rule: LiveRule) -> str:
+    """Why no lab rule can say `rule` (so the plan never holds it)."""
+    if rule.egress:
+        return "an outbound rule the lab's egress setting (aws.egress) does not plan"
+    if rule.protocol not in ("tcp", "udp"):
+        what = "all traffic" if rule.protocol == "-1" else f"protocol {rule.protocol}"
+        return f"no lab rule can say {what}: an extra rule is TCP or UDP"
+    peer = rule.peer_group or rule.prefix_list or rule.cidr
+    return f"no lab rule can say its source {peer}: no host of the lab, no CIDR range"
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted spans with the overlapping ones joined (1433 and 1433-1434: 1433-1434), so
+    a port two guarded ranges hold is named once."""
+    out: list[tuple[int, int]] = []
+    for low, high in sorted(spans):
+        if out and low <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], high))
+        else:
+            out.append((low, high))
+    return out
+
+
+def breaks(rule: LiveRule, options: Options) -> str:
+    """The policy a live rule open to the internet breaks, in the words of the checks
+    (CRM001-CRM003 name the port families never open to the internet)."""
+    from crm_ports.policy.internet_wide import InternetWide
+    from crm_ports.policy.reading import overlaps, span_text
+    from crm_ports.policy.registry import REGISTRY
+
+    low, high = rule.from_port or 0, rule.to_port if rule.to_port is not None else 65535
+    broken = []
+    for check_id, check in sorted(REGISTRY.items()):
+        if isinstance(check, InternetWide):
+            guarded = overlaps([(low, high)], check.ports(options))
+            hit = _merged([(max(a, low), min(b, high)) for a, b in guarded])
+            if hit:
+                broken.append((check_id, f"{check.family} port(s) {span_text(hit)}"))
+    if not broken:
+        return f"open to the internet ({rule.cidr}), which no flow of the lab explains"
+    ids = " and ".join(check_id for check_id, _ in broken)
+    families = " and ".join(text for _, text in broken)
+    return f"breaks {ids}: {families} open to the internet ({rule.cidr})"
 
 
 def _plan(catalogue: Catalogue, lab: Lab) -> AwsPlan:

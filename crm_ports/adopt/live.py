@@ -27,6 +27,8 @@ class LiveRule:
     to_port: int | None
     cidr: str | None
     peer_group: str | None  # a referenced group id
+    description: str = ""  # the rule's own description
+    prefix_list: str | None = None  # a managed prefix list id (pl-...)
 
     def ports_text(self) -> str:
         if self.protocol == "-1":
@@ -68,6 +70,8 @@ def _rule(raw: dict[str, Any]) -> LiveRule:
         to_port=None if every else int(raw["ToPort"]),
         cidr=raw.get("CidrIpv4") or raw.get("CidrIpv6"),
         peer_group=(raw.get("ReferencedGroupInfo") or {}).get("GroupId"),
+        description=str(raw.get("Description") or ""),
+        prefix_list=raw.get("PrefixListId"),
     )
 
 

@@ -19,6 +19,11 @@ def lab_text(explained: Explained, vpc_id: str) -> str:
     lines = [
         f"# Adopted from {vpc_id} by crm-ports adopt aws: review the roles, the options and",
         "# every extra rule (reason 'review') before the first apply.",
+        *(
+            ["# The first apply revokes the live rules listed under each host's removes:."]
+            if any(group.removes for group in lab.adopt)
+            else []
+        ),
         f"name: {lab.name}",
         "clouds: [aws]",
         "topology:",
@@ -61,4 +66,9 @@ def lab_text(explained: Explained, vpc_id: str) -> str:
         if group.rules:
             lines.append("    rules:")
             lines += [f"      {key}: {rule_id}" for key, rule_id in group.rules]
+        if group.removes:  # what the first apply revokes, which diff and review show first
+            lines.append("    removes:")
+            for removed in group.removes:
+                fields = removed.to_json().items()
+                lines.append("      - {" + ", ".join(f"{k}: {_q(v)}" for k, v in fields) + "}")
     return "\n".join(lines) + "\n"

@@ -2,8 +2,9 @@
 
 Reads the VPC's groups, rules and holders (as `audit aws` reads a lab), explains them
 with the catalogue (`crm_ports.adopt.infer`), prints the evidence per group and every
-live rule the lab leaves out on stderr, and writes the lab file atomically (stdout
-without -o). Exit 2 for bad input, an ambiguous group or no access."""
+live rule the lab leaves out on stderr (and records those in the lab's `removes:`), and
+writes the lab file atomically (stdout without -o). Exit 2 for bad input, an ambiguous
+group or no access."""
 
 from __future__ import annotations
 
@@ -74,7 +75,8 @@ Examples:
 @click.option(
     "--keep-unexplained",
     is_flag=True,
-    help="Keep live rules that break a policy (RDP from 0.0.0.0/0) as extra rules.",
+    help="Keep live rules that break a policy (RDP from 0.0.0.0/0) as extra rules, instead "
+    "of listing them in the lab's removes: (the first apply revokes those).",
 )
 @output_option
 @click.pass_context
@@ -96,7 +98,8 @@ def aws(
     the rules; live rules no flow explains as extra rules with the reason 'adopted from
     <sg-id>: review', except those that break a policy (reported, left out unless
     --keep-unexplained); and an `adopt:` section so that synth imports the groups and
-    the matching rules instead of creating new ones."""
+    the matching rules instead of creating new ones, with each left-out rule under its
+    host's `removes:` (why it goes), which `diff` and `review` list first."""
     check_output(ctx, output, hosts_path)
     from crm_ports.adopt.infer import explain
     from crm_ports.adopt.live import read_estate

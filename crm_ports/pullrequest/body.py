@@ -1,8 +1,8 @@
 """The review's body: a summary table first (what a reviewer must decide on), then the
-internet exposure and groups replaced in plain sight, then the details folded away: one
-`<details>` block per changed lab (the diff's own sections), the policy findings and the
-verify verdict per stack. The words are those of `diff`, `check` and `verify`: this module
-only arranges what their renderers say.
+live rules the apply removes, the internet exposure and groups replaced in plain sight,
+then the details folded away: one `<details>` block per changed lab (the diff's own
+sections), the policy findings and the verify verdict per stack. The words are those of
+`diff`, `check` and `verify`: this module only arranges what their renderers say.
 
 Everything is sorted and holds no time or absolute path, so the same change always gives
 the same bytes and a comment is only edited when the plan changes.
@@ -21,6 +21,8 @@ from crm_ports.review.markdown import (
     exposure_count,
     exposure_lines,
     hazard_lines,
+    removal_items,
+    removal_lines,
     replaced_items,
     section_body,
     section_summary,
@@ -68,7 +70,7 @@ class Review:
         return errors or (fail_on == "warning" and self.counts["warnings"] > 0)
 
     def to_json(self, parts: int) -> dict[str, Any]:
-        return {
+        out = {
             "base": self.base,
             "head": self.head,
             "changed": bool(self.changed),
@@ -82,6 +84,14 @@ class Review:
             "verify": self.verdict,
             "parts": parts,
         }
+        if self.removed:  # only then, so every other review reads as before
+            out["live_rules_removed"] = self.removed
+        return out
+
+    @property
+    def removed(self) -> int:
+        """The live rules the head labs' first apply revokes."""
+        return len(removal_items(self.labs))
 
 
 def _verify_cell(review: Review) -> str:
@@ -106,6 +116,10 @@ def summary_lines(review: Review) -> list[str]:
     counts = review.counts
     exposure = exposure_count(review.labs)
     replaced = len(replaced_items(review.labs))
+    # a row only when the apply revokes live rules, so every other summary reads as before
+    removed = (
+        [f"| Live rules the apply removes | {_bold(review.removed)} |"] if review.removed else []
+    )
     return [
         TITLE,
         "",
@@ -113,6 +127,7 @@ def summary_lines(review: Review) -> list[str]:
         "",
         "| Review | |",
         "|---|---|",
+        *removed,
         f"| Labs changed | {len(changed)} of {len(review.labs)}{names} |",
         f"| Flows newly reachable from the internet | {_bold(exposure)} |",
         f"| Groups replaced while servers hold them | {_bold(replaced)} |",
@@ -156,7 +171,8 @@ def _verify_section(review: Review) -> Section:
 def sections(review: Review) -> list[Section]:
     """What follows the summary, in the order a reviewer reads it."""
     out = []
-    for lines in (exposure_lines(review.labs), hazard_lines(review.labs)):
+    labs = review.labs
+    for lines in (removal_lines(labs), exposure_lines(labs), hazard_lines(labs)):
         if lines:
             out.append(Section(tuple(lines)))
     if not review.changed:

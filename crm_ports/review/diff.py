@@ -15,6 +15,7 @@ from typing import Any
 from crm_ports.lab.model import Lab
 from crm_ports.resolver.engine import ResolvedLab
 from crm_ports.review.reach import Exposure, PeerChange, new_exposure, peer_changes
+from crm_ports.review.removes import LiveRemoval, new_removals
 from crm_ports.review.sides import Side
 from crm_ports.ruleset import Rule, RuleSet, ports_text
 from crm_ports.terraform.hazards import GroupHazard, group_hazards
@@ -199,6 +200,7 @@ class LabDiff:
     clouds: tuple[CloudImpact, ...]
     peers: tuple[PeerChange, ...] = ()
     exposure: tuple[Exposure, ...] = ()
+    removes: tuple[LiveRemoval, ...] = ()  # live rules the head's first apply revokes
 
     @property
     def changed(self) -> bool:
@@ -214,7 +216,12 @@ class LabDiff:
         return any(s is not None and cloud in s.lab.clouds for s in (self.base, self.head))
 
     def to_json(self) -> dict[str, Any]:
+        # only when a rule is removed, so every other diff reads as before
+        removes = (
+            {"live_rules_removed": [r.to_json() for r in self.removes]} if self.removes else {}
+        )
         return {
+            **removes,
             "name": self.name,
             "status": self.status,
             "options": [{"name": n, "base": b, "head": h} for n, b, h in self.options],
@@ -282,11 +289,12 @@ def diff_lab(
             stack = name if construct else f"{cloud}-{name}"
             clouds.append(CloudImpact(cloud, stack, changes))
     options = _options(base.lab if base else None, head.lab if head else None)
+    removes = new_removals(base.lab if base else None, head.lab if head else None)
     if base is None:
         status = "added"
     elif head is None:
         status = "removed"
-    elif rules or clouds or options:
+    elif rules or clouds or options or removes:
         status = "changed"
     else:
         status = "unchanged"
@@ -305,6 +313,7 @@ def diff_lab(
         clouds=tuple(clouds),
         peers=peer_changes(old_rules, new_rules),
         exposure=new_exposure(old_rules, new_rules),
+        removes=removes,
     )
 
 

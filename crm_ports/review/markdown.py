@@ -16,6 +16,7 @@ from crm_ports.lab.extra import is_extra
 from crm_ports.net import internet_wide
 from crm_ports.review.diagram import render as render_diagram
 from crm_ports.review.diff import CloudImpact, LabDiff, RuleChange
+from crm_ports.review.removes import adopted_groups
 from crm_ports.terraform.impact import ResourceChange, counts
 from crm_ports.terraform.resources import plain
 
@@ -102,17 +103,46 @@ def exposure_count(labs: tuple[LabDiff, ...]) -> int:
 
 
 def exposure_lines(labs: tuple[LabDiff, ...]) -> list[str]:
-    """What becomes reachable from the internet: the first thing a reviewer must see."""
-    lines = [f"- {item}" for item in exposure_items(labs)]
-    if not lines:
+    """What becomes reachable from the internet: the first thing a reviewer must see
+    after the live rules removed."""
+    return _caution("Newly reachable from the internet", exposure_items(labs))
+
+
+def _caution(title: str, items: list[str], intro: str = "") -> list[str]:
+    """A caution block of `items` under `title` (none without items): what a reviewer
+    must see before the details."""
+    if not items:
         return []
     return [
         "> [!CAUTION]",
-        "> **Newly reachable from the internet**",
+        f"> **{title}**",
         ">",
-        *("> " + line for line in lines),
+        *((f"> {intro}", ">") if intro else ()),
+        *(f"> - {item}" for item in items),
         "",
     ]
+
+
+def _removals(lab: LabDiff) -> list[str]:
+    """The live rules the lab's first apply revokes, in words, a peer group the lab
+    adopts named by its host."""
+    groups = adopted_groups(lab.head.lab if lab.head is not None else None)
+    return [removal.words(groups) for removal in lab.removes]
+
+
+def removal_items(labs: tuple[LabDiff, ...]) -> list[str]:
+    """The live rules the head's first apply revokes, one item each, in words."""
+    return [f"`{lab.name}`: {words}" for lab in labs for words in _removals(lab)]
+
+
+def removal_lines(labs: tuple[LabDiff, ...]) -> list[str]:
+    """Live rules the merge's apply revokes: nothing in the plan's rules shows them, and
+    nothing brings them back once revoked, so they come before anything else."""
+    intro = (
+        "The first apply of an adopted lab revokes each live rule of its groups that the "
+        "lab does not plan (`adopt.<host>.removes` in the lab file):"
+    )
+    return _caution("Live rules this change removes", removal_items(labs), intro)
 
 
 def replaced_items(labs: tuple[LabDiff, ...]) -> list[str]:
@@ -128,16 +158,7 @@ def replaced_items(labs: tuple[LabDiff, ...]) -> list[str]:
 def hazard_lines(labs: tuple[LabDiff, ...]) -> list[str]:
     """Groups a change would replace while servers hold them: the apply would fail
     half-way on a real cloud, so this comes right after the internet exposure."""
-    lines = [f"- {item}" for item in replaced_items(labs)]
-    if not lines:
-        return []
-    return [
-        "> [!CAUTION]",
-        "> **Groups replaced while servers hold them**",
-        ">",
-        *("> " + line for line in lines),
-        "",
-    ]
+    return _caution("Groups replaced while servers hold them", replaced_items(labs))
 
 
 def _summary_table(labs: tuple[LabDiff, ...]) -> list[str]:
@@ -286,9 +307,12 @@ def section_summary(lab: LabDiff) -> str:
 
 
 def section_body(lab: LabDiff) -> list[str]:
-    """What a changed lab's collapsed section holds: its flows, rules, groups servers
-    hold, each cloud's resources and the diagram."""
+    """What a changed lab's collapsed section holds: the live rules its apply removes,
+    its flows, rules, groups servers hold, each cloud's resources and the diagram."""
     lines: list[str] = []
+    removed = [f"- {words}" for words in _removals(lab)]
+    if removed:
+        lines.extend(["**Live rules removed by the first apply**", "", *removed, ""])
     flows = _flow_lines(lab)
     if flows:
         lines.extend(["**What changes**", "", *flows, ""])
@@ -320,7 +344,8 @@ def render_markdown(base: str, head: str, labs: tuple[LabDiff, ...]) -> str:
     lines = [
         "### crm-ports plan review",
         "",
-        *exposure_lines(labs),  # before anything else: what the internet can now reach
+        *removal_lines(labs),  # before anything else: what the apply takes away live
+        *exposure_lines(labs),  # then what the internet can now reach
         *hazard_lines(labs),
         f"Base `{base}`, head `{head}`: {len(changed)} of {len(labs)} lab(s) change.",
         "",

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from crm_ports.catalogue.model import Location
 from crm_ports.errors import InputError
 from crm_ports.inputs import yamlio
-from crm_ports.lab.adoption import AdoptedGroup
+from crm_ports.lab.adoption import AdoptedGroup, RemovedRule
 from crm_ports.lab.extra import citation
 from crm_ports.lab.model import CLOUDS, AwsSettings, AzureSettings, Lab, Waiver
 from crm_ports.net import PortRange, Protocol
@@ -68,6 +68,8 @@ def lab_extent(lab: Lab) -> dict[str, Any]:
                 "name": a.name,
                 "description": a.description,
                 "rules": dict(a.rules),
+                # only when adopt left rules out, so a folder without any reads as before
+                **({"removes": [r.to_json() for r in a.removes]} if a.removes else {}),
             }
             for a in lab.adopt
         }
@@ -232,6 +234,7 @@ def _adopt(raw: Any, file: str, entry: str) -> tuple[AdoptedGroup, ...]:
                 name=str(item["name"]),
                 description=str(item["description"]),
                 rules=tuple(sorted((str(k), str(v)) for k, v in item["rules"].items())),
+                removes=tuple(RemovedRule.from_json(r) for r in item.get("removes") or ()),
             )
             for host, item in sorted((raw or {}).items())
         )
