@@ -3,11 +3,14 @@ creating its own, one per host, each with what EC2 cannot change in place.
 
 A security group's name and description force its replacement, and EC2 refuses to delete
 a group its instances hold, so an adopted group keeps the live name and description word
-for word; its live id and the ids of the live rules that match the plan (`rules`: the
-planned rule's key -> `sgr-...`) become Terraform `import` blocks, so the first apply
-takes them over rather than creating new ones beside them (`crm-ports adopt aws` writes
-the section). Checked here against the lab's own hosts; the rule keys are checked where
-the plan is known (`crm_ports.plans.aws`).
+for word; its live id becomes a Terraform `import` block, so the first apply takes it over
+rather than creating a new one beside it, and the group holds its rules inline, so that
+apply also revokes the live rules the lab leaves out (`crm_ports.plans.aws.adopted`).
+`rules` (the planned rule's key -> the live rule's `sgr-...`) records which live rules
+`crm-ports adopt aws` found the plan keeps; nothing imports them any more (the group's
+import reads them all), but the keys are still checked where the plan is known, since one
+the plan lacks means the lab changed since the adoption. Checked here against the lab's
+own hosts.
 """
 
 from __future__ import annotations
