@@ -40,6 +40,7 @@ from crm_ports.verify.aws import AwsFirewall
 from crm_ports.verify.compare import compare as verify_compare
 from crm_ports.verify.expected import expected_reach
 from crm_ports.verify.stack import parse_stack
+from tests.readme import run_python_app
 from tests.test_adopt_lab import LAB
 from tests.test_verify import snapshot, verify_document
 
@@ -300,3 +301,64 @@ def test_a_constructs_part_of_a_stack_holds_its_groups_inline_rules() -> None:
     part = construct_resources(resources, record)
     held = {a for a in resources if holder_address(a) == group and a != group}
     assert held and set(part) == {group} | held
+
+
+ADOPTED_APP = """
+from pathlib import Path
+from cdktf import App, TerraformStack
+from crm_ports.catalogue import load_catalogue
+from crm_ports.constructs import AwsCrmFirewall
+from crm_ports.constructs.resources.aws import AwsProvider, AwsProviderConfig
+from crm_ports.lab import load_lab
+from crm_ports.resolver.engine import resolve_lab
+
+lab = load_lab(Path("acme.yaml"))
+app = App()
+stack = TerraformStack(app, "acme-aws")
+AwsProvider(stack, "aws", AwsProviderConfig(region="eu-west-1"))
+firewall = AwsCrmFirewall(stack, "crm", rules=resolve_lab(load_catalogue(), lab),
+                          vpc_id="vpc-0abc1234", lab=lab, adopt=lab.adopt)
+stack.add_override("import", firewall.import_blocks)
+app.synth()
+"""
+
+
+@pytest.mark.slow
+def test_an_adopted_firewall_in_an_app_of_ones_own_is_reviewed_from_its_record(
+    tmp_path: Path, cli: Any
+) -> None:
+    """The construct's record pairs with its part of the stack, inline rules included:
+    verify passes, check runs, and a block taken out of the inline set is a missing flow."""
+    (tmp_path / "acme.yaml").write_text(MIXED, encoding="utf-8")
+    out = run_python_app(ADOPTED_APP, tmp_path)
+    result = cli("verify", "--synth", str(out))
+    assert result.code == 0, result.out + result.err
+    assert "acme-aws/crm" in result.out and "FAIL" not in result.out
+    result = cli("check", "--synth", str(out))
+    assert result.code == 0, result.out + result.err
+    path = out / "stacks" / "acme-aws" / "cdk.tf.json"
+    document = json.loads(path.read_text(encoding="utf-8"))
+    group = document["resource"][AWS_SECURITY_GROUP]["sg_sql"]
+    group["ingress"] = [b for b in group["ingress"] if b["from_port"] != 1433]
+    path.write_text(json.dumps(document), encoding="utf-8")
+    result = cli("verify", "--synth", str(out))
+    assert result.code == 1, result.out + result.err
+    assert "1433" in result.out
+
+
+def test_check_names_the_rule_an_inline_rule_renders(tmp_path: Path, cli: Any) -> None:
+    """An inline rule has no `crm-ports:rule` tag; check still knows the rule it renders,
+    so a finding on it names the lab key to fix, as it does for a tagged rule."""
+    text = MIXED.replace("admin_cidrs: [10.2.0.0/24]", "admin_cidrs: [0.0.0.0/0]")
+    text = text.replace("      in_administrators_web_tcp_rdp_10_2_0_0_24: sgr-01\n", "")
+    (tmp_path / "acme.yaml").write_text(text, encoding="utf-8")
+    out = tmp_path / "cdktf.out"
+    assert cli("synth", "--lab", str(tmp_path / "acme.yaml"), "--out", str(out)).code == 0
+    result = cli("check", "--synth", str(out), "--format", "json")
+    findings = json.loads(result.out)["findings"]
+    inline = '.ingress["tcp 3389-3389 0.0.0.0/0"]'
+    on_stack = [f for f in findings if f["check"] == "CRM001" and inline in f["subject"]]
+    assert {f["subject"].split(".ingress")[0] for f in on_stack} == {
+        f"{AWS_SECURITY_GROUP}.sg_{host}" for host in ("web", "sql", "dc")
+    }
+    assert all("admin_cidrs (lab file key" in f["fix"] for f in on_stack), on_stack

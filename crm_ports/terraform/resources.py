@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_ports.lab.model import Lab
-from crm_ports.plans.aws import AwsPlan, SgRuleSpec, plan_aws
+from crm_ports.plans.aws import ALL_TRAFFIC, AwsPlan, SgRuleSpec, plan_aws
 from crm_ports.plans.azure import AzurePlan, NsgRuleSpec, default_resource_group, plan_azure
 from crm_ports.ruleset import RuleSet
 
@@ -144,18 +144,7 @@ def aws_resources(plan: AwsPlan) -> Resources:
             {"name": sg.name, "description": sg.description, "tags": dict(sg.tags)}
         )
     for spec in plan.rules:
-        address = aws_rule_address(spec)
-        if spec.inline:  # no tags: an inline rule has none
-            source = groups[spec.peer_group] if spec.peer_group else str(spec.cidr_ipv4)
-            address = aws_inline_address(
-                groups[spec.group],
-                spec.direction,
-                spec.ip_protocol,
-                spec.from_port,
-                spec.to_port,
-                source,
-            )
-        out[address] = _compact(
+        out[_aws_address(spec, groups)] = _compact(
             {
                 "security_group_id": Ref(groups[spec.group]),
                 "ip_protocol": spec.ip_protocol,
@@ -170,6 +159,28 @@ def aws_resources(plan: AwsPlan) -> Resources:
             }
         )
     return dict(sorted(out.items()))
+
+
+def _aws_address(spec: SgRuleSpec, groups: dict[str, str]) -> str:
+    if not spec.inline:
+        return aws_rule_address(spec)
+    source = groups[spec.peer_group] if spec.peer_group else str(spec.cidr_ipv4)
+    return aws_inline_address(
+        groups[spec.group], spec.direction, spec.ip_protocol, spec.from_port, spec.to_port, source
+    )
+
+
+def aws_inline_rule_ids(plan: AwsPlan) -> dict[str, tuple[str, ...]]:
+    """Inline rule address -> the rule id it renders: what a standalone rule's
+    `crm-ports:rule` tag says, which an inline rule cannot carry."""
+    groups = {sg.group: f"{AWS_SECURITY_GROUP}.{sg.key}" for sg in plan.security_groups}
+    return {
+        _aws_address(spec, groups): (
+            f"{spec.group}.{ALL_TRAFFIC}" if spec.rule_id == ALL_TRAFFIC else spec.rule_id,
+        )
+        for spec in plan.rules
+        if spec.inline
+    }
 
 
 def _azure_rule(spec: NsgRuleSpec, asgs: dict[str, str]) -> dict[str, Any]:
