@@ -7,7 +7,10 @@ group), one custom rule and one RDP rule from 0.0.0.0/0. `crm-ports adopt aws` w
 lab; it validates and names the stray rule; `crm-ports synth` and `terraform apply` take
 the estate over: the first plan imports every group, deletes or replaces none and updates
 the web group in place without the stray rule, which the apply revokes; every instance
-keeps its own group (same id), the re-plan is empty and the audit is clean.
+keeps its own group (same id), the re-plan is empty and the audit is clean. On day 2 a
+cloud load balancer joins: its new group gets separate rule resources, the adopted web
+group's inline rules reference it, and that apply too replaces nothing and leaves an
+empty re-plan and a clean audit.
 """
 
 from __future__ import annotations
@@ -225,6 +228,30 @@ def test_adopt_takes_a_hand_built_estate_over(
             f"{len(before) - len(kept)} revoked, {len(after) - len(kept)} authorized new, "
             f"{len(renewed)} of the {len(kept)} kept were revoked and authorized again"
         )
+    terraform.assert_no_changes()
+    audit = cli("audit", "aws", "--lab", str(lab_path), "--format", "json")
+    assert audit.code == 0, audit.out + audit.err
+    assert json.loads(audit.out)["findings"] == []
+
+    # Day 2: a cloud load balancer in front of the web servers. Its group is new, so the
+    # stack creates it with separate rule resources, and the adopted web group's inline
+    # rules reference it: no cycle, nothing adopted replaced, and the re-plan is empty.
+    text = lab_path.read_text(encoding="utf-8")
+    assert "\noptions:" not in text
+    text = text.replace("\naws: ", "\noptions: {load_balancer: cloud}\naws: ")
+    lab_path.write_text(text, encoding="utf-8")
+    synth = cli("synth", "--lab", str(lab_path), "--out", str(tmp_path / "day2"))
+    assert synth.code == 0, synth.err
+    stack = tmp_path / "day2" / "stacks" / f"aws-{LAB}" / "cdk.tf.json"
+    (terraform.workdir / "cdk.tf.json").write_bytes(stack.read_bytes())
+    plan = terraform.show_plan()
+    actions = {c["address"]: c["change"]["actions"] for c in changes(plan)}
+    assert actions.pop("aws_security_group.sg_cloud-load-balancer") == ["create"]
+    created = {a for a, act in actions.items() if act == ["create"]}
+    assert created and all(a.startswith("aws_vpc_security_group_") for a in created)
+    assert {tuple(act) for a, act in actions.items() if a not in created} == {("update",)}
+    terraform.run("apply", "-no-color", "-input=false", "tfplan")
+    assert held(ec2, instances) == {host: {group} for host, group in groups.items()}
     terraform.assert_no_changes()
     audit = cli("audit", "aws", "--lab", str(lab_path), "--format", "json")
     assert audit.code == 0, audit.out + audit.err

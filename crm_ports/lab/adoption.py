@@ -7,10 +7,10 @@ for word; its live id becomes a Terraform `import` block, so the first apply tak
 rather than creating a new one beside it, and the group holds its rules inline, so that
 apply also revokes the live rules the lab leaves out (`crm_ports.plans.aws.adopted`).
 `rules` (the planned rule's key -> the live rule's `sgr-...`) records which live rules
-`crm-ports adopt aws` found the plan keeps; nothing imports them any more (the group's
-import reads them all), but the keys are still checked where the plan is known, since one
-the plan lacks means the lab changed since the adoption. Checked here against the lab's
-own hosts.
+`crm-ports adopt aws` found the plan keeps, for the reader: nothing imports them any more
+(the group's import reads them all), and a lab edited since the adoption may plan other
+rules, so the keys are not held against the plan. Accepted as written before; checked
+here against the lab's own hosts, and no live rule may be listed twice.
 """
 
 from __future__ import annotations

@@ -227,8 +227,8 @@ def adopted(plan: AwsPlan, adopt: tuple[AdoptedGroup, ...]) -> AwsPlan:
     (Terraform cannot import a resource and destroy it in one apply, and a live rule the
     stack does not name is not Terraform's). Inline rules carry no tags (EC2 tags a rule
     only by its id, which the inline set does not know), so theirs are dropped. The
-    `rules:` a lab's `adopt:` lists are still checked against the plan: a key the plan
-    lacks means the lab changed since `crm-ports adopt` matched the live rules."""
+    `rules:` a lab's `adopt:` lists play no part: they record what `crm-ports adopt`
+    matched, and a lab edited since may plan other rules."""
     by_host = {a.host: a for a in adopt}
     groups = []
     for sg in plan.security_groups:
@@ -249,15 +249,6 @@ def adopted(plan: AwsPlan, adopt: tuple[AdoptedGroup, ...]) -> AwsPlan:
     missing = sorted(set(by_host) - {sg.group for sg in plan.security_groups})
     if missing:
         raise by_host[missing[0]].error("", "the plan has no security group for this host")
-    specs = {(r.group, r.key) for r in plan.rules}
-    for live in adopt:
-        for key, _ in live.rules:
-            if (live.host, key) not in specs:
-                raise live.error(
-                    f"rules.{key}",
-                    f"no planned rule of host '{live.host}' has the key '{key}' "
-                    "(run crm-ports adopt again after changing the lab's hosts or options)",
-                )
     rules = tuple(replace(r, inline=True, tags=()) if r.group in by_host else r for r in plan.rules)
     return replace(plan, security_groups=tuple(groups), rules=rules)
 
