@@ -131,6 +131,37 @@ def build_aws(stack: TerraformStack) -> None:
         ),
         provider=provider,
     )
+    # An adopted group: its whole rule set inline, each block with every field
+    aws.SecurityGroup(
+        stack,
+        "adopted",
+        aws.SecurityGroupConfig(
+            name="launch-wizard-1",
+            description="launch-wizard-1",
+            vpc_id=vpc.id,
+            ingress=[
+                aws.SecurityGroupInlineRule(
+                    protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    cidr_blocks=["10.20.0.0/16"],
+                    description="HTTPS from clients",
+                ),
+                aws.SecurityGroupInlineRule(
+                    protocol="tcp", from_port=1433, to_port=1433, security_groups=[front.id]
+                ),
+                aws.SecurityGroupInlineRule(
+                    protocol="50", from_port=-1, to_port=-1, self_reference=True
+                ),
+            ],
+            egress=[
+                aws.SecurityGroupInlineRule(
+                    protocol="-1", from_port=0, to_port=0, cidr_blocks=["0.0.0.0/0"]
+                )
+            ],
+        ),
+        provider=provider,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +297,12 @@ def test_aws_synthesized_shape(aws_stack: Path) -> None:
     resources = config["resource"]
     sg = resources["aws_security_group"]["front"]
     assert "ingress" not in sg and "egress" not in sg
+    adopted = resources["aws_security_group"]["adopted"]
+    fields = {"cidr_blocks", "description", "from_port", "ipv6_cidr_blocks", "prefix_list_ids"}
+    fields |= {"protocol", "security_groups", "self", "to_port"}
+    assert [set(b) for b in adopted["ingress"] + adopted["egress"]] == [fields] * 4
+    assert adopted["ingress"][1]["security_groups"] == ["${aws_security_group.front.id}"]
+    assert adopted["ingress"][2]["self"] is True
     rule = resources["aws_vpc_security_group_ingress_rule"]["crm_front_end__sql_server__tcp_1433"]
     assert rule["security_group_id"] == "${aws_security_group.sql.id}"
     assert rule["referenced_security_group_id"] == "${aws_security_group.front.id}"

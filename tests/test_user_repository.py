@@ -271,6 +271,7 @@ def test_adopting_a_hand_built_estate_from_a_labs_repository(
         ran = repo.run(line, ok=(_expected_status(line),))
         outputs.append(ran.stdout + ran.stderr)
     adopted, _, _, review, first_plan, _, replan, audit = outputs
+    first_plan = re.sub(r"\x1b\[[0-9;]*m", "", first_plan)  # cdktf diff colours its summary
     assert "left out:" in adopted and "0.0.0.0/0" in adopted, adopted
     assert "acme" in review, review
     summary = re.search(r"Plan: (\d+) to import, (\d+) to add, (\d+) to change, (\d+) to destroy",

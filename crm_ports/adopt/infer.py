@@ -364,7 +364,8 @@ def explain(
         explainable = not rule.egress and rule.protocol in ("tcp", "udp") and source
         if not explainable:
             left_out.append(
-                f"{where}: {_direction(rule)} {rule.ports_text()}: no lab rule can say it"
+                f"{where}: {_direction(rule)} {rule.ports_text()}: no lab rule can say it; "
+                "the first apply revokes it"
             )
             gone = removed(rule, unsayable(rule), estate.where)
             removes.setdefault(host_of[rule.group_id], []).append(gone)
@@ -372,9 +373,8 @@ def explain(
         if (rule.cidr or "") in INTERNET and not keep_unexplained:
             left_out.append(
                 f"{where}: {rule.ports_text()} from {rule.cidr} breaks policy "
-                "(open to the internet): left out (--keep-unexplained keeps it); revoke it: "
-                f"aws ec2 revoke-security-group-ingress --group-id {rule.group_id} "
-                f"--security-group-rule-ids {rule.rule_id}"
+                "(open to the internet): left out (--keep-unexplained keeps it); the first "
+                "apply revokes it"
             )
             gone = removed(rule, breaks(rule, lab.options), estate.where)
             removes.setdefault(host_of[rule.group_id], []).append(gone)

@@ -4,7 +4,8 @@ The constructs decide nothing about which flows exist: `crm_ports.plans.aws` tur
 RuleSet into security group and rule specs (names, keys, tags, descriptions, quota), and
 this module maps each spec onto one Terraform resource. Rules from outside peers are one
 resource per rule with `for_each` over the peer's CIDRs, so the ranges can stay
-Terraform variables and each instance is keyed by its CIDR, never by a list index.
+Terraform variables and each instance is keyed by its CIDR, never by a list index. An
+adopted group holds its rules inline instead (`inline_rules`), one block per rule.
 
 `AwsCrmFirewall` renders a resolved rule set; `AwsCrmLab` declares the lab host by host
 (its cloud-neutral part is `constructs.lab`) and renders through the same helpers.
@@ -39,6 +40,7 @@ from crm_ports.constructs.resources._base import ResourceBatch, compact
 from crm_ports.constructs.resources.aws import (
     SecurityGroup,
     SecurityGroupConfig,
+    SecurityGroupInlineRule,
     SecurityGroupRuleConfig,
     VpcSecurityGroupEgressRule,
     VpcSecurityGroupIngressRule,
@@ -85,7 +87,10 @@ class AwsCrmGroup(Construct):
         provider: TerraformProvider | None = None,
         logical_id_prefix: str = "",
         lifecycle: TerraformResourceLifecycle | None = None,
+        inline: InlineRules | None = None,
     ) -> None:
+        """With `inline` (an adopted group's ingress and egress blocks), the group owns
+        its whole rule set: no separate rule resource may name it then."""
         where = construct_name("AwsCrmGroup", id)
         check_lab_keys(where, aws={"vpc_id": vpc_id})
         check_prefix(where, logical_id_prefix)
@@ -96,7 +101,12 @@ class AwsCrmGroup(Construct):
             self,
             "sg",
             SecurityGroupConfig(
-                name=spec.name, description=spec.description, vpc_id=vpc_id, tags=dict(spec.tags)
+                name=spec.name,
+                description=spec.description,
+                vpc_id=vpc_id,
+                tags=dict(spec.tags),
+                ingress=None if inline is None else inline[0],
+                egress=None if inline is None else inline[1],
             ),
             provider=provider,
             logical_id=logical_id_prefix + spec.key,
@@ -163,7 +173,12 @@ class AwsCrmFirewall(Construct):
         members_name = next((g.name for g in rules.groups if g.is_members), None)
         balancers = {g.name for g in rules.groups if g.is_balancer}
         self.groups: dict[str, AwsCrmGroup] = {}
-        ordered = sorted(self.plan.security_groups, key=lambda s: s.group != members_name)
+        # The members group first, adopted groups last: an adopted group's inline rules
+        # refer to the groups the stack creates.
+        ordered = sorted(
+            self.plan.security_groups,
+            key=lambda s: (s.group != members_name, s.import_id is not None),
+        )
         for spec in ordered:
             self.groups[spec.group] = AwsCrmGroup(
                 self,
@@ -177,6 +192,14 @@ class AwsCrmFirewall(Construct):
                 provider=provider,
                 logical_id_prefix=logical_id_prefix,
                 lifecycle=self._group_lifecycle(spec),
+                inline=None
+                if spec.import_id is None
+                else inline_rules(
+                    self.plan,
+                    spec.group,
+                    group_id=lambda group: self.groups[group].security_group_id,
+                    cidrs=self._cidrs,
+                ),
             )
         balancer = next((self.groups[name] for name in sorted(balancers)), None)
         self.load_balancer_security_group_id: str | None = (
@@ -270,6 +293,59 @@ def quota_conditions(
     return out
 
 
+InlineRules = tuple[list[SecurityGroupInlineRule], list[SecurityGroupInlineRule]]
+
+
+def inline_rules(
+    plan: AwsPlan,
+    group: str,
+    *,
+    group_id: Callable[[str], str],
+    cidrs: Mapping[str, CidrList],
+) -> InlineRules:
+    """An adopted group's rules as its inline (ingress, egress) blocks, in the plan's
+    order: one block per planned rule, with its one source (a peer's rule once, with the
+    peer's ranges, which may be a variable).
+
+    A referenced group that is adopted too is named by its live id, never by a Terraform
+    reference: two adopted groups reaching each other would otherwise each depend on the
+    other, a cycle. A group the stack creates is referenced as usual (its own rules are
+    separate resources, so nothing depends back on the adopted group's set). The provider
+    reads the live rules back into blocks of this shape, so the plan after an apply is
+    empty."""
+    out: InlineRules = ([], [])
+    done: set[str] = set()
+    for spec in plan.rules:
+        if spec.group != group or not spec.inline:
+            continue
+        if spec.cidr_peer is not None:
+            if spec.base_key in done:
+                continue
+            done.add(spec.base_key)
+            given = cidrs[spec.cidr_peer]
+            source: dict[str, Any] = {
+                "cidr_blocks": given if isinstance(given, str) else list(given)
+            }
+        elif spec.peer_group == spec.group:
+            source = {"self_reference": True}
+        elif spec.peer_group is not None:
+            source = {
+                "security_groups": [plan.live_id(spec.peer_group) or group_id(spec.peer_group)]
+            }
+        else:
+            source = {"cidr_blocks": [str(spec.cidr_ipv4)]}
+        portless = spec.from_port is None or spec.to_port is None
+        block = SecurityGroupInlineRule(
+            protocol=spec.ip_protocol,
+            from_port=0 if portless else int(spec.from_port or 0),
+            to_port=0 if portless else int(spec.to_port or 0),
+            description=spec.description,
+            **source,
+        )
+        out[0 if spec.direction == "ingress" else 1].append(block)
+    return out
+
+
 def add_rules(
     batch: ResourceBatch,
     plan: AwsPlan,
@@ -287,6 +363,8 @@ def add_rules(
     VPC, which EC2 refuses."""
     done: set[str] = set()
     for spec in plan.rules:
+        if spec.inline:  # its adopted group holds it (`inline_rules`)
+            continue
         if spec.cidr_peer is None:
             _add_rule(batch, spec, logical_id_prefix + spec.key, spec.cidr_ipv4, None, group_id)
         elif spec.base_key not in done:  # one resource per peer rule, for_each CIDR
@@ -323,11 +401,11 @@ def _add_rule(
 def override_rule(
     batch: ResourceBatch, plan: AwsPlan, rule_id: str, path: str, value: Any, prefix: str = ""
 ) -> None:
-    specs = [s for s in plan.rules if s.rule_id == rule_id]
+    specs = [s for s in plan.rules if s.rule_id == rule_id and not s.inline]
     if not specs:
         raise KeyError(
             f"no resource renders rule {rule_id!r} (rules leaving the lab become egress "
-            'rules only with egress="strict")'
+            'rules only with egress="strict"; an adopted group holds its rules inline)'
         )
     for spec in specs:
         kind = (
@@ -535,5 +613,6 @@ __all__: Sequence[str] = (
     "AwsCrmHost",
     "AwsCrmLab",
     "add_rules",
+    "inline_rules",
     "override_rule",
 )

@@ -3,11 +3,14 @@ creating its own, one per host, each with what EC2 cannot change in place.
 
 A security group's name and description force its replacement, and EC2 refuses to delete
 a group its instances hold, so an adopted group keeps the live name and description word
-for word; its live id and the ids of the live rules that match the plan (`rules`: the
-planned rule's key -> `sgr-...`) become Terraform `import` blocks, so the first apply
-takes them over rather than creating new ones beside them (`crm-ports adopt aws` writes
-the section). Checked here against the lab's own hosts; the rule keys are checked where
-the plan is known (`crm_ports.plans.aws`).
+for word; its live id becomes a Terraform `import` block, so the first apply takes it over
+rather than creating a new one beside it, and the group holds its rules inline, so that
+apply also revokes the live rules the lab leaves out (`crm_ports.plans.aws.adopted`).
+`rules` (the planned rule's key -> the live rule's `sgr-...`) records which live rules
+`crm-ports adopt aws` found the plan keeps, for the reader: nothing imports them any more
+(the group's import reads them all), and a lab edited since the adoption may plan other
+rules, so the keys are not held against the plan. Accepted as written before; checked
+here against the lab's own hosts, and no live rule may be listed twice.
 
 The first apply makes an adopted group's rules the plan's, so it revokes every live rule
 the lab does not plan. `crm-ports diff` and `review` compare lab files and synthesized

@@ -1,7 +1,8 @@
 """RuleSet -> AWS plan: one security group per host group (and one for the members
 group every server carries), rules as `aws_vpc_security_group_ingress_rule` /
 `_egress_rule` resources, each keyed by its rule id so that identity never depends
-on list position.
+on list position. An adopted group (`adopted`) holds its rules inline instead, so that
+its rule set is the plan's and nothing else.
 
 A rule between two server groups is an ingress rule on the target group referencing the
 source group; a rule from a peer is one ingress rule per peer CIDR (the resource takes
@@ -64,7 +65,9 @@ class SgRuleSpec:
     tags: Tags
     cidr_peer: str | None = None  # the peer group a CIDR rule was expanded from
     base_key: str = ""  # `key` without the CIDR: one Terraform resource per peer, for_each CIDR
-    import_id: str | None = None  # the adopted live rule it takes over (sgr-...)
+    # Held inline by its adopted group (`ingress`/`egress` of the `aws_security_group`),
+    # which then owns its whole rule set: see `adopted`.
+    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,10 @@ class AwsPlan:
 
     def security_group(self, group: str) -> SecurityGroupSpec:
         return next(sg for sg in self.security_groups if sg.group == group)
+
+    def live_id(self, group: str) -> str | None:
+        """The live id of an adopted group (None: the stack creates the group)."""
+        return self.security_group(group).import_id
 
     def counts(self) -> dict[tuple[str, str], int]:
         """(group, direction) -> number of rules, for the quota and for reports."""
@@ -212,8 +219,16 @@ def plan_aws(
 
 def adopted(plan: AwsPlan, adopt: tuple[AdoptedGroup, ...]) -> AwsPlan:
     """The plan taking over the live groups: name and description as they are (EC2
-    replaces a group when either changes), and the import ids of the group and of each
-    live rule the adoption matched to a planned one."""
+    replaces a group when either changes), the import id of each group, and each adopted
+    group's rules inline.
+
+    Inline, the group owns its whole rule set: the first apply after the import revokes
+    every live rule the lab leaves out, which separate rule resources could never do
+    (Terraform cannot import a resource and destroy it in one apply, and a live rule the
+    stack does not name is not Terraform's). Inline rules carry no tags (EC2 tags a rule
+    only by its id, which the inline set does not know), so theirs are dropped. The
+    `rules:` a lab's `adopt:` lists play no part: they record what `crm-ports adopt`
+    matched, and a lab edited since may plan other rules."""
     by_host = {a.host: a for a in adopt}
     groups = []
     for sg in plan.security_groups:
@@ -234,18 +249,7 @@ def adopted(plan: AwsPlan, adopt: tuple[AdoptedGroup, ...]) -> AwsPlan:
     missing = sorted(set(by_host) - {sg.group for sg in plan.security_groups})
     if missing:
         raise by_host[missing[0]].error("", "the plan has no security group for this host")
-    specs = {(r.group, r.key): r for r in plan.rules}
-    imported: dict[str, str] = {}
-    for live in adopt:
-        for key, rule_id in live.rules:
-            if (live.host, key) not in specs:
-                raise live.error(
-                    f"rules.{key}",
-                    f"no planned rule of host '{live.host}' has the key '{key}' "
-                    "(run crm-ports adopt again after changing the lab's hosts or options)",
-                )
-            imported[key] = rule_id
-    rules = tuple(replace(r, import_id=imported.get(r.key)) for r in plan.rules)
+    rules = tuple(replace(r, inline=True, tags=()) if r.group in by_host else r for r in plan.rules)
     return replace(plan, security_groups=tuple(groups), rules=rules)
 
 

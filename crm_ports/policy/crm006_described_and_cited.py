@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from crm_ports.policy.base import Check, Finding, Stack, Subject
 from crm_ports.policy.registry import register
-from crm_ports.terraform.resources import AWS_EGRESS, AWS_INGRESS, AZURE_RULE_KINDS, resource_type
+from crm_ports.terraform.resources import AWS_RULE_KINDS, AZURE_RULE_KINDS, resource_type
 
 
 @register
@@ -33,7 +33,7 @@ class DescribedAndCited(Check):
     def on_stack(self, subject: Subject, stack: Stack) -> Iterator[Finding]:
         for address, attributes in stack.resources.items():
             kind = resource_type(address)
-            described = (AWS_INGRESS, AWS_EGRESS, *AZURE_RULE_KINDS)
+            described = (*AWS_RULE_KINDS, *AZURE_RULE_KINDS)
             if kind in described and not attributes.get("description"):
                 rules = stack.rule_ids.get(address, ())
                 yield self.finding(

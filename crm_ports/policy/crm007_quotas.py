@@ -17,8 +17,8 @@ from crm_ports.plans.azure import RULES_PER_NSG, plan_azure
 from crm_ports.policy.base import WARNING, Check, Finding, QuotaRow, Stack, Subject
 from crm_ports.policy.registry import register
 from crm_ports.terraform.resources import (
-    AWS_EGRESS,
-    AWS_INGRESS,
+    AWS_INGRESS_KINDS,
+    AWS_RULE_KINDS,
     AZURE_INLINE_RULE,
     AZURE_RULE,
     holder_address,
@@ -71,9 +71,9 @@ def _stack_rows(lab: str, stack: Stack) -> list[QuotaRow]:
     }
     for address, attributes in stack.resources.items():
         kind = resource_type(address)
-        if kind in (AWS_INGRESS, AWS_EGRESS):
+        if kind in AWS_RULE_KINDS:  # standalone, or inline in an adopted group
             holder = str(attributes.get("security_group_id"))
-            key = (names.get(holder, holder), "ingress" if kind == AWS_INGRESS else "egress")
+            key = (names.get(holder, holder), "ingress" if kind in AWS_INGRESS_KINDS else "egress")
             counted[key] = counted.get(key, 0) + 1
         elif kind == AZURE_RULE:
             holder = str(attributes.get("network_security_group_name"))

@@ -15,7 +15,12 @@ from crm_ports.net import Protocol
 from crm_ports.plans.text import RULE_TAG
 from crm_ports.policy.base import Stack
 from crm_ports.ruleset import Rule
-from crm_ports.terraform.resources import AWS_INGRESS, AZURE_RULE_KINDS, Resources, resource_type
+from crm_ports.terraform.resources import (
+    AWS_INGRESS_KINDS,
+    AZURE_RULE_KINDS,
+    Resources,
+    resource_type,
+)
 
 ALL_PORTS = (0, 65535)
 
@@ -84,7 +89,7 @@ def inbound(stack: Stack) -> Iterator[tuple[str, dict[str, Any], list[str], list
     """(address, attributes, sources, port spans) of every rule that admits traffic."""
     for address, attributes in stack.resources.items():
         kind = resource_type(address)
-        if kind == AWS_INGRESS:
+        if kind in AWS_INGRESS_KINDS:
             yield address, attributes, aws_sources(attributes), aws_spans(attributes)
         elif kind in AZURE_RULE_KINDS and azure_allows_inbound(attributes):
             yield address, attributes, azure_sources(attributes), azure_spans(attributes)

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from crm_ports.plans.aws import plan_aws
 from crm_ports.plans.azure import plan_azure
 from crm_ports.policy.base import Stack, Subject
 from crm_ports.policy.reading import rule_tags
@@ -22,7 +23,13 @@ from crm_ports.review.sides import Side
 from crm_ports.terraform.folder import folder_labs, read_folder
 from crm_ports.terraform.metadata import StackRecord
 from crm_ports.terraform.records import construct_resources
-from crm_ports.terraform.resources import AZURE_NSG, AZURE_RULE, NSG_KEY, inline_rule_address
+from crm_ports.terraform.resources import (
+    AZURE_NSG,
+    AZURE_RULE,
+    NSG_KEY,
+    aws_inline_rule_ids,
+    inline_rule_address,
+)
 from crm_ports.terraform.stack_json import STACK_FILE, read_stack_resources, referenced
 
 
@@ -36,6 +43,12 @@ def _stack(stack: StackRecord, overrides: Mapping[str, Any]) -> Stack:
         resources = construct_resources(resources, construct)
         nsg = referenced(construct.network_security_group)
     rule_ids = rule_tags(resources)
+    if stack.cloud == "aws" and stack.lab.lab.adopt:  # inline rules carry no rule tag
+        lab = stack.lab.lab
+        aws = plan_aws(
+            stack.lab.ruleset, lab.name, egress=lab.aws.egress, origin=lab.origin, adopt=lab.adopt
+        )
+        rule_ids.update(aws_inline_rule_ids(aws))
     if stack.cloud == "azure":
         lab = stack.lab.lab
         plan = plan_azure(stack.lab.ruleset, lab.name, origin=lab.origin)

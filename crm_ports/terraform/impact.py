@@ -18,6 +18,10 @@ providers' schemas:
 - an NSG's inline `security_rule`: every rule added, changed or removed is part of one
   in-place update of the NSG (one request to Azure), so nothing about a rule forces a
   replacement.
+- an adopted `aws_security_group`'s inline `ingress` / `egress`: the provider revokes
+  the rules that leave the set and authorizes those that join it, in place; a rule's
+  source is part of its address, so only its description can change, and that too is
+  an in-place revoke and authorize of the group's rule, never a replacement.
 - hashicorp/azurerm `azurerm_application_security_group` and
   `azurerm_network_security_group`: `name`, `location` and `resource_group_name` are
   ForceNew; tags update in place.
@@ -42,6 +46,8 @@ from crm_ports.plans.aws import GROUP_IGNORED_CHANGES
 from crm_ports.terraform.resources import (
     AWS_EGRESS,
     AWS_INGRESS,
+    AWS_INLINE_EGRESS,
+    AWS_INLINE_INGRESS,
     AWS_SECURITY_GROUP,
     AWS_SUBNET,
     AWS_VPC,
@@ -71,6 +77,8 @@ FORCE_NEW: Mapping[str, frozenset[str]] = {
     AZURE_NSG: frozenset({"name", "location", "resource_group_name"}),
     AZURE_RULE: frozenset({"name", "resource_group_name", "network_security_group_name"}),
     AZURE_INLINE_RULE: frozenset(),
+    AWS_INLINE_INGRESS: frozenset(),
+    AWS_INLINE_EGRESS: frozenset(),
 }
 
 # What the stacks tell Terraform to leave as deployed (`lifecycle.ignore_changes`).

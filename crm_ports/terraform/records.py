@@ -46,8 +46,7 @@ from crm_ports.terraform.metadata import (
     read_lab,
 )
 from crm_ports.terraform.resources import (
-    AWS_EGRESS,
-    AWS_INGRESS,
+    AWS_RULE_KINDS,
     AZURE_RULE,
     Resources,
     holder_address,
@@ -215,9 +214,10 @@ def _ranges(value: Any) -> bool:
 
 def construct_resources(resources: Resources, construct: ConstructRecord) -> Resources:
     """The part of a stack's resources one construct holds, read off the resources: the
-    groups its host groups' machines carry, the AWS rules attached to them, and on Azure
-    its NSG with the rules it holds (inline, or standalone ones naming it). A rule added
-    by hand to one of its groups is part of it, as it is of what the cloud enforces."""
+        groups its host groups' machines carry, the AWS rules attached to them, and on Azure
+        its NSG with the rules it holds (inline, or standalone ones naming it); an adopted AWS
+    group's inline rules name their group as standalone ones do. A rule added
+        by hand to one of its groups is part of it, as it is of what the cloud enforces."""
     groups = {referenced(ref) for ids in construct.carries.values() for ref in ids}
     nsg = construct.network_security_group
     holder = referenced(nsg) if nsg is not None else None
@@ -226,7 +226,7 @@ def construct_resources(resources: Resources, construct: ConstructRecord) -> Res
         kind = resource_type(address)
         if address.split("[", 1)[0] in groups or holder_address(address) == holder:
             out[address] = attributes
-        elif kind in (AWS_INGRESS, AWS_EGRESS):
+        elif kind in AWS_RULE_KINDS:
             if referenced(attributes.get("security_group_id")) in groups:
                 out[address] = attributes
         elif (

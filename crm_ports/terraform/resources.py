@@ -11,6 +11,15 @@ NSG; each rule is still compared on its own, at the address
 `azurerm_network_security_group.nsg.security_rule["<rule name>"]`, of kind
 `AZURE_INLINE_RULE`: the rule's name is its identity in the set, never its place.
 
+An adopted AWS group (`crm_ports.plans.aws.adopted`) carries its rules inline too
+(`ingress` / `egress` blocks); each rule is compared on its own, one entry per source, at
+`aws_security_group.<key>.ingress["<protocol> <from>-<to> <source>"]` (kinds
+`AWS_INLINE_INGRESS` / `AWS_INLINE_EGRESS`), where the source is a CIDR or the address of
+the group it references (the group itself for `self`). Its attributes are named as a
+standalone rule's (`security_group_id` the holding group, `ip_protocol`, `cidr_ipv4`,
+`referenced_security_group_id`, ...), so whatever reads rules reads both alike; the ports
+of an all-traffic rule are unset, as a standalone rule's are.
+
 An attribute holding another resource's id is a `Ref`: its value is unknown until that
 resource exists, which is how a replaced security group drags its rules along.
 """
@@ -21,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_ports.lab.model import Lab
-from crm_ports.plans.aws import AwsPlan, SgRuleSpec, plan_aws
+from crm_ports.plans.aws import ALL_TRAFFIC, AwsPlan, SgRuleSpec, plan_aws
 from crm_ports.plans.azure import AzurePlan, NsgRuleSpec, default_resource_group, plan_azure
 from crm_ports.ruleset import RuleSet
 
@@ -32,6 +41,11 @@ AWS_SUBNET = "aws_subnet"
 AWS_SECURITY_GROUP = "aws_security_group"
 AWS_INGRESS = "aws_vpc_security_group_ingress_rule"
 AWS_EGRESS = "aws_vpc_security_group_egress_rule"
+AWS_INLINE_INGRESS = "aws_security_group.ingress"
+AWS_INLINE_EGRESS = "aws_security_group.egress"
+AWS_INGRESS_KINDS = (AWS_INGRESS, AWS_INLINE_INGRESS)
+AWS_EGRESS_KINDS = (AWS_EGRESS, AWS_INLINE_EGRESS)
+AWS_RULE_KINDS = (*AWS_INGRESS_KINDS, *AWS_EGRESS_KINDS)
 AZURE_RESOURCE_GROUP = "azurerm_resource_group"
 AZURE_VNET = "azurerm_virtual_network"
 AZURE_SUBNET = "azurerm_subnet"
@@ -42,6 +56,7 @@ AZURE_INLINE_RULE = "azurerm_network_security_group.security_rule"
 AZURE_RULE_KINDS = (AZURE_RULE, AZURE_INLINE_RULE)
 NSG_KEY = "nsg"
 _INLINE = ".security_rule["
+_AWS_INLINE = {".ingress[": AWS_INLINE_INGRESS, ".egress[": AWS_INLINE_EGRESS}
 
 
 @dataclass(frozen=True, order=True)
@@ -58,6 +73,10 @@ class Ref:
 def resource_type(address: str) -> str:
     if address.startswith(f"{AZURE_NSG}.") and _INLINE in address:
         return AZURE_INLINE_RULE
+    if address.startswith(f"{AWS_SECURITY_GROUP}."):
+        for marker, kind in _AWS_INLINE.items():
+            if marker in address:
+                return kind
     return address.split(".", 1)[0]
 
 
@@ -67,8 +86,29 @@ def inline_rule_address(nsg_address: str, name: str) -> str:
 
 
 def holder_address(address: str) -> str:
-    """The NSG an inline rule belongs to (the address itself for any other resource)."""
-    return address.split(_INLINE, 1)[0]
+    """The NSG or security group an inline rule belongs to (the address itself for any
+    other resource)."""
+    kind = resource_type(address)
+    if kind == AZURE_INLINE_RULE:
+        return address.split(_INLINE, 1)[0]
+    for marker, inline in _AWS_INLINE.items():
+        if kind == inline:
+            return address.split(marker, 1)[0]
+    return address
+
+
+def aws_inline_address(
+    holder: str,
+    direction: str,
+    protocol: str,
+    from_port: int | None,
+    to_port: int | None,
+    source: str,
+) -> str:
+    """The address of one rule (one source) in an adopted group's inline set: by what EC2
+    identifies a rule by, never by its place. `source` is a CIDR or a group's address."""
+    ports = "all" if from_port is None or to_port is None else f"{from_port}-{to_port}"
+    return f'{holder}.{direction}["{protocol} {ports} {source}"]'
 
 
 def _compact(attributes: dict[str, Any]) -> dict[str, Any]:
@@ -84,21 +124,19 @@ def aws_rule_address(spec: SgRuleSpec) -> str:
 
 def aws_import_blocks(plan: AwsPlan, prefix: str = "") -> list[dict[str, str]]:
     """Terraform `import` blocks (`{"to": address, "id": live id}`) for an adopted
-    estate's groups and the live rules that match planned ones, in address order."""
+    estate's groups, in address order. Their rules need none: an adopted group holds
+    them inline, and the group's import reads them all."""
     out = [
         {"to": f"{AWS_SECURITY_GROUP}.{prefix}{sg.key}", "id": sg.import_id}
         for sg in plan.security_groups
         if sg.import_id is not None
     ]
-    for spec in plan.rules:
-        if spec.import_id is not None:
-            kind, _, name = aws_rule_address(spec).partition(".")
-            out.append({"to": f"{kind}.{prefix}{name}", "id": spec.import_id})
     return sorted(out, key=lambda block: block["to"])
 
 
 def aws_resources(plan: AwsPlan) -> Resources:
-    """Security groups and their rules, with the attribute names of hashicorp/aws."""
+    """Security groups and their rules, with the attribute names of hashicorp/aws (an
+    adopted group's inline rules by source, named as standalone rules' attributes)."""
     groups = {sg.group: f"{AWS_SECURITY_GROUP}.{sg.key}" for sg in plan.security_groups}
     out: Resources = {}
     for sg in plan.security_groups:
@@ -106,7 +144,7 @@ def aws_resources(plan: AwsPlan) -> Resources:
             {"name": sg.name, "description": sg.description, "tags": dict(sg.tags)}
         )
     for spec in plan.rules:
-        out[aws_rule_address(spec)] = _compact(
+        out[_aws_address(spec, groups)] = _compact(
             {
                 "security_group_id": Ref(groups[spec.group]),
                 "ip_protocol": spec.ip_protocol,
@@ -117,10 +155,32 @@ def aws_resources(plan: AwsPlan) -> Resources:
                     Ref(groups[spec.peer_group]) if spec.peer_group else None
                 ),
                 "description": spec.description,
-                "tags": dict(spec.tags),
+                "tags": None if spec.inline else dict(spec.tags),
             }
         )
     return dict(sorted(out.items()))
+
+
+def _aws_address(spec: SgRuleSpec, groups: dict[str, str]) -> str:
+    if not spec.inline:
+        return aws_rule_address(spec)
+    source = groups[spec.peer_group] if spec.peer_group else str(spec.cidr_ipv4)
+    return aws_inline_address(
+        groups[spec.group], spec.direction, spec.ip_protocol, spec.from_port, spec.to_port, source
+    )
+
+
+def aws_inline_rule_ids(plan: AwsPlan) -> dict[str, tuple[str, ...]]:
+    """Inline rule address -> the rule id it renders: what a standalone rule's
+    `crm-ports:rule` tag says, which an inline rule cannot carry."""
+    groups = {sg.group: f"{AWS_SECURITY_GROUP}.{sg.key}" for sg in plan.security_groups}
+    return {
+        _aws_address(spec, groups): (
+            f"{spec.group}.{ALL_TRAFFIC}" if spec.rule_id == ALL_TRAFFIC else spec.rule_id,
+        )
+        for spec in plan.rules
+        if spec.inline
+    }
 
 
 def _azure_rule(spec: NsgRuleSpec, asgs: dict[str, str]) -> dict[str, Any]:

@@ -6,8 +6,11 @@ defaults. This module evaluates exactly the expressions the stacks write
 (`${var.X}`, `${toset(var.X)}`, `${toset([...])}`, `${each.value}`, `${each.key}`) and
 expands each `for_each` instance as `type.name["key"]`, the address `terraform plan`
 shows, and an NSG's inline rules as one entry each, at
-`azurerm_network_security_group.<name>.security_rule["<rule name>"]`. Any other
-interpolation (a reference to another resource) is kept as written.
+`azurerm_network_security_group.<name>.security_rule["<rule name>"]`. An adopted security
+group's inline `ingress` / `egress` blocks become one entry per source, shaped as a
+standalone rule (`crm_ports.terraform.resources.aws_inline_address`); a literal group id
+that the stack's `import` blocks bring in is that group's reference, since it names the
+same group. Any other interpolation (a reference to another resource) is kept as written.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from typing import Any
 from crm_ports.errors import InputError
 from crm_ports.inputs import yamlio
 from crm_ports.terraform.metadata import read_json
-from crm_ports.terraform.resources import AZURE_NSG, Resources, inline_rule_address
+from crm_ports.terraform.resources import (
+    AWS_SECURITY_GROUP,
+    AZURE_NSG,
+    Resources,
+    aws_inline_address,
+    inline_rule_address,
+)
 
 STACK_FILE = "cdk.tf.json"
 META = frozenset({"for_each", "count", "provider", "depends_on", "lifecycle", "//"})
@@ -104,10 +113,21 @@ def stack_resources(
     if not isinstance(document, dict):
         raise InputError(name, "", "", "expected a Terraform JSON object")
     variables = stack_variables(document, overrides)
+    imported = _imported_groups(document)
     out: Resources = {}
     for kind, items in sorted((document.get("resource") or {}).items()):
         for key, raw in sorted((items or {}).items()):
             attributes = {k: v for k, v in raw.items() if k not in META}
+            if kind == AWS_SECURITY_GROUP and any(
+                isinstance(attributes.get(d), list) for d in _DIRECTIONS
+            ):
+                try:
+                    out.update(_group_rules(f"{kind}.{key}", attributes, variables, imported))
+                except _Unresolved as exc:
+                    raise InputError(
+                        name, f"resource '{kind}.{key}'", "ingress", str(exc)
+                    ) from None
+                continue
             if kind == AZURE_NSG and isinstance(attributes.get("security_rule"), list):
                 try:
                     out.update(_inline_rules(f"{kind}.{key}", attributes, variables))
@@ -138,6 +158,70 @@ def _inline_rules(address: str, attributes: dict[str, Any], variables: dict[str,
         body = {k: v for k, v in rule.items() if v is not None}
         name = str(body.get("name", f"#{index}"))
         out[inline_rule_address(address, name)] = _value(body, variables, None)
+    return out
+
+
+_DIRECTIONS = ("ingress", "egress")
+_SOURCES = (
+    ("cidr_blocks", "cidr_ipv4"),
+    ("ipv6_cidr_blocks", "cidr_ipv6"),
+    ("prefix_list_ids", "prefix_list_id"),
+    ("security_groups", "referenced_security_group_id"),
+)
+
+
+def _imported_groups(document: dict[str, Any]) -> dict[str, str]:
+    """Live group id -> `${address.id}`, from the stack's `import` blocks."""
+    blocks = document.get("import")
+    out: dict[str, str] = {}
+    for block in blocks if isinstance(blocks, list) else ():
+        to = block.get("to") if isinstance(block, dict) else None
+        if isinstance(to, str) and to.startswith(f"{AWS_SECURITY_GROUP}."):
+            out[str(block.get("id"))] = f"${{{to}.id}}"
+    return out
+
+
+def _group_rules(
+    address: str, attributes: dict[str, Any], variables: dict[str, Any], imported: dict[str, str]
+) -> Resources:
+    """The security group without its inline rules, and each rule by source, with a
+    standalone rule's attribute names: an all-traffic rule's ports (0-0 inline) unset,
+    `self` the group's own reference."""
+    own = {k: v for k, v in attributes.items() if k not in _DIRECTIONS}
+    out: Resources = {address: _value(own, variables, None)}
+    holder = f"${{{address}.id}}"
+    for direction in _DIRECTIONS:
+        blocks = attributes.get(direction)
+        for index, block in enumerate(blocks if isinstance(blocks, list) else ()):
+            if not isinstance(block, dict):
+                raise _Unresolved(f"{direction}[{index}] is not an object")
+            body = _value(block, variables, None)
+            protocol = str(body.get("protocol", ""))
+            portless = protocol.lower() in ("-1", "all")
+            common: dict[str, Any] = {
+                "security_group_id": holder,
+                "ip_protocol": protocol,
+                "from_port": None if portless else body.get("from_port"),
+                "to_port": None if portless else body.get("to_port"),
+                "description": body.get("description") or None,
+            }
+            sources: list[tuple[str, str]] = []
+            for field, name in _SOURCES:
+                values = body.get(field) or ()
+                if isinstance(values, str):
+                    raise _Unresolved(f"{direction}[{index}].{field}: cannot evaluate {values!r}")
+                sources += [(name, imported.get(str(v), str(v))) for v in values]
+            if body.get("self") is True:
+                sources.append(("referenced_security_group_id", holder))
+            for name, value in sources:
+                rule: dict[str, Any] = {
+                    k: v for k, v in {**common, name: value}.items() if v is not None
+                }
+                source = referenced(value) if name == "referenced_security_group_id" else value
+                at = aws_inline_address(
+                    address, direction, protocol, rule.get("from_port"), rule.get("to_port"), source
+                )
+                out[at] = dict(sorted(rule.items()))
     return out
 
 

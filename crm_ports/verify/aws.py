@@ -13,6 +13,7 @@ from typing import Any
 
 from crm_ports.errors import InputError
 from crm_ports.terraform.metadata import ConstructRecord
+from crm_ports.terraform.resources import AWS_EGRESS_KINDS, AWS_RULE_KINDS
 from crm_ports.verify.model import AddressReach, Principal, Verdict
 from crm_ports.verify.spans import ALL_ADDRESSES, ALL_PORTS, PORTLESS, Spans, cidr_span, port_span
 from crm_ports.verify.stack import Stack, carried_groups, reference
@@ -89,11 +90,10 @@ class AwsFirewall:
         self.construct = construct
         self.rules: list[SgRule] = []
         self._held: dict[tuple[frozenset[str], bool, str], list[SgRule]] = {}
-        for kind, egress in (
-            ("aws_vpc_security_group_ingress_rule", False),
-            ("aws_vpc_security_group_egress_rule", True),
-        ):
-            self.rules.extend(_rule(a, raw, egress, stack.name) for a, raw in stack.of_type(kind))
+        # Standalone rules, and an adopted group's inline ones (read as standalone rules)
+        for kind in AWS_RULE_KINDS:
+            egress = kind in AWS_EGRESS_KINDS
+            self.rules.extend(_rule(a, raw, egress, stack.name) for a, raw in stack.of_kind(kind))
         self.carries = carried_groups(
             stack, MEMBERSHIP_OUTPUT, "which groups each host group's instances carry", construct
         )

@@ -2,17 +2,20 @@
 
 Attribute names were checked against ``terraform providers schema -json`` of
 hashicorp/aws 5.100.0 (``tests/test_resources.py`` re-checks them whenever a
-provider binary is reachable).  Security groups carry no inline
+provider binary is reachable).  A group the stack creates carries no inline
 ``ingress``/``egress``: every rule is its own
 ``aws_vpc_security_group_*_rule`` resource so that rules have stable
 addresses, can be tagged and described, and never fight an inline rule set.
+An adopted group is the exception: it holds its rules inline
+(``SecurityGroupInlineRule``), so that it owns its whole rule set and an apply
+revokes the live rules the plan leaves out.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -33,6 +36,7 @@ __all__ = [
     "AwsProviderConfig",
     "SecurityGroup",
     "SecurityGroupConfig",
+    "SecurityGroupInlineRule",
     "SecurityGroupRuleConfig",
     "Subnet",
     "SubnetConfig",
@@ -227,12 +231,68 @@ class Subnet(_AwsResource[SubnetConfig]):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SecurityGroupInlineRule:
+    """One block of a security group's inline ``ingress`` / ``egress`` set.
+
+    The set is written in attribute syntax (``ConfigMode: SchemaConfigModeAttr``), where
+    each object must name every attribute: all four kinds of source and ``self`` are
+    always written, empty or false when unused. An all-traffic rule (``-1``) has ports
+    0-0, as the provider requires and reads back. A source list may be a Terraform
+    expression (``${var.client_cidrs}``) that evaluates to a list."""
+
+    protocol: str
+    from_port: int
+    to_port: int
+    cidr_blocks: Sequence[str] | str = ()
+    security_groups: Sequence[str] = ()
+    self_reference: bool = False
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        sources = bool(self.cidr_blocks) + bool(self.security_groups) + self.self_reference
+        if sources != 1:
+            raise ValueError(
+                "an inline rule needs exactly one kind of source: cidr_blocks, "
+                f"security_groups or self (got {sources})"
+            )
+        if self.protocol in _PORTLESS_PROTOCOLS and (self.from_port, self.to_port) != (0, 0):
+            raise ValueError(f"ip_protocol {self.protocol} takes ports 0-0 inline")
+        if isinstance(self.cidr_blocks, str):
+            if "${" not in self.cidr_blocks:
+                raise ValueError(f"cidr_blocks {self.cidr_blocks!r} is no list or expression")
+        else:
+            for cidr in self.cidr_blocks:
+                _check_cidr(cidr, ipaddress.IPv4Network)
+        if self.description:
+            check_aws_description(self.description, "rule description")
+
+    def to_terraform(self) -> dict[str, Any]:
+        cidrs = self.cidr_blocks if isinstance(self.cidr_blocks, str) else list(self.cidr_blocks)
+        return {
+            "cidr_blocks": cidrs,
+            "description": self.description,
+            "from_port": self.from_port,
+            "ipv6_cidr_blocks": [],
+            "prefix_list_ids": [],
+            "protocol": self.protocol,
+            "security_groups": list(self.security_groups),
+            "self": self.self_reference,
+            "to_port": self.to_port,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class SecurityGroupConfig:
+    """A security group; with `ingress` / `egress` given (an empty list included) it owns
+    that whole rule set, and the provider revokes any live rule the set does not list."""
+
     name: str
     description: str
     vpc_id: str
     tags: Mapping[str, str] = field(default_factory=dict)
     revoke_rules_on_delete: bool | None = None
+    ingress: Sequence[SecurityGroupInlineRule] | None = None
+    egress: Sequence[SecurityGroupInlineRule] | None = None
 
     def __post_init__(self) -> None:
         if self.name.lower().startswith("sg-"):
@@ -242,8 +302,8 @@ class SecurityGroupConfig:
         check_aws_description(self.description, "security group description")
 
     def to_terraform(self) -> dict[str, Any]:
-        # ingress/egress are deliberately absent: with them unset the
-        # provider leaves rules to the standalone rule resources.
+        # Without ingress/egress the provider leaves rules to the standalone rule
+        # resources; an empty list (kept by `compact`) would revoke every rule.
         return compact(
             {
                 "name": self.name,
@@ -251,8 +311,14 @@ class SecurityGroupConfig:
                 "vpc_id": self.vpc_id,
                 "tags": dict(self.tags) or None,
                 "revoke_rules_on_delete": self.revoke_rules_on_delete,
+                "ingress": _blocks(self.ingress),
+                "egress": _blocks(self.egress),
             }
         )
+
+
+def _blocks(rules: Sequence[SecurityGroupInlineRule] | None) -> list[dict[str, Any]] | None:
+    return None if rules is None else [rule.to_terraform() for rule in rules]
 
 
 class SecurityGroup(_AwsResource[SecurityGroupConfig]):
