@@ -68,8 +68,18 @@ def estate_for(tmp_path: Path, options: dict[str, Any]) -> Estate:
         {"https": "false"},
         {"rpc_range": "50000-50100"},
         {"sql_named_instance": "true"},
+        {"sql_port": 14330},
+        {"sql_port": 14330, "sql_named_instance": "true"},
     ],
-    ids=["defaults", "web-port", "no-https", "rpc-range", "named-instance"],
+    ids=[
+        "defaults",
+        "web-port",
+        "no-https",
+        "rpc-range",
+        "named-instance",
+        "sql-port",
+        "sql-port-named-instance",
+    ],
 )
 def test_options_roles_and_peers_are_read_back(tmp_path: Path, options: dict[str, Any]) -> None:
     estate = estate_for(tmp_path, options)

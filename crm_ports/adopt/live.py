@@ -49,8 +49,8 @@ class LiveGroup:
 
 @dataclass(frozen=True)
 class Estate:
-    vpc_id: str
-    where: str  # "aws REGION[ at URL]"
+    network: str  # the VPC's id (AWS), the NSG's id (Azure)
+    where: str  # "aws REGION[ at URL]", "azure subscription ... resource group ..."
     groups: tuple[LiveGroup, ...]
     rules: tuple[LiveRule, ...]
 
