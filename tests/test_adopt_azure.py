@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ import pytest
 
 from crm_ports.audit import azure as audit_module
 from crm_ports.lab.file import load_lab
-from tests.conftest import Result
+from tests.conftest import REPO, Result
+from tests.readme import block
 from tests.test_audit_azure import Replay, ReplayTransport, fixture
 
 Cli = Callable[..., Result]
@@ -133,11 +135,14 @@ def test_adopted_lab_validates_and_imports_the_fixtures_resources(
 
 
 def test_the_same_estate_gives_the_same_bytes(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = adopt(cli, monkeypatch, estate())
-    second = adopt(cli, monkeypatch, estate())
+    """Twice the same bytes, and those of tests/fixtures/labs/adopted-azure.yaml (the
+    adopted lab tests/test_azure_equivalence.py builds on the prebuilt bindings)."""
+    first = adopt(cli, monkeypatch, estate(), name="adopted-azure")
+    second = adopt(cli, monkeypatch, estate(), name="adopted-azure")
     assert first.code == second.code == 0
     assert first.out == second.out
-    assert "/subscriptions/" in first.out
+    kept = REPO / "tests" / "fixtures" / "labs" / "adopted-azure.yaml"
+    assert first.out == kept.read_text(encoding="utf-8"), f"write it again: {kept}"
 
 
 def test_hosts_file_names_an_asg_by_name(
@@ -319,3 +324,28 @@ def test_a_broken_adopt_azure_section_is_one_line(
     for needle in needles:
         assert needle in result.err, result.err
     assert not out.exists()
+
+
+def test_the_adopting_session_runs_as_written(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """docs/adopting.md's Azure block, line by line, each in-process with the client
+    answering from the fixture (the seam is in-process, so no shell runs it)."""
+    data = estate()
+    recorded = Replay(ReplayTransport(data["interactions"]))
+    monkeypatch.setattr(audit_module, "default_client", recorded.client)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "labs").mkdir()
+    fence = block("adopt-azure", REPO / "docs" / "adopting.md").split("```sh\n", 1)[1]
+    for line in fence.rsplit("```", 1)[0].splitlines():
+        words = shlex.split(line.replace("$SUB", data["subscription_id"]))
+        assert words[0] == "crm-ports", line
+        result = cli(*words[1:])
+        assert result.code == 0, f"{line}\n{result.err}"
+    lab = load_lab(tmp_path / "labs" / "acme.yaml")
+    assert lab.adopt_azure is not None
+    assert lab.adopt_azure.nsg.id == data["interactions"][0]["response"]["body"]["id"]
+    stack = json.loads(
+        (tmp_path / "cdktf.out" / "stacks" / "azure-acme" / "cdk.tf.json").read_text("utf-8")
+    )
+    assert len(stack["import"]) == 1 + len(REFERENCE)
