@@ -22,6 +22,7 @@ import pytest
 
 from crm_ports.audit import azure as audit_module
 from crm_ports.lab.file import load_lab
+from crm_ports.terraform.metadata import read_stack
 from tests.conftest import REPO, Result
 from tests.readme import block
 from tests.test_audit_azure import Replay, ReplayTransport, fixture
@@ -132,6 +133,9 @@ def test_adopted_lab_validates_and_imports_the_fixtures_resources(
     assert stack["variable"]["resource_group_name"]["default"] == data["resource_group"]
     verify = cli("verify", "--synth", str(out))
     assert verify.code == 0, verify.out + verify.err
+    # what the review commands read back from the folder still adopts the same estate
+    record = read_stack(out / "stacks" / f"azure-{LAB}")
+    assert record.lab.lab.adopt_azure == adopted
 
 
 def test_the_same_estate_gives_the_same_bytes(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -221,7 +225,7 @@ def _two_front_ends(data: dict[str, Any]) -> dict[str, Any]:
             (),
             ("no rule allowing traffic into an application security group", "nothing to adopt"),
         ),
-        (_two_front_ends, (), ("claimed by 2 groups", "(crm-app-asg)", "(crm-web-asg)", "--hosts")),
+        (_two_front_ends, (), ("claimed by 2 groups: crm-app-asg, crm-web-asg;", "--hosts")),
         (
             None,
             ("--hosts", "HOSTS:crm-web-asg: [web-server]"),
@@ -289,7 +293,7 @@ def test_bad_input_is_one_line_exit_2_nothing_written(
             lambda text: text.replace(
                 "applicationSecurityGroups/crm-dc-asg", "networkSecurityGroups/crm-dc-asg", 1
             ),
-            ("adopt_azure",),
+            ("adopt_azure.hosts.crm-dc-asg.id", "is not an application security group's ARM id"),
         ),
         (
             lambda text: text.replace('"clients.crm-dc-asg.udp"', '"clients.crm-dc-asg.esp"', 1),
@@ -349,3 +353,21 @@ def test_the_adopting_session_runs_as_written(
         (tmp_path / "cdktf.out" / "stacks" / "azure-acme" / "cdk.tf.json").read_text("utf-8")
     )
     assert len(stack["import"]) == 1 + len(REFERENCE)
+
+
+def test_adopt_azure_needs_the_labs_own_hosts(cli: Cli, tmp_path: Path) -> None:
+    data = estate()
+    nsg = data["interactions"][0]["response"]["body"]["id"]
+    asg = nsg.replace("networkSecurityGroups", "applicationSecurityGroups")
+    path = tmp_path / "lab.yaml"
+    path.write_text(
+        "name: acme\nclouds: [azure]\ntopology: full-server\nadopt_azure:\n"
+        f"  network_security_group: {{id: {nsg}, name: crm-prod-nsg}}\n"
+        f"  hosts: {{lab-servers: {{id: {asg}, name: x}}}}\n",
+        encoding="utf-8",
+    )
+    result = cli("validate", str(path))
+    assert result.code == 2, result
+    assert len(result.err.strip().splitlines()) == 1, result.err
+    assert "field 'adopt_azure'" in result.err
+    assert "needs the lab's own hosts" in result.err

@@ -58,11 +58,12 @@ def match_rules(plan: AzurePlan, live: AzureEstate, host_of: Mapping[str, str]) 
     out: dict[str, str] = {}
     for part in live.estate.rules:
         source = host_of.get(part.peer_group or "") if part.peer_group else part.cidr
-        if source is None or part.from_port is None or part.to_port is None:
-            continue
-        found = planned.get((host_of[part.group_id], source, part.protocol))
+        protocol = "*" if part.protocol == "-1" else part.protocol
+        found = planned.get((host_of[part.group_id], source or "", protocol))
+        # ICMP and any protocol have no ports: all of them, as the plan writes "*"
+        low_port, high_port = part.from_port or 0, 65535 if part.to_port is None else part.to_port
         if found is not None and any(
-            low <= part.from_port and part.to_port <= high for low, high in found[1]
+            low <= low_port and high_port <= high for low, high in found[1]
         ):
             out[part.rule_id] = found[0]
     return out
@@ -145,12 +146,14 @@ def explain_azure(
     return Explained(
         lab=replace(lab, adopt_azure=adopt),
         hosts=tuple((host_of[g.group_id], g) for g in estate.groups),
-        # an ASG is named by its name: its ARM id is in the lab file
         evidence=tuple(
-            f"{line.replace(f'{g.group_id} ({g.name})', g.name, 1)} [{held_by}]"
-            for line, held_by, g in zip(inferred.evidence, held, estate.groups, strict=True)
+            f"{line} [{held_by}]" for line, held_by in zip(inferred.evidence, held, strict=True)
         ),
-        left_out=(*left_out, *live.others),
+        # every rule left out is gone after the first apply: say so on each line
+        left_out=(
+            *(f"{line}; {REMOVED}" if REMOVED not in line else line for line in left_out),
+            *live.others,
+        ),
         raw_options=inferred.raw_options,
         peers=inferred.peers,
     )

@@ -257,7 +257,7 @@ def place_roles(
         if group.group_id in given:
             found[group.group_id] = list(given[group.group_id])
             evidence.append(
-                f"{group.group_id} ({group.name}) -> {names[group.group_id]}: "
+                f"{group.label} -> {names[group.group_id]}: "
                 f"{', '.join(given[group.group_id])} (from --hosts)"
             )
             continue
@@ -270,7 +270,7 @@ def place_roles(
         found[group.group_id] = roles
         why = "; ".join(f"{r}: {_text(decisive(signs[r]))}" for r in roles)
         why = why or "no flow explains its rules"
-        evidence.append(f"{group.group_id} ({group.name}) -> {names[group.group_id]}: {why}")
+        evidence.append(f"{group.label} -> {names[group.group_id]}: {why}")
     for roles in found.values():  # a follower goes where its leader is (NLB with the web)
         roles[:] = [r for r in roles if FOLLOWS.get(r) not in roles]
     claims: dict[str, list[str]] = {}
@@ -287,7 +287,8 @@ def place_roles(
                     groups.remove(group_id)
         ambiguous = [g for g in groups if g not in given]
         if len(groups) > limit and ambiguous:
-            candidates = ", ".join(f"{g} ({names[g]})" for g in groups)
+            labels = {g.group_id: g.label for g in estate.groups}
+            candidates = ", ".join(labels[g] for g in groups)
             raise InputError(
                 estate.where,
                 f"role '{role}'",
@@ -300,7 +301,7 @@ def place_roles(
         if not found[group.group_id]:
             raise InputError(
                 estate.where,
-                f"group {group.group_id} ({group.name})",
+                f"group {group.label}",
                 "hosts",
                 "no flow of the catalogue explains its rules: name its roles in a --hosts FILE",
             )

@@ -46,6 +46,12 @@ class LiveGroup:
     description: str
     holders: tuple[str, ...]  # instance ids (or interface ids) holding the group
 
+    @property
+    def label(self) -> str:
+        """How a report names the group: an EC2 id with the name beside it; an ARM id
+        (`/subscriptions/...`) is long and ends in the name, so the name alone."""
+        return self.name if self.group_id.startswith("/") else f"{self.group_id} ({self.name})"
+
 
 @dataclass(frozen=True)
 class Estate:

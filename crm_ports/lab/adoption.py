@@ -149,12 +149,6 @@ class AdoptedAzure:
         return InputError(self.location.file, "adopt_azure", where, message, self.location.line)
 
 
-def _arm_kind(resource_id: str) -> str:
-    """`applicationSecurityGroups` of `/subscriptions/.../applicationSecurityGroups/x`."""
-    parts = resource_id.strip("/").split("/")
-    return parts[-2] if len(parts) >= 2 else ""
-
-
 def azure_adopted_from(
     raw: Mapping[str, Any] | None,
     *,
@@ -164,7 +158,8 @@ def azure_adopted_from(
     entry: str,
     line_of: Any,
 ) -> AdoptedAzure | None:
-    """The `adopt_azure:` section, schema-checked already, against the lab's own hosts."""
+    """The `adopt_azure:` section, schema-checked already (the ARM ids' kinds too),
+    against the lab's own hosts."""
     if not raw:
         return None
 
@@ -180,11 +175,6 @@ def azure_adopted_from(
     if "azure" not in clouds:
         raise fail(("adopt_azure",), "adopt_azure: names Azure resources: add azure to clouds")
     nsg = raw["network_security_group"]
-    if _arm_kind(str(nsg["id"])) != "networkSecurityGroups":
-        raise fail(
-            ("adopt_azure", "network_security_group", "id"),
-            "not a network security group's id (.../networkSecurityGroups/NAME)",
-        )
     asgs: list[tuple[str, AdoptedResource]] = []
     seen: dict[str, str] = {}
     for host, item in sorted(raw["hosts"].items()):
@@ -195,11 +185,6 @@ def azure_adopted_from(
                 f"no host '{host}' in the lab's topology (hosts: {', '.join(sorted(hosts))})",
             )
         asg_id = str(item["id"])
-        if _arm_kind(asg_id) != "applicationSecurityGroups":
-            raise fail(
-                (*path, "id"),
-                "not an application security group's id (.../applicationSecurityGroups/NAME)",
-            )
         if asg_id.lower() in seen:
             raise fail(
                 (*path, "id"), f"{asg_id} is adopted by host '{seen[asg_id.lower()]}' already"
