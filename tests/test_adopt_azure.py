@@ -21,7 +21,10 @@ from typing import Any
 import pytest
 
 from crm_ports.audit import azure as audit_module
+from crm_ports.catalogue.load import load_catalogue
 from crm_ports.lab.file import load_lab
+from crm_ports.plans.azure import plan_azure
+from crm_ports.resolver.engine import resolve_lab
 from crm_ports.terraform.metadata import read_stack
 from tests.conftest import REPO, Result
 from tests.readme import block
@@ -371,3 +374,39 @@ def test_adopt_azure_needs_the_labs_own_hosts(cli: Cli, tmp_path: Path) -> None:
     assert len(result.err.strip().splitlines()) == 1, result.err
     assert "field 'adopt_azure'" in result.err
     assert "needs the lab's own hosts" in result.err
+
+
+def test_the_audit_before_the_first_apply_agrees_with_adopt(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`audit azure` of the adopted lab against the same estate, before any apply: the
+    NSG and every ASG are found; a planned rule one live rule stands for pairs with it
+    (changed: name, priority, description); one that several live rules stand for is
+    missing and they are unexpected, as is a rule the lab leaves out: as adopt_azure.rules
+    says."""
+    data = estate()
+    path = tmp_path / f"{LAB}.yaml"
+    written = adopt(cli, monkeypatch, data, "-o", str(path))
+    assert written.code == 0, written.err
+    adopted = load_lab(path).adopt_azure
+    assert adopted is not None
+    recorded = Replay(ReplayTransport(data["interactions"]))
+    monkeypatch.setattr(audit_module, "default_client", recorded.client)
+    plan = plan_azure(resolve_lab(load_catalogue(), load_lab(path)), LAB, adopt=adopted)
+    target = audit_module.AzureTarget(data["subscription_id"], data["resource_group"])
+    report = audit_module.audit_azure(plan, target, client_factory=recorded.client)
+    found = {(f.status, f.resource, f.name) for f in report.findings}
+    # the NSG and every ASG are there, their crm-ports tags still to come
+    assert {(s, r) for s, r, _ in found if r != "nsg-rule"} == {
+        ("changed", "nsg"),
+        ("changed", "application-security-group"),
+    }
+    assert len([r for _, r, _ in found if r == "application-security-group"]) == len(REFERENCE)
+    several = {name for name, ids in adopted.rules if len(ids) > 1}
+    assert {n for s, _, n in found if s == "missing"} == several
+    taken = {i.rsplit("/", 1)[-1] for _, ids in adopted.rules for i in ids}
+    unexpected = {n for s, _, n in found if s == "unexpected"}
+    by_one = {name for name, ids in adopted.rules if len(ids) == 1}
+    assert by_one <= {n for s, _, n in found if s == "changed"}
+    assert "RDP-Anywhere" in unexpected
+    assert unexpected - {"RDP-Anywhere"} <= taken  # the live parts of several-to-one
