@@ -1,6 +1,8 @@
 """A live estate explained by the catalogue: which roles each group's servers run, which
 options and peer ranges its rules show, which live rules the plan takes over, and which
-no flow explains.
+no flow explains. The inference (`infer_lab`, `unmatched_rules`) reads live groups and
+rules of either cloud (an AWS security group, an Azure ASG); `explain` finishes an AWS
+lab, `crm_ports.adopt.azure` an Azure one.
 
 Roles come from signatures: what the catalogue's flows open *into* a role from outside
 peers and from other servers (the every-server flows left out: every server gets them),

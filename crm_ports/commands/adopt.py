@@ -1,6 +1,8 @@
-"""`crm-ports adopt aws`: a hand-built estate as a lab file that takes its groups over.
+"""`crm-ports adopt aws` and `adopt azure`: a hand-built estate as a lab file that takes
+its groups over.
 
-Reads the VPC's groups, rules and holders (as `audit aws` reads a lab), explains them
+Reads the VPC's groups, rules and holders (as `audit aws` reads a lab), or the NSG's
+rules, its ASGs and the NICs holding them (as `audit azure` reads a lab), explains them
 with the catalogue (`crm_ports.adopt.infer`), prints the evidence per group and every
 live rule the lab leaves out on stderr, and writes the lab file atomically (stdout
 without -o). Exit 2 for bad input, an ambiguous group or no access."""
