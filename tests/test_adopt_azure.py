@@ -162,6 +162,25 @@ def test_hosts_file_names_an_asg_by_name(
     assert "crm-dc-asg -> crm-dc-asg: domain-controller (from --hosts)" in result.err
 
 
+def test_keep_unexplained_keeps_the_rdp_rule_as_an_extra_rule(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """ARM's `Internet` is no CIDR: the kept rule says 0.0.0.0/0, validates, and is a
+    live rule the plan takes over; only the estate's own deny rule is left out."""
+    path = tmp_path / f"{LAB}.yaml"
+    result = adopt(cli, monkeypatch, estate(), "--keep-unexplained", "-o", str(path))
+    assert result.code == 0, result.err
+    assert cli("validate", str(path)).code == 0
+    lab = load_lab(path)
+    kept = [e for e in lab.extra_rules if str(e.ports) == "3389"]
+    assert [(e.source, e.target) for e in kept] == [("0.0.0.0/0", "crm-web-asg")]
+    left_out = [line for line in result.err.splitlines() if line.startswith("left out: ")]
+    assert [line.split()[2] for line in left_out] == ["Deny-All-Inbound"]
+    assert lab.adopt_azure is not None
+    taken = {i.rsplit("/", 1)[-1] for _, ids in lab.adopt_azure.rules for i in ids}
+    assert "RDP-Anywhere" in taken
+
+
 def _not_found(data: dict[str, Any], code: str, message: str) -> dict[str, Any]:
     nsg = data["interactions"][0]
     nsg["response"] = {

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from crm_ports.adopt.azure_live import REMOVED, AzureEstate
-from crm_ports.adopt.infer import Explained, Wording, infer_lab, unmatched_rules
+from crm_ports.adopt.infer import ARM_ANYWHERE, Explained, Wording, infer_lab, unmatched_rules
 from crm_ports.adopt.live import LiveRule
 from crm_ports.catalogue.model import Catalogue
 from crm_ports.lab.adoption import AdoptedAzure, AdoptedResource
@@ -58,6 +58,8 @@ def match_rules(plan: AzurePlan, live: AzureEstate, host_of: Mapping[str, str]) 
     out: dict[str, str] = {}
     for part in live.estate.rules:
         source = host_of.get(part.peer_group or "") if part.peer_group else part.cidr
+        if source is not None and source.lower() in ARM_ANYWHERE:
+            source = "0.0.0.0/0"  # as the extra rule that keeps it says it
         protocol = "*" if part.protocol == "-1" else part.protocol
         found = planned.get((host_of[part.group_id], source or "", protocol))
         # ICMP and any protocol have no ports: all of them, as the plan writes "*"

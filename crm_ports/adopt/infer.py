@@ -33,6 +33,7 @@ from crm_ports.resolver.engine import resolve_lab
 from crm_ports.ruleset import RuleSet
 
 ADMIN_PORTS = frozenset({3389, 5985, 5986})
+ARM_ANYWHERE = frozenset({"*", "internet", "any"})
 PROBE = "adopt-probe"
 # A signature element: (source class, protocol, first port, last port); the source class
 # is a peer option (`client_cidrs`) or "server" for another group of the estate.
@@ -456,7 +457,8 @@ def unmatched_rules(
             continue
         extras.append(
             ExtraRule.parse(
-                source=source,
+                # ARM's words for any address are no CIDR: a lab rule says 0.0.0.0/0
+                source="0.0.0.0/0" if source.lower() in ARM_ANYWHERE else source,
                 target=host_of[rule.group_id],
                 protocol=rule.protocol,
                 ports=f"{rule.from_port}-{rule.to_port}"
