@@ -17,7 +17,7 @@ from crm_ports.adopt.azure_live import REMOVED, AzureEstate
 from crm_ports.adopt.infer import ARM_ANYWHERE, Explained, Wording, infer_lab, unmatched_rules
 from crm_ports.adopt.live import LiveRule
 from crm_ports.catalogue.model import Catalogue
-from crm_ports.lab.adoption import AdoptedAzure, AdoptedResource
+from crm_ports.lab.azure_adoption import AdoptedAzure, AdoptedResource
 from crm_ports.lab.model import AzureSettings, Lab
 from crm_ports.plans.azure import AzurePlan, plan_azure
 from crm_ports.resolver.engine import resolve_lab

@@ -36,7 +36,6 @@ from crm_ports.constructs.resources.azure import (
     NetworkSecurityRule,
     override_inline_rule,
 )
-from crm_ports.lab.adoption import AdoptedAzure
 from crm_ports.lab.arguments import (
     check_firewall_lab,
     check_lab_keys,
@@ -46,6 +45,7 @@ from crm_ports.lab.arguments import (
     check_rules,
     construct_name,
 )
+from crm_ports.lab.azure_adoption import AdoptedAzure
 from crm_ports.lab.model import Lab
 from crm_ports.lab.placement import Host
 from crm_ports.options import Options

@@ -18,7 +18,8 @@ from crm_ports.errors import InputError
 from crm_ports.inputs import yamlio
 from crm_ports.inputs.cache import cached
 from crm_ports.inputs.yamlio import PathItem, field_path
-from crm_ports.lab.adoption import adopted_from, azure_adopted_from
+from crm_ports.lab.adoption import adopted_from
+from crm_ports.lab.azure_adoption import azure_adopted_from
 from crm_ports.lab.backend import backend_from
 from crm_ports.lab.extra import ExtraRule
 from crm_ports.lab.model import (

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from crm_ports.errors import InputError
-from crm_ports.lab.adoption import AdoptedAzure, AdoptedGroup
+from crm_ports.lab.adoption import AdoptedGroup
+from crm_ports.lab.azure_adoption import AdoptedAzure
 from crm_ports.lab.backend import LOCAL, Backend
 from crm_ports.lab.extra import ExtraRule
 from crm_ports.options import Options

@@ -24,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from crm_ports.errors import InputError
-from crm_ports.lab.adoption import AdoptedAzure
+from crm_ports.lab.azure_adoption import AdoptedAzure
 from crm_ports.net import PORTLESS
 from crm_ports.plans.text import GROUP_TAG, LAB_TAG, ROLES_TAG, TOPOLOGY_TAG, clean, resource_key
 from crm_ports.ruleset import Rule, RuleSet

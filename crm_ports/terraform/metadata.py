@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from crm_ports.catalogue.model import Location
 from crm_ports.errors import InputError
 from crm_ports.inputs import yamlio
-from crm_ports.lab.adoption import AdoptedAzure, AdoptedGroup, AdoptedResource
+from crm_ports.lab.adoption import AdoptedGroup
+from crm_ports.lab.azure_adoption import AdoptedAzure, AdoptedResource
 from crm_ports.lab.extra import citation
 from crm_ports.lab.model import CLOUDS, AwsSettings, AzureSettings, Lab, Waiver
 from crm_ports.net import PortRange, Protocol
