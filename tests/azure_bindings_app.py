@@ -59,6 +59,7 @@ from crm_ports.ruleset import RuleSet
 from crm_ports.stacks.azure import CREATE_NET, CREATE_RG
 from crm_ports.stacks.common import peer_variables, state_backend
 from crm_ports.synth.plan import StackPlan, plan_stacks
+from crm_ports.terraform.resources import azure_import_blocks
 
 
 def _as_list(value: CidrList) -> list[str]:
@@ -135,6 +136,8 @@ class AzureBindingsLabStack(TerraformStack):
             cidrs=peer_cidrs_for(rules, peer_variables(self, rules)),
             provider=provider,
         )
+        if lab.adopt_azure is not None:  # Terraform's own blocks: no provider schema's say
+            self.add_override("import", azure_import_blocks(firewall.plan))
         SubnetNetworkSecurityGroupAssociation(
             self,
             "association",
@@ -182,7 +185,8 @@ class _Firewall(Construct):
         provider: AzurermProvider,
     ) -> None:
         super().__init__(scope, id)
-        plan = plan_azure(rules, lab.name)
+        plan = plan_azure(rules, lab.name, adopt=lab.adopt_azure)
+        self.plan = plan
         self._members = next((g.name for g in rules.groups if g.is_members), None)
         self.asgs: dict[str, ApplicationSecurityGroup] = {}
         for spec in sorted(plan.asgs, key=lambda s: s.group != self._members):

@@ -4,12 +4,13 @@ roles and those peers (no cloud involved; tests/test_adopt_moto.py reads EC2).""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crm_ports.adopt.infer import Explained, explain
+from crm_ports.adopt.infer import Explained, classify_peers, explain, infer_options
 from crm_ports.adopt.live import Estate, LiveGroup, LiveRule
 from crm_ports.catalogue.load import load_catalogue
 from crm_ports.lab.file import load_lab
@@ -81,8 +82,18 @@ def explain_acme(estate: Estate, *, keep_unexplained: bool = False) -> Explained
         {"https": "false"},
         {"rpc_range": "50000-50100"},
         {"sql_named_instance": "true"},
+        {"sql_port": 14330},
+        {"sql_port": 14330, "sql_named_instance": "true"},
     ],
-    ids=["defaults", "web-port", "no-https", "rpc-range", "named-instance"],
+    ids=[
+        "defaults",
+        "web-port",
+        "no-https",
+        "rpc-range",
+        "named-instance",
+        "sql-port",
+        "sql-port-named-instance",
+    ],
 )
 def test_options_roles_and_peers_are_read_back(tmp_path: Path, options: dict[str, Any]) -> None:
     estate = estate_for(tmp_path, options)
@@ -98,3 +109,34 @@ def test_options_roles_and_peers_are_read_back(tmp_path: Path, options: dict[str
     assert explained.lab.extra_rules == ()
     imported = {rule_id for a in explained.lab.adopt for _, rule_id in a.rules}
     assert imported == {r.rule_id for r in estate.rules}
+
+
+def _with_port(estate: Estate, port: int, target: str, sources: tuple[str, ...]) -> Estate:
+    """`estate` with TCP `port` opened on group `target` from each of `sources`."""
+    added = tuple(
+        LiveRule(f"sgr-f{n:03x}", target, False, "tcp", port, port, None, source)
+        for n, source in enumerate(sources)
+    )
+    return replace(estate, rules=estate.rules + added)
+
+
+def test_sql_port_is_the_unopened_port_most_groups_reach(tmp_path: Path) -> None:
+    """A custom port from one group beside SQL Server's from two: the SQL port wins; the
+    same custom port from as many groups as SQL Server's is a tie, left unread."""
+    catalogue = load_catalogue()
+    estate = estate_for(tmp_path, {"sql_port": 14330})
+    sql_sources = {
+        r.peer_group for r in estate.rules if r.from_port == 14330 and r.peer_group is not None
+    }
+    assert len(sql_sources) == 2  # the front end and the application server
+
+    def inferred(changed: Estate) -> dict[str, Any]:
+        return infer_options(changed, classify_peers(changed, catalogue), catalogue)
+
+    one = _with_port(estate, 9000, "sg-3", ("sg-0",))
+    assert inferred(one)["sql_port"] == 14330
+    tie = _with_port(estate, 9000, "sg-3", tuple(sorted(s for s in sql_sources if s)))
+    assert "sql_port" not in inferred(tie)
+    # nothing read when the default port is reached: 14330 is then a custom port
+    default = estate_for(tmp_path, {})
+    assert "sql_port" not in inferred(_with_port(default, 14330, "sg-2", ("sg-0", "sg-1")))

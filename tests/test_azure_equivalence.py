@@ -42,8 +42,12 @@ pytestmark = pytest.mark.slow
 
 BINDINGS_MODULE = "cdktf_cdktf_provider_azurerm"
 BUILDER = REPO / "tests" / "azure_bindings_app.py"
-LAB_FILES = (REPO / "labs" / "contoso-claims.yaml",)
-STACKS = ("azure-full-server", "azure-split-roles", "azure-contoso-claims")
+# an adopted estate too (`crm-ports adopt azure`): live names, no members ASG, imports
+LAB_FILES = (
+    REPO / "labs" / "contoso-claims.yaml",
+    REPO / "tests" / "fixtures" / "labs" / "adopted-azure.yaml",
+)
+STACKS = ("azure-full-server", "azure-split-roles", "azure-contoso-claims", "azure-adopted-azure")
 SECTIONS = ("resource", "provider", "variable", "output", "terraform.backend")
 RESOURCE_TYPES = {
     "azurerm_application_security_group",
@@ -169,6 +173,7 @@ def test_every_resource_type_compared(ours: Path, stack: str) -> None:
 def test_no_other_top_level_keys(bindings: Path, ours: Path, stack: str) -> None:
     mine, theirs = strip_metadata(_load(ours, stack)), strip_metadata(_load(bindings, stack))
     assert set(mine) == {*theirs, "removed"}
+    assert mine.get("import") == theirs.get("import")
     assert set(theirs["terraform"]) == {"backend", "required_providers"}
     assert set(mine["terraform"]) == {*theirs["terraform"], "required_version"}
     assert mine["terraform"]["required_version"] == ">= 1.7"

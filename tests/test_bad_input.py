@@ -407,7 +407,7 @@ CLEAR_LINES = [
             "lab.yaml:2:",
             "field 'client_cidr'",
             "did you mean 'client_cidrs'?",
-            "admin_cidrs, adopt, aws",
+            "admin_cidrs, adopt, adopt_azure, aws",
         ],
     ),
     (

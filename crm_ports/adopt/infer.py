@@ -1,6 +1,8 @@
 """A live estate explained by the catalogue: which roles each group's servers run, which
 options and peer ranges its rules show, which live rules the plan takes over, and which
-no flow explains.
+no flow explains. The inference (`infer_lab`, `unmatched_rules`) reads live groups and
+rules of either cloud (an AWS security group, an Azure ASG); `explain` finishes an AWS
+lab, `crm_ports.adopt.azure` an Azure one.
 
 Roles come from signatures: what the catalogue's flows open *into* a role from outside
 peers and from other servers (the every-server flows left out: every server gets them),
@@ -13,7 +15,7 @@ them beside a role that was found.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -28,8 +30,10 @@ from crm_ports.net import INTERNET, PortRange
 from crm_ports.options import DEFAULT_RPC_RANGE, Options, build
 from crm_ports.plans.aws import AwsPlan, plan_aws
 from crm_ports.resolver.engine import resolve_lab
+from crm_ports.ruleset import RuleSet
 
 ADMIN_PORTS = frozenset({3389, 5985, 5986})
+ARM_ANYWHERE = frozenset({"*", "internet", "any"})
 PROBE = "adopt-probe"
 # A signature element: (source class, protocol, first port, last port); the source class
 # is a peer option (`client_cidrs`) or "server" for another group of the estate.
@@ -51,11 +55,17 @@ class Explained:
 def host_name(group: LiveGroup, taken: set[str]) -> str:
     """A host named after its group: the group name as a host name (lower-case words and
     hyphens), else the group id."""
-    name = re.sub(r"[^a-z0-9]+", "-", group.name.lower()).strip("-")[:HOST_NAME_MAX].strip("-")
+    name = _slug(group.name)
     if not name or not name[0].isalpha() or name in taken or name.startswith("sg-"):
-        name = group.group_id.replace("sg-", "group-")
+        # an EC2 id (sg-...) or the last segment of an ARM id
+        tail = group.group_id.rsplit("/", 1)[-1]
+        name = tail.replace("sg-", "group-") if tail.startswith("sg-") else _slug(f"group-{tail}")
     taken.add(name)
     return name
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:HOST_NAME_MAX].strip("-")
 
 
 def classify_peers(estate: Estate, catalogue: Catalogue) -> dict[str, str | None]:
@@ -75,7 +85,7 @@ def classify_peers(estate: Estate, catalogue: Catalogue) -> dict[str, str | None
             continue
         low, high = rule.from_port, rule.to_port
         kind: str | None = None
-        if rule.cidr in INTERNET:
+        if rule.cidr.strip().lower() in INTERNET:  # ARM also says Internet and *
             kind = None
         elif rule.protocol == "tcp" and any(low <= p <= high for p in ADMIN_PORTS):
             kind = "admin_cidrs"
@@ -109,6 +119,7 @@ def infer_options(
             and (rule.from_port, rule.to_port) != (DEFAULT_RPC_RANGE.start, DEFAULT_RPC_RANGE.end)
         ):
             out["rpc_range"] = f"{rule.from_port}-{rule.to_port}"
+    out.update(_sql_port(estate, catalogue, out))
     if client_tcp:
         if 443 not in client_tcp:
             out["https"] = False
@@ -126,8 +137,43 @@ def infer_options(
     return out
 
 
-def signatures(catalogue: Catalogue, options: Options) -> dict[str, frozenset[Element]]:
-    """Each server role's signature under `options`: one probe host per role."""
+def _sql_port(estate: Estate, catalogue: Catalogue, raw: Mapping[str, Any]) -> dict[str, int]:
+    """`sql_port` when SQL Server listens on another port: no group is reached from
+    other groups on the port the options give, and one TCP port that no flow of the
+    catalogue opens is reached from other groups, on one group, from the most groups
+    (SQL Server's clients are the CRM servers and Reporting Services). A tie is left
+    unread: the group's roles then come from --hosts."""
+    options = build(dict(raw), origin=estate.where, entry="adopt", line_of=lambda _: None)
+    server_tcp: dict[tuple[str, int], set[str]] = {}  # (group, port) -> source groups
+    for rule in estate.rules:
+        if rule.egress or not rule.peer_group or rule.protocol != "tcp":
+            continue
+        if rule.from_port is None or rule.from_port != rule.to_port:
+            continue
+        server_tcp.setdefault((rule.group_id, rule.from_port), set()).add(rule.peer_group)
+    if any(port == options.sql_port for _, port in server_tcp):
+        return {}
+    opened = {
+        port
+        for rule in _probe(catalogue, options).rules
+        if rule.protocol.value == "tcp"
+        for port in range(rule.from_port, rule.to_port + 1)
+    }
+    candidates = sorted(
+        (
+            (len(sources), port)
+            for (_, port), sources in server_tcp.items()
+            if port not in opened | ADMIN_PORTS
+        ),
+        reverse=True,
+    )
+    if not candidates or (len(candidates) > 1 and candidates[0][0] == candidates[1][0]):
+        return {}
+    return {"sql_port": candidates[0][1]}
+
+
+def _probe(catalogue: Catalogue, options: Options) -> RuleSet:
+    """The rules of a probe lab under `options`: one host per server role."""
     roles = [r.id for r in catalogue.roles if r.kind == "server"]
     hosts = tuple(Host(name=role, roles=(role,)) for role in roles)
     probe = Lab(
@@ -136,7 +182,13 @@ def signatures(catalogue: Catalogue, options: Options) -> dict[str, frozenset[El
         clouds=("aws",),
         placement=Placement(name=PROBE, hosts=hosts, origin="adopt"),
     )
-    ruleset = resolve_lab(catalogue, probe)
+    return resolve_lab(catalogue, probe)
+
+
+def signatures(catalogue: Catalogue, options: Options) -> dict[str, frozenset[Element]]:
+    """Each server role's signature under `options`: one probe host per role."""
+    roles = [r.id for r in catalogue.roles if r.kind == "server"]
+    ruleset = _probe(catalogue, options)
     # flows into every server (RDP from administrators) say nothing of a role
     everywhere = {f.id for f in catalogue.flows if f.targets == (EVERY_SERVER,)}
     out: dict[str, set[Element]] = {role: set() for role in roles}
@@ -208,7 +260,7 @@ def place_roles(
         if group.group_id in given:
             found[group.group_id] = list(given[group.group_id])
             evidence.append(
-                f"{group.group_id} ({group.name}) -> {names[group.group_id]}: "
+                f"{group.label} -> {names[group.group_id]}: "
                 f"{', '.join(given[group.group_id])} (from --hosts)"
             )
             continue
@@ -221,7 +273,7 @@ def place_roles(
         found[group.group_id] = roles
         why = "; ".join(f"{r}: {_text(decisive(signs[r]))}" for r in roles)
         why = why or "no flow explains its rules"
-        evidence.append(f"{group.group_id} ({group.name}) -> {names[group.group_id]}: {why}")
+        evidence.append(f"{group.label} -> {names[group.group_id]}: {why}")
     for roles in found.values():  # a follower goes where its leader is (NLB with the web)
         roles[:] = [r for r in roles if FOLLOWS.get(r) not in roles]
     claims: dict[str, list[str]] = {}
@@ -238,7 +290,8 @@ def place_roles(
                     groups.remove(group_id)
         ambiguous = [g for g in groups if g not in given]
         if len(groups) > limit and ambiguous:
-            candidates = ", ".join(f"{g} ({names[g]})" for g in groups)
+            labels = {g.group_id: g.label for g in estate.groups}
+            candidates = ", ".join(labels[g] for g in groups)
             raise InputError(
                 estate.where,
                 f"role '{role}'",
@@ -251,7 +304,7 @@ def place_roles(
         if not found[group.group_id]:
             raise InputError(
                 estate.where,
-                f"group {group.group_id} ({group.name})",
+                f"group {group.label}",
                 "hosts",
                 "no flow of the catalogue explains its rules: name its roles in a --hosts FILE",
             )
@@ -311,17 +364,28 @@ def match_rules(plan: AwsPlan, estate: Estate, host_of: Mapping[str, str]) -> di
     return out
 
 
-def explain(
+@dataclass(frozen=True)
+class Inferred:
+    """What the rules say, whatever the cloud: the lab (its settings left to the cloud),
+    the host of each live group, the evidence, the options and the peer ranges."""
+
+    lab: Lab
+    host_of: Mapping[str, str]  # live group id -> host name
+    evidence: tuple[str, ...]
+    raw_options: Mapping[str, Any]
+    peers: Mapping[str, tuple[str, ...]]
+
+
+def infer_lab(
     estate: Estate,
     catalogue: Catalogue,
     *,
     name: str,
-    region: str,
-    endpoint_url: str | None,
+    cloud: str,
     given: Mapping[str, tuple[str, ...]],
-    keep_unexplained: bool,
-) -> Explained:
-    """The lab that takes `estate` over."""
+) -> Inferred:
+    """One host per live group with the roles the flows explain, options and peer ranges
+    from the rules, on `cloud` with its default settings."""
     classes = classify_peers(estate, catalogue)
     raw = infer_options(estate, classes, catalogue)
     options = build(dict(raw), origin=estate.where, entry="adopt", line_of=lambda _: None)
@@ -335,31 +399,51 @@ def explain(
     raw.update({k: sorted(v) for k, v in sorted(peers.items())})
     options = build(dict(raw), origin=estate.where, entry="adopt", line_of=lambda _: None)
     hosts = tuple(Host(name=names[g.group_id], roles=roles[g.group_id]) for g in estate.groups)
-    aws = AwsSettings(region=region, vpc_id=estate.vpc_id, endpoint_url=endpoint_url)
     lab = Lab(
         name=name,
         options=replace(options, topology=name),
-        clouds=("aws",),
-        aws=aws,
+        clouds=(cloud,),
         placement=Placement(name=name, hosts=hosts, origin="adopt"),
         origin=estate.where,
     )
-    host_of = {g.group_id: names[g.group_id] for g in estate.groups}
-    adopt = tuple(
-        AdoptedGroup(
-            host=names[g.group_id], group_id=g.group_id, name=g.name, description=g.description
-        )
-        for g in estate.groups
+    return Inferred(
+        lab=lab,
+        host_of=names,
+        evidence=tuple(evidence),
+        raw_options={k: v for k, v in raw.items() if not k.endswith("_cidrs")},
+        peers={k: tuple(sorted(v)) for k, v in peers.items()},
     )
-    lab = replace(lab, adopt=adopt)
-    matched = match_rules(_plan(catalogue, lab), estate, host_of)
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How a cloud names a live rule in `adopt`'s report and in an extra rule's reason."""
+
+    where: Callable[[LiveRule], str]  # the rule and its group, for a report line
+    origin: Callable[[LiveRule], str]  # what the reason says it was adopted from
+    revoke: Callable[[LiveRule], str]  # what to do about a rule left out for policy
+
+
+def unmatched_rules(
+    estate: Estate,
+    host_of: Mapping[str, str],
+    matched: Callable[[LiveRule], bool],
+    wording: Wording,
+    options: Options,
+    *,
+    keep_unexplained: bool,
+) -> tuple[tuple[ExtraRule, ...], tuple[str, ...], dict[str, list[RemovedRule]]]:
+    """Live rules no planned rule takes over: extra rules to review, or report lines (and,
+    per host, the `removes:` entries) for
+    those no lab rule can say and those that break a policy (kept as extra rules only
+    with `keep_unexplained`)."""
     extras: list[ExtraRule] = []
     left_out: list[str] = []
     removes: dict[str, list[RemovedRule]] = {}  # host -> the live rules the apply revokes
     for rule in estate.rules:
-        if rule.rule_id in matched:
+        if matched(rule):
             continue
-        where = f"{rule.rule_id} on {rule.group_id} ({host_of[rule.group_id]})"
+        where = wording.where(rule)
         source = host_of.get(rule.peer_group or "", "") or rule.cidr or ""
         explainable = not rule.egress and rule.protocol in ("tcp", "udp") and source
         if not explainable:
@@ -370,30 +454,74 @@ def explain(
             gone = removed(rule, unsayable(rule), estate.where)
             removes.setdefault(host_of[rule.group_id], []).append(gone)
             continue
-        if (rule.cidr or "") in INTERNET and not keep_unexplained:
+        if (rule.cidr or "").lower() in INTERNET and not keep_unexplained:
             left_out.append(
                 f"{where}: {rule.ports_text()} from {rule.cidr} breaks policy "
-                "(open to the internet): left out (--keep-unexplained keeps it); the first "
-                "apply revokes it"
+                "(open to the internet): left out (--keep-unexplained keeps it); "
+                + wording.revoke(rule)
             )
-            gone = removed(rule, breaks(rule, lab.options), estate.where)
+            gone = removed(rule, breaks(rule, options), estate.where)
             removes.setdefault(host_of[rule.group_id], []).append(gone)
             continue
         extras.append(
             ExtraRule.parse(
-                source=source,
+                # ARM's words for any address are no CIDR: a lab rule says 0.0.0.0/0
+                source="0.0.0.0/0" if source.lower() in ARM_ANYWHERE else source,
                 target=host_of[rule.group_id],
                 protocol=rule.protocol,
                 ports=f"{rule.from_port}-{rule.to_port}"
                 if rule.from_port != rule.to_port
                 else str(rule.from_port),
-                reason=f"adopted from {rule.group_id}: review",
+                reason=f"adopted from {wording.origin(rule)}: review",
                 name=None,
                 location=Location(estate.where),
                 field_path=f"extra_rules ({rule.rule_id})",
             )
         )
-    lab = replace(lab, extra_rules=tuple(extras))
+    return tuple(extras), tuple(left_out), removes
+
+
+AWS_WORDING = Wording(
+    where=lambda rule: f"{rule.rule_id} on {rule.group_id}",
+    origin=lambda rule: rule.group_id,
+    revoke=lambda rule: "the first apply revokes it",
+)
+
+
+def explain(
+    estate: Estate,
+    catalogue: Catalogue,
+    *,
+    name: str,
+    region: str,
+    endpoint_url: str | None,
+    given: Mapping[str, tuple[str, ...]],
+    keep_unexplained: bool,
+) -> Explained:
+    """The lab that takes `estate` over."""
+    inferred = infer_lab(estate, catalogue, name=name, cloud="aws", given=given)
+    host_of = inferred.host_of
+    aws = AwsSettings(region=region, vpc_id=estate.network, endpoint_url=endpoint_url)
+    adopt = tuple(
+        AdoptedGroup(
+            host=host_of[g.group_id], group_id=g.group_id, name=g.name, description=g.description
+        )
+        for g in estate.groups
+    )
+    lab = replace(inferred.lab, aws=aws, adopt=adopt)
+    matched = match_rules(_plan(catalogue, lab), estate, host_of)
+    wording = replace(
+        AWS_WORDING, where=lambda rule: f"{AWS_WORDING.where(rule)} ({host_of[rule.group_id]})"
+    )
+    extras, left_out, removes = unmatched_rules(
+        estate,
+        host_of,
+        lambda rule: rule.rule_id in matched,
+        wording,
+        lab.options,
+        keep_unexplained=keep_unexplained,
+    )
+    lab = replace(lab, extra_rules=extras)
     matched = match_rules(_plan(catalogue, lab), estate, host_of)
     group_of = {r.rule_id: r.group_id for r in estate.rules}
     by_host: dict[str, list[tuple[str, str]]] = {}
@@ -412,11 +540,11 @@ def explain(
     )
     return Explained(
         lab=lab,
-        hosts=tuple((names[g.group_id], g) for g in estate.groups),
-        evidence=tuple(evidence),
-        left_out=tuple(left_out),
-        raw_options={k: v for k, v in raw.items() if not k.endswith("_cidrs")},
-        peers={k: tuple(sorted(v)) for k, v in peers.items()},
+        hosts=tuple((host_of[g.group_id], g) for g in estate.groups),
+        evidence=inferred.evidence,
+        left_out=left_out,
+        raw_options=inferred.raw_options,
+        peers=inferred.peers,
     )
 
 

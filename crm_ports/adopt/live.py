@@ -48,11 +48,17 @@ class LiveGroup:
     description: str
     holders: tuple[str, ...]  # instance ids (or interface ids) holding the group
 
+    @property
+    def label(self) -> str:
+        """How a report names the group: an EC2 id with the name beside it; an ARM id
+        (`/subscriptions/...`) is long and ends in the name, so the name alone."""
+        return self.name if self.group_id.startswith("/") else f"{self.group_id} ({self.name})"
+
 
 @dataclass(frozen=True)
 class Estate:
-    vpc_id: str
-    where: str  # "aws REGION[ at URL]"
+    network: str  # the VPC's id (AWS), the NSG's id (Azure)
+    where: str  # "aws REGION[ at URL]", "azure subscription ... resource group ..."
     groups: tuple[LiveGroup, ...]
     rules: tuple[LiveRule, ...]
 

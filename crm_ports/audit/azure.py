@@ -36,6 +36,9 @@ class NetworkClient(Protocol):
     @property
     def application_security_groups(self) -> Any: ...
 
+    @property
+    def network_interfaces(self) -> Any: ...  # read by `crm-ports adopt azure` only
+
 
 @dataclass(frozen=True)
 class AzureTarget:
@@ -90,8 +93,9 @@ def _quiet_sdk_logs() -> None:
 
 
 @contextmanager
-def _translated(target: AzureTarget, nsg_name: str) -> Iterator[None]:
-    """azure-core's exceptions, as the one-line InputError the CLI prints with exit 2."""
+def translated(target: AzureTarget, nsg_name: str, not_found: str | None = None) -> Iterator[None]:
+    """azure-core's exceptions, as the one-line InputError the CLI prints with exit 2;
+    `not_found` says what a 404 means to the caller (the audit: the lab is not there)."""
     _quiet_sdk_logs()
     from azure.core.exceptions import (
         AzureError,
@@ -108,8 +112,11 @@ def _translated(target: AzureTarget, nsg_name: str) -> Iterator[None]:
         yield
     except ResourceNotFoundError as exc:
         raise fail(
-            f"no such lab: network security group '{nsg_name}' not found ({_arm_error(exc)}); "
-            "is the lab deployed in this resource group, and is --lab-name right?"
+            f"{not_found} ({_arm_error(exc)})"
+            if not_found
+            else f"no such lab: network security group '{nsg_name}' not found "
+            f"({_arm_error(exc)}); is the lab deployed in this resource group, and is "
+            "--lab-name right?"
         ) from None
     except ClientAuthenticationError as exc:
         first = str(getattr(exc, "message", exc)).strip().splitlines() or [""]
@@ -158,7 +165,7 @@ def audit_azure(
     without it the real client is built with DefaultAzureCredential. With `policy`, the
     live rules are also judged by the policy checks."""
 
-    with _translated(target, plan.nsg_name):
+    with translated(target, plan.nsg_name):
         client = (client_factory or default_client)(target)
         nsg, rules, asgs = read_lab(client, target, plan.nsg_name)
     return AuditReport(

@@ -40,7 +40,9 @@ def policy_findings(
     added by hand."""
     rule_ids = rule_tags(resources)
     if cloud == "azure":
-        plan = plan_azure(scope.ruleset, scope.lab.name, origin=scope.lab.origin)
+        plan = plan_azure(
+            scope.ruleset, scope.lab.name, origin=scope.lab.origin, adopt=scope.lab.adopt_azure
+        )
         rule_ids.update({f"{AZURE_RULE}.{r.name}": r.rule_ids for r in plan.rules})
     stack = Stack(stack_name, cloud, resources, rule_ids, live=True)
     return run_checks([Subject(scope.lab, scope.ruleset, (stack,))], rule_set=False)

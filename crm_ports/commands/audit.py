@@ -255,6 +255,6 @@ def azure(
         _required("subscription-id", subscription_id),
         resource_group or lab.azure.resource_group_name or default_resource_group(lab.name),
     )
-    plan = plan_azure(ruleset, lab.name, origin=lab.origin)
+    plan = plan_azure(ruleset, lab.name, origin=lab.origin, adopt=lab.adopt_azure)
     report = audit_azure(plan, target, policy=PolicyScope(lab, ruleset))
     return finish(render(report, fmt), output, report.drift or report.policy_errors, fail_on)

@@ -45,6 +45,7 @@ from crm_ports.lab.arguments import (
     check_rules,
     construct_name,
 )
+from crm_ports.lab.azure_adoption import AdoptedAzure
 from crm_ports.lab.model import Lab
 from crm_ports.lab.placement import Host
 from crm_ports.options import Options
@@ -52,6 +53,7 @@ from crm_ports.plans.azure import AsgSpec, AzurePlan, NsgRuleSpec, plan_azure
 from crm_ports.plans.text import resource_key
 from crm_ports.ruleset import RuleSet
 from crm_ports.terraform.records import record_json
+from crm_ports.terraform.resources import azure_import_blocks
 
 
 class AzureCrmGroup(Construct):
@@ -124,6 +126,7 @@ class AzureCrmFirewall(Construct):
         provider: TerraformProvider | None = None,
         logical_id_prefix: str = "",
         record: bool = True,
+        adopt: AdoptedAzure | None = None,
     ) -> None:
         where = construct_name("AzureCrmFirewall", id)
         check_scope(scope, where, provider)
@@ -138,7 +141,8 @@ class AzureCrmFirewall(Construct):
         check_peer_cidrs(where, peer_cidrs)
         check_prefix(where, logical_id_prefix)
         super().__init__(scope, id)
-        self.plan: AzurePlan = plan_azure(rules, name, origin=where)
+        self.plan: AzurePlan = plan_azure(rules, name, origin=where, adopt=adopt)
+        self._prefix = logical_id_prefix
         by_peer = peer_cidrs_for(rules, peer_cidrs, where)
         tags = dict(self.plan.tags)
         members_name = next((g.name for g in rules.groups if g.is_members), None)
@@ -197,6 +201,12 @@ class AzureCrmFirewall(Construct):
     @property
     def network_security_group_id(self) -> str:
         return self.network_security_group.id
+
+    @property
+    def import_blocks(self) -> list[dict[str, str]]:
+        """The Terraform `import` blocks of an adopted estate (`adopt`): the NSG, with its
+        inline rules, and each adopted ASG; its stack adds them at the top level."""
+        return azure_import_blocks(self.plan, self._prefix)
 
     @property
     def application_security_group_ids(self) -> dict[str, str]:

@@ -19,6 +19,7 @@ from crm_ports.inputs import yamlio
 from crm_ports.inputs.cache import cached
 from crm_ports.inputs.yamlio import PathItem, field_path
 from crm_ports.lab.adoption import adopted_from
+from crm_ports.lab.azure_adoption import azure_adopted_from
 from crm_ports.lab.backend import backend_from
 from crm_ports.lab.extra import ExtraRule
 from crm_ports.lab.model import (
@@ -135,6 +136,14 @@ def _build(doc: yamlio.Document) -> Lab:
         extra_rules=_extra_rules(doc, data),
         adopt=adopted_from(
             data.get("adopt") or {},
+            hosts=None if placement is None else tuple(h.name for h in placement.hosts),
+            clouds=clouds,
+            file=doc.name,
+            entry=entry,
+            line_of=doc.line,
+        ),
+        adopt_azure=azure_adopted_from(
+            data.get("adopt_azure"),
             hosts=None if placement is None else tuple(h.name for h in placement.hosts),
             clouds=clouds,
             file=doc.name,

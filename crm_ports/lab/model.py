@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from crm_ports.errors import InputError
 from crm_ports.lab.adoption import AdoptedGroup
+from crm_ports.lab.azure_adoption import AdoptedAzure
 from crm_ports.lab.backend import LOCAL, Backend
 from crm_ports.lab.extra import ExtraRule
 from crm_ports.options import Options
@@ -64,6 +65,8 @@ class Lab:
     extra_rules: tuple[ExtraRule, ...] = ()
     # An adopted estate (`crm_ports.lab.adoption`): the live groups its hosts take over.
     adopt: tuple[AdoptedGroup, ...] = ()
+    # An adopted Azure estate: the live NSG and ASGs the lab takes over.
+    adopt_azure: AdoptedAzure | None = None
     # False for a lab read back from a synthesized folder that did not record its network
     # (an older crm-ports): a review then leaves the network out of its comparison.
     network_known: bool = field(default=True, compare=False)
@@ -73,6 +76,12 @@ class Lab:
 
     def adopted(self, host: str) -> AdoptedGroup | None:
         return next((a for a in self.adopt if a.host == host), None)
+
+    @property
+    def adopted_estate(self) -> bool:
+        """The lab takes a hand-built estate over (on either cloud): its servers hold
+        only their own group, so no group every server carries is planned."""
+        return bool(self.adopt) or self.adopt_azure is not None
 
 
 def relocated(lab: Lab, origin: str) -> Lab:
@@ -86,7 +95,17 @@ def relocated(lab: Lab, origin: str) -> Lab:
         placement = replace(placement, origin=origin, hosts=hosts)
     extras = tuple(replace(e, location=replace(e.location, file=origin)) for e in lab.extra_rules)
     adopt = tuple(replace(a, location=replace(a.location, file=origin)) for a in lab.adopt)
-    return replace(lab, origin=origin, placement=placement, extra_rules=extras, adopt=adopt)
+    azure = lab.adopt_azure
+    if azure is not None:
+        azure = replace(azure, location=replace(azure.location, file=origin))
+    return replace(
+        lab,
+        origin=origin,
+        placement=placement,
+        extra_rules=extras,
+        adopt=adopt,
+        adopt_azure=azure,
+    )
 
 
 def default_labs() -> tuple[Lab, ...]:

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from crm_ports.errors import InputError
+from crm_ports.lab.azure_adoption import AdoptedAzure
 from crm_ports.net import PORTLESS
 from crm_ports.plans.text import GROUP_TAG, LAB_TAG, ROLES_TAG, TOPOLOGY_TAG, clean, resource_key
 from crm_ports.ruleset import Rule, RuleSet
@@ -48,6 +49,7 @@ class AsgSpec:
     group: str
     name: str
     tags: Tags
+    import_id: str | None = None  # an adopted live ASG's ARM id (`crm_ports.lab.adoption`)
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,7 @@ class AzurePlan:
     tags: Tags
     asgs: tuple[AsgSpec, ...]
     rules: tuple[NsgRuleSpec, ...]
+    nsg_import_id: str | None = None  # an adopted live NSG's ARM id
 
     def asg(self, group: str) -> AsgSpec:
         return next(a for a in self.asgs if a.group == group)
@@ -125,7 +128,11 @@ def _buckets(ruleset: RuleSet) -> dict[tuple[str, str, str], list[Rule]]:
     return buckets
 
 
-def plan_azure(ruleset: RuleSet, lab: str, *, origin: str = "") -> AzurePlan:
+def plan_azure(
+    ruleset: RuleSet, lab: str, *, origin: str = "", adopt: AdoptedAzure | None = None
+) -> AzurePlan:
+    """With `adopt`, the NSG and each adopted host's ASG keep their live names and carry
+    the ARM ids Terraform imports them by."""
     where = origin or ruleset.options.origin
     base_tags = ((LAB_TAG, lab), (TOPOLOGY_TAG, ruleset.topology))
     asgs = tuple(
@@ -207,7 +214,7 @@ def plan_azure(ruleset: RuleSet, lab: str, *, origin: str = "") -> AzurePlan:
             rule_ids=(),
         )
     )
-    return AzurePlan(
+    plan = AzurePlan(
         lab=lab,
         topology=ruleset.topology,
         nsg_name=f"{lab}-nsg",
@@ -215,3 +222,29 @@ def plan_azure(ruleset: RuleSet, lab: str, *, origin: str = "") -> AzurePlan:
         asgs=asgs,
         rules=tuple(rules),
     )
+    return plan if adopt is None else adopted(plan, adopt)
+
+
+def adopted(plan: AzurePlan, adopt: AdoptedAzure) -> AzurePlan:
+    """The plan taking over the live NSG and ASGs: names as they are (Azure replaces a
+    resource whose name changes) and their import ids. The rule names `adopt` records
+    must be planned ones: a lab edited since `adopt` ran is refused, not half-imported."""
+    groups = {a.group for a in plan.asgs}
+    missing = sorted({host for host, _ in adopt.asgs} - groups)
+    if missing:
+        raise adopt.error(
+            f"hosts.{missing[0]}", "the plan has no application security group for this host"
+        )
+    planned = {r.name for r in plan.rules}
+    for name, _ in adopt.rules:
+        if name not in planned:
+            raise adopt.error(
+                f"rules.{name}",
+                f"no planned NSG rule is named '{name}' (run crm-ports adopt again after "
+                "changing the lab's hosts or options)",
+            )
+    asgs = tuple(
+        a if (live := adopt.asg(a.group)) is None else replace(a, name=live.name, import_id=live.id)
+        for a in plan.asgs
+    )
+    return replace(plan, nsg_name=adopt.nsg.name, asgs=asgs, nsg_import_id=adopt.nsg.id)

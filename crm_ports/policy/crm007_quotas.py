@@ -51,7 +51,7 @@ def _plan_rows(subject: Subject) -> tuple[list[QuotaRow], list[str]]:
                 rows.append(QuotaRow(subject.name, "aws", name, direction, used, RULES_PER_GROUP))
     if "azure" in lab.clouds:
         try:
-            azure = plan_azure(subject.ruleset, lab.name, origin=lab.origin)
+            azure = plan_azure(subject.ruleset, lab.name, origin=lab.origin, adopt=lab.adopt_azure)
         except InputError as exc:
             refused.append(exc.message)
         else:

@@ -51,7 +51,7 @@ def _stack(stack: StackRecord, overrides: Mapping[str, Any]) -> Stack:
         rule_ids.update(aws_inline_rule_ids(aws))
     if stack.cloud == "azure":
         lab = stack.lab.lab
-        plan = plan_azure(stack.lab.ruleset, lab.name, origin=lab.origin)
+        plan = plan_azure(stack.lab.ruleset, lab.name, origin=lab.origin, adopt=lab.adopt_azure)
         rule_ids.update({inline_rule_address(nsg, r.name): r.rule_ids for r in plan.rules})
         # a folder synthesized before the NSGs held their rules inline
         rule_ids.update({f"{AZURE_RULE}.{r.key}": r.rule_ids for r in plan.rules})

@@ -85,7 +85,7 @@ def resolve_lab(catalogue: Catalogue, lab: Lab) -> RuleSet:
             )
         catalogue = catalogue.with_topology(topology_for(catalogue, placement, lab.options))
         options = _with_placed_servers(lab, placement)
-        ruleset = resolve(catalogue, options, spread_members=bool(lab.adopt))
+        ruleset = resolve(catalogue, options, spread_members=lab.adopted_estate)
         ruleset = replace(
             ruleset, idle_roles=idle_roles(catalogue, placement, options), own_placement=True
         )

@@ -109,7 +109,10 @@ class AzureLabStack(TerraformStack):
             peer_cidrs=peer_variables(self, rules),
             provider=provider,
             record=False,  # `crm-ports synth` writes crm-ports.json beside the stack
+            adopt=lab.adopt_azure,
         )
+        if lab.adopt_azure is not None:  # the first apply takes the live NSG and ASGs over
+            self.add_override("import", firewall.import_blocks)
         SubnetNetworkSecurityGroupAssociation(
             self,
             "association",

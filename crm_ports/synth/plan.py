@@ -76,7 +76,12 @@ def _check_cloud_limits(stacks: Sequence[StackPlan]) -> None:
                 adopt=stack.lab.adopt,
             )
         else:
-            plan_azure(stack.rules, stack.lab.name, origin=stack.lab.origin)
+            plan_azure(
+                stack.rules,
+                stack.lab.name,
+                origin=stack.lab.origin,
+                adopt=stack.lab.adopt_azure,
+            )
 
 
 def named_labs(project: Project | None) -> list[Lab] | None:

@@ -21,6 +21,7 @@ from crm_ports.catalogue.model import Location
 from crm_ports.errors import InputError
 from crm_ports.inputs import yamlio
 from crm_ports.lab.adoption import AdoptedGroup, RemovedRule
+from crm_ports.lab.azure_adoption import AdoptedAzure, AdoptedResource
 from crm_ports.lab.extra import citation
 from crm_ports.lab.model import CLOUDS, AwsSettings, AzureSettings, Lab, Waiver
 from crm_ports.net import PortRange, Protocol
@@ -72,6 +73,13 @@ def lab_extent(lab: Lab) -> dict[str, Any]:
                 **({"removes": [r.to_json() for r in a.removes]} if a.removes else {}),
             }
             for a in lab.adopt
+        }
+    if lab.adopt_azure is not None:
+        azure = lab.adopt_azure
+        out["adopt_azure"] = {
+            "network_security_group": {"id": azure.nsg.id, "name": azure.nsg.name},
+            "hosts": {host: {"id": a.id, "name": a.name} for host, a in azure.asgs},
+            "rules": {name: list(ids) for name, ids in azure.rules},
         }
     return out
 
@@ -242,6 +250,26 @@ def _adopt(raw: Any, file: str, entry: str) -> tuple[AdoptedGroup, ...]:
     return _guarded(parse, file, entry, "lab.adopt")
 
 
+def _adopt_azure(raw: Any, file: str, entry: str) -> AdoptedAzure | None:
+    def parse() -> AdoptedAzure | None:
+        if raw is None:
+            return None
+        nsg = raw["network_security_group"]
+        return AdoptedAzure(
+            nsg=AdoptedResource(str(nsg["id"]), str(nsg["name"])),
+            asgs=tuple(
+                (str(host), AdoptedResource(str(a["id"]), str(a["name"])))
+                for host, a in sorted(raw["hosts"].items())
+            ),
+            rules=tuple(
+                (str(name), tuple(str(i) for i in ids))
+                for name, ids in sorted(raw["rules"].items())
+            ),
+        )
+
+    return _guarded(parse, file, entry, "lab.adopt_azure")
+
+
 def read_stack(directory: Path) -> StackRecord:
     """A lab stack's `crm-ports.json`."""
     path = directory / METADATA_FILE
@@ -288,6 +316,7 @@ def read_lab(data: Any, shown: str, entry: str, origin: str) -> ResolvedLab:
         placement=_placement(lab_data.get("placement"), ruleset.options.topology, origin, entry),
         extra_rules=_extra_rules(lab_data.get("extra_rules"), shown, entry),
         adopt=_adopt(lab_data.get("adopt"), shown, entry),
+        adopt_azure=_adopt_azure(lab_data.get("adopt_azure"), shown, entry),
         origin=origin,
     )
     return ResolvedLab(lab, ruleset)

@@ -134,6 +134,21 @@ def aws_import_blocks(plan: AwsPlan, prefix: str = "") -> list[dict[str, str]]:
     return sorted(out, key=lambda block: block["to"])
 
 
+def azure_import_blocks(plan: AzurePlan, prefix: str = "") -> list[dict[str, str]]:
+    """Terraform `import` blocks for an adopted Azure estate: the NSG and each adopted
+    ASG, by ARM id, in address order. The NSG's rules are its inline `security_rule`
+    set, read with it: an `azurerm_network_security_rule` import beside that set would
+    have no resource to land on, and two owners of one rule fight over it."""
+    out = [
+        {"to": f"{AZURE_ASG}.{prefix}{asg.key}", "id": asg.import_id}
+        for asg in plan.asgs
+        if asg.import_id is not None
+    ]
+    if plan.nsg_import_id is not None:
+        out.append({"to": f"{AZURE_NSG}.{prefix}{NSG_KEY}", "id": plan.nsg_import_id})
+    return sorted(out, key=lambda block: block["to"])
+
+
 def aws_resources(plan: AwsPlan) -> Resources:
     """Security groups and their rules, with the attribute names of hashicorp/aws (an
     adopted group's inline rules by source, named as standalone rules' attributes)."""
@@ -250,7 +265,7 @@ def lab_resources(lab: Lab, ruleset: RuleSet, cloud: str, *, network: bool = Tru
         out.update(_aws_network(lab))
         vpc = lab.aws.vpc_id or Ref(f"{AWS_VPC}.lab[0]")
         return _placed(out, (AWS_SECURITY_GROUP,), {"vpc_id": vpc})
-    out = azure_resources(plan_azure(ruleset, lab.name, origin=lab.origin))
+    out = azure_resources(plan_azure(ruleset, lab.name, origin=lab.origin, adopt=lab.adopt_azure))
     if not network:
         return out
     out.update(_azure_network(lab))
