@@ -1,0 +1,216 @@
+"""The plans (crm_ports/plans/) on their own: the text rules both clouds' plans share, and
+what each cloud's plan decides that no whole-lab test shows.
+
+The catalogue's descriptions and ids are plain ASCII of a few words, so the lab tests never
+make `clean` cut, fold an accent or drop a character, nor `resource_key` start with a digit:
+these give it the inputs a lab-local rule or a construct user may.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import pytest
+
+from crm_ports.catalogue.load import load_catalogue
+from crm_ports.errors import InputError
+from crm_ports.options import Options
+from crm_ports.plans.aws import DESCRIPTION_CHARS
+from crm_ports.plans.azure import (
+    NAME_LIMIT,
+    RULES_PER_NSG,
+    NsgRuleSpec,
+    assign_priorities,
+    plan_azure,
+)
+from crm_ports.plans.text import clean, resource_key
+from crm_ports.resolver.engine import resolve
+from crm_ports.ruleset import RuleSet
+
+
+@pytest.mark.parametrize(
+    ("parts", "key"),
+    [
+        (("sg", "SQL-Server"), "sg_SQL-Server"),  # capitals kept
+        (("out", "a.b.tcp.c"), "out_a_b_tcp_c"),  # the rule id's dots
+        (("", "nsr", "x"), "nsr_x"),  # empty parts left out
+        (("1st-tier",), "r_1st-tier"),  # a letter first
+        (("a1", "b"), "a1_b"),  # one letter is enough
+        (("_x",), "r__x"),
+    ],
+)
+def test_resource_key(parts: tuple[str, ...], key: str) -> None:
+    assert resource_key(*parts) == key
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "cleaned"),
+    [
+        ("Caf\u00e9 \u2013 \u201cSSRS\u201d\u2026", 40, "Cafe - SSRS..."),  # accents, smart marks
+        ('SQL <views> | "reports"', 40, "SQL views reports"),  # not allowed: dropped
+        ("  two\u00a0 spaces  and more ", 40, "two spaces and more"),
+        ("exactly ten", 11, "exactly ten"),  # at the limit: kept whole
+        ("abc defg hijkl", 12, "abc defg..."),  # cut where a word ends, the dots in the limit
+        ("abc defgh ijk", 12, "abc..."),  # a word cut in two is dropped
+        ("one, two; three", 13, "one, two..."),  # no punctuation before the dots
+        ("aaa BOX ccc dddd", 12, "aaa BOX..."),
+    ],
+)
+def test_clean(text: str, limit: int, cleaned: str) -> None:
+    assert clean(text, DESCRIPTION_CHARS, limit) == cleaned
+    assert len(cleaned) <= limit
+
+
+# Azure: priorities hash the NSG rule's name into 100-4095; names that meet probe upwards.
+# The names below were found by hashing (`_slot`): r16554 and r16585 share slot 102 and
+# r10029 hashes to 103; r20570 and r635 share 4094; r11154 and r12848 share 4095.
+
+
+@pytest.mark.parametrize(
+    ("names", "priorities"),
+    [
+        (["r16585", "r10029", "r16554"], {"r16554": 102, "r16585": 103, "r10029": 104}),
+        (["r635", "r20570"], {"r20570": 4094, "r635": 4095}),
+        (["r12848", "r11154"], {"r11154": 4095, "r12848": 100}),  # past 4095: back to 100
+    ],
+)
+def test_priorities_settle_a_shared_slot_by_slot_then_name(
+    names: list[str], priorities: dict[str, int]
+) -> None:
+    """Slot order first, so a name keeps its own slot when an earlier name's probe would
+    take it (r10029 sorts first by name but waits for slot 102's two)."""
+    assert assign_priorities(names) == priorities
+
+
+def administrators_renamed(name: str, options: Options | None = None) -> RuleSet:
+    """The rule set with the administrators' peer renamed, which lengthens the NSG rule
+    names `<source>.<target>.<protocol>`: `.domain-controller.tcp` is the longest tail (22)."""
+    rules = resolve(load_catalogue(), options or Options())
+    return replace(
+        rules,
+        groups=tuple(
+            replace(g, name=name) if g.name == "administrators" else g for g in rules.groups
+        ),
+        rules=tuple(
+            replace(r, source=name) if r.source == "administrators" else r for r in rules.rules
+        ),
+    )
+
+
+def _many_peers(count: int) -> RuleSet:
+    """`count` NSG rules: one peer per rule, each reaching the front end by HTTPS."""
+    rules = resolve(load_catalogue(), Options())
+    https = next(r for r in rules.rules if r.id == "clients.crm-front-end.tcp.crm-https")
+    clients = rules.group("clients")
+    return replace(
+        rules,
+        groups=(
+            *(g for g in rules.groups if not g.is_peer),
+            *(replace(clients, name=f"p{i}") for i in range(count)),
+        ),
+        rules=tuple(
+            replace(https, id=f"p{i}.crm-front-end.tcp.crm-https", source=f"p{i}")
+            for i in range(count)
+        ),
+    )
+
+
+def test_an_nsg_rule_name_of_80_characters_is_planned() -> None:
+    plan = plan_azure(administrators_renamed("a" * 58), "lab")
+    assert max(len(r.name) for r in plan.rules) == NAME_LIMIT == 80
+
+
+def test_an_nsg_of_1000_rules_is_planned() -> None:
+    plan = plan_azure(_many_peers(RULES_PER_NSG - 1), "lab")
+    assert len(plan.rules) == RULES_PER_NSG == 1000
+
+
+@pytest.mark.parametrize(
+    ("rules", "message"),
+    [
+        (
+            lambda: administrators_renamed("a" * 59),
+            f"NSG rule name '{'a' * 59}.domain-controller.tcp' is 81 characters; Azure allows "
+            "80: shorten the group names",
+        ),
+        (
+            lambda: _many_peers(RULES_PER_NSG),
+            "NSG 'lab-nsg' needs 1001 rules; Azure allows 1000 rules per network security group",
+        ),
+    ],
+)
+@pytest.mark.parametrize("origin", ["labs/north.yaml", None])
+def test_what_azure_would_refuse_is_refused_with_where_it_came_from(
+    rules: Callable[[], RuleSet], message: str, origin: str | None
+) -> None:
+    """The lab's file when given, else where the options came from."""
+    with pytest.raises(InputError) as refused:
+        if origin is None:
+            plan_azure(rules(), "lab")
+        else:
+            plan_azure(rules(), "lab", origin=origin)
+    error = refused.value
+    assert (error.file, error.entry, error.field, error.message) == (
+        origin or Options().origin,
+        "lab 'lab'",
+        "azure",
+        message,
+    )
+
+
+def test_an_nsg_rule_from_a_peer_and_one_from_a_server_group() -> None:
+    """The fields the constructs map one for one: a peer's rule carries its prefixes and
+    names the peer (its stack variable), a server group's names the source ASG."""
+    plan = plan_azure(resolve(load_catalogue(), Options()), "lab")
+    assert (plan.lab, plan.topology, plan.nsg_name) == ("lab", "split-roles", "lab-nsg")
+    by_name = {r.name: r for r in plan.rules}
+    assert by_name["clients.crm-front-end.tcp"] == NsgRuleSpec(
+        key="nsr_clients_crm-front-end_tcp",
+        name="clients.crm-front-end.tcp",
+        priority=2736,
+        direction="Inbound",
+        access="Allow",
+        protocol="Tcp",
+        source_group=None,
+        source_prefixes=("10.100.0.0/16",),
+        target_group="crm-front-end",
+        port_ranges=("80", "443"),
+        description="clients to crm-front-end: crm-http, crm-https",
+        rule_ids=("clients.crm-front-end.tcp.crm-http", "clients.crm-front-end.tcp.crm-https"),
+        source_peer="clients",
+    )
+    assert by_name["crm-front-end.sql-server.tcp"] == NsgRuleSpec(
+        key="nsr_crm-front-end_sql-server_tcp",
+        name="crm-front-end.sql-server.tcp",
+        priority=2360,
+        direction="Inbound",
+        access="Allow",
+        protocol="Tcp",
+        source_group="crm-front-end",
+        source_prefixes=(),
+        target_group="sql-server",
+        port_ranges=("1433",),
+        description="crm-front-end to sql-server: ms-sql",
+        rule_ids=("crm-front-end.sql-server.tcp.ms-sql",),
+        source_peer=None,
+    )
+    deny = plan.rules[-1]
+    assert (deny.key, deny.name, deny.priority, deny.access, deny.rule_ids) == (
+        "nsr_deny-all-other-inbound",
+        "deny-all-other-inbound",
+        4096,
+        "Deny",
+        (),
+    )
+
+
+def test_the_cloud_balancers_rule_is_from_its_service_tag_and_says_so() -> None:
+    plan = plan_azure(resolve(load_catalogue(), Options(load_balancer="cloud")), "lab")
+    [rule] = [r for r in plan.rules if r.source_prefixes == ("AzureLoadBalancer",)]
+    assert (rule.source_group, rule.source_peer, rule.description) == (
+        None,
+        None,
+        "AzureLoadBalancer (cloud-load-balancer) to crm-front-end: crm-http, lb-health-check, "
+        "crm-https",
+    )
