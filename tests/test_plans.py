@@ -15,8 +15,9 @@ import pytest
 
 from crm_ports.catalogue.load import load_catalogue
 from crm_ports.errors import InputError
+from crm_ports.lab.adoption import AdoptedGroup
 from crm_ports.options import Options
-from crm_ports.plans.aws import DESCRIPTION_CHARS
+from crm_ports.plans.aws import DESCRIPTION_CHARS, plan_aws, quota_terms
 from crm_ports.plans.azure import (
     NAME_LIMIT,
     RULES_PER_NSG,
@@ -214,3 +215,127 @@ def test_the_cloud_balancers_rule_is_from_its_service_tag_and_says_so() -> None:
         "AzureLoadBalancer (cloud-load-balancer) to crm-front-end: crm-http, lb-health-check, "
         "crm-https",
     )
+
+
+# AWS: what the whole-lab tests reach only through the stacks (the slow, synthesizing ones).
+
+
+def test_each_kind_of_group_is_described_by_its_name_and_kind_and_named_in_its_tag() -> None:
+    """The description names only what identifies the group (a changed description
+    replaces it); its roles are in a tag."""
+    plan = plan_aws(resolve(load_catalogue(), Options(load_balancer="cloud")), "lab")
+    kinds = {
+        "crm-front-end": "host group; roles in tag crm-ports:roles",
+        "lab-servers": "every server of the lab carries it",
+        "cloud-load-balancer": "the Application Load Balancer in front of the web servers",
+    }
+    for group, what in kinds.items():
+        sg = plan.security_group(group)
+        assert sg.description == f"CRM 2013 lab lab, {group}: {what}"
+        assert sg.tags[0] == ("Name", f"lab-{group}")
+
+
+@pytest.mark.parametrize("lab", ["sg-lab", "SG-Lab", "sg"])
+@pytest.mark.parametrize("origin", ["labs/north.yaml", None])
+def test_a_lab_whose_group_names_would_start_with_sg_is_refused(
+    lab: str, origin: str | None
+) -> None:
+    """EC2 refuses group names starting with `sg-`, in any case."""
+    rules = resolve(load_catalogue(), Options())
+    with pytest.raises(InputError) as refused:
+        if origin is None:
+            plan_aws(rules, lab)
+        else:
+            plan_aws(rules, lab, origin=origin)
+    error = refused.value
+    assert (error.file, error.entry, error.field, error.message) == (
+        origin or Options().origin,
+        f"lab '{lab}'",
+        "name",
+        "AWS refuses security group names starting with 'sg-': rename the lab",
+    )
+
+
+def test_an_unknown_egress_mode_is_a_programming_error_naming_the_modes() -> None:
+    with pytest.raises(ValueError, match=r"egress must be one of \('allow-all', 'strict'\)"):
+        plan_aws(resolve(load_catalogue(), Options()), "lab", egress="open")
+
+
+def test_all_traffic_is_protocol_minus_one_without_ports() -> None:
+    plan = plan_aws(resolve(load_catalogue(), Options(exchange_in_lab=True)), "lab")
+    exchange = [r for r in plan.rules if r.rule_id == "exchange.domain-controller.all.all-traffic"]
+    assert [(r.ip_protocol, r.from_port, r.to_port) for r in exchange] == [("-1", None, None)]
+
+
+def test_strict_egress_collapses_only_the_flows_that_reach_every_server() -> None:
+    plan = plan_aws(resolve(load_catalogue(), Options()), "lab", egress="strict")
+    collapsed = {r.rule_id: r.description for r in plan.rules if ".egress." in r.rule_id}
+    assert sorted(collapsed) == [
+        f"lab-servers.egress.{ports}"
+        for ports in [
+            "tcp.135-135",
+            "tcp.139-139",
+            "tcp.445-445",
+            "udp.1025-1025",
+            "udp.123-123",
+            "udp.137-138",
+            "udp.445-445",
+        ]
+    ]
+    assert all(text.endswith(": Windows base ports on every server (to every server)")
+               or text.endswith(": NetBIOS name resolution between servers (to every server)")
+               for text in collapsed.values())  # fmt: skip
+    assert collapsed["lab-servers.egress.udp.123-123"] == (
+        "NTP: Windows base ports on every server (to every server)"
+    )
+
+
+def test_quota_terms_split_a_groups_count_into_fixed_rules_and_rules_per_peer_range() -> None:
+    """What a stack with variable peer ranges checks at plan time: fixed + per peer x its
+    ranges, which must add up to the plan's own count."""
+    options = Options(admin_cidrs=("203.0.113.0/24", "198.51.100.0/24"))
+    plan = plan_aws(resolve(load_catalogue(), options), "lab", egress="strict")
+    assert quota_terms(plan, "crm-front-end", "ingress") == (
+        12,
+        {"administrators": 3, "clients": 2},
+    )
+    assert plan.counts()[("crm-front-end", "ingress")] == 12 + 3 * 2 + 2 * 1
+    assert quota_terms(plan, "lab-servers", "egress") == (17, {})
+    assert quota_terms(plan, "crm-front-end", "egress") == (
+        plan.counts()[("crm-front-end", "egress")],
+        {},
+    )
+
+
+def test_an_adopted_group_keeps_its_live_name_and_description_and_only_those() -> None:
+    rules = resolve(load_catalogue(), Options())
+    live = AdoptedGroup("sql-server", "sg-0123456789abcdef0", "CRM SQL", "kept as it is")
+    planned = plan_aws(rules, "lab").security_group("sql-server")
+    sg = plan_aws(rules, "lab", adopt=(live,)).security_group("sql-server")
+    assert (sg.name, sg.description, sg.import_id) == ("CRM SQL", "kept as it is", live.group_id)
+    assert sg.tags == (("Name", "CRM SQL"), *planned.tags[1:])
+
+
+@pytest.mark.parametrize(
+    ("adopt", "field", "message"),
+    [
+        (
+            AdoptedGroup("exchange", "sg-0a", "Exchange", "theirs"),
+            "adopt.exchange",
+            "the plan has no security group for this host",
+        ),
+        (
+            AdoptedGroup("sql-server", "sg-0b", "CRM SQL", "", rules=(("no-such-key", "sgr-1"),)),
+            "adopt.sql-server.rules.no-such-key",
+            "no planned rule of host 'sql-server' has the key 'no-such-key' (run crm-ports "
+            "adopt again after changing the lab's hosts or options)",
+        ),
+    ],
+)
+def test_an_adoption_the_plan_cannot_take_is_refused_naming_the_host_and_field(
+    adopt: AdoptedGroup, field: str, message: str
+) -> None:
+    with pytest.raises(InputError) as refused:
+        plan_aws(resolve(load_catalogue(), Options()), "lab", adopt=(adopt,))
+    error = refused.value
+    assert (error.entry, error.field, error.message) == (f"host '{adopt.host}'", field, message)
