@@ -339,3 +339,64 @@ def test_an_adoption_the_plan_cannot_take_is_refused_naming_the_host_and_field(
         plan_aws(resolve(load_catalogue(), Options()), "lab", adopt=(adopt,))
     error = refused.value
     assert (error.entry, error.field, error.message) == (f"host '{adopt.host}'", field, message)
+
+
+def test_the_aws_rules_keys_and_fields_as_the_constructs_map_them() -> None:
+    """The Terraform keys (the resources' identity), the allow-all egress and a peer's
+    rule expanded per range, which only the synthesizing tests read otherwise."""
+    options = Options(admin_cidrs=("203.0.113.0/24", "198.51.100.0/24"))
+    plan = plan_aws(resolve(load_catalogue(), options), "lab")
+    assert (plan.topology, plan.egress) == ("split-roles", "allow-all")
+    assert not [r for r in plan.rules if ".egress." in r.rule_id]  # strict egress only
+    by_key = {r.key: r for r in plan.rules}
+    base = (("crm-ports:lab", "lab"), ("crm-ports:topology", "split-roles"))
+    out = by_key["out_crm-front-end_all-traffic"]
+    assert (out.direction, out.ip_protocol, out.from_port, out.cidr_ipv4, out.rule_id) == (
+        "egress",
+        "-1",
+        None,
+        "0.0.0.0/0",
+        "all-traffic",
+    )
+    assert out.description == "All outbound traffic (allow-all egress)"
+    assert out.tags == (*base, ("crm-ports:rule", "crm-front-end.all-traffic"))
+    rdp = by_key["in_administrators_crm-front-end_tcp_rdp_203_0_113_0_24"]
+    assert (rdp.cidr_ipv4, rdp.cidr_peer, rdp.base_key, rdp.description) == (
+        "203.0.113.0/24",
+        "administrators",
+        "in_administrators_crm-front-end_tcp_rdp",
+        "RDP: Remote Desktop from administrators",
+    )
+    assert dict(plan.security_group("crm-back-end").tags)["crm-ports:roles"] == (
+        "asynchronous-service+sandbox-processing"
+    )
+    strict = plan_aws(resolve(load_catalogue(), options), "lab", egress="strict")
+    assert "out_lab-servers_egress_udp_123-123" in {r.key for r in strict.rules}
+    assert strict.egress == "strict"
+
+
+def test_an_adopted_rule_carries_the_live_rules_id_and_no_other_does() -> None:
+    rules = resolve(load_catalogue(), Options())
+    key = next(r.key for r in plan_aws(rules, "lab").rules if r.group == "sql-server")
+    live = AdoptedGroup("sql-server", "sg-0c", "CRM SQL", "", rules=((key, "sgr-0123"),))
+    imported = {r.key: r.import_id for r in plan_aws(rules, "lab", adopt=(live,)).rules}
+    assert imported.pop(key) == "sgr-0123"
+    assert set(imported.values()) == {None}
+
+
+@pytest.mark.parametrize("origin", ["labs/north.yaml", None])
+def test_a_group_past_awss_quota_is_refused_naming_it_and_the_direction(
+    origin: str | None,
+) -> None:
+    options = Options(admin_cidrs=tuple(f"203.0.{i}.0/24" for i in range(20)))
+    rules = resolve(load_catalogue(), options)
+    with pytest.raises(InputError) as refused:
+        if origin is None:
+            plan_aws(rules, "lab")
+        else:
+            plan_aws(rules, "lab", origin=origin)
+    error = refused.value
+    assert (error.file, error.entry, error.field) == (origin or options.origin, "lab 'lab'", "aws")
+    assert error.message.startswith(
+        "security group 'lab-crm-front-end' needs 74 inbound rules; AWS allows 60 inbound "
+    )
