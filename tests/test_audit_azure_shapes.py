@@ -134,6 +134,7 @@ def test_a_missing_asg_is_reported_with_the_rules_it_carried() -> None:
         ("missing", "application-security-group", SQL_ASG),
         *(("missing", "nsg-rule", name) for name in sorted(carried)),
     ]
+    assert {f.live_id for f in report.findings} == {""}  # nothing live to point at
 
 
 def stale_asg() -> dict[str, Any]:
@@ -157,6 +158,7 @@ def test_a_stale_asg_tagged_for_the_lab_is_unexpected() -> None:
     )
     assert finding.live_id.endswith("/applicationSecurityGroups/full-server-ssrs-asg")
     assert finding.container == "rg-crm-lab"
+    assert finding.summary == "application security group full-server-ssrs-asg"
 
 
 def nsg_tag_drift() -> dict[str, Any]:
@@ -169,7 +171,13 @@ def nsg_tag_drift() -> dict[str, Any]:
 
 
 def test_nsg_tag_drift_is_a_change_of_the_nsg() -> None:
-    finding = only_finding(nsg_tag_drift(), "changed", "nsg", "full-server-nsg")
+    document = nsg_tag_drift()
+    finding = only_finding(document, "changed", "nsg", "full-server-nsg")
+    assert (finding.container, finding.summary, finding.live_id) == (
+        "rg-crm-lab",
+        "network security group full-server-nsg",
+        nsg(document)["id"],
+    )
     assert [(c.field, c.expected, c.actual) for c in finding.changes] == [
         (
             "tags",
@@ -248,3 +256,195 @@ def test_cli_exit_status_of_each_drift(
     assert result.err == ""
     assert result.code == (1 if any(counts.values()) else 0)
     assert json.loads(result.out)["counts"] == counts
+
+
+# The shapes below are ARM's too, but the full-server lab never returns them: the audit must
+# read each the same way, so the clean ones audit clean and the drift ones say what moved.
+
+LAB_SERVERS_TO_CRM = "lab-servers.crm-full-server.tcp"
+CRM_ASG = "full-server-crm-full-server-asg"
+
+
+def rules_of(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every security rule's `properties`, across the pages."""
+    for page in bodies(document, "/securityRules"):
+        for rule in page["value"]:
+            yield rule["properties"]
+
+
+def rule_named(document: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(
+        r["properties"]
+        for page in bodies(document, "/securityRules")
+        for r in page["value"]
+        if r["name"] == name
+    )
+
+
+def asg_named(document: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(
+        a for page in bodies(document, "/applicationSecurityGroups") for a in page["value"]
+        if a["name"] == name
+    )  # fmt: skip
+
+
+def asg_id(document: dict[str, Any], name: str) -> str:
+    return str(asg_named(document, name)["id"])
+
+
+PLURALS = {
+    "sourcePortRange": "sourcePortRanges",
+    "sourceAddressPrefix": "sourceAddressPrefixes",
+    "destinationAddressPrefix": "destinationAddressPrefixes",
+    "destinationPortRange": "destinationPortRanges",
+}
+
+
+def plural_fields_only() -> dict[str, Any]:
+    """Every value in the plural field, the singular left out (as ARM returns a rule
+    written with the plural fields): `sourcePortRanges` and `destinationAddressPrefixes`
+    among them, which the full-server fixture never uses."""
+    document = microsoft_shape()
+    for rule in rules_of(document):
+        for one, many in PLURALS.items():
+            if one in rule:
+                rule[many] = [*rule.get(many, []), rule.pop(one)]
+    return document
+
+
+def protocols_in_lower_case() -> dict[str, Any]:
+    """`tcp`, `udp`: the SDK and ARM take the protocol in any case."""
+    document = microsoft_shape()
+    for rule in rules_of(document):
+        rule["protocol"] = rule["protocol"].lower()
+    return document
+
+
+def asgs_in_another_order() -> dict[str, Any]:
+    """ARM promises no order: the ASGs listed last first, page by page."""
+    document = microsoft_shape()
+    for page in bodies(document, "/applicationSecurityGroups"):
+        page["value"].reverse()
+    return document
+
+
+@pytest.mark.parametrize(
+    "shape", [plural_fields_only, protocols_in_lower_case, asgs_in_another_order]
+)
+def test_other_shapes_of_the_same_rules_audit_clean(shape: Callable[[], dict[str, Any]]) -> None:
+    document = shape()
+    assert document != microsoft_shape()
+    report, _ = audit(document)
+    assert report.findings == ()
+
+
+def source_ports_narrowed() -> dict[str, Any]:
+    """One rule's source ports narrowed by hand to two ranges, in ARM's plural field."""
+    document = microsoft_shape()
+    rule = rule_named(document, LAB_SERVERS_TO_CRM)
+    del rule["sourcePortRange"]
+    rule["sourcePortRanges"] = ["49152-65535", "1024", "*"]
+    return document
+
+
+def test_source_ports_narrowed_are_a_change_listed_in_port_order() -> None:
+    """Ranges sort by their first port, `*` first: the same order on either side."""
+    finding = only_finding(source_ports_narrowed(), "changed", "nsg-rule", LAB_SERVERS_TO_CRM)
+    assert [(c.field, c.expected, c.actual) for c in finding.changes] == [
+        ("source_ports", "*", "*,1024,49152-65535")
+    ]
+
+
+def rule_between_two_asgs_and_a_lost_one() -> dict[str, Any]:
+    """A rule added by hand from two of the lab's ASGs (named in the other order, one
+    by an id in upper case) to an ASG that is not in the resource group's list, with its
+    ports in no order."""
+    document = microsoft_shape()
+    page = list(bodies(document, "/securityRules"))[-1]
+    nsg_id = nsg(document)["id"]
+    sql, crm = asg_id(document, SQL_ASG), asg_id(document, CRM_ASG)
+    page["value"].append(
+        {
+            "name": "by-hand",
+            "id": f"{nsg_id}/securityRules/by-hand",
+            "properties": {
+                "protocol": "Tcp",
+                "sourcePortRange": "*",
+                "sourceApplicationSecurityGroups": [{"id": sql}, {"id": crm.upper()}],
+                "destinationApplicationSecurityGroups": [{"id": f"{sql}-Gone"}],
+                "destinationPortRanges": ["3389", "1024-65535", "80", "135"],
+                "access": "Allow",
+                "priority": 200,
+                "direction": "Inbound",
+            },
+        }
+    )
+    return document
+
+
+def test_a_rule_with_two_asgs_names_both_and_keeps_an_unknown_asgs_id() -> None:
+    document = rule_between_two_asgs_and_a_lost_one()
+    finding = only_finding(document, "unexpected", "nsg-rule", "by-hand")
+    assert finding.summary == (
+        f"200 Inbound Allow Tcp 80,135,1024-65535,3389 from asg:{CRM_ASG},asg:{SQL_ASG} "
+        f"to asg:{asg_id(document, SQL_ASG)}-Gone"
+    )
+
+
+def asg_lost_its_tags() -> dict[str, Any]:
+    """The SQL Server ASG's tags removed by hand: still the lab's, found by its name."""
+    document = microsoft_shape()
+    del asg_named(document, SQL_ASG)["tags"]
+    return document
+
+
+def asg_roles_tag_edited() -> dict[str, Any]:
+    """An ASG's roles tag edited by hand: a key only the ASGs carry, not the NSG."""
+    document = microsoft_shape()
+    asg_named(document, SQL_ASG)["tags"]["crm-ports:roles"] = "sql-server"
+    return document
+
+
+@pytest.mark.parametrize(
+    ("drift", "actual"),
+    [
+        (asg_lost_its_tags, ""),
+        (
+            asg_roles_tag_edited,
+            f"crm-ports:group=sql-server, {LAB_TAG}=full-server, "
+            "crm-ports:roles=sql-server, crm-ports:topology=full-server",
+        ),
+    ],
+)
+def test_an_asgs_tags_edited_by_hand_are_a_change_of_the_asg(
+    drift: Callable[[], dict[str, Any]], actual: str
+) -> None:
+    finding = only_finding(drift(), "changed", "application-security-group", SQL_ASG)
+    assert [(c.field, c.expected, c.actual) for c in finding.changes] == [
+        (
+            "tags",
+            f"crm-ports:group=sql-server, {LAB_TAG}=full-server, "
+            "crm-ports:roles=sql-server+reporting-services, crm-ports:topology=full-server",
+            actual,
+        )
+    ]
+
+
+def rule_renamed() -> dict[str, Any]:
+    """A rule renamed by hand (ARM deletes and recreates it): the same content under a
+    new name, so it pairs by content and the name is the change."""
+    document = microsoft_shape()
+    for page in bodies(document, "/securityRules"):
+        for rule in page["value"]:
+            if rule["name"] == LAB_SERVERS_TO_CRM:
+                rule["name"] = "renamed-by-hand"
+                rule["id"] = rule["id"].replace(LAB_SERVERS_TO_CRM, rule["name"])
+    return document
+
+
+def test_a_rule_renamed_by_hand_is_a_change_of_its_name() -> None:
+    finding = only_finding(rule_renamed(), "changed", "nsg-rule", LAB_SERVERS_TO_CRM)
+    assert finding.live_id.endswith("/securityRules/renamed-by-hand")
+    assert [(c.field, c.expected, c.actual) for c in finding.changes] == [
+        ("name", LAB_SERVERS_TO_CRM, "renamed-by-hand")
+    ]

@@ -12,12 +12,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from crm_ports.catalogue.load import load_catalogue
-from crm_ports.lab.model import AzureSettings, Lab
+from crm_ports.lab.adoption import AdoptedGroup
+from crm_ports.lab.model import AwsSettings, AzureSettings, Lab
 from crm_ports.options import Options
 from crm_ports.policy.base import Finding, Stack, Subject
+from crm_ports.policy.crm001_internet_admin_ports import InternetAdminPorts
+from crm_ports.policy.crm007_quotas import quota_rows
 from crm_ports.policy.registry import run_checks
 from crm_ports.resolver.engine import resolve
 from crm_ports.ruleset import Advisory, IdleRole, RuleSet
+from tests.test_plans import administrators_renamed
 
 INGRESS = "aws_vpc_security_group_ingress_rule"
 AZURE_RULE = "azurerm_network_security_rule"
@@ -224,5 +228,199 @@ def test_crm010_leaves_the_network_out_when_the_base_did_not_record_it() -> None
             "app/lab",
             "azurerm_application_security_group.asg_exchange",
             "deletes application security group lab-exchange-asg",
+        ),
+    ]
+
+
+# CRM001-CRM003 share `policy.internet_wide`; CRM001 stands for the three here.
+WIDE = ("0.0.0.0/0", "::/0")
+ADMIN_RDP = "administrators.crm-front-end.tcp.rdp"
+
+
+def _crm001_on_rules(rules: RuleSet) -> Finding:
+    found = [f for f in findings("CRM001", Subject(LAB, rules)) if f.subject == ADMIN_RDP]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_crm001_names_every_wide_range_its_option_and_the_rule() -> None:
+    found = _crm001_on_rules(ruleset(Options(admin_cidrs=WIDE)))
+    assert (found.where, found.message, found.rules, found.fix) == (
+        "rule set",
+        "TCP 3389 from administrators (0.0.0.0/0, ::/0 in admin_cidrs) to crm-front-end "
+        "opens administrative port(s) 3389 to the internet",
+        (ADMIN_RDP,),
+        "Remove 0.0.0.0/0, ::/0 from admin_cidrs (lab file key, or --admin-cidr) and list "
+        "only the ranges of administrators.",
+    )
+
+
+def test_crm001_on_a_peer_without_an_option_names_no_option() -> None:
+    """A peer whose ranges no option holds (the construct API's peers): no option to name
+    in the message, and the check's own fix."""
+    rules = ruleset(Options(admin_cidrs=WIDE))
+    groups = tuple(
+        replace(g, cidr_option=None) if g.name == "administrators" else g for g in rules.groups
+    )
+    found = _crm001_on_rules(replace(rules, groups=groups))
+    assert found.message.startswith("TCP 3389 from administrators (0.0.0.0/0, ::/0) to ")
+    assert found.fix.startswith("Set admin_cidrs (or the peer's CIDR option)")
+
+
+def test_crm001_on_a_stack_names_the_sources_rules_and_the_one_peers_option() -> None:
+    """The option is named only when every rule the resource carries comes from one peer."""
+    rules = ruleset(Options(admin_cidrs=WIDE, client_cidrs=WIDE))
+    clients_https = "clients.crm-front-end.tcp.crm-https"
+    rdp = {"ip_protocol": "tcp", "from_port": 3389, "to_port": 3389}
+    wide = {"cidr_ipv4": "0.0.0.0/0", "cidr_ipv6": "::/0"}
+    resources = {f"{INGRESS}.{name}": {**rdp, **wide} for name in ("admins", "both", "by-hand")}
+    rule_ids = {f"{INGRESS}.admins": (ADMIN_RDP,), f"{INGRESS}.both": (ADMIN_RDP, clients_https)}
+    stack = Stack("aws-lab", "aws", resources, rule_ids)
+    found = findings("CRM001", Subject(LAB, rules, (stack,)), rule_set=False)
+    assert [(f.where, f.subject, f.message, f.rules) for f in found] == [
+        (
+            "aws-lab",
+            f"{INGRESS}.{name}",
+            "source 0.0.0.0/0, ::/0 reaches administrative port(s) 3389",
+            rule_ids.get(f"{INGRESS}.{name}", ()),
+        )
+        for name in ("admins", "both", "by-hand")
+    ]
+    assert [f.fix for f in found] == [
+        "Remove 0.0.0.0/0, ::/0 from admin_cidrs (lab file key, or --admin-cidr) and list "
+        "only the ranges of administrators.",
+        *[InternetAdminPorts.fix] * 2,
+    ]
+
+
+# CRM007 counts the plans' rules when given no stacks, each stack's resources otherwise.
+EGRESS = "aws_vpc_security_group_egress_rule"
+AZURE_NSG = "azurerm_network_security_group"
+
+
+def test_crm007_counts_the_plans_of_the_labs_own_settings() -> None:
+    """The lab's name, egress and adopted groups reach the AWS plan, so the rows name the
+    groups as they deploy (an adopted one by its live name) and count strict egress."""
+    adopted = AdoptedGroup("sql-server", "sg-0123456789abcdef0", "CRM SQL", "kept")
+    lab = Lab(name="north", options=Options(), aws=AwsSettings(egress="strict"), adopt=(adopted,))
+    rows, refused = quota_rows(Subject(lab, ruleset()))
+    assert refused == []
+    assert {(r.lab, r.cloud, r.limit) for r in rows} == {
+        ("north", "aws", 60),
+        ("north", "azure", 1000),
+    }
+    assert [(r.container, r.direction, r.used) for r in rows] == [
+        ("north-crm-back-end", "egress", 3),
+        ("north-crm-back-end", "ingress", 9),
+        ("north-crm-deployment", "egress", 3),
+        ("north-crm-deployment", "ingress", 9),
+        ("north-crm-front-end", "egress", 4),
+        ("north-crm-front-end", "ingress", 17),
+        ("north-domain-controller", "ingress", 26),
+        ("north-email-router", "egress", 4),
+        ("north-email-router", "ingress", 8),
+        ("north-lab-servers", "egress", 17),
+        ("CRM SQL", "ingress", 12),
+        ("north-ssrs", "egress", 2),
+        ("north-ssrs", "ingress", 10),
+        ("north-nsg", "all", 34),
+    ]
+
+
+def test_crm007_reports_a_plan_refused_for_its_quota() -> None:
+    """Twenty administrator ranges: one AWS rule per range, past the front end's quota;
+    Azure puts the ranges in one rule, so its row stays far below."""
+    options = Options(admin_cidrs=tuple(f"203.0.{i}.0/24" for i in range(20)))
+    found = findings("CRM007", Subject(Lab(name="lab", options=options), ruleset(options)))
+    assert [(f.where, f.subject, f.severity, f.message) for f in found] == [
+        (
+            "plan",
+            "quota",
+            "error",
+            "security group 'lab-crm-front-end' needs 74 inbound rules; AWS allows 60 inbound "
+            "rules per security group (quota 'Inbound or outbound rules per security group'): "
+            "narrow the peer CIDRs or split the group",
+        )
+    ]
+
+
+def _rules_of(kind: str, count: int, **attributes: str) -> dict[str, dict[str, str]]:
+    holder = "-".join(attributes.values()).strip("${}").replace(".", "-")
+    return {f'{kind}.{holder}["{i}"]': dict(attributes) for i in range(count)}
+
+
+def test_crm007_on_a_stack_warns_near_the_quota_and_errs_past_it() -> None:
+    """54 of 60 is the first warning (90%), 60 of 60 still one, 61 an error; a rule's
+    group is named by the group's resource, or by its id when the stack does not hold it."""
+    resources: dict[str, dict[str, str]] = {
+        "aws_security_group.fe": {"name": "lab-fe"},
+        "aws_security_group.be": {"name": "lab-be"},
+        "aws_security_group.db": {"name": "lab-db"},
+        **_rules_of(INGRESS, 53, security_group_id="${aws_security_group.fe.id}"),
+        **_rules_of(EGRESS, 54, security_group_id="${aws_security_group.fe.id}"),
+        **_rules_of(INGRESS, 60, security_group_id="${aws_security_group.be.id}"),
+        **_rules_of(INGRESS, 61, security_group_id="${aws_security_group.db.id}"),
+        **_rules_of(INGRESS, 1, security_group_id="sg-0live"),
+    }
+    for live in (False, True):
+        stack = Stack("aws-lab", "aws", resources, {}, live=live)
+        subject = Subject(LAB, ruleset(), (stack,))
+        assert [
+            (r.lab, r.container, r.direction, r.used, r.limit) for r in quota_rows(subject)[0]
+        ] == [
+            ("lab", "lab-be", "ingress", 60, 60),
+            ("lab", "lab-db", "ingress", 61, 60),
+            ("lab", "lab-fe", "egress", 54, 60),
+            ("lab", "lab-fe", "ingress", 53, 60),
+            ("lab", "sg-0live", "ingress", 1, 60),
+        ]
+        found = findings("CRM007", subject, rule_set=False)
+        assert [(f.where, f.subject, f.severity, f.message) for f in found] == [
+            (where, container, severity, f"{used} of 60 {direction} rules used (headroom {room})")
+            for where in ["aws-lab" if live else "synthesized stacks"]
+            for container, direction, used, room, severity in [
+                ("lab-be", "ingress", 60, 0, "warning"),
+                ("lab-db", "ingress", 61, -1, "error"),
+                ("lab-fe", "egress", 54, 6, "warning"),
+            ]
+        ]
+
+
+def test_crm007_counts_an_azure_stacks_rules_and_inline_rules_per_nsg() -> None:
+    resources: dict[str, dict[str, str]] = {
+        f"{AZURE_NSG}.nsg": {"name": "lab-nsg"},
+        f"{AZURE_NSG}.inline": {"name": "lab-inline-nsg"},
+        **_rules_of(AZURE_RULE, 3, network_security_group_name=f"${{{AZURE_NSG}.nsg.name}}"),
+        **_rules_of(AZURE_RULE, 1, network_security_group_name="by-hand-nsg"),
+        f'{AZURE_NSG}.inline.security_rule["a"]': {},
+        f'{AZURE_NSG}.inline.security_rule["b"]': {},
+        f'{AZURE_NSG}.gone.security_rule["c"]': {},
+    }
+    stack = Stack("azure-lab", "azure", resources, {})
+    rows, refused = quota_rows(Subject(LAB, ruleset(), (stack,)))
+    assert refused == []
+    assert [(r.container, r.direction, r.used, r.limit) for r in rows] == [
+        (f"{AZURE_NSG}.gone", "all", 1, 1000),
+        ("by-hand-nsg", "all", 1, 1000),
+        ("lab-inline-nsg", "all", 2, 1000),
+        ("lab-nsg", "all", 3, 1000),
+    ]
+
+
+def test_crm007_warns_of_a_plan_near_the_quota_and_reports_azures_refusal() -> None:
+    """Fourteen administrator ranges bring the front end to 56 of 60; a peer named at
+    length makes an NSG rule name longer than Azure takes, and the Azure plan is refused."""
+    options = Options(admin_cidrs=tuple(f"203.0.{i}.0/24" for i in range(14)))
+    long = "administrators-of-the-north-european-datacentre-operations-team"
+    renamed = administrators_renamed(long, options)
+    found = findings("CRM007", Subject(Lab(name="lab", options=options), renamed))
+    assert [(f.where, f.subject, f.severity, f.message) for f in found] == [
+        ("plan", "lab-crm-front-end", "warning", "56 of 60 ingress rules used (headroom 4)"),
+        (
+            "plan",
+            "quota",
+            "error",
+            f"NSG rule name '{long}.crm-deployment.tcp' is 82 characters; Azure allows 80: "
+            "shorten the group names",
         ),
     ]
