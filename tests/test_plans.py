@@ -324,12 +324,6 @@ def test_an_adopted_group_keeps_its_live_name_and_description_and_only_those() -
             "adopt.exchange",
             "the plan has no security group for this host",
         ),
-        (
-            AdoptedGroup("sql-server", "sg-0b", "CRM SQL", "", rules=(("no-such-key", "sgr-1"),)),
-            "adopt.sql-server.rules.no-such-key",
-            "no planned rule of host 'sql-server' has the key 'no-such-key' (run crm-ports "
-            "adopt again after changing the lab's hosts or options)",
-        ),
     ],
 )
 def test_an_adoption_the_plan_cannot_take_is_refused_naming_the_host_and_field(
@@ -375,13 +369,21 @@ def test_the_aws_rules_keys_and_fields_as_the_constructs_map_them() -> None:
     assert strict.egress == "strict"
 
 
-def test_an_adopted_rule_carries_the_live_rules_id_and_no_other_does() -> None:
+def test_only_the_adopted_groups_rules_are_held_inline_and_untagged() -> None:
+    """An adopted group's rules go inline (so its first apply revokes the live rules the
+    lab leaves out), without tags an inline rule cannot carry; every other rule stays a
+    resource of its own, tags and all."""
     rules = resolve(load_catalogue(), Options())
-    key = next(r.key for r in plan_aws(rules, "lab").rules if r.group == "sql-server")
-    live = AdoptedGroup("sql-server", "sg-0c", "CRM SQL", "", rules=((key, "sgr-0123"),))
-    imported = {r.key: r.import_id for r in plan_aws(rules, "lab", adopt=(live,)).rules}
-    assert imported.pop(key) == "sgr-0123"
-    assert set(imported.values()) == {None}
+    live = AdoptedGroup("sql-server", "sg-0c", "CRM SQL", "")
+    before = {r.key: r for r in plan_aws(rules, "lab").rules}
+    after = {r.key: r for r in plan_aws(rules, "lab", adopt=(live,)).rules}
+    assert set(after) == set(before)
+    for key, rule in after.items():
+        if rule.group == "sql-server":
+            assert (rule.inline, rule.tags) == (True, ()), key
+        else:
+            assert (rule.inline, rule.tags) == (False, before[key].tags), key
+    assert any(r.group == "sql-server" for r in after.values())
 
 
 @pytest.mark.parametrize("origin", ["labs/north.yaml", None])
