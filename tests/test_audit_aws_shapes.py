@@ -342,13 +342,14 @@ def test_compare_lab_alone_reports_another_labs_group_it_is_handed() -> None:
     from crm_ports.audit.aws_pairing import compare_lab
 
     groups, rules = clean_estate().answers()
-    [finding] = compare_lab(plan(), groups, rules)
-    assert (finding.status, finding.container, finding.name) == (
-        "unexpected",
-        "split-roles-sql-server",
-        "sql-server",
-    )
-    assert finding.note.endswith("holds 1 rule")
+    untagged = ec2_group(group_id(0x101), "default", "default VPC security group", [])
+    del untagged["Tags"]  # EC2 leaves out the key of a group without tags
+    found = compare_lab(plan(), [*groups, untagged], rules)
+    assert [(f.status, f.container, f.name) for f in found] == [
+        ("unexpected", "default", "(no group tag)"),
+        ("unexpected", "split-roles-sql-server", "sql-server"),
+    ]
+    assert found[1].note.endswith("holds 1 rule")
 
 
 def numbered_protocols() -> Estate:
@@ -414,6 +415,30 @@ def test_a_missing_group_folds_its_rules_into_its_finding() -> None:
     assert (group.container, group.live_id) == (f"{LAB}-sql-server", "")
     assert group.summary == plan().security_group("sql-server").description
     assert group.note == f"its {len(own)} planned rules not listed"
+
+
+def missing_first_groups() -> Estate:
+    """The domain-controller group deleted (no rule names it as a peer), and every rule
+    of the lab-servers group revoked: the groups after them are still audited."""
+    estate = clean_estate()
+    gone, emptied = estate.id_of("domain-controller"), estate.id_of("lab-servers")
+    estate.groups.remove(estate.group(f"{LAB}-domain-controller"))
+    estate.rules = [r for r in estate.rules if r["GroupId"] not in (gone, emptied)]
+    estate.rules.remove(estate.rule(MS_SQL))
+    return estate
+
+
+def test_a_missing_group_and_an_emptied_one_leave_the_others_audited() -> None:
+    report = audit(missing_first_groups())
+    dc = [s for s in plan().rules if s.group == "domain-controller"]
+    emptied = [s.key for s in plan().rules if s.group == "lab-servers"]
+    assert not any(s.peer_group == "domain-controller" for s in plan().rules)
+    assert findings(report) == [
+        ("missing", "security-group", "sg_domain-controller"),
+        *(("missing", "rule", key) for key in sorted(emptied)),
+        ("missing", "rule", MS_SQL),
+    ]
+    assert report.findings[0].note == f"its {len(dc)} planned rules not listed"
 
 
 def stale_group() -> Estate:
@@ -743,6 +768,7 @@ DRIFTS: list[Callable[[], Estate]] = [
     shuffled,
     group_description_edited,
     missing_group,
+    missing_first_groups,
     stale_group,
     duplicate_group,
     group_tags_drift,
