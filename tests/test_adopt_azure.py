@@ -104,6 +104,7 @@ def test_adopted_lab_validates_and_imports_the_fixtures_resources(
     assert [line.split()[2] for line in left_out] == list(STRAY)
     assert "breaks policy (open to the internet)" in left_out[0]
     assert all("the first apply removes it" in line for line in left_out)
+    assert all(line.count("the first apply") == 1 for line in left_out), left_out
     # the custom rule is an extra rule to review
     [extra] = lab.extra_rules
     assert (extra.source, extra.target, str(extra.ports)) == ("crm-web-asg", "crm-app-asg", "8080")
@@ -179,6 +180,28 @@ def test_keep_unexplained_keeps_the_rdp_rule_as_an_extra_rule(
     assert lab.adopt_azure is not None
     taken = {i.rsplit("/", 1)[-1] for _, ids in lab.adopt_azure.rules for i in ids}
     assert "RDP-Anywhere" in taken
+
+
+def test_a_rule_no_lab_rule_can_say_is_reported_once(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An ICMP rule has no lab rule to carry it; its line says once what the first apply
+    does to it (Azure's words, not AWS's 'revokes')."""
+    data = estate()
+    page = data["interactions"][1]["response"]["body"]
+    [template] = [r for r in page["value"] if r["name"] == CUSTOM]
+    ping = copy.deepcopy(template)
+    ping["name"] = "Allow-Ping-Web-To-App"
+    ping["id"] = template["id"].rsplit("/", 1)[0] + "/" + ping["name"]
+    ping["properties"].update(protocol="Icmp", priority=4000, destinationPortRange="*")
+    ping["properties"]["destinationPortRanges"] = []
+    page["value"].append(ping)
+    result = adopt(cli, monkeypatch, data, "-o", str(tmp_path / f"{LAB}.yaml"))
+    assert result.code == 0, result.err
+    [line] = [line for line in result.err.splitlines() if "Allow-Ping-Web-To-App" in line]
+    assert "no lab rule can say it" in line
+    assert line.count("the first apply") == 1, line
+    assert line.endswith("the first apply removes it (the NSG's rules are one set in Terraform)")
 
 
 def _not_found(data: dict[str, Any], code: str, message: str) -> dict[str, Any]:

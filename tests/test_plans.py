@@ -51,6 +51,7 @@ def test_resource_key(parts: tuple[str, ...], key: str) -> None:
         ("Caf\u00e9 \u2013 \u201cSSRS\u201d\u2026", 40, "Cafe - SSRS..."),  # accents, smart marks
         ('SQL <views> | "reports"', 40, "SQL views reports"),  # not allowed: dropped
         ("  two\u00a0 spaces  and more ", 40, "two spaces and more"),
+        ("SQL\nviews\tand\r\nreports", 40, "SQL views and reports"),  # breaks are spaces
         ("exactly ten", 11, "exactly ten"),  # at the limit: kept whole
         ("abc defg hijkl", 12, "abc defg..."),  # cut where a word ends, the dots in the limit
         ("abc defgh ijk", 12, "abc..."),  # a word cut in two is dropped

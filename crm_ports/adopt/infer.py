@@ -449,7 +449,7 @@ def unmatched_rules(
         if not explainable:
             left_out.append(
                 f"{where}: {_direction(rule)} {rule.ports_text()}: no lab rule can say it; "
-                "the first apply revokes it"
+                + wording.revoke(rule)
             )
             gone = removed(rule, unsayable(rule), estate.where)
             removes.setdefault(host_of[rule.group_id], []).append(gone)

@@ -39,6 +39,8 @@ def clean(text: str, allowed: str, limit: int) -> str:
     for smart, plain in _SMART.items():
         text = text.replace(smart, plain)
     text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    # a line break or tab is a space between words, not a character to drop
+    text = re.sub(r"\s", " ", text)
     text = re.sub(f"[^{allowed}]", "", text)
     text = " ".join(text.split())
     if len(text) <= limit:
