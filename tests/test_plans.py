@@ -387,6 +387,18 @@ def test_only_the_adopted_groups_rules_are_held_inline_and_untagged() -> None:
     assert any(r.group == "sql-server" for r in after.values())
 
 
+def test_an_adopted_group_past_the_quota_is_named_as_it_is_live() -> None:
+    """The user looks for the group in the console by its live name and id, not by the
+    name crm-ports would have given it."""
+    options = Options(admin_cidrs=tuple(f"203.0.{i}.0/24" for i in range(20)))
+    live = AdoptedGroup("crm-front-end", "sg-0fe", "prod-web", "hand-built")
+    with pytest.raises(InputError) as refused:
+        plan_aws(resolve(load_catalogue(), options), "lab", adopt=(live,))
+    assert refused.value.message.startswith(
+        "security group 'prod-web' (sg-0fe) needs 74 inbound rules; AWS allows 60 inbound "
+    )
+
+
 @pytest.mark.parametrize("origin", ["labs/north.yaml", None])
 def test_a_group_past_awss_quota_is_refused_naming_it_and_the_direction(
     origin: str | None,

@@ -332,14 +332,18 @@ def quota_terms(plan: AwsPlan, group: str, direction: str) -> tuple[int, dict[st
 
 def check_quota(plan: AwsPlan, origin: str) -> None:
     """Refuse before synthesis what AWS would refuse at apply time, naming the group."""
+    names = {sg.group: sg.name for sg in plan.security_groups}
+    live = {sg.group: f" ({sg.import_id})" for sg in plan.security_groups if sg.import_id}
     for (group, direction), count in sorted(plan.counts().items()):
         if count > RULES_PER_GROUP:
             word = "inbound" if direction == "ingress" else "outbound"
+            # an adopted group is named as it is live, where the user will look for it
+            named = f"'{names.get(group, f'{plan.lab}-{group}')}'{live.get(group, '')}"
             raise InputError(
                 origin,
                 f"lab '{plan.lab}'",
                 "aws",
-                f"security group '{plan.lab}-{group}' needs {count} {word} rules; AWS allows "
+                f"security group {named} needs {count} {word} rules; AWS allows "
                 f"{RULES_PER_GROUP} {word} rules per security group (quota 'Inbound or outbound "
                 f"rules per security group'): narrow the peer CIDRs or split the group",
             )
