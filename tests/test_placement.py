@@ -294,6 +294,36 @@ def test_required_role_left_unplaced(cli: Cli, tmp_path: Path, role: str) -> Non
     assert_refused(cli, tmp_path, lab, [f"role '{role}'", "placed on no host", "cannot run"])
 
 
+@pytest.mark.parametrize(
+    ("option", "field", "fix"),
+    [
+        ("domain_controllers: 2", "domain_controllers", "place domain-controller on a second host"),
+        ("exchange_in_lab: true", "exchange_in_lab", "place exchange on a host"),
+    ],
+)
+def test_an_option_the_placement_does_not_hold_is_refused(
+    cli: Cli, tmp_path: Path, option: str, field: str, fix: str
+) -> None:
+    """With hosts of its own, the placement says how many domain controllers there are and
+    whether Exchange is in the lab; an option asking for more is refused, not ignored."""
+    lab = write_lab(tmp_path, HOSTS + f"options: {{{option}}}\n")
+    assert_refused(cli, tmp_path, lab, [])
+    assert cli("rules", "--lab", lab).err == (
+        f"crm-ports: error: {lab}: lab 'my-lab': field 'options.{field}': {field} asks for "
+        f"what the placement does not hold: {fix}\n"
+    )
+
+
+def test_two_placed_domain_controllers_hold_what_the_option_asks(cli: Cli, tmp_path: Path) -> None:
+    placed = HOSTS + "    - {name: dc2, roles: [domain-controller]}\n"
+    lab = write_lab(tmp_path, placed + "options: {domain_controllers: 2}\n")
+    result = cli("rules", "--lab", lab, "--format", "json")
+    assert result.code == 0, result.err
+    rules = json.loads(result.out)
+    assert rules["options"]["domain_controllers"] == 2
+    assert any({r["from"], r["to"]} == {"dc", "dc2"} for r in rules["rules"])  # replication
+
+
 def test_claims_needs_adfs_placed(cli: Cli, tmp_path: Path) -> None:
     lab = write_lab(tmp_path, HOSTS + "options: {auth: claims}\n")
     assert_refused(cli, tmp_path, lab, ["role 'adfs'", "placed on no host", "auth claims"])
