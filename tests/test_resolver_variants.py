@@ -14,18 +14,9 @@ import pytest
 from crm_ports.catalogue.model import EXCHANGE_GROUP, Catalogue, HostGroup, Topology
 from crm_ports.resolver.variants import exchange_inside
 from tests.conftest import Result
+from tests.test_placement import HOSTS  # a placement lab without the optional roles
 
 Cli = Callable[..., Result]
-
-HOSTS = """\
-name: my-lab
-topology:
-  hosts:
-    - name: app
-      roles: [web-application, asynchronous-service, sandbox-processing, deployment-web-service]
-    - {name: sql, roles: [sql-server, reporting-services]}
-    - {name: dc, roles: [domain-controller]}
-"""
 
 
 def _split_roles(catalogue: Catalogue) -> Topology:
