@@ -387,6 +387,26 @@ def test_only_the_adopted_groups_rules_are_held_inline_and_untagged() -> None:
     assert any(r.group == "sql-server" for r in after.values())
 
 
+def test_the_outbound_quota_takes_60_rules_and_refuses_the_61st() -> None:
+    """Strict egress to many mail ranges: 29 ranges put the Email Router's group at
+    exactly 60 outbound rules (allowed); 30 put the back end's at 61 (refused, by
+    direction)."""
+    catalogue = load_catalogue()
+
+    def mail(n: int) -> RuleSet:
+        return resolve(catalogue, Options(mail_cidrs=tuple(f"10.150.{i}.0/24" for i in range(n))))
+
+    at_quota = plan_aws(mail(29), "lab", egress="strict").counts()
+    assert max(at_quota.values()) == 60
+    assert at_quota[("email-router", "egress")] == 60
+    with pytest.raises(InputError) as refused:
+        plan_aws(mail(30), "lab", egress="strict")
+    assert refused.value.message.startswith(
+        "security group 'lab-crm-back-end' needs 61 outbound rules; AWS allows 60 outbound "
+        "rules per security group"
+    )
+
+
 def test_an_adopted_group_past_the_quota_is_named_as_it_is_live() -> None:
     """The user looks for the group in the console by its live name and id, not by the
     name crm-ports would have given it."""
