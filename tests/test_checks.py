@@ -342,3 +342,32 @@ def test_crm006_on_live_rules_fixes_them_in_the_cloud_or_the_lab() -> None:
     }
     assert fixes[f"azurerm_network_security_rule.{planned}"].startswith("Deploy the lab again")
     assert fixes["azurerm_network_security_rule.by-hand"].startswith("Remove the rule in the cloud")
+
+
+@pytest.mark.slow
+def test_a_synthesized_labs_findings_name_their_rules_option_and_waivers(
+    cli: CLI, tmp_path: Path
+) -> None:
+    """`crm-ports synth` then `check --synth` with the lab's waiver of one RDP rule: on
+    AWS that rule's finding is waived; on Azure the NSG rule behind it carries WinRM too,
+    so its finding stands. Every finding names admin_cidrs, which the stacks' rules, AWS's
+    tags and the NSG's inline rule names alike, lead back to."""
+    lab = FIXTURES / "rdp-waived-one.yaml"
+    out = tmp_path / "cdktf.out"
+    assert cli("synth", "--lab", str(lab), "--out", str(out)).code == 0
+    result = cli("check", "--synth", str(out), "--lab", str(lab), "--format", "json")
+    assert result.code == 1, result.err
+    findings = [f for f in _json(result)["findings"] if f["where"] != "rule set"]
+    waived = {(f["where"], f["subject"]) for f in findings if "waived" in f}
+    assert waived == {
+        (
+            "aws-rdp-waived-one",
+            "aws_vpc_security_group_ingress_rule."
+            'in_administrators_crm-deployment_tcp_rdp["0.0.0.0/0"]',
+        )
+    }
+    nsg = "azurerm_network_security_group.nsg.security_rule"
+    deployment = f'{nsg}["administrators.crm-deployment.tcp"]'
+    assert ("azure-rdp-waived-one", deployment) in {(f["where"], f["subject"]) for f in findings}
+    assert {f["where"] for f in findings} == {"aws-rdp-waived-one", "azure-rdp-waived-one"}
+    assert all("from admin_cidrs" in f["fix"] for f in findings), findings

@@ -207,6 +207,37 @@ def test_several_constructs_in_one_stack_are_judged_apart(
     }
 
 
+def test_a_finding_in_one_constructs_nsg_is_that_constructs_alone(
+    shared_app: Path, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """The green NSG opens RDP to the internet: the finding is the green construct's, on
+    its own NSG's inline rule, and names the option behind that rule; the construct
+    beside it in the stack, judged on its own part, has none."""
+    mutated = tmp_path / "cdktf.out"
+    shutil.copytree(shared_app, mutated)
+    path = mutated / "stacks" / "shared-azure" / "cdk.tf.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    name = "administrators.crm-full-server.tcp"
+    nsg = data["resource"]["azurerm_network_security_group"]["green_nsg"]
+    [rule] = [r for r in nsg["security_rule"] if r["name"] == name]
+    rule["source_address_prefixes"] = ["0.0.0.0/0"]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    result = cli("check", "--synth", str(mutated), "--format", "json")
+    assert result.code == 1, result.err
+    assert json.loads(result.out)["findings"] == [
+        {
+            "check": "CRM001",
+            "fix": "Remove 0.0.0.0/0 from admin_cidrs (lab file key, or --admin-cidr) and list "
+            "only the ranges of administrators.",
+            "lab": "shared-azure/green",
+            "message": "source 0.0.0.0/0 reaches administrative port(s) 3389, 5985-5986",
+            "severity": "error",
+            "subject": f'azurerm_network_security_group.green_nsg.security_rule["{name}"]',
+            "where": "shared-azure/green",
+        }
+    ]
+
+
 def test_records_are_deterministic_and_hold_no_path(shared_app: Path, tmp_path: Path) -> None:
     """The same app synthesized in another folder records the same bytes (cdktf's own
     default local backend keeps an absolute path; the records hold none)."""

@@ -13,12 +13,12 @@ from dataclasses import replace
 
 from crm_ports.catalogue.load import load_catalogue
 from crm_ports.lab.adoption import AdoptedGroup
-from crm_ports.lab.model import AwsSettings, AzureSettings, Lab
+from crm_ports.lab.model import AwsSettings, AzureSettings, Lab, Waiver
 from crm_ports.options import Options
 from crm_ports.policy.base import Finding, Stack, Subject
 from crm_ports.policy.crm001_internet_admin_ports import InternetAdminPorts
 from crm_ports.policy.crm007_quotas import quota_rows
-from crm_ports.policy.registry import run_checks
+from crm_ports.policy.registry import run_checks, waive
 from crm_ports.resolver.engine import resolve
 from crm_ports.ruleset import Advisory, IdleRole, RuleSet
 from tests.test_plans import administrators_renamed
@@ -268,7 +268,9 @@ def test_crm001_on_a_peer_without_an_option_names_no_option() -> None:
 
 
 def test_crm001_on_a_stack_names_the_sources_rules_and_the_one_peers_option() -> None:
-    """The option is named only when every rule the resource carries comes from one peer."""
+    """A finding names the rules behind the hit, not every rule the resource carries (the
+    clients' HTTPS is not behind an RDP hit), and the option when they come from one peer;
+    a resource no rule explains names none."""
     rules = ruleset(Options(admin_cidrs=WIDE, client_cidrs=WIDE))
     clients_https = "clients.crm-front-end.tcp.crm-https"
     rdp = {"ip_protocol": "tcp", "from_port": 3389, "to_port": 3389}
@@ -282,15 +284,15 @@ def test_crm001_on_a_stack_names_the_sources_rules_and_the_one_peers_option() ->
             "aws-lab",
             f"{INGRESS}.{name}",
             "source 0.0.0.0/0, ::/0 reaches administrative port(s) 3389",
-            rule_ids.get(f"{INGRESS}.{name}", ()),
+            rules,
         )
-        for name in ("admins", "both", "by-hand")
+        for name, rules in (("admins", (ADMIN_RDP,)), ("both", (ADMIN_RDP,)), ("by-hand", ()))
     ]
-    assert [f.fix for f in found] == [
+    named = (
         "Remove 0.0.0.0/0, ::/0 from admin_cidrs (lab file key, or --admin-cidr) and list "
-        "only the ranges of administrators.",
-        *[InternetAdminPorts.fix] * 2,
-    ]
+        "only the ranges of administrators."
+    )
+    assert [f.fix for f in found] == [named, named, InternetAdminPorts.fix]
 
 
 # CRM007 counts the plans' rules when given no stacks, each stack's resources otherwise.
@@ -424,3 +426,42 @@ def test_crm007_warns_of_a_plan_near_the_quota_and_reports_azures_refusal() -> N
             "shorten the group names",
         ),
     ]
+
+
+# An Azure NSG rule carries every service from one peer to one group: its finding has
+# several rules behind it, and a waiver must cover each.
+NSG_RULE = 'azurerm_network_security_group.nsg.security_rule["administrators.crm-deployment.tcp"]'
+WINRM = "administrators.crm-deployment.tcp.winrm"
+DEPLOY_RDP = "administrators.crm-deployment.tcp.rdp"
+ON_NSG = Finding(
+    "CRM001", "error", "lab", "azure-lab", NSG_RULE, "3389, 5985-5986", "fix", (DEPLOY_RDP, WINRM)
+)
+
+
+def _waived(*waivers: Waiver) -> str | None:
+    return waive(ON_NSG, replace(LAB, waivers=waivers)).waived
+
+
+def test_a_waiver_of_one_rule_leaves_a_finding_with_another_rule_behind_it() -> None:
+    assert _waived(Waiver("CRM001", "jump host", DEPLOY_RDP)) is None
+    assert (
+        _waived(Waiver("CRM002", "other check", WINRM), Waiver("CRM001", "x", DEPLOY_RDP)) is None
+    )
+
+
+def test_waivers_covering_every_rule_behind_a_finding_waive_it_with_their_reasons() -> None:
+    both = (Waiver("CRM001", "jump host", DEPLOY_RDP), Waiver("CRM001", "PowerShell", WINRM))
+    assert _waived(*both) == "jump host; PowerShell"  # in the finding's rule order
+    assert _waived(*reversed(both)) == "jump host; PowerShell"
+    same = (Waiver("CRM001", "one reason", WINRM), Waiver("CRM001", "one reason", DEPLOY_RDP))
+    assert _waived(*same) == "one reason"
+    first = (*both, Waiver("CRM001", "later", DEPLOY_RDP))
+    assert _waived(*first) == "jump host; PowerShell"  # a rule's first waiver gives its reason
+
+
+def test_a_waiver_of_the_check_or_of_the_resource_covers_the_finding_alone() -> None:
+    assert _waived(Waiver("CRM001", "whole check")) == "whole check"
+    assert _waived(Waiver("CRM001", "this NSG rule", NSG_RULE)) == "this NSG rule"
+    assert _waived(Waiver("CRM002", "other check")) is None
+    ruleless = replace(ON_NSG, rules=())
+    assert waive(ruleless, replace(LAB, waivers=(Waiver("CRM001", "x", WINRM),))).waived is None

@@ -55,11 +55,18 @@ class InternetWide(Check):
     def on_stack(self, subject: Subject, stack: Stack) -> Iterator[Finding]:
         guarded = self.ports(subject.ruleset.options)
         sources_of = {r.id: r.source for r in subject.ruleset.rules}
+        by_id = {r.id: r for r in subject.ruleset.rules}
         for address, _, sources, spans in inbound(stack):
             wide = [s for s in sources if internet_wide(s)]
             hit = overlaps(spans, guarded)
             if wide and hit:
-                rule_ids = stack.rule_ids.get(address, ())
+                # only the rules behind the hit: an NSG rule carrying HTTP and RDP is an
+                # RDP finding, which a waiver of the RDP rule alone covers
+                rule_ids = tuple(
+                    r
+                    for r in stack.rule_ids.get(address, ())
+                    if r not in by_id or overlaps(rule_spans(by_id[r]), hit)
+                )
                 peers = sorted({sources_of[r] for r in rule_ids if r in sources_of})
                 yield self.finding(
                     subject,
