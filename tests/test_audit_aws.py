@@ -358,7 +358,9 @@ def test_unreachable_endpoint_is_one_line(cli: Cli, aws_env: None) -> None:
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         result = cli("audit", "aws", "--endpoint-url", url)
-    assert_one_line_error(result, "cannot reach EC2", url)
+    assert_one_line_error(
+        result, f'cannot reach EC2: Could not connect to the endpoint URL: "{url}/"'
+    )
 
 
 def test_unknown_region_and_bad_url(cli: Cli, aws_env: None) -> None:

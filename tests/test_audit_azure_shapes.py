@@ -258,6 +258,49 @@ def test_cli_exit_status_of_each_drift(
     assert json.loads(result.out)["counts"] == counts
 
 
+def admins_from_anywhere() -> dict[str, Any]:
+    """The lab deployed as planned with `--admin-cidr 0.0.0.0/0`: the administrators'
+    rules from 0.0.0.0/0, in whichever field (singular or plural) the fixture holds."""
+    document = microsoft_shape()
+    for rule in rules_of(document):
+        if rule.get("sourceAddressPrefix") == "10.200.0.0/24":
+            rule["sourceAddressPrefix"] = "0.0.0.0/0"
+        if rule.get("sourceAddressPrefixes") == ["10.200.0.0/24"]:
+            rule["sourceAddressPrefixes"] = ["0.0.0.0/0"]
+    return document
+
+
+def test_cli_a_live_policy_error_without_drift_exits_1(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The documented "exit 1 on a live policy error", on its own, for Azure: the live
+    NSG is the plan (no drift), but the plan opens RDP to the internet, so the live rules
+    break CRM001. Every other Azure policy case is also drift, which hid a command that
+    exited 0 here; `--fail-on never` still only reports."""
+    document = admins_from_anywhere()
+    args = (
+        "audit", "azure", "--topology", "full-server", "--admin-cidr", "0.0.0.0/0",
+        "--subscription-id", document["subscription_id"],
+        "--resource-group", document["resource_group"],
+    )  # fmt: skip
+
+    def run(*more: str) -> Result:
+        recorded = Replay(ReplayTransport(document["interactions"]))
+        monkeypatch.setattr(audit_module, "default_client", recorded.client)
+        return cli(*args, *more)
+
+    result = run("--format", "json")
+    assert (result.code, result.err) == (1, "")
+    report = json.loads(result.out)
+    assert report["findings"] == []
+    assert report["counts"] == {"missing": 0, "unexpected": 0, "changed": 0}
+    assert "CRM001" in {f["check"] for f in report["policy"]["findings"]}
+    assert report["policy"]["counts"]["errors"] >= 1
+    never = run("--fail-on", "never")
+    assert (never.code, never.err) == (0, "")
+    assert "no drift" in never.out and "CRM001" in never.out
+
+
 # The shapes below are ARM's too, but the full-server lab never returns them: the audit must
 # read each the same way, so the clean ones audit clean and the drift ones say what moved.
 

@@ -97,8 +97,14 @@ def test_audit_resolves_the_placement(cli: Cli, tmp_path: Path, aws_env: None) -
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         reached = cli("audit", "aws", "--lab", TWO_BOX, "--endpoint-url", url)
-    assert (reached.code, reached.out) == (2, "")
-    assert reached.err.startswith(f"crm-ports: error: aws us-east-1 at {url}: cannot reach EC2")
+    # The whole line: botocore's own words name the URL it tried, so a client that went
+    # elsewhere (the endpoint dropped on the way) fails here, not only a credentials error.
+    assert (reached.code, reached.out, reached.err) == (
+        2,
+        "",
+        f"crm-ports: error: aws us-east-1 at {url}: cannot reach EC2: "
+        f'Could not connect to the endpoint URL: "{url}/"\n',
+    )
     lab = write_lab(tmp_path, HOSTS.replace("reporting-services", "reporting-servicez"))
     for args in (("aws",), ("azure", "--subscription-id", "x")):
         result = cli("audit", *args, "--lab", lab)
