@@ -387,6 +387,35 @@ def test_only_the_adopted_groups_rules_are_held_inline_and_untagged() -> None:
     assert any(r.group == "sql-server" for r in after.values())
 
 
+def test_strict_egress_to_every_server_is_one_rule_on_the_members_group() -> None:
+    """The members group's egress to every server on one port is one rule referencing the
+    members group itself, keyed `out_`, tagged with its rule id; other egress is one rule
+    per peer, keyed `out_` too (never `in_`, which ingress keys use)."""
+    plan = plan_aws(resolve(load_catalogue(), Options()), "lab", egress="strict")
+    smb = next(r for r in plan.rules if r.key == "out_lab-servers_egress_tcp_445-445")
+    assert (smb.direction, smb.group, smb.ip_protocol, smb.from_port, smb.to_port) == (
+        "egress",
+        "lab-servers",
+        "tcp",
+        445,
+        445,
+    )
+    assert (smb.peer_group, smb.cidr_ipv4, smb.rule_id) == (
+        "lab-servers",
+        None,
+        "lab-servers.egress.tcp.445-445",
+    )
+    assert smb.tags == (
+        ("crm-ports:lab", "lab"),
+        ("crm-ports:topology", "split-roles"),
+        ("crm-ports:rule", "lab-servers.egress.tcp.445-445"),
+    )
+    assert smb.description == "Microsoft-DS: Windows base ports on every server (to every server)"
+    egress = [r for r in plan.rules if r.direction == "egress"]
+    assert egress and all(r.key.startswith("out_") for r in egress)
+    assert all(r.key.startswith("in_") for r in plan.rules if r.direction == "ingress")
+
+
 def test_the_outbound_quota_takes_60_rules_and_refuses_the_61st() -> None:
     """Strict egress to many mail ranges: 29 ranges put the Email Router's group at
     exactly 60 outbound rules (allowed); 30 put the back end's at 61 (refused, by

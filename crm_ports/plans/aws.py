@@ -338,7 +338,7 @@ def check_quota(plan: AwsPlan, origin: str) -> None:
         if count > RULES_PER_GROUP:
             word = "inbound" if direction == "ingress" else "outbound"
             # an adopted group is named as it is live, where the user will look for it
-            named = f"'{names.get(group, f'{plan.lab}-{group}')}'{live.get(group, '')}"
+            named = f"'{names[group]}'{live.get(group, '')}"  # every holder has a group
             raise InputError(
                 origin,
                 f"lab '{plan.lab}'",
