@@ -266,6 +266,38 @@ def test_synth_waivers_come_from_the_lab_file(cli: CLI, tmp_path: Path) -> None:
     }
 
 
+def test_a_lab_beside_a_folder_without_its_stacks_is_checked_on_its_own(
+    cli: CLI, tmp_path: Path, ruleset_json: Any
+) -> None:
+    """`--lab` names a lab the folder holds no stack of: both are checked, apart."""
+    write_stack(tmp_path / "out", "aws", "lab", ruleset_json, _aws_tf("10.1.0.0/16"))
+    lab = FIXTURES / "internet-admin-waived.yaml"
+    result = cli("check", "--lab", str(lab), "--synth", str(tmp_path / "out"), "--format", "json")
+    assert result.code == 0, result.err
+    data = _json(result)
+    assert data["labs"] == ["internet-admin-waived", "lab"]
+    assert {(f["lab"], f["where"]) for f in data["findings"]} == {
+        ("internet-admin-waived", "rule set")
+    }
+
+
+def test_var_file_values_reach_the_stacks_of_a_lab_given_with_them(
+    cli: CLI, tmp_path: Path
+) -> None:
+    """A lab joined to its stacks is judged on the --var-file's values, not the defaults."""
+    lab = tmp_path / "lab.yaml"
+    lab.write_text("name: lab\ntopology: split-roles\n", encoding="utf-8")
+    ruleset = resolve(load_catalogue(), Options(origin=str(lab)))
+    write_stack(tmp_path / "out", "aws", "lab", ruleset, _aws_tf("10.200.0.0/24"))
+    values = tmp_path / "prod.tfvars.json"
+    values.write_text('{"admin_cidrs": ["0.0.0.0/0"]}', encoding="utf-8")
+    args = ("check", "--lab", str(lab), "--synth", str(tmp_path / "out"), "--format", "json")
+    assert cli(*args).code == 0
+    result = cli(*args, "--var-file", str(values))
+    assert result.code == 1, result.err
+    assert [(f["check"], f["where"]) for f in _json(result)["findings"]] == [("CRM001", "aws-lab")]
+
+
 def test_unresolvable_for_each_is_bad_input(cli: CLI, tmp_path: Path, ruleset_json: Any) -> None:
     tf = _aws_tf("0.0.0.0/0")
     del tf["variable"]

@@ -481,6 +481,18 @@ def test_a_subnet_replaced_under_its_servers_is_an_error(cli: CLI, tmp_path: Pat
     assert [f["check"] for f in json.loads(check.out)["findings"]] == ["CRM010"]
 
 
+def test_a_lab_new_since_the_base_replaces_nothing(cli: CLI, tmp_path: Path) -> None:
+    """CRM010 compares a lab with the base's lab of the same name; a lab the base did not
+    have replaces no group of its own."""
+    base = _lab(tmp_path, "lab", "clouds: [aws]\ntopology: full-server\n")
+    new = tmp_path / "new" / "other.yaml"
+    new.parent.mkdir()
+    new.write_text("name: other\nclouds: [aws]\ntopology: full-server\n", encoding="utf-8")
+    check = cli("check", "--lab", str(new), "--base", str(base), "--format", "json")
+    assert (check.code, check.err) == (0, "")
+    assert json.loads(check.out)["findings"] == []
+
+
 def test_azure_location_replaces_the_groups_and_the_network(cli: CLI, tmp_path: Path) -> None:
     base = _lab(tmp_path, "lab", "clouds: [azure]\ntopology: full-server\n")
     head = tmp_path / "edited" / "lab.yaml"
