@@ -12,7 +12,7 @@ so adding a host replaced the group.) Each edit is judged on its saved plan *bef
 applied, so that a regression fails at once with the plan's own words, and the plan that
 was judged is the plan applied (`terraform apply tfplan`).
 
-Both tests follow the user's path: edit the lab file, `crm-ports synth --lab LAB --out
+Every test follows the user's path: edit the lab file, `crm-ports synth --lab LAB --out
 OUT`, then `terraform plan` / `apply` in one working folder that keeps `.terraform` and
 the state (`terraform.aws-day2.tfstate` beside `cdktf.out`) from edit to edit. The only
 liberty taken with the synthesized JSON: the harness gives every `aws_security_group` a
@@ -402,35 +402,84 @@ EDITS: list[tuple[str, Callable[[LabFile], None]]] = [
 ]
 
 
-@pytest.mark.e2e(seconds=190)
+@dataclass(frozen=True)
+class Part:
+    """A run of consecutive edits, `EDITS[start:stop]`, tested from a lab deployed as it
+    stands before the first of them (the start lab with `EDITS[:start]` made to its file).
+
+    The sequence is cut in parts so that they run on both `pytest -n` workers at once. No
+    transition is lost: each edit N is still planned and applied over a deployed lab in
+    state N-1 with an instance on every host. A part that ends at edit N re-plans empty
+    after it, so state N as the edits leave it is what a fresh deploy of state N gives the
+    next part (as far as Terraform can tell)."""
+
+    start: int
+    stop: int
+    seconds: int  # its `e2e(seconds=...)` estimate: a measured duration, for the workers
+
+    @property
+    def edits(self) -> list[tuple[str, Callable[[LabFile], None]]]:
+        return EDITS[self.start : self.stop]
+
+    @property
+    def name(self) -> str:
+        return f"edits {self.start + 1}-{self.stop}"
+
+    @property
+    def first_step(self) -> str:
+        return "start" if self.start == 0 else f"start + edits 1-{self.start}"
+
+
+PARTS = [Part(0, 3, seconds=130), Part(3, 6, seconds=130)]
+
+
+@pytest.mark.parametrize(
+    "part",
+    [
+        pytest.param(
+            part, id=part.name.replace(" ", "-"), marks=pytest.mark.e2e(seconds=part.seconds)
+        )
+        for part in PARTS
+    ],
+)
 def test_day2_edits_keep_every_running_hosts_groups(
     cli: Cli,
     moto_server: MotoServer,
     aws_env: None,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    part: Part,
 ) -> None:
-    """The lab is applied, an instance runs per host, and six edits are applied one after
-    the other; no edit may delete or replace the group of a host that stays, the
-    instances keep their groups, the last re-plan is empty and the final audit is clean."""
+    """The lab as it stands before the part is applied, an instance runs per host, and the
+    part's edits are applied one after the other; no edit may delete or replace the group
+    of a host that stays, the instances keep their groups, the last re-plan is empty and
+    the final audit is clean."""
     lab = LabFile(tmp_path / f"{LAB}.yaml", moto_server.url)
+    for _, earlier in EDITS[: part.start]:
+        earlier(lab)
     out = tmp_path / "build" / "cdktf.out"
     deployment = Deployment(moto_server.ec2(), moto_server, tmp_path / "work")
-    with counts_printed(deployment, capsys, "day-2 plan counts"):
-        deployment.deploy("start", synthesized(cli, lab.write(), out))
+    with counts_printed(deployment, capsys, f"day-2 plan counts ({part.name})"):
+        deployment.deploy(part.first_step, synthesized(cli, lab.write(), out))
         deployment.launch(sorted(lab.hosts))
-        for step, edit in EDITS:
+        for step, edit in part.edits:
             before = set(lab.hosts)
             edit(lab)
             leaving, arriving = before - set(lab.hosts), set(lab.hosts) - before
             for host in sorted(leaving):
                 deployment.decommission(host)
             document = synthesized(cli, lab.write(), out)
-            deployment.plan_and_apply(step, document, leaving, last=step == EDITS[-1][0])
+            deployment.plan_and_apply(step, document, leaving, last=step == part.edits[-1][0])
             deployment.launch(sorted(arriving))
 
     code, report = audit_json(cli, moto_server.url, "--lab", str(lab.path))
     assert (code, report["findings"]) == (0, []), report["findings"]
+
+
+def test_the_parts_cover_every_edit_once() -> None:
+    """The parts, one after the other, are the whole sequence: no edit left out or twice."""
+    assert [edit for part in PARTS for edit in part.edits] == EDITS
+    assert [part.start for part in PARTS] == [0, *(part.stop for part in PARTS[:-1])]
 
 
 def previous_version_stack(endpoint: str) -> dict[str, Any]:
