@@ -118,7 +118,7 @@ def test_dc_rule_counts_hold_the_quotas(
 
 
 @pytest.mark.slow
-@pytest.mark.e2e(seconds=130)
+@pytest.mark.e2e(seconds=175)
 def test_cloud_lab_each_mode_synthesizes_checks_and_applies(
     cli: Cli, moto_server: MotoServer, aws_env: None, tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ from tests.ci_tools import CLEAN_LAB, git, labs_repository, open_admin_lab
 from tests.conftest import REPO
 from tests.tf_harness import require_tool
 
-pytestmark = [pytest.mark.slow, pytest.mark.e2e(seconds=200)]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e(seconds=35)]
 
 HOOKS = REPO / ".pre-commit-hooks.yaml"
 

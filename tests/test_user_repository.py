@@ -36,7 +36,7 @@ from tests.tf_harness import require_tool, terraform_env
 if TYPE_CHECKING:
     from tests.moto_server import MotoServer
 
-pytestmark = [pytest.mark.slow, pytest.mark.e2e(seconds=300)]
+pytestmark = [pytest.mark.slow, pytest.mark.e2e(seconds=150)]
 
 TIMEOUT_S = 900
 LAB = "mylab"
