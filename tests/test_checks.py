@@ -403,3 +403,40 @@ def test_a_synthesized_labs_findings_name_their_rules_option_and_waivers(
     assert ("azure-rdp-waived-one", deployment) in {(f["where"], f["subject"]) for f in findings}
     assert {f["where"] for f in findings} == {"aws-rdp-waived-one", "azure-rdp-waived-one"}
     assert all("from admin_cidrs" in f["fix"] for f in findings), findings
+
+
+LB_LAB = """\
+name: lb4
+clouds: [azure]
+options: {topology: split-roles, load_balancer: cloud}
+extra_rules:
+  - from: clients
+    to: crm-front-end
+    protocol: tcp
+    ports: 1-65535
+    name: admin-any
+    reason: Administrators manage the web server on any port in this lab
+waivers:
+  - check: CRM004
+    rule: clients.crm-front-end.tcp.admin-any
+    reason: Throw-away lab, administrators need every port on the web server.
+"""
+
+
+@pytest.mark.slow
+def test_a_waived_all_ports_rule_sharing_an_nsg_rule_with_the_balancers_http_is_waived(
+    cli: CLI, tmp_path: Path
+) -> None:
+    """On Azure the clients' rules to the web servers, the balancer's HTTP among them, are
+    one NSG rule: its CRM004 finding is the all-ports rule's, which the lab waives."""
+    lab = tmp_path / "lb4.yaml"
+    lab.write_text(LB_LAB, encoding="utf-8")
+    out = tmp_path / "cdktf.out"
+    assert cli("synth", "--lab", str(lab), "--out", str(out)).code == 0
+    result = cli("check", "--lab", str(lab), "--synth", str(out), "--format", "json")
+    assert result.code == 0, result.out
+    crm004 = [f for f in _json(result)["findings"] if f["check"] == "CRM004"]
+    assert [(f["where"], f.get("waived")) for f in crm004] == [
+        ("azure-lb4", "Throw-away lab, administrators need every port on the web server."),
+        ("rule set", "Throw-away lab, administrators need every port on the web server."),
+    ]

@@ -459,6 +459,24 @@ def test_waivers_covering_every_rule_behind_a_finding_waive_it_with_their_reason
     assert _waived(*first) == "jump host; PowerShell"  # a rule's first waiver gives its reason
 
 
+def test_the_first_waiver_in_the_labs_order_that_completes_the_cover_gives_the_reason() -> None:
+    rdp_only = replace(ON_NSG, rules=(DEPLOY_RDP,))
+    rule_first = (Waiver("CRM001", "jump host", DEPLOY_RDP), Waiver("CRM001", "all of them"))
+    lab = replace(LAB, waivers=rule_first)
+    assert waive(rdp_only, lab).waived == "jump host"
+    assert waive(rdp_only, replace(lab, waivers=rule_first[::-1])).waived == "all of them"
+    assert waive(ON_NSG, lab).waived == "all of them"  # the RDP waiver alone covers half
+
+
+def test_a_flows_advisory_is_waived_by_any_of_its_rules() -> None:
+    """Off a resource (the rule set, the options' flows) one named rule is enough: a
+    CRM008 advisory is about its flow, whose rules all say the same."""
+    advisory = replace(ON_NSG, check="CRM008", where="options", subject="sql-views")
+    lab = replace(LAB, waivers=(Waiver("CRM008", "reports need it", WINRM),))
+    assert waive(advisory, lab).waived == "reports need it"
+    assert waive(replace(advisory, where="rule set"), lab).waived == "reports need it"
+
+
 def test_a_waiver_of_the_check_or_of_the_resource_covers_the_finding_alone() -> None:
     assert _waived(Waiver("CRM001", "whole check")) == "whole check"
     assert _waived(Waiver("CRM001", "this NSG rule", NSG_RULE)) == "this NSG rule"

@@ -69,6 +69,13 @@ class Finding:
     def blocking(self) -> bool:
         return self.severity == ERROR and self.waived is None
 
+    @property
+    def on_resource(self) -> bool:
+        """On a resource of a stack or a live cloud, which may carry several rules (an
+        Azure NSG rule carries every service from one peer to one group), rather than on
+        the rule set's rule or the options' flow."""
+        return self.where not in ("rule set", "options", "plan")
+
     def sort_key(self) -> tuple[str, ...]:
         """Total order: two findings on one subject (ingress and egress of a group) still
         sort the same way whatever the hash seed."""

@@ -45,8 +45,7 @@ class AllTrafficIngress(Check):
         for rule in subject.ruleset.rules:
             if subject.ruleset.group(rule.target).is_peer:
                 continue  # outbound to a peer: not an inbound rule of ours
-            spans = rule_spans(rule)
-            if rule.protocol == Protocol.ALL or any(a <= 1 and b == 65535 for a, b in spans):
+            if _admits_everything(rule):
                 found = self.finding(
                     subject,
                     "rule set",
@@ -57,10 +56,15 @@ class AllTrafficIngress(Check):
                 yield replace(found, waived=accepted_unrestricted(rule))
 
     def on_stack(self, subject: Subject, stack: Stack) -> Iterator[Finding]:
+        by_id = {r.id: r for r in subject.ruleset.rules}
         for address, attributes, _, spans in inbound(stack):
             every_protocol = str(attributes.get("ip_protocol", attributes.get("protocol")))
             if every_protocol in ("-1", "*") or any(a <= 1 and b == 65535 for a, b in spans):
-                ids = stack.rule_ids.get(address, ())
+                # the rules behind it: an NSG rule carrying an all-ports rule and the
+                # balancer's HTTP is the all-ports rule's finding, which its waiver covers
+                carried = stack.rule_ids.get(address, ())
+                ids = tuple(i for i in carried if i not in by_id or _admits_everything(by_id[i]))
+                ids = ids or carried
                 found = self.finding(
                     subject,
                     stack.name,
@@ -79,3 +83,7 @@ class AllTrafficIngress(Check):
         if not reasons or any(r is None for r in reasons):
             return None
         return reasons[0] if len(set(reasons)) == 1 else "; ".join(sorted(set(map(str, reasons))))
+
+
+def _admits_everything(rule: Rule) -> bool:
+    return rule.protocol == Protocol.ALL or any(a <= 1 and b == 65535 for a, b in rule_spans(rule))

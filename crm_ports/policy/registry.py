@@ -29,10 +29,11 @@ def register(cls: type[Check]) -> type[Check]:
 
 
 def waive(finding: Finding, lab: Lab) -> Finding:
-    """The finding with the reason of the lab's first waiver that covers it. A waiver
-    naming one rule covers a finding only with the other waivers that name every rule
-    behind it: an Azure NSG rule carries several services, and waiving its RDP must not
-    waive the WinRM it opens beside it."""
+    """The finding with the reason of the lab's first waiver that covers it, in the lab's
+    order. A waiver naming a rule covers a rule-set or options finding that rule is behind
+    (a flow's advisory is waived by any of its rules), but a finding on a resource only
+    once the waivers so far name every rule behind it: an Azure NSG rule carries several
+    services, and waiving its RDP must not waive the WinRM it opens beside it."""
     if finding.waived is not None:
         return finding  # accepted by the check itself, with its citation
     reasons: dict[str, str] = {}  # rule id -> the first reason that waives it
@@ -41,11 +42,14 @@ def waive(finding: Finding, lab: Lab) -> Finding:
             continue
         if waiver.rule is None or waiver.rule == finding.subject:
             return replace(finding, waived=waiver.reason)
-        if waiver.rule in finding.rules:
-            reasons.setdefault(waiver.rule, waiver.reason)
-    if finding.rules and set(finding.rules) <= set(reasons):
-        given = dict.fromkeys(reasons[r] for r in finding.rules)  # distinct, in rule order
-        return replace(finding, waived="; ".join(given))
+        if waiver.rule not in finding.rules:
+            continue
+        if not finding.on_resource:
+            return replace(finding, waived=waiver.reason)
+        reasons.setdefault(waiver.rule, waiver.reason)
+        if set(finding.rules) <= set(reasons):
+            given = dict.fromkeys(reasons[r] for r in finding.rules)  # distinct, rule order
+            return replace(finding, waived="; ".join(given))
     return finding
 
 

@@ -48,7 +48,7 @@ def _suppression(finding: Finding, subject: Subject | None) -> Suppression | Non
 
 def _result(finding: Finding, subject: Subject | None, sources: Sources) -> Result:
     places = () if subject is None else tuple(locate(finding, subject, sources))
-    where = "stack" if finding.where not in ("rule set", "options", "plan") else finding.where
+    where = "stack" if finding.on_resource else finding.where
     return Result(
         rule=finding.check,
         level=finding.severity,
