@@ -60,8 +60,9 @@ class AllTrafficIngress(Check):
         for address, attributes, _, spans in inbound(stack):
             every_protocol = str(attributes.get("ip_protocol", attributes.get("protocol")))
             if every_protocol in ("-1", "*") or any(a <= 1 and b == 65535 for a, b in spans):
-                # the rules behind it: an NSG rule carrying an all-ports rule and the
-                # balancer's HTTP is the all-ports rule's finding, which its waiver covers
+                # the rules behind it, for a lab's waivers: an NSG rule carrying an
+                # all-ports rule and the balancer's HTTP is the all-ports rule's finding.
+                # The catalogue's acceptance stays stricter: every rule carried.
                 carried = stack.rule_ids.get(address, ())
                 ids = tuple(i for i in carried if i not in by_id or _admits_everything(by_id[i]))
                 ids = ids or carried
@@ -73,7 +74,7 @@ class AllTrafficIngress(Check):
                     "admits all traffic",
                     ids,
                 )
-                yield replace(found, waived=self._accepted(subject, ids))
+                yield replace(found, waived=self._accepted(subject, carried))
 
     @staticmethod
     def _accepted(subject: Subject, ids: tuple[str, ...]) -> str | None:
