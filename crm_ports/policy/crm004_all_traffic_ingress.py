@@ -12,13 +12,13 @@ shown as waived with the rule's citations; any other all-ports rule is still an 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 
 from crm_ports.lab.extra import is_extra
 from crm_ports.net import Protocol
 from crm_ports.policy.base import Check, Finding, Stack, Subject
-from crm_ports.policy.reading import inbound, rule_spans, span_text
+from crm_ports.policy.reading import Span, inbound, rule_spans, span_text
 from crm_ports.policy.registry import register
 from crm_ports.ruleset import Rule, ports_text
 
@@ -59,7 +59,7 @@ class AllTrafficIngress(Check):
         by_id = {r.id: r for r in subject.ruleset.rules}
         for address, attributes, _, spans in inbound(stack):
             every_protocol = str(attributes.get("ip_protocol", attributes.get("protocol")))
-            if every_protocol in ("-1", "*") or any(a <= 1 and b == 65535 for a, b in spans):
+            if every_protocol in ("-1", "*") or _every_port(spans):
                 # the rules behind it, for a lab's waivers: an NSG rule carrying an
                 # all-ports rule and the balancer's HTTP is the all-ports rule's finding.
                 # The catalogue's acceptance stays stricter: every rule carried.
@@ -74,17 +74,20 @@ class AllTrafficIngress(Check):
                     "admits all traffic",
                     ids,
                 )
-                yield replace(found, waived=self._accepted(subject, carried))
+                yield replace(found, waived=_accepted(by_id, carried))
 
-    @staticmethod
-    def _accepted(subject: Subject, ids: tuple[str, ...]) -> str | None:
-        """A stack resource is accepted when every rule it carries is."""
-        by_id = {r.id: r for r in subject.ruleset.rules}
-        reasons = [accepted_unrestricted(by_id[i]) if i in by_id else None for i in ids]
-        if not reasons or any(r is None for r in reasons):
-            return None
-        return reasons[0] if len(set(reasons)) == 1 else "; ".join(sorted(set(map(str, reasons))))
+
+def _accepted(by_id: Mapping[str, Rule], ids: tuple[str, ...]) -> str | None:
+    """A stack resource is accepted when every rule it carries is."""
+    reasons = [accepted_unrestricted(by_id[i]) if i in by_id else None for i in ids]
+    if not reasons or any(r is None for r in reasons):
+        return None
+    return reasons[0] if len(set(reasons)) == 1 else "; ".join(sorted(set(map(str, reasons))))
+
+
+def _every_port(spans: Iterable[Span]) -> bool:
+    return any(a <= 1 and b == 65535 for a, b in spans)
 
 
 def _admits_everything(rule: Rule) -> bool:
-    return rule.protocol == Protocol.ALL or any(a <= 1 and b == 65535 for a, b in rule_spans(rule))
+    return rule.protocol == Protocol.ALL or _every_port(rule_spans(rule))

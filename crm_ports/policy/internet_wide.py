@@ -54,7 +54,6 @@ class InternetWide(Check):
 
     def on_stack(self, subject: Subject, stack: Stack) -> Iterator[Finding]:
         guarded = self.ports(subject.ruleset.options)
-        sources_of = {r.id: r.source for r in subject.ruleset.rules}
         by_id = {r.id: r for r in subject.ruleset.rules}
         for address, _, sources, spans in inbound(stack):
             wide = [s for s in sources if internet_wide(s)]
@@ -67,7 +66,7 @@ class InternetWide(Check):
                     for r in stack.rule_ids.get(address, ())
                     if r not in by_id or overlaps(rule_spans(by_id[r]), hit)
                 )
-                peers = sorted({sources_of[r] for r in rule_ids if r in sources_of})
+                peers = sorted({by_id[r].source for r in rule_ids if r in by_id})
                 yield self.finding(
                     subject,
                     stack.name,
